@@ -1,0 +1,36 @@
+/**
+ * @module nrm2
+ * Euclidean norm and largest magnitude of contiguous f64 vectors. `nrm2` scales by the largest
+ * magnitude only when the plain sum of squares could overflow or underflow, so well-scaled vectors
+ * (the common case) cost one pass.
+ * see: LAPACK dnrm2.f (Blue's algorithm motivates the thresholds).
+ */
+import { dot } from "./dot";
+
+/** max |x[i]|, and 0 for n = 0. A NaN entry makes the result NaN. */
+export function amax(n: i32, x: usize): f64 {
+  let m: f64 = 0;
+  for (let i = 0; i < n; i++) {
+    const a = Math.abs(load<f64>(x + (<usize>i << 3)));
+    if (!(a <= m)) m = a; // propagates NaN
+  }
+  return m;
+}
+
+// 2^-500 ≈ 3.05e-151 and 2^500 ≈ 3.27e150: squares of values inside stay normal and finite.
+const SMALL: f64 = 3.0549363634996047e-151;
+const BIG: f64 = 3.273390607896142e150;
+
+/** ‖x‖₂ without spurious overflow or underflow. */
+export function nrm2(n: i32, x: usize): f64 {
+  const m = amax(n, x);
+  if (m == 0 || !isFinite(m)) return m;
+  if (m > SMALL && m < BIG / <f64>(n > 0 ? n : 1)) return Math.sqrt(dot(n, x, x));
+  let s: f64 = 0;
+  const inv = 1.0 / m;
+  for (let i = 0; i < n; i++) {
+    const v = load<f64>(x + (<usize>i << 3)) * inv;
+    s += v * v;
+  }
+  return m * Math.sqrt(s);
+}

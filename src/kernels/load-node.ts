@@ -1,0 +1,25 @@
+/**
+ * @module kernels/load-node
+ * Loads the compiled kernels from build/ for Node (CLI, tests, benchmarks). The worker imports the
+ * same .wasm file through its bundler instead.
+ */
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { createKernels } from "./kernels";
+
+export type KernelBuild = "release" | "scalar";
+
+/** Path of a build's .wasm file (built by `npm run asbuild`). */
+export function kernelPath(build: KernelBuild = "release"): string {
+  return fileURLToPath(new URL(`../../build/kernels.${build}.wasm`, import.meta.url));
+}
+
+export function loadKernels(build: KernelBuild = "release", path = kernelPath(build)) {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch {
+    throw new Error(`kernels not built: ${path} is missing (run \`npm run asbuild\`)`);
+  }
+  return createKernels(new WebAssembly.Module(bytes), `wasm-${build}`);
+}
