@@ -21,5 +21,7 @@ export function loadKernels(build: KernelBuild = "release", path = kernelPath(bu
   } catch {
     throw new Error(`kernels not built: ${path} is missing (run \`npm run asbuild\`)`);
   }
-  return createKernels(new WebAssembly.Module(bytes), `wasm-${build}`);
+  // the Workers runtime types (shared tsconfig) declare Module abstract; Node constructs it synchronously
+  const Module = WebAssembly.Module as unknown as new (bytes: Uint8Array) => WebAssembly.Module;
+  return createKernels(new Module(bytes), `wasm-${build}`);
 }
