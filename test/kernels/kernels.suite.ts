@@ -15,7 +15,7 @@ export interface SuiteTolerance {
   factor: number;
 }
 
-const frob = (a: Matrix) => Math.sqrt(a.data.reduce((s, x) => s + x * x, 0));
+const frob = (a: Matrix) => Math.sqrt(Array.from(a.data).reduce((s, x) => s + x * x, 0));
 
 export function orthogonalityError(x: Float64Array, rows: number, k: number): number {
   let worst = 0;
