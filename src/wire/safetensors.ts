@@ -39,26 +39,56 @@ export interface ParsedSafetensors {
 /** Largest JSON header accepted (the format's own limit is 100 MB; ours is smaller). */
 export const MAX_HEADER_BYTES = 1 << 20;
 
+/** One tensor's entry in a validated header: offsets relative to the first data byte. */
+export interface TensorEntry {
+  name: string;
+  dtype: Dtype;
+  shape: number[];
+  /** [begin, end) relative to the byte after the header */
+  begin: number;
+  end: number;
+}
+
+export interface SafetensorsHeader {
+  /** 8 + header length: where the data section starts in the file or buffer */
+  dataStart: number;
+  /** tensors in header order */
+  entries: TensorEntry[];
+  metadata: Record<string, string>;
+}
+
 /**
- * Parses and validates a safetensors buffer without copying tensor data.
- * @throws MalformedSafetensors for any structural problem, naming what was expected and found
+ * Reads the 8-byte header length from the start of a file or buffer and checks it against the limit
+ * and the total size. Returns the JSON header's byte length.
+ * @throws MalformedSafetensors when the prefix is short or the length is impossible
  */
-export function parseSafetensors(buf: Uint8Array, maxHeaderBytes = MAX_HEADER_BYTES): ParsedSafetensors {
-  if (buf.byteLength < 8) {
-    throw new MalformedSafetensors(`body is ${buf.byteLength} bytes; a safetensors file has at least an 8-byte header length`);
+export function readHeaderLength(prefix: Uint8Array, totalBytes: number, maxHeaderBytes = MAX_HEADER_BYTES, what = "body"): number {
+  if (prefix.byteLength < 8 || totalBytes < 8) {
+    throw new MalformedSafetensors(`${what} is ${totalBytes} bytes; a safetensors file has at least an 8-byte header length`);
   }
-  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  const headerLen = dv.getBigUint64(0, true);
+  const headerLen = new DataView(prefix.buffer, prefix.byteOffset, 8).getBigUint64(0, true);
   if (headerLen > BigInt(maxHeaderBytes)) {
     throw new MalformedSafetensors(`header length ${headerLen} exceeds the ${maxHeaderBytes}-byte limit`);
   }
   const n = Number(headerLen);
-  if (8 + n > buf.byteLength) {
-    throw new MalformedSafetensors(`header length ${n} runs past the end of the ${buf.byteLength}-byte body`);
+  if (8 + n > totalBytes) {
+    throw new MalformedSafetensors(`header length ${n} runs past the end of the ${totalBytes}-byte ${what}`);
   }
+  return n;
+}
+
+/**
+ * Validates a safetensors JSON header against the number of data bytes that actually follow it,
+ * without needing those bytes in memory (the CLI reads multi-gigabyte checkpoints this way; request
+ * bodies go through the same function via parseSafetensors).
+ * @param json - the header's bytes (after the 8-byte length)
+ * @param dataLen - bytes present after the header
+ * @throws MalformedSafetensors for any structural problem, naming what was expected and found
+ */
+export function parseSafetensorsHeader(json: Uint8Array, dataLen: number): SafetensorsHeader {
   let header: unknown;
   try {
-    const text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(buf.subarray(8, 8 + n));
+    const text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(json);
     header = JSON.parse(text);
   } catch (e) {
     throw new MalformedSafetensors(`header is not UTF-8 JSON: ${(e as Error).message}`);
@@ -66,9 +96,7 @@ export function parseSafetensors(buf: Uint8Array, maxHeaderBytes = MAX_HEADER_BY
   if (header === null || typeof header !== "object" || Array.isArray(header)) {
     throw new MalformedSafetensors("header must be a JSON object");
   }
-  const dataStart = 8 + n;
-  const dataLen = buf.byteLength - dataStart;
-  const tensors = new Map<string, TensorView>();
+  const entries: TensorEntry[] = [];
   let metadata: Record<string, string> = {};
   const spans: Array<[number, number, string]> = [];
 
@@ -108,12 +136,7 @@ export function parseSafetensors(buf: Uint8Array, maxHeaderBytes = MAX_HEADER_BY
       );
     }
     spans.push([begin, end, name]);
-    tensors.set(name, {
-      name,
-      dtype: dtype as Dtype,
-      shape: shape as number[],
-      bytes: buf.subarray(dataStart + begin, dataStart + end),
-    });
+    entries.push({ name, dtype: dtype as Dtype, shape: shape as number[], begin, end });
   }
   spans.sort((x, y) => x[0] - y[0] || x[1] - y[1]);
   for (let i = 1; i < spans.length; i++) {
@@ -121,7 +144,22 @@ export function parseSafetensors(buf: Uint8Array, maxHeaderBytes = MAX_HEADER_BY
       throw new MalformedSafetensors(`tensors ${spans[i - 1][2]} and ${spans[i][2]} overlap`);
     }
   }
-  return { tensors, metadata };
+  return { dataStart: 8 + json.byteLength, entries, metadata };
+}
+
+/**
+ * Parses and validates a safetensors buffer without copying tensor data.
+ * @throws MalformedSafetensors for any structural problem, naming what was expected and found
+ */
+export function parseSafetensors(buf: Uint8Array, maxHeaderBytes = MAX_HEADER_BYTES): ParsedSafetensors {
+  const n = readHeaderLength(buf, buf.byteLength, maxHeaderBytes);
+  const dataStart = 8 + n;
+  const header = parseSafetensorsHeader(buf.subarray(8, dataStart), buf.byteLength - dataStart);
+  const tensors = new Map<string, TensorView>();
+  for (const e of header.entries) {
+    tensors.set(e.name, { name: e.name, dtype: e.dtype, shape: e.shape, bytes: buf.subarray(dataStart + e.begin, dataStart + e.end) });
+  }
+  return { tensors, metadata: header.metadata };
 }
 
 const f16 = (h: number): number => {
