@@ -9,6 +9,8 @@
  *   bias = augmented (qk only): A = [W_Q; b_Q], B = [W_K; b_K], (d_model + 1) rows, so that
  *            [x, 1] Ω̃ [y, 1]ᵀ = q·k exactly.
  *
+ *   norm = rmsnorm: fold_ln multiplies γ in and centres nothing (RMSNorm keeps the mean), `centred: false`.
+ *
  * Defaults: fold_ln is on when ln_w is present; bias is augmented when both b_Q and b_K are present.
  * Asking for a variant the tensors cannot give is an error, never a silent fallback.
  */
@@ -23,8 +25,8 @@ export interface HeadFactors {
   variant: Variant;
 }
 
-/** diag(γ)·W then centre the rows' mean away; b' = b + β·W (on the unscaled W). W is [d, h]. */
-function foldReading(w: Vec, d: number, h: number, gamma: Vec, beta: Vec | undefined, bias: Vec | undefined) {
+/** diag(γ)·W then (LayerNorm) centre the rows' mean away; b' = b + β·W (on the unscaled W). W is [d, h]. */
+function foldReading(w: Vec, d: number, h: number, gamma: Vec, beta: Vec | undefined, bias: Vec | undefined, centre = true) {
   const out = new Float64Array(d * h);
   const mean = new Float64Array(h);
   for (let i = 0; i < d; i++) {
@@ -34,7 +36,7 @@ function foldReading(w: Vec, d: number, h: number, gamma: Vec, beta: Vec | undef
       mean[j] += v;
     }
   }
-  for (let j = 0; j < h; j++) mean[j] /= d;
+  for (let j = 0; j < h; j++) mean[j] = centre ? mean[j] / d : 0;
   for (let i = 0; i < d; i++) for (let j = 0; j < h; j++) out[i * h + j] -= mean[j];
   let foldedBias: Float64Array | undefined;
   if (bias || beta) {
@@ -59,6 +61,9 @@ function augment(w: Vec, d: number, h: number, b: Vec): Float64Array {
  */
 export function resolveVariant(circuit: Circuit, present: Set<string>, opts: HeadOptions) {
   const foldLn = opts.fold_ln ?? present.has("ln_w");
+  if (opts.norm === "rmsnorm" && present.has("ln_b")) {
+    throw new InvalidRequest("norm=rmsnorm has a gain only: send ln_w without ln_b", { option: "norm" });
+  }
   if (foldLn && !present.has("ln_w")) {
     throw new InvalidRequest("fold_ln=true needs ln_w (and optionally ln_b) in the body", { option: "fold_ln" });
   }
@@ -82,10 +87,11 @@ export const resolveVariantName = (circuit: Circuit, present: Set<string>, opts:
 export function buildHeadFactors(wts: HeadWeights, opts: HeadOptions): HeadFactors {
   const { dModel: d, dHead: h, circuit } = wts;
   const present = new Set(
-    Object.entries({ ln_w: wts.lnW, b_Q: wts.bQ, b_K: wts.bK }).filter(([, v]) => v !== undefined).map(([k]) => k),
+    Object.entries({ ln_w: wts.lnW, ln_b: wts.lnB, b_Q: wts.bQ, b_K: wts.bK }).filter(([, v]) => v !== undefined).map(([k]) => k),
   );
   const { foldLn, bias } = resolveVariant(circuit, present, opts);
   const scale = opts.scale ?? 1 / Math.sqrt(h);
+  const centred = foldLn && opts.norm !== "rmsnorm";
 
   let a: Vec;
   let b: Vec; // [d, h] for both; ov's W_O is transposed here
@@ -95,20 +101,20 @@ export function buildHeadFactors(wts: HeadWeights, opts: HeadOptions): HeadFacto
     a = wts.read;
     b = wts.other;
     if (foldLn) {
-      const fq = foldReading(a, d, h, wts.lnW!, wts.lnB, bQ);
-      const fk = foldReading(b, d, h, wts.lnW!, wts.lnB, bK);
+      const fq = foldReading(a, d, h, wts.lnW!, wts.lnB, bQ, centred);
+      const fk = foldReading(b, d, h, wts.lnW!, wts.lnB, bK, centred);
       a = fq.w;
       b = fk.w;
       bQ = fq.bias;
       bK = fk.bias;
     }
   } else {
-    a = foldLn ? foldReading(wts.read, d, h, wts.lnW!, undefined, undefined).w : wts.read;
+    a = foldLn ? foldReading(wts.read, d, h, wts.lnW!, undefined, undefined, centred).w : wts.read;
     const wO = wts.other; // [h, d]
     const t = new Float64Array(d * h);
     for (let r = 0; r < h; r++) {
       let mean = 0;
-      if (foldLn) {
+      if (centred) {
         for (let c = 0; c < d; c++) mean += wO[r * d + c];
         mean /= d;
       }
@@ -125,6 +131,6 @@ export function buildHeadFactors(wts: HeadWeights, opts: HeadOptions): HeadFacto
   return {
     a: { rows, cols: h, data: a },
     b: { rows, cols: h, data: b },
-    variant: { name: variantName(foldLn, bias), fold_ln: foldLn, bias, scale, factor_rows: rows, centred: foldLn },
+    variant: { name: variantName(foldLn, bias), fold_ln: foldLn, bias, scale, factor_rows: rows, centred },
   };
 }

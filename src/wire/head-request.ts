@@ -27,6 +27,11 @@ export const HeadOptionsSchema = z.object({
   fold_ln: booleanParam.optional(),
   bias: z.enum(["augmented", "none"]).optional(),
   scale: z.coerce.number().positive().finite().optional(),
+  /**
+   * the pre-attention norm whose gain fold_ln folds: `layernorm` (default: fold γ and β, then centre)
+   * or `rmsnorm` (Llama: fold γ only and centre nothing, since RMSNorm does not remove the mean)
+   */
+  norm: z.enum(["layernorm", "rmsnorm"]).optional(),
   /** replace a stored result whose input differs (otherwise such a POST is a 409 conflict) */
   overwrite: booleanParam.optional(),
 });

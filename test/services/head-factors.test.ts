@@ -93,3 +93,21 @@ describe("ov variants", () => {
     expect(() => buildHeadFactors(ov, { bias: "augmented" })).toThrow(InvalidRequest);
   });
 });
+
+describe("norm = rmsnorm (Llama)", () => {
+  const rms: HeadWeights = { ...base, lnB: undefined, bQ: undefined, bK: undefined };
+  test("qk: folds γ exactly (x·diag(γ)W_Q = (γ∘x)·W_Q), centres nothing", () => {
+    const f = buildHeadFactors(rms, { norm: "rmsnorm" });
+    expect(f.variant).toMatchObject({ name: "folded", fold_ln: true, centred: false, factor_rows: d });
+    for (let i = 0; i < d; i++) {
+      for (let j = 0; j < h; j++) expect(f.a.data[i * h + j]).toBeCloseTo(rms.lnW![i] * rms.read[i * h + j], 14);
+    }
+  });
+  test("ov: W_O is not centred", () => {
+    const f = buildHeadFactors({ ...rms, circuit: "ov", other: rand(h * d) }, { norm: "rmsnorm" });
+    expect(f.variant.centred).toBe(false);
+  });
+  test("ln_b with rmsnorm is an error", () => {
+    expect(() => buildHeadFactors({ ...rms, lnB: rand(d) }, { norm: "rmsnorm" })).toThrow(InvalidRequest);
+  });
+});
