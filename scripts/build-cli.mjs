@@ -1,0 +1,49 @@
+#!/usr/bin/env node
+/**
+ * Builds what `headscope scan` runs (Node 20 cannot run TypeScript): the CLI bundle
+ * build/cli/headscope.mjs (npm packages stay external, resolved from node_modules) and the worker
+ * bundle build/worker/worker.mjs with the kernels' .wasm beside it, which the CLI's embedded local
+ * worker (Miniflare) serves. Builds the kernels first when they are missing or older than assembly/.
+ */
+import { execFileSync } from "node:child_process";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { build } from "esbuild";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const wasm = `${root}build/kernels.release.wasm`;
+
+/** Newest modification time under a directory. */
+const newest = (dir) =>
+  Math.max(...readdirSync(dir, { withFileTypes: true, recursive: true }).filter((e) => e.isFile()).map((e) => statSync(`${e.parentPath}/${e.name}`).mtimeMs));
+
+export async function buildCli({ quiet = false } = {}) {
+  if (!existsSync(wasm) || newest(`${root}assembly`) > statSync(wasm).mtimeMs) {
+    execFileSync(process.execPath, [`${root}node_modules/assemblyscript/bin/asc.js`, "assembly/index.ts", "--config", "assembly/asconfig.json", "--target", "release"], {
+      cwd: root, stdio: quiet ? "ignore" : "inherit",
+    });
+  }
+  await build({
+    entryPoints: [`${root}src/cli/main.ts`],
+    outfile: `${root}build/cli/headscope.mjs`,
+    bundle: true, platform: "node", format: "esm", target: "node20", packages: "external",
+    sourcemap: "linked", logLevel: quiet ? "silent" : "warning",
+  });
+  mkdirSync(`${root}build/worker`, { recursive: true });
+  copyFileSync(wasm, `${root}build/worker/kernels.release.wasm`);
+  await build({
+    entryPoints: [`${root}src/worker.ts`],
+    outfile: `${root}build/worker/worker.mjs`,
+    bundle: true, platform: "neutral", format: "esm", target: "es2022", mainFields: ["module", "main"], conditions: ["workerd", "worker", "browser"],
+    logLevel: quiet ? "silent" : "warning",
+    plugins: [{
+      name: "wasm-beside",
+      setup(b) {
+        // the worker imports ../../build/kernels.release.wasm; the bundle finds its copy beside it
+        b.onResolve({ filter: /\.wasm$/ }, () => ({ path: "./kernels.release.wasm", external: true }));
+      },
+    }],
+  });
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) await buildCli();

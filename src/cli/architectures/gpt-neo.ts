@@ -1,0 +1,52 @@
+/**
+ * @module cli/architectures/gpt-neo
+ * GPT-Neo (`transformer.h.{l}.attn.attention.{q,k,v,out}_proj`): nn.Linear weights are [out, in], so
+ * head h's W_Q is rows h·d_head … of q_proj, transposed; W_O is columns h·d_head … of out_proj,
+ * transposed. No q/k/v biases. Pre-attention LayerNorm `ln_1`. GPT-Neo does not scale its scores
+ * (scale 1), local and global layers alike.
+ */
+import type { Checkpoint } from "../checkpoint";
+import { countLayers, expectShapes, resolveHeadCount } from "./common";
+import { cols, configNumber, LayerCache, transpose } from "./layout";
+import type { Architecture, ArchitectureOverrides } from "./types";
+
+export const GPT_NEO_PATTERN = /^(.*?)h\.(\d+)\.attn\.attention\.q_proj\.weight$/;
+
+export function gptNeo(ckpt: Checkpoint, prefix: string, o: ArchitectureOverrides): Architecture {
+  const p = (l: number, s: string) => `${prefix}h.${l}.${s}`;
+  const nLayers = countLayers(ckpt, new RegExp(`^${prefix.replace(/\./g, "\\.")}h\\.(\\d+)\\.attn\\.attention\\.q_proj\\.weight$`), "attn.attention.q_proj");
+  const d = ckpt.info(p(0, "attn.attention.q_proj.weight")).shape[1];
+  const cfg = ckpt.config;
+  const { nHeads, source } = resolveHeadCount(configNumber(cfg, "num_heads"), o.nHeads, d, undefined, "gpt-neo");
+  const dh = d / nHeads;
+  const shapes: Array<[string, number[]]> = [];
+  for (let l = 0; l < nLayers; l++) {
+    for (const x of ["q", "k", "v", "out"]) shapes.push([p(l, `attn.attention.${x}_proj.weight`), [d, d]]);
+    shapes.push([p(l, "ln_1.weight"), [d]], [p(l, "ln_1.bias"), [d]]);
+  }
+  expectShapes(ckpt, shapes);
+  const layers = new LayerCache((l) => ({
+    out: ckpt.read(p(l, "attn.attention.out_proj.weight")),
+    lnW: ckpt.read(p(l, "ln_1.weight")),
+    lnB: ckpt.read(p(l, "ln_1.bias")),
+  }));
+  const rowsT = (l: number, x: string, h: number) =>
+    transpose(ckpt.readRows(p(l, `attn.attention.${x}_proj.weight`), h * dh, (h + 1) * dh), dh, d);
+  return {
+    facts: {
+      architecture: "gpt-neo", n_layers: nLayers, n_heads: nHeads, n_kv_heads: nHeads, d_model: d, d_head: dh,
+      attention_scale: 1, norm: "layernorm", norm_eps: configNumber(cfg, "layer_norm_epsilon") ?? 1e-5,
+      rotary_dim: 0, n_heads_source: source,
+      layout: "nn.Linear q/k/v/out_proj [out, in] → transposed; no q/k/v bias; ln_1; unscaled scores",
+    },
+    kvHead: (h) => h,
+    head(l, h) {
+      const { out, lnW, lnB } = layers.get(l);
+      return {
+        W_Q: rowsT(l, "q", h), W_K: rowsT(l, "k", h), W_V: rowsT(l, "v", h),
+        W_O: transpose(cols(out, d, d, h * dh, (h + 1) * dh), d, dh),
+        ln_w: lnW, ln_b: lnB,
+      };
+    },
+  };
+}

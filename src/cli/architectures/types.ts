@@ -1,0 +1,52 @@
+/**
+ * @module cli/architectures/types
+ * What every architecture adapter gives the scan: the model's attention facts and, per layer and
+ * head, the weights in TransformerLens orientation (method §1): W_Q, W_K, W_V [d_model, d_head],
+ * W_O [d_head, d_model], optional b_Q, b_K [d_head], and the pre-attention norm's γ (and β for
+ * LayerNorm) [d_model]. Adapters read from a Checkpoint and never hold more than a layer.
+ */
+export type Vec = Float32Array | Float64Array;
+
+export interface HeadTensors {
+  W_Q: Vec; W_K: Vec; W_V: Vec; W_O: Vec;
+  b_Q?: Vec; b_K?: Vec;
+  ln_w?: Vec; ln_b?: Vec;
+}
+
+export type NormType = "layernorm" | "rmsnorm";
+
+export interface ArchitectureFacts {
+  architecture: string;
+  n_layers: number;
+  n_heads: number;
+  n_kv_heads: number;
+  d_model: number;
+  d_head: number;
+  /** the model's score scale (Ω never includes it) */
+  attention_scale: number;
+  norm: NormType;
+  norm_eps?: number;
+  /** head dimensions rotated by rotary embeddings; 0 without rotary */
+  rotary_dim: number;
+  rotary_base?: number;
+  /** where n_heads came from */
+  n_heads_source: "config.json" | "flag" | "inferred";
+  /** the checkpoint tensor each piece of a head comes from, for the report */
+  layout: string;
+}
+
+export interface Architecture {
+  facts: ArchitectureFacts;
+  /** Query head h's weights in layer l (GQA: with key/value head kvHead(h)). */
+  head(layer: number, head: number): HeadTensors;
+  /** The key/value head query head h reads (h itself without GQA). */
+  kvHead(head: number): number;
+}
+
+/** Flags that stand in for a missing config.json. */
+export interface ArchitectureOverrides {
+  nHeads?: number;
+  nKvHeads?: number;
+  rotaryDim?: number;
+  rotaryBase?: number;
+}

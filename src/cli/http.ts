@@ -1,0 +1,51 @@
+/**
+ * @module cli/http
+ * POST with node:http(s) and a keep-alive agent. The CLI does not use fetch for the fan-out: undici
+ * added about 15 ms to every 400 KB head body against local workerd (24 ms against 8.5 ms per GPT-2
+ * head, measured), which node:http with a Content-Length and TCP_NODELAY does not.
+ */
+import http from "node:http";
+import https from "node:https";
+
+export interface HttpAnswer {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  text: string;
+}
+
+const agents = {
+  "http:": new http.Agent({ keepAlive: true, maxSockets: 64 }),
+  "https:": new https.Agent({ keepAlive: true, maxSockets: 64 }),
+};
+
+/** @throws the socket's error (ECONNREFUSED, ECONNRESET, …) or the signal's reason */
+export function httpRequest(
+  method: "GET" | "POST",
+  url: string,
+  body: Uint8Array | undefined,
+  headers: Record<string, string>,
+  signal?: AbortSignal,
+): Promise<HttpAnswer> {
+  return new Promise((resolve, reject) => {
+    const u = new URL(url);
+    const lib = u.protocol === "https:" ? https : http;
+    const req = lib.request(
+      u,
+      {
+        method,
+        agent: agents[u.protocol as "http:" | "https:"],
+        headers: { ...headers, ...(body ? { "content-length": String(body.byteLength) } : {}) },
+        signal,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString("utf8") }));
+        res.on("error", reject);
+      },
+    );
+    req.on("error", reject);
+    req.setNoDelay(true);
+    req.end(body);
+  });
+}

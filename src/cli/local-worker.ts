@@ -1,0 +1,78 @@
+/**
+ * @module cli/local-worker
+ * The embedded local default: the headscope worker in local workerd through Miniflare's API, with
+ * local R2 and KV persisted under .wrangler/state (the same place `wrangler dev` and `npm start`
+ * keep them, so results are shared), on a free loopback port, with a generated write token, fully
+ * offline. Runs the bundle that scripts/build-cli.mjs writes to build/worker/.
+ */
+import { randomBytes } from "node:crypto";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { Miniflare } from "miniflare";
+
+export interface LocalWorker {
+  url: string;
+  token: string;
+  /** workerd's process id, when found (for memory figures) */
+  pid?: number;
+  stop(): Promise<void>;
+}
+
+/** The values of wrangler.toml the local runtime needs (the file stays the one source of truth). */
+export function readWranglerToml(root: string) {
+  const toml = readFileSync(join(root, "wrangler.toml"), "utf8");
+  const get = (re: RegExp, what: string) => {
+    const m = re.exec(toml);
+    if (!m) throw new Error(`wrangler.toml: ${what} not found`);
+    return m[1];
+  };
+  return {
+    compatibilityDate: get(/^compatibility_date\s*=\s*"([^"]+)"/m, "compatibility_date"),
+    bucket: get(/\[\[r2_buckets\]\][^[]*?bucket_name\s*=\s*"([^"]+)"/s, "r2 bucket_name"),
+    kvId: get(/\[\[kv_namespaces\]\][^[]*?\bid\s*=\s*"([^"]+)"/s, "kv namespace id"),
+  };
+}
+
+/** Child processes of this process named workerd (Linux /proc). */
+function findWorkerdPid(): number | undefined {
+  if (!existsSync("/proc")) return undefined;
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, "utf8");
+      const m = /^\d+ \((.*)\) \S (\d+)/.exec(stat);
+      if (m && m[1].startsWith("workerd") && Number(m[2]) === process.pid) return Number(d);
+    } catch {
+      /* the process ended while we looked */
+    }
+  }
+  return undefined;
+}
+
+export async function startLocalWorker(opts: { root: string; stateDir: string; token?: string; port?: number }): Promise<LocalWorker> {
+  const script = join(opts.root, "build/worker/worker.mjs");
+  if (!existsSync(script)) throw new Error(`${script} is missing: run \`npm run build:cli\``);
+  const cfg = readWranglerToml(opts.root);
+  const token = opts.token ?? randomBytes(24).toString("base64url");
+  const mf = new Miniflare({
+    modules: true,
+    scriptPath: script,
+    modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: false }],
+    compatibilityDate: cfg.compatibilityDate,
+    kvNamespaces: { JOBS: cfg.kvId },
+    r2Buckets: { RESULTS: cfg.bucket },
+    kvPersist: join(opts.stateDir, "v3/kv"),
+    r2Persist: join(opts.stateDir, "v3/r2"),
+    bindings: { HEADSCOPE_TOKEN: token },
+    host: "127.0.0.1",
+    port: opts.port ?? 0,
+    log: undefined,
+  });
+  const url = (await mf.ready).toString().replace(/\/$/, "");
+  return {
+    url,
+    token,
+    pid: findWorkerdPid(),
+    stop: () => mf.dispose(),
+  };
+}

@@ -1,0 +1,69 @@
+/**
+ * @module cli/main
+ * `headscope` command line (commander). `headscope scan [CHECKPOINT] --out DIR` scans every head of a
+ * safetensors checkpoint through a headscope worker — the embedded local one by default, or any
+ * deployment with --endpoint and --token — and writes report.json and report.html.
+ */
+import { fileURLToPath } from "node:url";
+import { Command, InvalidArgumentError, Option } from "commander";
+import { ARCHITECTURES } from "./architectures";
+import { runScan } from "./scan";
+
+const int = (min: number) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < min) throw new InvalidArgumentError(`expected an integer ≥ ${min}`);
+  return n;
+};
+const num = (v: string) => {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError("expected a positive number");
+  return n;
+};
+
+/** The project root: this file is bundled to build/cli/headscope.mjs. */
+export const projectRoot = () => fileURLToPath(new URL("../..", import.meta.url));
+
+export function program(): Command {
+  const p = new Command("headscope").description("Singular vectors of attention heads: whole-model scans through a headscope worker");
+  p.command("scan")
+    .description("scan every head of a checkpoint (default: a small example model generated on the spot)")
+    .argument("[checkpoint]", "model.safetensors, model.safetensors.index.json, or a directory holding either")
+    .option("-o, --out <dir>", "output directory (default: out/<model-name>)")
+    .option("--endpoint <url>", "a deployed headscope worker (default: start the local one)")
+    .option("--token <token>", "write token for --endpoint (default: $HEADSCOPE_TOKEN)")
+    .addOption(new Option("--arch <name>", "architecture (default: detected from tensor names)").choices(ARCHITECTURES))
+    .option("--model-name <name>", "name the results are stored under (default: from the file name)")
+    .option("--circuits <list>", "qk, ov or all", "all")
+    .option("--layers <list>", 'layers, e.g. "0-3,7", or all', "all")
+    .option("--heads <list>", 'heads, e.g. "0,5", or all', "all")
+    .option("--variants <list>", "default, or any of raw, raw_augmented, folded, folded_augmented (method §3)", "default")
+    .option("--rotary-offsets <list>", "rotary models: relative offsets Δ to analyse Ω_Δ at (results for Δ ≠ 0 go to <model>.rot<Δ>)", "0")
+    .option("-c, --concurrency <n>", "requests in flight", int(1), 4)
+    .option("--retries <n>", "retries of a request that may succeed later (429, 5xx, network)", int(0), 5)
+    .option("--retry-base-ms <ms>", "first backoff (doubles each retry, full jitter)", int(1), 250)
+    .option("--n-heads <n>", "number of attention heads when there is no config.json", int(1))
+    .option("--n-kv-heads <n>", "key/value heads (grouped-query attention) when there is no config.json", int(1))
+    .option("--rotary-dim <n>", "rotary dimensions per head (overrides config.json)", int(0))
+    .option("--rotary-base <x>", "rotary base θ (overrides config.json)", num)
+    .option("--state <dir>", "local worker's R2/KV state (default: .wrangler/state in the project)")
+    .addOption(new Option("--progress <mode>", "progress display").choices(["auto", "bar", "plain", "quiet"]).default("auto"))
+    .option("--no-html", "skip report.html")
+    .action(async (checkpoint: string | undefined, opts) => {
+      const r = await runScan({
+        checkpoint, out: opts.out, endpoint: opts.endpoint, token: opts.token, arch: opts.arch, modelName: opts.modelName,
+        circuits: opts.circuits, layers: opts.layers, heads: opts.heads, variants: opts.variants,
+        concurrency: opts.concurrency, retries: opts.retries, retryBaseMs: opts.retryBaseMs, rotaryOffsets: opts.rotaryOffsets,
+        nHeads: opts.nHeads, nKvHeads: opts.nKvHeads, rotaryDim: opts.rotaryDim, rotaryBase: opts.rotaryBase,
+        stateDir: opts.state, progress: opts.progress, html: opts.html, root: projectRoot(),
+      });
+      process.exitCode = r.exitCode;
+    });
+  return p;
+}
+
+program()
+  .parseAsync()
+  .catch((e) => {
+    process.stderr.write(`headscope: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.exitCode = 1;
+  });

@@ -1,0 +1,112 @@
+/**
+ * @module cli/plan
+ * What a scan sends: one task per (layer, head, circuit, variant, rotary offset), layer-major so the
+ * adapters read each layer once, and for each task the request — a safetensors body in the API's
+ * head format (wire/head-request.ts) plus the query options that select the variant.
+ */
+import { encodeSafetensors, type TensorOut } from "../wire/safetensors";
+import { VARIANTS, type Circuit, type VariantName } from "../wire/head-request";
+import { rotateKeyRows, type Architecture, type HeadTensors } from "./architectures";
+import type { HeadRequest } from "./fan-out";
+
+export interface ScanTask {
+  layer: number;
+  head: number;
+  circuit: Circuit;
+  variant: VariantName;
+  /** relative rotary offset Δ (0 without rotary) */
+  offset: number;
+  /** the model name the result is stored under */
+  model: string;
+}
+
+export interface PlanOptions {
+  model: string;
+  circuits: Circuit[];
+  layers: number[];
+  heads: number[];
+  /** variant names, or ["default"] for the API's default per circuit */
+  variants: string[];
+  offsets: number[];
+}
+
+const HAS_BIAS = (a: Architecture) => {
+  try {
+    return a.head(0, 0).b_Q !== undefined;
+  } catch {
+    return false;
+  }
+};
+
+/** The variants scanned for a circuit; ov never has augmented variants, qk only with biases. */
+export function variantsFor(circuit: Circuit, wanted: string[], hasBias: boolean, hasNorm: boolean): VariantName[] {
+  if (wanted.length === 1 && wanted[0] === "default") {
+    const folded = hasNorm ? "folded" : "raw";
+    return [circuit === "qk" && hasBias ? (`${folded}_augmented` as VariantName) : (folded as VariantName)];
+  }
+  return wanted.filter((v): v is VariantName => (VARIANTS as readonly string[]).includes(v)).filter(
+    (v) => !(v.endsWith("_augmented") && (circuit === "ov" || !hasBias)) && !(v.startsWith("folded") && !hasNorm),
+  );
+}
+
+/** Results for offset Δ ≠ 0 are stored under their own model name (one stored result per head and variant). */
+export const offsetModelName = (model: string, offset: number) => (offset === 0 ? model : `${model}.rot${offset}`);
+
+export function planTasks(arch: Architecture, o: PlanOptions): ScanTask[] {
+  const hasBias = HAS_BIAS(arch);
+  const hasNorm = true;
+  const tasks: ScanTask[] = [];
+  for (const layer of o.layers) {
+    for (const head of o.heads) {
+      for (const circuit of o.circuits) {
+        for (const variant of variantsFor(circuit, o.variants, hasBias, hasNorm)) {
+          const offsets = circuit === "qk" && arch.facts.rotary_dim > 0 ? o.offsets : [0];
+          for (const offset of offsets) tasks.push({ layer, head, circuit, variant, offset, model: offsetModelName(o.model, offset) });
+        }
+      }
+    }
+  }
+  return tasks;
+}
+
+const t = (v: Float32Array | Float64Array, shape: number[]): TensorOut => ({
+  dtype: v instanceof Float64Array ? "F64" : "F32",
+  shape,
+  data: v,
+});
+
+/** The safetensors body of one head and circuit (every tensor the API accepts for it). */
+export function headBody(arch: Architecture, w: HeadTensors, circuit: Circuit, offset: number): Uint8Array {
+  const { d_model: d, d_head: dh, rotary_dim: rd, rotary_base: base = 10000 } = arch.facts;
+  const tensors: Record<string, TensorOut> = {};
+  if (circuit === "qk") {
+    tensors.W_Q = t(w.W_Q, [d, dh]);
+    tensors.W_K = t(offset ? rotateKeyRows(w.W_K, d, dh, rd, base, offset) : w.W_K, [d, dh]);
+    if (w.b_Q && w.b_K) {
+      tensors.b_Q = t(w.b_Q, [dh]);
+      tensors.b_K = t(offset ? rotateKeyRows(w.b_K, 1, dh, rd, base, offset) : w.b_K, [dh]);
+    }
+  } else {
+    tensors.W_V = t(w.W_V, [d, dh]);
+    tensors.W_O = t(w.W_O, [dh, d]);
+  }
+  if (w.ln_w) tensors.ln_w = t(w.ln_w, [d]);
+  if (w.ln_b) tensors.ln_b = t(w.ln_b, [d]);
+  return encodeSafetensors(tensors);
+}
+
+/** The request of one task against an endpoint. */
+export function taskRequest(endpoint: string, arch: Architecture, task: ScanTask): HeadRequest {
+  const w = arch.head(task.layer, task.head);
+  const q = new URLSearchParams({
+    fold_ln: String(task.variant.startsWith("folded")),
+    bias: task.variant.endsWith("_augmented") ? "augmented" : "none",
+    scale: String(arch.facts.attention_scale),
+  });
+  if (arch.facts.norm === "rmsnorm") q.set("norm", "rmsnorm");
+  const url = `${endpoint}/v1/models/${encodeURIComponent(task.model)}/layers/${task.layer}/heads/${task.head}/${task.circuit}?${q}`;
+  return { url, body: headBody(arch, w, task.circuit, task.offset) };
+}
+
+export const taskLabel = (t: ScanTask) =>
+  `L${t.layer}H${t.head} ${t.circuit} ${t.variant}${t.offset ? ` Δ=${t.offset}` : ""}`;

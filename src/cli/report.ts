@@ -1,0 +1,61 @@
+/**
+ * @module cli/report
+ * report.json: the model's facts and one entry per head, circuit, variant (and rotary offset), built
+ * from the worker's answers. It holds no timings or counts of this run (those go to run.json), so a
+ * resumed scan writes the same bytes as an uninterrupted one.
+ */
+import type { SvdAnswer } from "../wire/svd-result";
+import type { ArchitectureFacts } from "./architectures";
+import type { ScanTask } from "./plan";
+
+export interface ReportEntry {
+  layer: number;
+  head: number;
+  circuit: "qk" | "ov";
+  variant: string;
+  kv_head: number;
+  rotary_offset: number;
+  singular_values: number[];
+  effective_rank: number;
+  numerical_rank: number;
+  frobenius_norm: number;
+  top_energy: number;
+  /** σ_2/σ_1 (1 when σ_1 = 0) */
+  sigma_ratio_2_1: number;
+  factor_rows: number;
+  centred: boolean;
+  scale: number;
+  checks_passed: boolean;
+  input_sha256: string;
+  vectors: string;
+}
+
+export interface Report {
+  schema: "headscope.scan-report/v1";
+  model: string;
+  checkpoint: { files: string[]; dtypes: string[] };
+  facts: ArchitectureFacts & { kv_head_of: number[] };
+  scan: { circuits: string[]; variants: string[]; layers: number[]; heads: number[]; rotary_offsets: number[]; endpoint: string };
+  kernel?: { name: string; simd: boolean };
+  entries: ReportEntry[];
+  failures?: Array<{ layer: number; head: number; circuit: string; variant: string; rotary_offset: number; type: string; status?: number; detail: string }>;
+}
+
+export function reportEntry(task: ScanTask, a: SvdAnswer, kvHead: number): ReportEntry {
+  const s = a.singular_values;
+  return {
+    layer: task.layer, head: task.head, circuit: task.circuit, variant: a.variant.name, kv_head: kvHead, rotary_offset: task.offset,
+    singular_values: s,
+    effective_rank: a.effective_rank, numerical_rank: a.numerical_rank, frobenius_norm: a.frobenius_norm, top_energy: a.top_energy,
+    sigma_ratio_2_1: s.length > 1 && s[0] > 0 ? s[1] / s[0] : 1,
+    factor_rows: a.variant.factor_rows, centred: a.variant.centred, scale: a.variant.scale,
+    checks_passed: a.checks.every((c) => c.passed),
+    input_sha256: a.input.sha256,
+    vectors: a.links.vectors,
+  };
+}
+
+const ORDER = { qk: 0, ov: 1 } as const;
+export const compareEntries = (x: Pick<ReportEntry, "layer" | "head" | "circuit" | "variant" | "rotary_offset">, y: typeof x) =>
+  x.layer - y.layer || x.head - y.head || ORDER[x.circuit] - ORDER[y.circuit] || (x.variant < y.variant ? -1 : x.variant > y.variant ? 1 : 0) ||
+  x.rotary_offset - y.rotary_offset;

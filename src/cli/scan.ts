@@ -1,0 +1,246 @@
+/**
+ * @module cli/scan
+ * The whole-model scan: open and validate the checkpoint, pick the architecture, plan one request
+ * per head, circuit and variant, start the local worker unless an endpoint is given, fan out with
+ * retries, then write report.json, report.html and run.json into the output directory. Anything
+ * wrong with the checkpoint is reported before a single request is sent, so nothing is stored.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
+import { AppError } from "../errors";
+import { CIRCUITS, MODEL_NAME, type Circuit } from "../wire/head-request";
+import { detectArchitecture, type Architecture } from "./architectures";
+import { Checkpoint, CheckpointError } from "./checkpoint";
+import { ensureExampleCheckpoint, EXAMPLE } from "./example-model";
+import { DEFAULT_RETRY, fanOut, type Outcome } from "./fan-out";
+import { startLocalWorker, type LocalWorker } from "./local-worker";
+import { planTasks, taskLabel, taskRequest, type ScanTask } from "./plan";
+import { createProgress, type Counts } from "./progress";
+import { compareEntries, reportEntry, type Report, type ReportEntry } from "./report";
+import { renderReportHtml } from "./report-html";
+
+export interface ScanOptions {
+  checkpoint?: string;
+  out?: string;
+  endpoint?: string;
+  token?: string;
+  arch?: string;
+  modelName?: string;
+  circuits: string;
+  layers: string;
+  heads: string;
+  variants: string;
+  concurrency: number;
+  retries: number;
+  retryBaseMs: number;
+  rotaryOffsets: string;
+  nHeads?: number;
+  nKvHeads?: number;
+  rotaryDim?: number;
+  rotaryBase?: number;
+  stateDir?: string;
+  progress: "auto" | "bar" | "plain" | "quiet";
+  html: boolean;
+  /** project root (build/, wrangler.toml, .wrangler/state) */
+  root: string;
+}
+
+/** A user error: print the message, exit 2, store nothing. */
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+/** "all" or a list like "0,2,5-7", each within [0, n). */
+export function parseIndexList(spec: string, n: number, what: string): number[] {
+  if (spec === "all") return [...Array(n).keys()];
+  const out = new Set<number>();
+  for (const part of spec.split(",")) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part.trim());
+    if (!m) throw new UsageError(`--${what}: ${JSON.stringify(part)} is not an index or a range a-b`);
+    const a = Number(m[1]);
+    const b = m[2] === undefined ? a : Number(m[2]);
+    if (b < a || b >= n) throw new UsageError(`--${what}: ${part} is outside 0..${n - 1}`);
+    for (let i = a; i <= b; i++) out.add(i);
+  }
+  return [...out].sort((x, y) => x - y);
+}
+
+/** A model name valid as a path segment, from the checkpoint's file or directory name. */
+export function defaultModelName(path: string): string {
+  const p = resolve(path);
+  const file = basename(p);
+  const stem =
+    existsSync(p) && !file.includes(".") ? file
+    : file === "model.safetensors" || file.endsWith(".index.json") ? basename(dirname(p))
+    : file.replace(/\.safetensors$/, "");
+  const name = stem.replace(/[^A-Za-z0-9._-]/g, "-").replace(/^[^A-Za-z0-9]+/, "").slice(0, 128);
+  return name || "model";
+}
+
+const peakRssOf = (pid: number | undefined): number | undefined => {
+  if (!pid) return undefined;
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return m ? Number(m[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+};
+
+export interface ScanResult {
+  exitCode: number;
+  out?: string;
+  counts?: Counts & { tasks: number };
+}
+
+export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => process.stderr.write(s + "\n")): Promise<ScanResult> {
+  const t0 = Date.now();
+  let ckpt: Checkpoint | undefined;
+  let worker: LocalWorker | undefined;
+  const abort = new AbortController();
+  let interrupted = false;
+  const onSigint = () => {
+    if (interrupted) process.exit(130);
+    interrupted = true;
+    log("\ninterrupted: finishing nothing new; everything stored so far stays stored, run the same command again to resume");
+    abort.abort(new Error("interrupted"));
+  };
+  try {
+    // ── checkpoint and architecture (errors here store nothing) ──
+    const example = o.checkpoint === undefined;
+    const path = example ? ensureExampleCheckpoint(join(o.root, "build/example", EXAMPLE.name)) : o.checkpoint!;
+    ckpt = Checkpoint.open(path);
+    const arch: Architecture = detectArchitecture(ckpt, o.arch, {
+      nHeads: o.nHeads, nKvHeads: o.nKvHeads, rotaryDim: o.rotaryDim, rotaryBase: o.rotaryBase,
+    });
+    const model = o.modelName ?? (example ? EXAMPLE.name : defaultModelName(path));
+    if (!MODEL_NAME.test(model)) throw new UsageError(`--model-name ${JSON.stringify(model)} must match ${MODEL_NAME.source}`);
+    const f = arch.facts;
+    const circuits = o.circuits === "all" ? [...CIRCUITS] : (o.circuits.split(",").map((s) => s.trim()) as Circuit[]);
+    for (const c of circuits) if (!CIRCUITS.includes(c)) throw new UsageError(`--circuits: unknown circuit ${c}; use qk, ov or all`);
+    const variants = o.variants.split(",").map((s) => s.trim());
+    for (const v of variants) {
+      if (!["default", "raw", "raw_augmented", "folded", "folded_augmented"].includes(v)) throw new UsageError(`--variants: unknown variant ${v}`);
+    }
+    const offsets = o.rotaryOffsets.split(",").map((s) => Number(s.trim()));
+    if (offsets.some((x) => !Number.isSafeInteger(x) || x < 0)) throw new UsageError("--rotary-offsets: non-negative integers, e.g. 0,1,8");
+    if (f.rotary_dim === 0 && offsets.some((x) => x !== 0)) throw new UsageError(`--rotary-offsets: ${f.architecture} has no rotary embeddings`);
+    const layers = parseIndexList(o.layers, f.n_layers, "layers");
+    const heads = parseIndexList(o.heads, f.n_heads, "heads");
+    const tasks = planTasks(arch, { model, circuits, layers, heads, variants, offsets });
+    if (tasks.length === 0) throw new UsageError("nothing to scan: no variant of the chosen ones applies to these circuits");
+    // read one head of every layer now, so a tensor that cannot be decoded fails before anything is sent
+    for (const l of layers) arch.head(l, heads[0]);
+    const out = resolve(o.out ?? join("out", model));
+    mkdirSync(out, { recursive: true });
+    log(`headscope scan: ${model} (${f.architecture}, ${f.n_layers} layers × ${f.n_heads} heads, d_model ${f.d_model}, d_head ${f.d_head}) → ${tasks.length} requests`);
+
+    // ── worker ──
+    let endpoint = o.endpoint?.replace(/\/$/, "");
+    let token = o.token ?? process.env.HEADSCOPE_TOKEN;
+    if (!endpoint) {
+      worker = await startLocalWorker({ root: o.root, stateDir: o.stateDir ?? join(o.root, ".wrangler/state") });
+      endpoint = worker.url;
+      token = worker.token;
+      log(`local worker on ${endpoint} (workerd, R2 and KV under ${o.stateDir ?? ".wrangler/state"})`);
+    } else if (!token) {
+      throw new UsageError("--endpoint needs a write token: --token or HEADSCOPE_TOKEN");
+    }
+
+    // ── fan-out ──
+    process.on("SIGINT", onSigint);
+    const counts: Counts = { computed: 0, stored: 0, failed: 0, retries: 0 };
+    const progress = createProgress(tasks.length, o.progress);
+    const answers = new Map<ScanTask, Extract<Outcome, { ok: true }>>();
+    const failures: Array<{ task: ScanTask; outcome: Extract<Outcome, { ok: false }> }> = [];
+    let done = 0;
+    const kernels = new Map<string, { name: string; simd: boolean }>();
+    await fanOut(tasks, {
+      concurrency: o.concurrency,
+      token: token!,
+      policy: { ...DEFAULT_RETRY, retries: o.retries, baseDelayMs: o.retryBaseMs },
+      signal: abort.signal,
+      build: (t) => taskRequest(endpoint!, arch, t),
+      onRetry: (t, attempt, why) => {
+        counts.retries++;
+        if (o.progress !== "quiet") progress.log(`retry ${attempt}/${o.retries} ${taskLabel(t)}: ${why}`);
+      },
+      done: (t, outcome) => {
+        done++;
+        if (outcome.ok) {
+          answers.set(t, outcome);
+          if (outcome.answer.computed) counts.computed++;
+          else counts.stored++;
+          kernels.set(JSON.stringify(outcome.answer.kernel), outcome.answer.kernel);
+        } else {
+          counts.failed++;
+          failures.push({ task: t, outcome });
+        }
+        progress.update(done, counts);
+      },
+    });
+    progress.stop();
+    process.off("SIGINT", onSigint);
+    const workerPeak = peakRssOf(worker?.pid);
+    if (worker) {
+      await worker.stop();
+      worker = undefined;
+    }
+
+    // ── report ──
+    const entries: ReportEntry[] = [...answers].map(([t, a]) => reportEntry(t, a.answer, arch.kvHead(t.head))).sort(compareEntries);
+    const report: Report = {
+      schema: "headscope.scan-report/v1",
+      model,
+      checkpoint: { files: ckpt.files.map((x) => basename(x)), dtypes: ckpt.dtypes() },
+      facts: { ...f, kv_head_of: [...Array(f.n_heads).keys()].map((h) => arch.kvHead(h)) },
+      scan: { circuits, variants, layers, heads, rotary_offsets: f.rotary_dim ? offsets : [0], endpoint: o.endpoint ? "remote" : "local" },
+      ...(kernels.size === 1 ? { kernel: [...kernels.values()][0] } : {}),
+      entries,
+      ...(failures.length
+        ? {
+            failures: failures
+              .map(({ task: t, outcome: x }) => ({
+                layer: t.layer, head: t.head, circuit: t.circuit, variant: t.variant, rotary_offset: t.offset, type: x.type,
+                ...(x.status ? { status: x.status } : {}), detail: x.detail,
+              }))
+              .sort(compareEntries),
+          }
+        : {}),
+    };
+    if (!interrupted) {
+      writeFileSync(join(out, "report.json"), JSON.stringify(report, null, 1) + "\n");
+      if (o.html) writeFileSync(join(out, "report.html"), renderReportHtml(report));
+    }
+    const seconds = (Date.now() - t0) / 1000;
+    const run = {
+      schema: "headscope.scan-run/v1", model, tasks: tasks.length, ...counts, interrupted, seconds,
+      peak_rss_bytes: { cli: process.resourceUsage().maxRSS * 1024, ...(workerPeak ? { worker: workerPeak } : {}) },
+    };
+    writeFileSync(join(out, "run.json"), JSON.stringify(run, null, 1) + "\n");
+    log(
+      `${interrupted ? "interrupted" : "done"} in ${seconds.toFixed(1)} s: ${counts.computed} computed, ${counts.stored} already stored, ` +
+        `${counts.failed} failed, ${counts.retries} retries${interrupted ? "" : ` → ${join(out, "report.json")}${o.html ? ", report.html" : ""}`}`,
+    );
+    if (failures.length) {
+      log(`${failures.length} request(s) failed for good:`);
+      const byType = new Map<string, number>();
+      for (const { outcome } of failures) byType.set(outcome.type, (byType.get(outcome.type) ?? 0) + 1);
+      log(`  by type: ${[...byType].map(([k, v]) => `${k} ×${v}`).join(", ")}`);
+      for (const { task, outcome } of failures.slice(0, 20)) log(`  ${taskLabel(task)}: ${outcome.type}${outcome.status ? ` (${outcome.status})` : ""}: ${outcome.detail}`);
+      if (failures.length > 20) log(`  … and ${failures.length - 20} more (see report.json "failures")`);
+      log("run the same command again to retry them; heads already stored are not computed again");
+    }
+    return { exitCode: interrupted ? 130 : failures.length ? 1 : 0, out, counts: { ...counts, tasks: tasks.length } };
+  } catch (e) {
+    if (e instanceof CheckpointError || e instanceof UsageError || e instanceof AppError) {
+      log(`headscope scan: ${e instanceof AppError ? `${e.type}: ${e.detail}` : e.message}`);
+      return { exitCode: 2 };
+    }
+    throw e;
+  } finally {
+    process.off("SIGINT", onSigint);
+    ckpt?.close();
+    if (worker) await worker.stop().catch(() => undefined);
+  }
+}
