@@ -9,6 +9,7 @@ import { HTTPException } from "hono/http-exception";
 import { AppError } from "./errors";
 import type { AppEnv } from "./env";
 import { heads } from "./routes/heads";
+import { models } from "./routes/models";
 import { problems } from "./routes/problems";
 import { PROBLEM_TYPES, problemTypeUri, type ProblemType } from "./wire/problem";
 
@@ -33,10 +34,12 @@ export const app = new Hono<AppEnv>()
         "POST /v1/models/{model}/layers/{layer}/heads/{head}/{qk|ov}",
         "GET  /v1/models/{model}/layers/{layer}/heads/{head}/{qk|ov}[?variant=]",
         "GET  /v1/models/{model}/layers/{layer}/heads/{head}/{qk|ov}/vectors[?variant=]",
+        "GET  /v1/models/{model}/summary",
       ],
     }),
   )
   .route("/", heads)
+  .route("/", models)
   .route("/", problems);
 
 app.notFound((c) => problemResponse("not-found", 404, `no route for ${c.req.method} ${new URL(c.req.url).pathname}`, c.get("requestId")));
