@@ -155,6 +155,7 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
     const failures: Array<{ task: ScanTask; outcome: Extract<Outcome, { ok: false }> }> = [];
     let done = 0;
     const kernels = new Map<string, { name: string; simd: boolean }>();
+    const computedTasks: string[] = [];
     await fanOut(tasks, {
       concurrency: o.concurrency,
       token: token!,
@@ -169,7 +170,10 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
         done++;
         if (outcome.ok) {
           answers.set(t, outcome);
-          if (outcome.answer.computed) counts.computed++;
+          if (outcome.answer.computed) {
+            counts.computed++;
+            computedTasks.push(taskLabel(t));
+          }
           else counts.stored++;
           kernels.set(JSON.stringify(outcome.answer.kernel), outcome.answer.kernel);
         } else {
@@ -216,6 +220,8 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
     const run = {
       schema: "headscope.scan-run/v1", model, tasks: tasks.length, ...counts, interrupted, seconds,
       peak_rss_bytes: { cli: process.resourceUsage().maxRSS * 1024, ...(workerPeak ? { worker: workerPeak } : {}) },
+      /** what this run computed (the rest was already stored, or failed) */
+      computed_tasks: computedTasks.sort(),
     };
     writeFileSync(join(out, "run.json"), JSON.stringify(run, null, 1) + "\n");
     log(

@@ -1,0 +1,39 @@
+/**
+ * Runs the built CLI (build/cli/headscope.mjs) as a child process, as a user would, and builds it
+ * once per test file.
+ */
+import { execFileSync, spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+
+export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+export const CLI = `${ROOT}build/cli/headscope.mjs`;
+
+export function buildCli(): void {
+  execFileSync(process.execPath, [`${ROOT}scripts/build-cli.mjs`], { cwd: ROOT, stdio: "inherit" });
+}
+
+export interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `headscope …args`; onStderr sees each chunk as it arrives (e.g. to interrupt mid-way). */
+export function runCli(args: string[], opts: { env?: Record<string, string>; onStderr?: (chunk: string, all: string) => void } = {}): Promise<CliRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], {
+      cwd: ROOT,
+      env: { ...process.env, CI: "true", ...opts.env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (c) => (stdout += c));
+    child.stderr.on("data", (c) => {
+      stderr += c;
+      opts.onStderr?.(String(c), stderr);
+    });
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
