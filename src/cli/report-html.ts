@@ -85,7 +85,8 @@ function heat(id, c, field, title) {
     grid: { left: 50, right: 80, top: 40, bottom: 40 },
     xAxis: { type: "category", name: "head", data: [...Array(nH).keys()].map(String) },
     yAxis: { type: "category", name: "layer", data: [...Array(nL).keys()].map(String) },
-    visualMap: { min: Math.min(...vals), max: Math.max(...vals), calculable: true, orient: "vertical", right: 0, top: "middle", precision: 2 },
+    visualMap: { min: Math.min(...vals), max: Math.max(...vals), calculable: true, orient: "vertical", right: 0, top: "middle", precision: 2,
+      inRange: { color: ["#440154", "#3b528b", "#21918c", "#5ec962", "#fde725"] } },
     series: [{ type: "heatmap", data, emphasis: { itemStyle: { borderColor: "#000" } } }],
   });
 }
@@ -124,8 +125,8 @@ spectra(0);
     tooltip: { formatter: (p) => p.seriesName + "H" + p.value[2] + ": QK " + p.value[0].toPrecision(4) + ", OV " + p.value[1].toPrecision(4) },
     legend: { type: "scroll", bottom: 0 },
     grid: { left: 60, right: 20, top: 40, bottom: 60 },
-    xAxis: { type: "value", name: "σ₁ QK", scale: true },
-    yAxis: { type: "value", name: "σ₁ OV", scale: true },
+    xAxis: { type: "log", name: "σ₁ QK" },
+    yAxis: { type: "log", name: "σ₁ OV" },
     series: byLayer,
   });
 }
