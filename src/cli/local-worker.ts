@@ -54,6 +54,7 @@ export async function startLocalWorker(opts: { root: string; stateDir: string; t
   if (!existsSync(script)) throw new Error(`${script} is missing: run \`npm run build:cli\``);
   const cfg = readWranglerToml(opts.root);
   const token = opts.token ?? randomBytes(24).toString("base64url");
+  const sigintBefore = new Set(process.listeners("SIGINT"));
   const mf = new Miniflare({
     modules: true,
     scriptPath: script,
@@ -69,6 +70,9 @@ export async function startLocalWorker(opts: { root: string; stateDir: string; t
     log: undefined,
   });
   const url = (await mf.ready).toString().replace(/\/$/, "");
+  // Miniflare exits the process on SIGINT (exit-hook); the scan handles Ctrl-C itself — it stops
+  // scheduling, writes run.json and stops this worker — so Miniflare's own handler is removed.
+  for (const l of process.listeners("SIGINT")) if (!sigintBefore.has(l)) process.off("SIGINT", l);
   return {
     url,
     token,

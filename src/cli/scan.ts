@@ -102,7 +102,7 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
   const onSigint = () => {
     if (interrupted) process.exit(130);
     interrupted = true;
-    log("\ninterrupted: finishing nothing new; everything stored so far stays stored, run the same command again to resume");
+    log("\ninterrupted: stopping; results stored so far stay stored — run the same command again to resume");
     abort.abort(new Error("interrupted"));
   };
   try {
