@@ -8,6 +8,7 @@ import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { AppError } from "./errors";
 import type { AppEnv } from "./env";
+import { demo } from "./routes/demo";
 import { heads } from "./routes/heads";
 import { problems } from "./routes/problems";
 import { PROBLEM_TYPES, problemTypeUri, type ProblemType } from "./wire/problem";
@@ -36,6 +37,7 @@ export const app = new Hono<AppEnv>()
       ],
     }),
   )
+  .route("/", demo)
   .route("/", heads)
   .route("/", problems);
 
