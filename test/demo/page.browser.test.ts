@@ -35,7 +35,7 @@ describe("demo page", () => {
     writeFileSync(file, headBody(gpt2Head(0, 1), "qk", { ln: false, bias: false }));
     await page.setInputFiles("#upload-file", file);
     await page.click("#upload-submit");
-    await page.waitForFunction(() => document.querySelector("#upload-status")?.textContent?.startsWith("Done"));
+    await page.waitForFunction('document.querySelector("#upload-status")?.textContent?.startsWith("Done")');
     const facts = await page.$$eval("#upload-facts tr", (rows) => Object.fromEntries(rows.map((r) => [r.children[0].textContent, r.children[1].textContent])));
     const want = spectraReference().heads.find((h) => h.layer === 0 && h.head === 1)!.qk.raw[0];
     expect(facts.variant).toBe("raw");
@@ -54,7 +54,7 @@ describe("demo page", () => {
     writeFileSync(file, new Uint8Array(1024 * 1024 + 1));
     await page.setInputFiles("#upload-file", file);
     await page.click("#upload-submit");
-    await page.waitForFunction(() => document.querySelector("#upload-status")?.classList.contains("error"));
+    await page.waitForFunction('document.querySelector("#upload-status")?.classList.contains("error")');
     expect(await page.textContent("#upload-status")).toContain("1048576 bytes");
     // the failed fetch is the only console error the browser reports
     expect(errors.every((e) => e.includes("413"))).toBe(true);
