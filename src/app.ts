@@ -8,6 +8,7 @@ import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { AppError } from "./errors";
 import type { AppEnv } from "./env";
+import { demo } from "./routes/demo";
 import { heads } from "./routes/heads";
 import { models } from "./routes/models";
 import { problems } from "./routes/problems";
@@ -38,6 +39,7 @@ export const app = new Hono<AppEnv>()
       ],
     }),
   )
+  .route("/", demo)
   .route("/", heads)
   .route("/", models)
   .route("/", problems);

@@ -30,6 +30,12 @@ export function readWranglerToml(root: string) {
     compatibilityDate: get(/^compatibility_date\s*=\s*"([^"]+)"/m, "compatibility_date"),
     bucket: get(/\[\[r2_buckets\]\][^[]*?bucket_name\s*=\s*"([^"]+)"/s, "r2 bucket_name"),
     kvId: get(/\[\[kv_namespaces\]\][^[]*?\bid\s*=\s*"([^"]+)"/s, "kv namespace id"),
+    /** [[ratelimits]] bindings: name → simple { limit, period } */
+    ratelimits: Object.fromEntries(
+      [...toml.matchAll(/\[\[ratelimits\]\][^[]*?name\s*=\s*"([^"]+)"[^[]*?simple\s*=\s*\{\s*limit\s*=\s*(\d+)\s*,\s*period\s*=\s*(\d+)\s*\}/gs)].map(
+        (m) => [m[1], { simple: { limit: Number(m[2]), period: Number(m[3]) } }],
+      ),
+    ),
   };
 }
 
@@ -58,10 +64,14 @@ export async function startLocalWorker(opts: { root: string; stateDir: string; t
   const mf = new Miniflare({
     modules: true,
     scriptPath: script,
-    modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: false }],
+    modulesRules: [
+      { type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: false },
+      { type: "Text", include: ["**/demo-client.js"], fallthrough: false },
+    ],
     compatibilityDate: cfg.compatibilityDate,
     kvNamespaces: { JOBS: cfg.kvId },
     r2Buckets: { RESULTS: cfg.bucket },
+    ratelimits: cfg.ratelimits,
     kvPersist: join(opts.stateDir, "v3/kv"),
     r2Persist: join(opts.stateDir, "v3/r2"),
     bindings: { HEADSCOPE_TOKEN: token },

@@ -11,13 +11,13 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { startLocalWorker } from "../../src/cli/local-worker";
 import { fmt } from "../../src/cli/report-html";
 import type { Report } from "../../src/cli/report";
+import { CHROMIUM, collectErrors, launchBrowser } from "../support/browser";
 import { buildCli, ROOT, runCli } from "../support/cli";
 import { GPT2_PATH, spectraReference } from "../support/gpt2";
 
 const tmp = mkdtempSync(join(tmpdir(), "headscope-e2e-"));
 const state = join(tmp, "state");
 const out = join(tmp, "out");
-const CHROMIUM = "/usr/bin/chromium";
 let report: Report;
 let run: { computed: number; stored: number; failed: number; tasks: number; seconds: number };
 
@@ -76,25 +76,14 @@ describe("GPT-2 small, whole model", () => {
   });
 
   test.skipIf(!existsSync(CHROMIUM))("report.html renders offline in headless Chromium with the report's numbers", async () => {
-    const { chromium } = await import("playwright-core");
-    const profile = mkdtempSync(join(tmpdir(), "headscope-chromium-"));
-    // a fresh profile directory (playwright passes it as --user-data-dir)
-    const browser = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      viewport: { width: 1280, height: 2400 },
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"],
-    });
+    const browser = await launchBrowser(); // offline flags, a fresh temporary profile
     try {
-      const page = await browser.newPage();
-      const errors: string[] = [];
+      const page = await browser.newPage({ viewport: { width: 1280, height: 2400 } });
+      const errors = collectErrors(page);
       const requests: string[] = [];
-      page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
-      page.on("pageerror", (e) => errors.push(String(e)));
       page.on("request", (r) => !r.url().startsWith("file:") && requests.push(r.url()));
       await page.goto(`file://${join(out, "report.html")}`);
-      await page.waitForFunction(() => (window as unknown as { HEADSCOPE_READY?: boolean }).HEADSCOPE_READY === true, null, { timeout: 30_000 });
+      await page.waitForFunction(() => (globalThis as unknown as { HEADSCOPE_READY?: boolean }).HEADSCOPE_READY === true, null, { timeout: 30_000 });
       expect(errors).toEqual([]);
       expect(requests).toEqual([]); // self-contained: nothing fetched
       // the table shows report.json's numbers
@@ -114,7 +103,6 @@ describe("GPT-2 small, whole model", () => {
       await page.screenshot({ path: join(ROOT, "artifacts/report-gpt2-small.png"), fullPage: true });
     } finally {
       await browser.close();
-      rmSync(profile, { recursive: true, force: true });
     }
   });
 });
