@@ -130,3 +130,39 @@ export function aggregateSad(raw: SadRaw, k: number, seeds: number[]): SadAggreg
     n_recon_median_gap: nullSummary ? nullSummary.n_recon_median_mean - median : null,
   };
 }
+
+/** Σ x in numpy's pairwise order (float64 add.reduce of a contiguous vector; see assembly/sparse/pairwise.ts). */
+export function numpySum(x: ArrayLike<number>, start = 0, n = x.length): number {
+  if (n < 8) {
+    let s = 0;
+    for (let i = 0; i < n; i++) s += x[start + i];
+    return s;
+  }
+  if (n <= 128) {
+    const r = [0, 1, 2, 3, 4, 5, 6, 7].map((j) => x[start + j]);
+    const tail = n - (n % 8);
+    for (let i = 8; i < tail; i += 8) for (let j = 0; j < 8; j++) r[j] += x[start + i + j];
+    let s = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+    for (let i = tail; i < n; i++) s += x[start + i];
+    return s;
+  }
+  let n2 = Math.floor(n / 2);
+  n2 -= n2 % 8;
+  return numpySum(x, start, n2) + numpySum(x, start + n2, n - n2);
+}
+
+/** N_recon, selected indices and Rolls–Tovee sparseness of one relative term vector (the kernel's rule, in TS). */
+export function decomposeTerms(rel: ArrayLike<number>, tau: number): { total: number; n_recon: number | null; selected: number[]; sparseness: number } {
+  const r = rel.length;
+  const total = numpySum(rel);
+  const sparseness = (numpySum(Array.from(rel, Math.abs)) / r) ** 2 / (numpySum(Array.from(rel, (v) => v * v)) / r);
+  if (!(total > 0)) return { total, n_recon: null, selected: [], sparseness };
+  const order = Array.from({ length: r }, (_, i) => i).filter((i) => rel[i] > 0).sort((a, b) => rel[b] - rel[a]);
+  const thr = tau * total - 1e-12 * Math.abs(total);
+  let c = 0;
+  for (let i = 0; i < order.length; i++) {
+    c += rel[order[i]];
+    if (c >= thr) return { total, n_recon: i + 1, selected: order.slice(0, i + 1), sparseness };
+  }
+  return { total, n_recon: 1, selected: order.slice(0, 1), sparseness };
+}
