@@ -9,6 +9,7 @@ import { HTTPException } from "hono/http-exception";
 import { AppError } from "./errors";
 import type { AppEnv } from "./env";
 import { analyses } from "./routes/analyses";
+import { demo } from "./routes/demo";
 import { heads } from "./routes/heads";
 import { problems } from "./routes/problems";
 import { PROBLEM_TYPES, problemTypeUri, type ProblemType } from "./wire/problem";
@@ -42,6 +43,7 @@ export const app = new Hono<AppEnv>()
     }),
   )
   .route("/", analyses)
+  .route("/", demo)
   .route("/", heads)
   .route("/", problems);
 

@@ -29,6 +29,7 @@ interface KernelExports {
     t: number, m: number, r: number, x: number, u: number, s: number, v: number, q: number, d: number, src: number,
     terms: number, rel: number, work: number,
   ): number;
+  svdFactoredBatch(count: number, m: number, n: number, a: number, b: number, u: number, s: number, v: number, work: number, diag: number, status: number): number;
 }
 
 /** Copies row-major `src` [rows, cols] into f64 column-major at element offset `at`. */
@@ -87,7 +88,18 @@ function checkStatus(status: number, kernel: string, diagnostics: SvdDiagnostics
  * Instantiates the kernels from a compiled module.
  * @example const kernels = createKernels(wasmModule); kernels.factoredSvd(wQ, wK).S
  */
-export function createKernels(module: WebAssembly.Module, name = "wasm"): Kernels & SadKernels & { simd: boolean } {
+/** The WebAssembly kernels: the common interface plus the layer batch and sparse attention decomposition. */
+export interface WasmKernels extends Kernels, SadKernels {
+  readonly simd: boolean;
+  /**
+   * factoredSvd for all heads of one layer in one call (one copy in, one kernel call, one copy out).
+   * All pairs must share one shape. Every head is computed; the first failing head's status is thrown
+   * with its index in the message.
+   */
+  factoredSvdBatch(pairs: Array<[Matrix, Matrix]>): Svd[];
+}
+
+export function createKernels(module: WebAssembly.Module, name = "wasm"): WasmKernels {
   const instance = new WebAssembly.Instance(module, {
     env: {
       abort(_msg: number, _file: number, line: number, column: number): never {
@@ -175,6 +187,51 @@ export function createKernels(module: WebAssembly.Module, name = "wasm"): Kernel
           k,
           diagnostics,
         };
+      } finally {
+        ex.reset();
+      }
+    },
+
+    factoredSvdBatch(pairs: Array<[Matrix, Matrix]>): Svd[] {
+      if (pairs.length === 0) return [];
+      const { rows: m, cols: n } = pairs[0][0];
+      for (const [i, [a, b]] of pairs.entries()) {
+        if (a.rows !== m || a.cols !== n || b.rows !== m || b.cols !== n) {
+          throw new ShapeMismatch(`batch entry ${i}: factors [${a.rows}, ${a.cols}] and [${b.rows}, ${b.cols}], expected [${m}, ${n}]`);
+        }
+      }
+      const count = pairs.length;
+      const k = Math.min(m, n);
+      ex.reset();
+      try {
+        const pa = alloc(count * m * n);
+        const pb = alloc(count * m * n);
+        const pu = alloc(count * m * k);
+        const ps = alloc(count * k);
+        const pv = alloc(count * m * k);
+        const pw = alloc(ex.svdFactoredWorkspace(m, n));
+        const pd = alloc(count * st.DIAG_LENGTH);
+        const pst = alloc(Math.ceil(count / 2)); // i32 statuses
+        const mem = new Float64Array(ex.memory.buffer);
+        pairs.forEach(([a, b], h) => {
+          copyInColumnMajor(mem, pa / 8 + h * m * n, a);
+          copyInColumnMajor(mem, pb / 8 + h * m * n, b);
+        });
+        ex.svdFactoredBatch(count, m, n, pa, pb, pu, ps, pv, pw, pd, pst);
+        const statuses = new Int32Array(ex.memory.buffer, pst, count);
+        return pairs.map((_, h) => {
+          const diagnostics = readDiagnostics(mem, pd / 8 + h * st.DIAG_LENGTH);
+          checkStatus(statuses[h], `svdFactoredBatch[${h}]`, diagnostics);
+          return {
+            U: copyOutRowMajor(mem, pu / 8 + h * m * k, m, k),
+            S: mem.slice(ps / 8 + h * k, ps / 8 + (h + 1) * k),
+            V: copyOutRowMajor(mem, pv / 8 + h * m * k, m, k),
+            m,
+            n: m,
+            k,
+            diagnostics,
+          };
+        });
       } finally {
         ex.reset();
       }
