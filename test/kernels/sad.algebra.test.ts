@@ -116,6 +116,26 @@ for (const build of ["release", "scalar"] as KernelBuild[]) {
       }
     });
 
+    test("a batch larger than one chunk of token vectors (8 MiB of f64) gives the per-prompt results, in order", () => {
+      const B = 120; // 2^20 / (24 · 769) = 56 prompts per chunk: three chunks
+      const xs = new Float64Array(B * T * 769);
+      for (let p = 0; p < B; p++) xs.set(X, p * T * 769);
+      const input: SadInput = {
+        ...basis, X: xs, batch: B, tokens: T, rotations: seededRotations(64, [5]), rotationCount: 1,
+        scale: 1 / 8, tau: 1, excludeFirstSource: true, recordSelected: false,
+      };
+      const all = kernels.sad(input);
+      const one = kernels.sad({ ...input, X, batch: 1 });
+      expect(all.positive).toBe(B * one.positive);
+      expect(all.candidates).toBe(B * one.candidates);
+      for (const p of [0, 55, 56, 57, 112, 119]) {
+        expect(all.pairs[3 * one.positive * p]).toBe(p);
+        expect(Array.from(all.nRecon.subarray(one.positive * p, one.positive * (p + 1)))).toEqual(Array.from(one.nRecon));
+      }
+      expect(Array.from(all.null[0].histogram)).toEqual(Array.from(one.null[0].histogram, (c) => c * B));
+      expect(Array.from(all.usage)).toEqual(Array.from(one.usage, (c) => c * B));
+    });
+
     test("numpy conventions: median of an even count averages, p90 interpolates", () => {
       expect(medianSorted([1, 2, 3, 10])).toBe(2.5);
       expect(percentileSorted([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], 0.9)).toBe(10);
