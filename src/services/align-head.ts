@@ -7,7 +7,7 @@
  */
 import { alignFeatures } from "../analysis/alignment";
 import { RNG_NAME } from "../analysis/random";
-import { MissingTensor, PayloadTooLarge, ShapeMismatch } from "../errors";
+import { MissingTensor, ShapeMismatch } from "../errors";
 import type { Matrix } from "../kernels/types";
 import { analysisDetailKey } from "../storage/keys";
 import { ALIGNMENT_TENSORS, ANALYSIS_LIMITS, type AlignmentQuery } from "../wire/analysis-request";
@@ -29,7 +29,7 @@ export function readFeatures(t: TensorView | undefined, name: string, dModel: nu
     throw new ShapeMismatch(`${name} has ${d} columns; the head's d_model is ${dModel}`, { tensor: name, expected: [n, dModel], actual: t.shape });
   }
   if (n > ANALYSIS_LIMITS.maxFeatures) {
-    throw new PayloadTooLarge(`${name} has ${n} features; one request may hold ${ANALYSIS_LIMITS.maxFeatures}`, ANALYSIS_LIMITS.maxBodyBytes);
+    throw new ShapeMismatch(`${name} has ${n} features; one request may hold ${ANALYSIS_LIMITS.maxFeatures}`, { tensor: name, actual: t.shape, limits: ANALYSIS_LIMITS });
   }
   return { rows: n, cols: d, data: decodeFloat(t) };
 }

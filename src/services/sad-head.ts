@@ -9,7 +9,7 @@
  */
 import { HAAR_NAME, RNG_NAME, seededRotations } from "../analysis/random";
 import { aggregateSad, decomposeTerms, type SadAggregates } from "../analysis/sad-stats";
-import { InvalidRequest, MissingTensor, NonFiniteInput, PayloadTooLarge, ShapeMismatch } from "../errors";
+import { InvalidRequest, MissingTensor, NonFiniteInput, ShapeMismatch } from "../errors";
 import { sadCandidatesPerPrompt } from "../kernels/kernels";
 import type { Kernels, SadKernels } from "../kernels/types";
 import { analysisDetailKey } from "../storage/keys";
@@ -132,13 +132,15 @@ export function readTokens(parsed: ParsedSafetensors, basis: HeadBasis, excludeF
     });
   }
   if (tokens > ANALYSIS_LIMITS.maxTokens) {
-    throw new PayloadTooLarge(`${name} has ${tokens} tokens per prompt; the limit is ${ANALYSIS_LIMITS.maxTokens}`, ANALYSIS_LIMITS.maxBodyBytes);
+    throw new ShapeMismatch(`${name} has ${tokens} tokens per prompt; the limit is ${ANALYSIS_LIMITS.maxTokens}`, {
+      tensor: name, actual: shape, limits: ANALYSIS_LIMITS,
+    });
   }
   const candidates = batch * sadCandidatesPerPrompt(tokens, excludeFirstSource);
   if (candidates > ANALYSIS_LIMITS.maxCandidatePairs) {
-    throw new PayloadTooLarge(
-      `${fmt(shape)} gives ${candidates} candidate pairs; one request may hold ${ANALYSIS_LIMITS.maxCandidatePairs} (split the batch)`,
-      ANALYSIS_LIMITS.maxBodyBytes,
+    throw new ShapeMismatch(
+      `${name} ${fmt(shape)} gives ${candidates} candidate pairs; one request may hold ${ANALYSIS_LIMITS.maxCandidatePairs} (split the batch)`,
+      { tensor: name, actual: shape, limits: ANALYSIS_LIMITS },
     );
   }
   const raw = decodeFloat(t);

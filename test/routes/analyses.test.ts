@@ -151,6 +151,34 @@ describe("SAD: GPT-2 small layer 0 positional reference", () => {
   });
 });
 
+describe("SAD: a bench-sized batch inside workerd", () => {
+  test("256 prompts × 24 tokens (F32, 19 MB body) with 8 null rotations: computed and stored", async () => {
+    const B = 256, T = 24, D = 768;
+    const x = new Float32Array(B * T * D);
+    const pos = parts().X.data; // ln_1(wpe[p]) for p < 128
+    let seed = 12345;
+    const noise = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32 - 0.5) * 0.5;
+    for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) for (let i = 0; i < D; i++) x[(b * T + t) * D + i] = pos[t * D + i] + noise();
+    const body = encodeSafetensors({ ...parts(), X: { dtype: "F32", shape: [B, T, D], data: x } });
+    const t0 = Date.now();
+    const res = await post(`${HEAD}/qk/sad`, body);
+    expect(res.status).toBe(201);
+    const a = (await res.json()) as any;
+    expect(a.pairs.candidates).toBe(B * ((T * (T - 1)) / 2));
+    expect(a.pairs.firing).toBeGreaterThan(1000);
+    expect(a.null.per_seed).toHaveLength(8);
+    expect(a.input).toMatchObject({ batch: B, tokens: T, columns: D, dtype: "F32" });
+    console.log(`workerd SAD ${B}×${T}: ${Date.now() - t0} ms end to end, ${a.pairs.firing_positive} pairs decomposed`);
+  });
+
+  test("more candidate pairs than one request may hold is a shape-mismatch naming the limit", async () => {
+    const body = encodeSafetensors({ ...parts(), X: { dtype: "F32", shape: [1, 1000, 768], data: new Float32Array(768_000) } });
+    const p = await expectProblem(await post(`${HEAD}/qk/sad`, body), 422, "shape-mismatch");
+    expect(p.detail).toMatch(/candidate pairs/);
+    expect(await storedKeys()).toEqual({ kv: [], r2: [] });
+  });
+});
+
 describe("SAD: bad input is a problem and stores nothing", () => {
   const body = (over: Record<string, any>, drop: string[] = []) => {
     const t: Record<string, any> = { ...parts(), ...over };
