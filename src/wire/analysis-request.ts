@@ -66,10 +66,10 @@ export const ALIGNMENT_TENSORS = { features: "F", querySide: "F_query", keySide:
 export const ANALYSIS_LIMITS = {
   /** body bytes of the analysis endpoints (X of 256 prompts × 24 tokens × 769 in F32 is 19 MB) */
   maxBodyBytes: 48 * 1024 * 1024,
-  /** candidate (d, s) pairs per request, B·T(T−1)/2: bounds the kernel's per-pair outputs in memory */
-  maxCandidatePairs: 1 << 18,
-  /** tokens per prompt */
-  maxTokens: 2048,
+  /** candidate (d, s) pairs per request, B·T(T−1)/2: bounds the kernel's per-pair outputs (about 230 bytes per pair with 16 null seeds and detail=pairs; wasm memory never shrinks, the isolate has 128 MB) */
+  maxCandidatePairs: 1 << 17,
+  /** tokens per prompt (one prompt of 512 tokens is 130,816 candidate pairs) */
+  maxTokens: 512,
   /** decomposed pairs listed inline in the answer with detail=pairs (all are in the linked file) */
   maxInlinePairs: 1000,
   /** features in one alignment request */

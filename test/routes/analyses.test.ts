@@ -172,7 +172,7 @@ describe("SAD: a bench-sized batch inside workerd", () => {
   });
 
   test("more candidate pairs than one request may hold is a shape-mismatch naming the limit", async () => {
-    const body = encodeSafetensors({ ...parts(), X: { dtype: "F32", shape: [1, 1000, 768], data: new Float32Array(768_000) } });
+    const body = encodeSafetensors({ ...parts(), X: { dtype: "F32", shape: [4, 300, 768], data: new Float32Array(4 * 300 * 768) } });
     const p = await expectProblem(await post(`${HEAD}/qk/sad`, body), 422, "shape-mismatch");
     expect(p.detail).toMatch(/candidate pairs/);
     expect(await storedKeys()).toEqual({ kv: [], r2: [] });
