@@ -12,3 +12,4 @@ export { qrHouseholder } from "./svd/qr";
 export function simdEnabled(): i32 {
   return ASC_FEATURE_SIMD ? 1 : 0;
 }
+export { sadRun, sadWorkspace, sadPairTerms } from "./sparse/sad";

@@ -8,6 +8,7 @@ import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { AppError } from "./errors";
 import type { AppEnv } from "./env";
+import { analyses } from "./routes/analyses";
 import { demo } from "./routes/demo";
 import { heads } from "./routes/heads";
 import { models } from "./routes/models";
@@ -36,9 +37,14 @@ export const app = new Hono<AppEnv>()
         "GET  /v1/models/{model}/layers/{layer}/heads/{head}/{qk|ov}[?variant=]",
         "GET  /v1/models/{model}/layers/{layer}/heads/{head}/{qk|ov}/vectors[?variant=]",
         "GET  /v1/models/{model}/summary",
+        "POST /v1/models/{model}/layers/{layer}/heads/{head}/qk/sad",
+        "GET  /v1/models/{model}/layers/{layer}/heads/{head}/qk/sad/{id}[/pairs]",
+        "POST /v1/models/{model}/layers/{layer}/heads/{head}/{qk|ov}/alignment",
+        "GET  /v1/models/{model}/layers/{layer}/heads/{head}/{qk|ov}/alignment/{id}[/cosines]",
       ],
     }),
   )
+  .route("/", analyses)
   .route("/", demo)
   .route("/", heads)
   .route("/", models)
