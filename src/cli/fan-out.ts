@@ -28,10 +28,12 @@ export const DEFAULT_RETRY: RetryPolicy = { retries: 5, baseDelayMs: 250, maxDel
 export interface HeadRequest {
   url: string;
   body: Uint8Array;
+  /** validates a 2xx answer (default: the SVD answer schema) */
+  parse?: (json: unknown) => unknown;
 }
 
-export type Outcome =
-  | { ok: true; answer: SvdAnswer; attempts: number }
+export type Outcome<A = SvdAnswer> =
+  | { ok: true; answer: A; attempts: number }
   | { ok: false; type: string; status?: number; detail: string; attempts: number };
 
 class Retryable extends Error {
@@ -65,6 +67,7 @@ export const backoffMs = (attempt: number, p: RetryPolicy, random = Math.random)
   random() * Math.min(p.maxDelayMs, p.baseDelayMs * 2 ** attempt);
 
 async function attemptOnce(req: HeadRequest, token: string, signal?: AbortSignal): Promise<SvdAnswer> {
+  const parse = req.parse ?? ((j: unknown) => SvdAnswerSchema.parse(j));
   let res: HttpAnswer;
   try {
     res = await httpRequest("POST", req.url, req.body, { authorization: `Bearer ${token}`, "content-type": "application/octet-stream" }, signal);
@@ -76,9 +79,9 @@ async function attemptOnce(req: HeadRequest, token: string, signal?: AbortSignal
   const text = res.text;
   if (res.status >= 200 && res.status < 300) {
     try {
-      return SvdAnswerSchema.parse(JSON.parse(text));
+      return parse(JSON.parse(text)) as SvdAnswer;
     } catch (e) {
-      throw new Permanent("bad-answer", res.status, `answer does not match headscope.svd/v1: ${(e as Error).message.slice(0, 300)}`);
+      throw new Permanent("bad-answer", res.status, `the answer does not match its schema: ${(e as Error).message.slice(0, 300)}`);
     }
   }
   const retryAfter = Number(res.headers["retry-after"]);

@@ -45,6 +45,8 @@ export function program(): Command {
     .option("--n-kv-heads <n>", "key/value heads (grouped-query attention) when there is no config.json", int(1))
     .option("--rotary-dim <n>", "rotary dimensions per head (overrides config.json)", int(0))
     .option("--rotary-base <x>", "rotary base θ (overrides config.json)", num)
+    .option("--activations <file>", "safetensors with layer.{l} [T, d_model] or [B, T, d_model] normalised token vectors: adds SAD per qk head")
+    .option("--sad-tau <x>", "SAD N_recon threshold τ (method §4)", num, 1)
     .option("--state <dir>", "local worker's R2/KV state (default: .wrangler/state in the project)")
     .addOption(new Option("--progress <mode>", "progress display").choices(["auto", "bar", "plain", "quiet"]).default("auto"))
     .option("--no-html", "skip report.html")
@@ -54,7 +56,7 @@ export function program(): Command {
         circuits: opts.circuits, layers: opts.layers, heads: opts.heads, variants: opts.variants,
         concurrency: opts.concurrency, retries: opts.retries, retryBaseMs: opts.retryBaseMs, rotaryOffsets: opts.rotaryOffsets,
         nHeads: opts.nHeads, nKvHeads: opts.nKvHeads, rotaryDim: opts.rotaryDim, rotaryBase: opts.rotaryBase,
-        stateDir: opts.state, progress: opts.progress, html: opts.html, root: projectRoot(),
+        stateDir: opts.state, activations: opts.activations, sadTau: opts.sadTau, progress: opts.progress, html: opts.html, root: projectRoot(),
       });
       process.exitCode = r.exitCode;
     });

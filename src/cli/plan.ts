@@ -75,8 +75,8 @@ const t = (v: Float32Array | Float64Array, shape: number[]): TensorOut => ({
   data: v,
 });
 
-/** The safetensors body of one head and circuit (every tensor the API accepts for it). */
-export function headBody(arch: Architecture, w: HeadTensors, circuit: Circuit, offset: number): Uint8Array {
+/** The tensors of one head and circuit's body (every tensor the API accepts for it). */
+export function headTensors(arch: Architecture, w: HeadTensors, circuit: Circuit, offset: number): Record<string, TensorOut> {
   const { d_model: d, d_head: dh, rotary_dim: rd, rotary_base: base = 10000 } = arch.facts;
   const tensors: Record<string, TensorOut> = {};
   if (circuit === "qk") {
@@ -92,8 +92,12 @@ export function headBody(arch: Architecture, w: HeadTensors, circuit: Circuit, o
   }
   if (w.ln_w) tensors.ln_w = t(w.ln_w, [d]);
   if (w.ln_b) tensors.ln_b = t(w.ln_b, [d]);
-  return encodeSafetensors(tensors);
+  return tensors;
 }
+
+/** The safetensors body of one head and circuit. */
+export const headBody = (arch: Architecture, w: HeadTensors, circuit: Circuit, offset: number): Uint8Array =>
+  encodeSafetensors(headTensors(arch, w, circuit, offset));
 
 /** The request of one task against an endpoint. */
 export function taskRequest(endpoint: string, arch: Architecture, task: ScanTask): HeadRequest {

@@ -28,6 +28,8 @@ export interface ReportEntry {
   checks_passed: boolean;
   input_sha256: string;
   vectors: string;
+  /** with --activations, qk only: the sparse attention decomposition's digest (method §4) */
+  sad?: import("./sad").SadDigest;
 }
 
 export interface Report {
@@ -35,7 +37,10 @@ export interface Report {
   model: string;
   checkpoint: { files: string[]; dtypes: string[] };
   facts: ArchitectureFacts & { kv_head_of: number[] };
-  scan: { circuits: string[]; variants: string[]; layers: number[]; heads: number[]; rotary_offsets: number[]; endpoint: string };
+  scan: {
+    circuits: string[]; variants: string[]; layers: number[]; heads: number[]; rotary_offsets: number[]; endpoint: string;
+    sad?: { activations: string; tau: number };
+  };
   kernel?: { name: string; simd: boolean };
   entries: ReportEntry[];
   failures?: Array<{ layer: number; head: number; circuit: string; variant: string; rotary_offset: number; type: string; status?: number; detail: string }>;

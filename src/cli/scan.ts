@@ -18,6 +18,8 @@ import { planTasks, taskLabel, taskRequest, type ScanTask } from "./plan";
 import { createProgress, type Counts } from "./progress";
 import { compareEntries, reportEntry, type Report, type ReportEntry } from "./report";
 import { renderReportHtml } from "./report-html";
+import { Activations, sadDigest, type SadDigest } from "./sad";
+import { SadSummarySchema } from "../wire/analysis-request";
 
 export interface ScanOptions {
   checkpoint?: string;
@@ -39,6 +41,9 @@ export interface ScanOptions {
   rotaryDim?: number;
   rotaryBase?: number;
   stateDir?: string;
+  /** per-layer normalised token vectors for SAD of every qk head (cli/sad.ts) */
+  activations?: string;
+  sadTau: number;
   progress: "auto" | "bar" | "plain" | "quiet";
   html: boolean;
   /** project root (build/, wrangler.toml, .wrangler/state) */
@@ -97,6 +102,7 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
   const t0 = Date.now();
   let ckpt: Checkpoint | undefined;
   let worker: LocalWorker | undefined;
+  let activations: Activations | undefined;
   const abort = new AbortController();
   let interrupted = false;
   const onSigint = () => {
@@ -128,9 +134,18 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
     const layers = parseIndexList(o.layers, f.n_layers, "layers");
     const heads = parseIndexList(o.heads, f.n_heads, "heads");
     const tasks = planTasks(arch, { model, circuits, layers, heads, variants, offsets });
+    const failures: Array<{ task: ScanTask; outcome: Extract<Outcome, { ok: false }> }> = [];
     if (tasks.length === 0) throw new UsageError("nothing to scan: no variant of the chosen ones applies to these circuits");
     // read one head of every layer now, so a tensor that cannot be decoded fails before anything is sent
     for (const l of layers) arch.head(l, heads[0]);
+    if (o.activations) {
+      if (f.rotary_dim > 0) {
+        throw new UsageError("--activations: SAD of a rotary model needs Ω_Δ for every pair's offset; only models without rotary embeddings are supported");
+      }
+      if (!(o.sadTau > 0 && o.sadTau <= 1)) throw new UsageError("--sad-tau must be in (0, 1]");
+      activations = Activations.open(o.activations, arch, layers);
+    }
+    const sadTasks = activations ? tasks.filter((t) => t.circuit === "qk") : [];
     const out = resolve(o.out ?? join("out", model));
     mkdirSync(out, { recursive: true });
     log(`headscope scan: ${model} (${f.architecture}, ${f.n_layers} layers × ${f.n_heads} heads, d_model ${f.d_model}, d_head ${f.d_head}) → ${tasks.length} requests`);
@@ -150,9 +165,8 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
     // ── fan-out ──
     process.on("SIGINT", onSigint);
     const counts: Counts = { computed: 0, stored: 0, failed: 0, retries: 0 };
-    const progress = createProgress(tasks.length, o.progress);
+    const progress = createProgress(tasks.length + sadTasks.length, o.progress);
     const answers = new Map<ScanTask, Extract<Outcome, { ok: true }>>();
-    const failures: Array<{ task: ScanTask; outcome: Extract<Outcome, { ok: false }> }> = [];
     let done = 0;
     const kernels = new Map<string, { name: string; simd: boolean }>();
     const computedTasks: string[] = [];
@@ -183,6 +197,40 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
         progress.update(done, counts);
       },
     });
+    // SAD of every qk head whose SVD is stored (phase two: the rotary-free qk results exist now)
+    const sads = new Map<ScanTask, SadDigest>();
+    const sadFailures: typeof failures = [];
+    if (activations && !abort.signal.aborted) {
+      const ready = sadTasks.filter((t) => answers.has(t));
+      done += sadTasks.length - ready.length;
+      await fanOut(ready, {
+        concurrency: o.concurrency,
+        token: token!,
+        policy: { ...DEFAULT_RETRY, retries: o.retries, baseDelayMs: o.retryBaseMs },
+        signal: abort.signal,
+        build: (t) => ({ ...activations!.request(endpoint!, arch, t, o.sadTau), parse: (j) => SadSummarySchema.parse(j) }),
+        onRetry: (t, attempt, why) => {
+          counts.retries++;
+          if (o.progress !== "quiet") progress.log(`retry ${attempt}/${o.retries} SAD ${taskLabel(t)}: ${why}`);
+        },
+        done: (t, outcome) => {
+          done++;
+          if (outcome.ok) {
+            const a = outcome.answer as unknown as Record<string, unknown>;
+            sads.set(t, sadDigest(a));
+            if (a.computed) {
+              counts.computed++;
+              computedTasks.push(`SAD ${taskLabel(t)}`);
+            } else counts.stored++;
+          } else {
+            counts.failed++;
+            sadFailures.push({ task: t, outcome });
+          }
+          progress.update(done, counts);
+        },
+      });
+      failures.push(...sadFailures);
+    }
     progress.stop();
     process.off("SIGINT", onSigint);
     const workerPeak = peakRssOf(worker?.pid);
@@ -192,13 +240,18 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
     }
 
     // ── report ──
-    const entries: ReportEntry[] = [...answers].map(([t, a]) => reportEntry(t, a.answer, arch.kvHead(t.head))).sort(compareEntries);
+    const entries: ReportEntry[] = [...answers]
+      .map(([t, a]) => ({ ...reportEntry(t, a.answer, arch.kvHead(t.head)), ...(sads.has(t) ? { sad: sads.get(t) } : {}) }))
+      .sort(compareEntries);
     const report: Report = {
       schema: "headscope.scan-report/v1",
       model,
       checkpoint: { files: ckpt.files.map((x) => basename(x)), dtypes: ckpt.dtypes() },
       facts: { ...f, kv_head_of: [...Array(f.n_heads).keys()].map((h) => arch.kvHead(h)) },
-      scan: { circuits, variants, layers, heads, rotary_offsets: f.rotary_dim ? offsets : [0], endpoint: o.endpoint ? "remote" : "local" },
+      scan: {
+        circuits, variants, layers, heads, rotary_offsets: f.rotary_dim ? offsets : [0], endpoint: o.endpoint ? "remote" : "local",
+        ...(activations ? { sad: { activations: basename(o.activations!), tau: o.sadTau } } : {}),
+      },
       ...(kernels.size === 1 ? { kernel: [...kernels.values()][0] } : {}),
       entries,
       ...(failures.length
@@ -247,6 +300,7 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
   } finally {
     process.off("SIGINT", onSigint);
     ckpt?.close();
+    activations?.close();
     if (worker) await worker.stop().catch(() => undefined);
   }
 }

@@ -1,0 +1,57 @@
+/**
+ * `--activations`: the scan adds SAD per qk head through POST …/qk/sad. With GPT-2's layer 0 reading
+ * its position embeddings (z = normalised wpe[0..127], raw augmented variant, so the CLI forms
+ * x = γ∘z + β), the per-head figures equal the numpy reference (method §4, reference file
+ * gpt2-small-sad-L0-positions.json), and a second run finds every SAD stored.
+ */
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, expect, test } from "vitest";
+import { buildCli, runCli } from "../support/cli";
+import { writeCheckpoint } from "../support/checkpoints";
+import { GPT2_PATH, SAD_REFERENCE_PATH, tensor } from "../support/gpt2";
+
+const tmp = mkdtempSync(join(tmpdir(), "headscope-sad-"));
+beforeAll(buildCli, 120_000);
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+test("SAD of GPT-2 layer 0 on position embeddings matches the numpy reference, and resumes", async () => {
+  const P = 128;
+  const D = 768;
+  const wpe = tensor("wpe.weight");
+  const z = new Float64Array(P * D);
+  for (let p = 0; p < P; p++) {
+    let mean = 0;
+    for (let i = 0; i < D; i++) mean += wpe[p * D + i];
+    mean /= D;
+    let v = 0;
+    for (let i = 0; i < D; i++) v += (wpe[p * D + i] - mean) ** 2;
+    const inv = 1 / Math.sqrt(v / D + 1e-5);
+    for (let i = 0; i < D; i++) z[p * D + i] = (wpe[p * D + i] - mean) * inv;
+  }
+  // written as F32 (what the test checkpoint writer offers); the figures still equal the float64 reference
+  const acts = writeCheckpoint(join(tmp, "acts"), { "layer.0": { shape: [P, D], data: z } }, { dtype: "F32" });
+  const args = ["scan", GPT2_PATH, "--out", join(tmp, "out"), "--state", join(tmp, "state"), "--model-name", "gpt2-small",
+    "--layers", "0", "--circuits", "qk", "--variants", "raw_augmented", "--activations", acts, "--progress", "quiet"];
+  const r = await runCli(args);
+  expect(r.code, r.stderr).toBe(0);
+  const report = JSON.parse(readFileSync(join(tmp, "out/report.json"), "utf8"));
+  const ref = JSON.parse(readFileSync(SAD_REFERENCE_PATH, "utf8"));
+  expect(report.scan.sad).toEqual({ activations: "model.safetensors", tau: 1 });
+  expect(report.entries).toHaveLength(12);
+  for (const h of ref.heads) {
+    const e = report.entries.find((x: any) => x.head === h.head);
+    expect(e.sad, `head ${h.head}`).toMatchObject({ tau: 1, batch: 1, tokens: P });
+    expect(e.sad.firing_positive).toBe(h.pairs_firing_positive);
+    expect(e.sad.n_recon_median).toBe(h.n_recon_median);
+    expect(e.sad.n_recon_p90).toBe(h.n_recon_p90);
+    expect(e.sad.sparseness_median).toBeCloseTo(h.rolls_tovee_median, 4);
+  }
+  const run1 = JSON.parse(readFileSync(join(tmp, "out/run.json"), "utf8"));
+  expect(run1).toMatchObject({ tasks: 12, computed: 24, stored: 0, failed: 0 });
+
+  const again = await runCli(args);
+  expect(again.code, again.stderr).toBe(0);
+  expect(JSON.parse(readFileSync(join(tmp, "out/run.json"), "utf8"))).toMatchObject({ computed: 0, stored: 24 });
+}, 180_000);
