@@ -16,21 +16,9 @@ import { LayerCache } from "./architectures/layout";
 import type { HeadRequest } from "./fan-out";
 import { headTensors, type ScanTask } from "./plan";
 
-export const activationName = (layer: number) => `layer.${layer}`;
+export { sadDigest, type SadDigest } from "../services/summarize-model";
 
-/** The report's digest of a SAD answer. */
-export interface SadDigest {
-  id: string;
-  tau: number;
-  batch: number;
-  tokens: number;
-  firing_positive: number;
-  n_recon_median: number | null;
-  n_recon_p90: number | null;
-  sparseness_median: number | null;
-  null_n_recon_median_mean: number | null;
-  n_recon_median_gap: number | null;
-}
+export const activationName = (layer: number) => `layer.${layer}`;
 
 export class Activations {
   private readonly layers: LayerCache<{ x: Float32Array | Float64Array; shape: number[] }>;
@@ -83,21 +71,4 @@ export class Activations {
   close(): void {
     this.ckpt.close();
   }
-}
-
-const num = (v: unknown): number | null => (typeof v === "number" && Number.isFinite(v) ? v : null);
-
-export function sadDigest(a: Record<string, any>): SadDigest {
-  return {
-    id: String(a.id),
-    tau: Number(a.choices?.tau),
-    batch: Number(a.input?.batch),
-    tokens: Number(a.input?.tokens),
-    firing_positive: Number(a.pairs?.firing_positive ?? 0),
-    n_recon_median: num(a.n_recon?.median),
-    n_recon_p90: num(a.n_recon?.p90),
-    sparseness_median: num(a.sparseness?.median),
-    null_n_recon_median_mean: num(a.null?.n_recon_median_mean),
-    n_recon_median_gap: num(a.n_recon_median_gap),
-  };
 }

@@ -1,18 +1,53 @@
 /**
  * @module services/summarize-model
  * The per-layer × per-head table of one model, built from the stored head summaries: top singular
- * values, effective rank, spectral decay and the checks, for every head, circuit and variant. The
+ * values, effective rank, spectral decay and the checks, for every head, circuit and variant, and
+ * the digest of any SAD analyses stored for a qk head in that variant. The
  * output depends only on what is stored (sorted, no timestamps), so it is byte-for-byte the same
  * JSON whenever it is asked for, across restarts. Never imports Hono or touches bindings directly.
  */
 import { ResultNotFound } from "../errors";
 import type { VariantName } from "../wire/head-request";
 import type { SvdSummary } from "../wire/svd-result";
+import { parseAnalysisKey } from "../storage/keys";
 
 /** What the service reads (ResultStore implements it). */
 export interface SummarySource {
   listModelKeys(model: string): Promise<string[]>;
   getSummaryByKey(key: string): Promise<SvdSummary | undefined>;
+  listModelSadKeys(model: string): Promise<string[]>;
+  getAnalysis(key: string): Promise<unknown | undefined>;
+}
+
+/** The digest of one stored SAD result (method §4), as the summary and the CLI's report show it. */
+export interface SadDigest {
+  id: string;
+  tau: number;
+  batch: number;
+  tokens: number;
+  firing_positive: number;
+  n_recon_median: number | null;
+  n_recon_p90: number | null;
+  sparseness_median: number | null;
+  null_n_recon_median_mean: number | null;
+  n_recon_median_gap: number | null;
+}
+
+const num = (v: unknown): number | null => (typeof v === "number" && Number.isFinite(v) ? v : null);
+
+export function sadDigest(a: Record<string, any>): SadDigest {
+  return {
+    id: String(a.id),
+    tau: Number(a.choices?.tau),
+    batch: Number(a.input?.batch),
+    tokens: Number(a.input?.tokens),
+    firing_positive: Number(a.pairs?.firing_positive ?? 0),
+    n_recon_median: num(a.n_recon?.median),
+    n_recon_p90: num(a.n_recon?.p90),
+    sparseness_median: num(a.sparseness?.median),
+    null_n_recon_median_mean: num(a.null?.n_recon_median_mean),
+    n_recon_median_gap: num(a.n_recon_median_gap),
+  };
 }
 
 /** Singular values listed per entry. */
@@ -44,6 +79,8 @@ export interface ModelSummaryEntry {
   };
   checks_passed: boolean;
   input_sha256: string;
+  /** stored SAD analyses of this head in this variant (qk only), by id; absent when there are none */
+  sad?: SadDigest[];
 }
 
 export interface ModelSummary {
@@ -96,6 +133,19 @@ export async function summarizeModel(source: SummarySource, model: string): Prom
     for (const s of batch) if (s && s.model === model) entries.push(summaryEntry(s));
   }
   if (entries.length === 0) throw new ResultNotFound(`nothing is stored for model ${model}`);
+  const sadKeys = (await source.listModelSadKeys(model)).sort();
+  const byHead = new Map(entries.filter((e) => e.circuit === "qk").map((e) => [`${e.layer}/${e.head}/${e.variant}`, e]));
+  for (let i = 0; i < sadKeys.length; i += READ_BATCH) {
+    const keys = sadKeys.slice(i, i + READ_BATCH);
+    const batch = await Promise.all(keys.map((k) => source.getAnalysis(k)));
+    batch.forEach((raw, j) => {
+      const where = parseAnalysisKey(keys[j]);
+      const s = raw as { choices?: { variant?: { name?: string } } } | undefined;
+      if (!where || !s) return;
+      const e = byHead.get(`${where.layer}/${where.head}/${s.choices?.variant?.name}`);
+      if (e) (e.sad ??= []).push(sadDigest(s as Record<string, unknown>));
+    });
+  }
   entries.sort(
     (a, b) => a.layer - b.layer || a.head - b.head || CIRCUIT_ORDER[a.circuit] - CIRCUIT_ORDER[b.circuit] || (a.variant < b.variant ? -1 : a.variant > b.variant ? 1 : 0),
   );

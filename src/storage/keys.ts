@@ -45,3 +45,13 @@ export const analysisPrefixForHead = (p: HeadPath, kind: AnalysisKind) => `${kin
 /** R2: the per-pair (SAD) or per-feature (alignment) detail of one analysis. */
 export const analysisDetailKey = (p: HeadPath, kind: AnalysisKind, id: string) =>
   `results/${VERSION}/${headPrefix(p)}/${kind}/${id}.safetensors`;
+
+/** KV prefix listing the analyses of one kind for a whole model (the model summary's SAD column). */
+export const analysisPrefixForModel = (model: string, kind: AnalysisKind) => `${kind}/${VERSION}/${model}/`;
+
+/** Parses an analysis summary key back into its parts. */
+export function parseAnalysisKey(key: string) {
+  const m = /^(sad|alignment)\/v1\/([^/]+)\/(\d+)\/(\d+)\/(qk|ov)\/([0-9a-f]+)$/.exec(key);
+  if (!m) return undefined;
+  return { kind: m[1] as AnalysisKind, model: m[2], layer: Number(m[3]), head: Number(m[4]), circuit: m[5] as "qk" | "ov", id: m[6] };
+}

@@ -8,7 +8,7 @@
 import { StorageUnavailable } from "../errors";
 import type { HeadPath, VariantName } from "../wire/head-request";
 import { SvdSummarySchema, type SvdSummary } from "../wire/svd-result";
-import { parseSummaryKey, summaryKey, summaryPrefixForHead, summaryPrefixForModel } from "./keys";
+import { analysisPrefixForModel, parseSummaryKey, summaryKey, summaryPrefixForHead, summaryPrefixForModel } from "./keys";
 
 export interface StorageBindings {
   RESULTS: R2Bucket;
@@ -56,6 +56,11 @@ export class ResultStore {
       cursor = page.list_complete ? undefined : page.cursor;
     } while (cursor);
     return out;
+  }
+
+  /** Every SAD summary key of a model. */
+  async listModelSadKeys(model: string): Promise<string[]> {
+    return this.listKeys(analysisPrefixForModel(model, "sad"));
   }
 
   /** A stored analysis summary (SAD, alignment) by its KV key, as JSON. */

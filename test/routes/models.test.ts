@@ -10,6 +10,7 @@ import { beforeEach, describe, expect, inject, test } from "vitest";
 const TOKEN = "test-token-0123456789";
 const BASE = "https://headscope.test";
 const gpt2 = inject("gpt2L0H1");
+const sad = inject("gpt2SadL0");
 const bytes = (b64: string) => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
 const post = (path: string, body: Uint8Array) =>
   exports.default.fetch(new Request(`${BASE}${path}`, { method: "POST", body, headers: { authorization: `Bearer ${TOKEN}` } }));
@@ -62,5 +63,22 @@ describe("model summary", () => {
     const bad = await get("/v1/models/-bad/summary");
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as any).type).toBe("/problems/invalid-request");
+  });
+
+  test("SAD results stored for a qk head appear in its row, in the variant they used", async () => {
+    const head = `/v1/models/gpt2-small/layers/0/heads/${sad.head}/qk`;
+    expect((await post(head, bytes(sad.qkRawAugmented))).status).toBe(201); // raw_augmented SVD
+    const res = await post(`${head}/sad?null_seeds=2`, bytes(sad.withWeights)); // weights, raw_augmented
+    expect(res.status).toBe(201);
+    const answer = (await res.json()) as any;
+    const s = JSON.parse(await (await get("/v1/models/gpt2-small/summary")).text());
+    expect(s.count).toBe(1);
+    const e = s.entries[0];
+    expect(e).toMatchObject({ layer: 0, head: sad.head, circuit: "qk", variant: "raw_augmented" });
+    expect(e.sad).toHaveLength(1);
+    expect(e.sad[0]).toMatchObject({
+      id: answer.id, tau: 1, batch: 1, tokens: 128,
+      firing_positive: sad.reference.pairs_firing_positive, n_recon_median: sad.reference.n_recon_median,
+    });
   });
 });
