@@ -23,12 +23,15 @@ export const fmt = (x: number) => (x === 0 ? "0" : Math.abs(x) >= 1e4 || Math.ab
 
 export function renderReportHtml(report: Report, echarts = echartsSource()): string {
   const f = report.facts;
+  const withSad = report.entries.some((e) => e.sad);
+  const sadCells = (e: Report["entries"][number]) =>
+    !withSad ? "" : e.sad ? `<td class="sad">${e.sad.n_recon_median ?? "–"}</td><td>${e.sad.null_n_recon_median_mean === null ? "–" : fmt(e.sad.null_n_recon_median_mean)}</td>` : "<td></td><td></td>";
   const rows = report.entries
     .filter((e) => e.rotary_offset === 0)
     .map(
       (e) =>
         `<tr data-layer="${e.layer}" data-head="${e.head}" data-circuit="${e.circuit}" data-variant="${e.variant}"><td>${e.layer}</td><td>${e.head}</td><td>${e.circuit}</td><td>${e.variant}</td>` +
-        `<td class="s1">${fmt(e.singular_values[0] ?? 0)}</td><td>${fmt(e.singular_values[1] ?? 0)}</td><td class="er">${fmt(e.effective_rank)}</td><td>${fmt(e.top_energy)}</td></tr>`,
+        `<td class="s1">${fmt(e.singular_values[0] ?? 0)}</td><td>${fmt(e.singular_values[1] ?? 0)}</td><td class="er">${fmt(e.effective_rank)}</td><td>${fmt(e.top_energy)}</td>${sadCells(e)}</tr>`,
     )
     .join("\n");
   const facts = [
@@ -56,7 +59,7 @@ th{text-align:left}#heads{max-height:480px;overflow:auto;display:block}
 <h2>Spectra of layer <select id="layer"></select></h2><div class="grid"><div id="spec-qk" class="chart"></div><div id="spec-ov" class="chart"></div></div>
 <h2>QK against OV</h2><div class="grid"><div id="qk-ov" class="chart"></div></div>
 <h2>Every head</h2>
-<table id="heads"><thead><tr><th>layer</th><th>head</th><th>circuit</th><th>variant</th><th>σ₁</th><th>σ₂</th><th>eff. rank</th><th>σ₁²/Σσ²</th></tr></thead><tbody>
+<table id="heads"><thead><tr><th>layer</th><th>head</th><th>circuit</th><th>variant</th><th>σ₁</th><th>σ₂</th><th>eff. rank</th><th>σ₁²/Σσ²</th>${withSad ? "<th>SAD N_recon median</th><th>null (rotation)</th>" : ""}</tr></thead><tbody>
 ${rows}
 </tbody></table>
 <script>${inlineScript(echarts)}</script>

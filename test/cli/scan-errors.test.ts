@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { buildCli, runCli } from "../support/cli";
+import { buildCli, ROOT, runCli } from "../support/cli";
 import { writeCheckpoint, type RawTensor } from "../support/checkpoints";
 
 const tmp = mkdtempSync(join(tmpdir(), "headscope-bad-"));
@@ -77,5 +77,25 @@ describe("bad input: clear message, exit 2, nothing stored", () => {
   test("missing file, bad option", async () => {
     await expectRejected(join(tmp, "nope.safetensors"), /no such file or directory/);
     await expectRejected(tinyGpt2("opt"), /--layers: 7 is outside 0\.\.1/, ["--layers", "7"]);
+  });
+});
+
+describe("no checkpoint argument", () => {
+  test("scans the generated example model (same bytes every time) and writes both reports", async () => {
+    const out = join(tmp, "example-out");
+    const r = await runCli(["scan", "--out", out, "--state", join(tmp, "example-state"), "--progress", "quiet"]);
+    expect(r.code, r.stderr).toBe(0);
+    const report = JSON.parse(readFileSync(join(out, "report.json"), "utf8"));
+    expect(report.model).toBe("example-tiny-gpt2");
+    expect(report.facts).toMatchObject({ architecture: "gpt2", n_layers: 4, n_heads: 4, d_model: 128, d_head: 32, n_heads_source: "config.json" });
+    expect(report.entries).toHaveLength(32);
+    expect(existsSync(join(out, "report.html"))).toBe(true);
+    const { createHash } = await import("node:crypto");
+    const { exampleTensors } = await import("../../src/cli/example-model");
+    const { encodeSafetensors } = await import("../../src/wire/safetensors");
+    const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
+    expect(sha(encodeSafetensors(exampleTensors(), { format: "pt", generator: "headscope example-model" }))).toBe(
+      sha(readFileSync(join(ROOT, "build/example/example-tiny-gpt2/model.safetensors"))),
+    );
   });
 });
