@@ -8,7 +8,6 @@
 import { randomBytes } from "node:crypto";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { Miniflare } from "miniflare";
 
 export interface LocalWorker {
   url: string;
@@ -61,6 +60,8 @@ export async function startLocalWorker(opts: { root: string; stateDir: string; t
   const cfg = readWranglerToml(opts.root);
   const token = opts.token ?? randomBytes(24).toString("base64url");
   const sigintBefore = new Set(process.listeners("SIGINT"));
+  // imported here, not at the top: Miniflare costs ~85 MB of RSS, which --endpoint runs never need
+  const { Miniflare } = await import("miniflare");
   const mf = new Miniflare({
     modules: true,
     scriptPath: script,
