@@ -7,7 +7,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 
 export interface LocalWorker {
   url: string;
@@ -65,6 +65,8 @@ export async function startLocalWorker(opts: { root: string; stateDir: string; t
   const mf = new Miniflare({
     modules: true,
     scriptPath: script,
+    // module names are relative to this root; the default (the working directory) breaks when the CLI runs elsewhere
+    modulesRoot: dirname(script),
     modulesRules: [
       { type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: false },
       { type: "Text", include: ["**/demo-client.js"], fallthrough: false },
@@ -80,7 +82,13 @@ export async function startLocalWorker(opts: { root: string; stateDir: string; t
     port: opts.port ?? 0,
     log: undefined,
   });
-  const url = (await mf.ready).toString().replace(/\/$/, "");
+  let url: string;
+  try {
+    url = (await mf.ready).toString().replace(/\/$/, "");
+  } catch (e) {
+    await mf.dispose().catch(() => undefined); // otherwise workerd's handles keep the CLI alive
+    throw e;
+  }
   // Miniflare exits the process on SIGINT (exit-hook); the scan handles Ctrl-C itself — it stops
   // scheduling, writes run.json and stops this worker — so Miniflare's own handler is removed.
   for (const l of process.listeners("SIGINT")) if (!sigintBefore.has(l)) process.off("SIGINT", l);

@@ -58,7 +58,8 @@ export function program(): Command {
         nHeads: opts.nHeads, nKvHeads: opts.nKvHeads, rotaryDim: opts.rotaryDim, rotaryBase: opts.rotaryBase,
         stateDir: opts.state, activations: opts.activations, sadTau: opts.sadTau, progress: opts.progress, html: opts.html, root: projectRoot(),
       });
-      process.exitCode = r.exitCode;
+      // exit now: a failed local runtime can leave handles behind that would keep the process alive
+      process.exit(r.exitCode);
     });
   return p;
 }
@@ -67,5 +68,5 @@ program()
   .parseAsync()
   .catch((e) => {
     process.stderr.write(`headscope: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-    process.exitCode = 1;
+    process.exit(1);
   });

@@ -81,9 +81,10 @@ describe("bad input: clear message, exit 2, nothing stored", () => {
 });
 
 describe("no checkpoint argument", () => {
-  test("scans the generated example model (same bytes every time) and writes both reports", async () => {
+  test("scans the generated example model (same bytes every time) and writes both reports, from any directory", async () => {
     const out = join(tmp, "example-out");
-    const r = await runCli(["scan", "--out", out, "--state", join(tmp, "example-state"), "--progress", "quiet"]);
+    // run from outside the project: module paths of the embedded worker must not depend on the working directory
+    const r = await runCli(["scan", "--out", out, "--state", join(tmp, "example-state"), "--progress", "quiet"], { cwd: tmp });
     expect(r.code, r.stderr).toBe(0);
     const report = JSON.parse(readFileSync(join(out, "report.json"), "utf8"));
     expect(report.model).toBe("example-tiny-gpt2");

@@ -19,10 +19,13 @@ export interface CliRun {
 }
 
 /** Runs `headscope …args`; onStderr sees each chunk as it arrives (e.g. to interrupt mid-way). */
-export function runCli(args: string[], opts: { env?: Record<string, string>; onStderr?: (chunk: string, all: string) => void } = {}): Promise<CliRun> {
+export function runCli(
+  args: string[],
+  opts: { env?: Record<string, string>; cwd?: string; onStderr?: (chunk: string, all: string) => void } = {},
+): Promise<CliRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], {
-      cwd: ROOT,
+      cwd: opts.cwd ?? ROOT,
       env: { ...process.env, CI: "true", ...opts.env },
       stdio: ["ignore", "pipe", "pipe"],
     });
