@@ -16,6 +16,8 @@ export default function setup(project: TestProject) {
     ov: b64(headBody(head, "ov")),
     reference: { qk: ref.qk, ov: ref.ov },
   });
+  // hostile-input cases per endpoint: a short run in the suite, more with FUZZ_RUNS (npm run fuzz)
+  project.provide("fuzzRuns", Number(process.env.FUZZ_RUNS ?? 150));
 }
 
 declare module "vitest" {
@@ -26,5 +28,6 @@ declare module "vitest" {
       ov: string;
       reference: { qk: Record<string, number[]>; ov: Record<string, number[]> };
     };
+    fuzzRuns: number;
   }
 }
