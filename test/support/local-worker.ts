@@ -14,7 +14,9 @@ const WRANGLER = join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js");
 export interface LocalWorker {
   url: string;
   token: string;
-  stop(): Promise<void>;
+  /** the --persist-to directory (read it with stored-state.ts after stop({ keepState: true })) */
+  persistDir: string;
+  stop(opts?: { keepState?: boolean }): Promise<void>;
 }
 
 function freePort(): Promise<number> {
@@ -60,14 +62,15 @@ export async function startLocalWorker(token = "local-test-token"): Promise<Loca
   return {
     url: `http://127.0.0.1:${port}`,
     token,
-    async stop() {
+    persistDir: state,
+    async stop(opts = {}) {
       if (child.exitCode === null) {
         const exited = new Promise((r) => child.once("exit", r));
         child.kill("SIGTERM");
         await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
         if (child.exitCode === null) child.kill("SIGKILL");
       }
-      rmSync(state, { recursive: true, force: true });
+      if (!opts.keepState) rmSync(state, { recursive: true, force: true });
     },
   };
 }
