@@ -26,8 +26,9 @@ export async function readStoredState(persistDir: string): Promise<StoredState> 
     r2Persist: true,
   });
   try {
-    const kvNs = await mf.getKVNamespace("JOBS");
-    const r2b = await mf.getR2Bucket("RESULTS");
+    // Miniflare returns proxies of the runtime bindings; their types are the Workers ones
+    const kvNs = (await mf.getKVNamespace("JOBS")) as unknown as KVNamespace;
+    const r2b = (await mf.getR2Bucket("RESULTS")) as unknown as R2Bucket;
     const kv = new Map<string, string>();
     let cursor: string | undefined;
     do {
