@@ -6,9 +6,14 @@
  *
  *   A = Q_A R_A,  B = Q_B R_B            (Householder QR, k = min(m, n) reflectors each)
  *   C = R_A R_Bᵀ = U_c Σ V_cᵀ            (k×k core, one-sided Jacobi)
- *   U = Q_A U_c,  V = Q_B V_c            (reflectors applied to [U_c; 0] and [V_c; 0])
+ *   U = Q_A U_c,  V = Q_B V_c            (compact WY: Q·[U_c; 0] = [U_c; 0] − V_A·T_A·(V_A1ᵀ U_c))
  *
- * Cost O(m·n²) instead of O(m³). Every result is checked before it is returned: relative residual of
+ * Cost O(m·n²) instead of O(m³). The Q application uses the compact WY form (LAPACK dlarft; Schreiber
+ * & Van Loan, "A storage-efficient WY representation for products of Householder transformations",
+ * SIAM J. Sci. Stat. Comput. 10(1), 1989): because [U_c; 0] is zero below row k, Vᵀ[U_c; 0] only
+ * involves the k×k top of V, and the only O(m·k²) work left is the Gram matrix VᵀV that builds T and one
+ * register-blocked product V·W. Applying the k reflectors one by one (dorm2r) costs twice the flops of
+ * that product, at level-1 speed. Every result is checked before it is returned: relative residual of
  * the core, and orthogonality of the full U and V. A result that fails a check returns
  * STATUS_CHECK_FAILED with the measured figures in `diag`, never silently.
  *
@@ -16,8 +21,9 @@
  * largest magnitude (first such entry on ties) is positive.
  */
 import { dot } from "../blas/dot";
-import { scal } from "../blas/axpy";
-import { qrHouseholder, qrApplyQ } from "./qr";
+import { axpy, scal } from "../blas/axpy";
+import { gemmSub, gramUpper } from "../blas/gemm";
+import { qrHouseholder } from "./qr";
 import { svdJacobi, normalizeScale, timesPow2 } from "./jacobi";
 import {
   STATUS_OK, STATUS_CHECK_FAILED, STATUS_NON_FINITE,
@@ -31,41 +37,109 @@ const CHECK_FACTOR: f64 = 64.0;
 /** f64 elements of workspace `svdFactored` needs for factors of shape [m, n]. */
 export function svdFactoredWorkspace(m: i32, n: i32): i32 {
   const k = m < n ? m : n;
-  return 2 * k + 3 * k * k + k;
+  return 2 * k + 6 * k * k + k;
 }
 
-/** max_{p,q} |(UᵀU − I)_pq| for column-major U [m, k]. */
-export function orthogonalityError(m: i32, k: i32, u: usize, ldu: i32): f64 {
-  const col = <usize>ldu << 3;
+/**
+ * max_{p,q} |(UᵀU − I)_pq| for column-major U [m, k], from the full Gram matrix (every pair, not a
+ * sample). `g` is k×k workspace.
+ */
+export function orthogonalityError(m: i32, k: i32, u: usize, ldu: i32, g: usize): f64 {
+  gramUpper(m, k, u, ldu, g, k);
   let worst: f64 = 0;
-  for (let p = 0; p < k; p++) {
-    const up = u + <usize>p * col;
-    for (let q = p; q < k; q++) {
-      const g = dot(m, up, u + <usize>q * col) - (p == q ? 1.0 : 0.0);
-      const ag = Math.abs(g);
+  for (let q = 0; q < k; q++) {
+    const gq = g + ((<usize>q * <usize>k) << 3);
+    for (let p = 0; p <= q; p++) {
+      const ag = Math.abs(load<f64>(gq + (<usize>p << 3)) - (p == q ? 1.0 : 0.0));
       if (!(ag <= worst)) worst = ag;
     }
   }
   return worst;
 }
 
-/** ‖C − U·diag(s)·Vᵀ‖_F / ‖C‖_F for k×k column-major matrices (0 when C = 0). */
-function coreResidual(k: i32, c: usize, u: usize, s: usize, v: usize): f64 {
+/**
+ * ‖C − U·diag(s)·Vᵀ‖_F / ‖C‖_F for k×k column-major matrices (0 when C = 0). Column j of the residual
+ * is c_j − Σ_p (s_p v_jp) u_p, built in `r` (k f64) with SIMD axpys.
+ */
+function coreResidual(k: i32, c: usize, u: usize, s: usize, v: usize, r: usize): f64 {
   let num: f64 = 0;
   let den: f64 = 0;
+  const col = <usize>k << 3;
   for (let j = 0; j < k; j++) {
-    for (let i = 0; i < k; i++) {
-      let r: f64 = 0;
-      for (let p = 0; p < k; p++) {
-        r += load<f64>(u + ((<usize>(p * k + i)) << 3)) * load<f64>(s + (<usize>p << 3)) *
-          load<f64>(v + ((<usize>(p * k + j)) << 3));
-      }
-      const cij = load<f64>(c + ((<usize>(j * k + i)) << 3));
-      num += (cij - r) * (cij - r);
-      den += cij * cij;
+    const cj = c + <usize>j * col;
+    memory.copy(r, cj, col);
+    for (let p = 0; p < k; p++) {
+      const coef = load<f64>(s + (<usize>p << 3)) * load<f64>(v + <usize>p * col + (<usize>j << 3));
+      axpy(k, -coef, u + <usize>p * col, r);
     }
+    num += dot(k, r, r);
+    den += dot(k, cj, cj);
   }
   return den == 0 ? Math.sqrt(num) : Math.sqrt(num / den);
+}
+
+/**
+ * Turns the reflector storage left by qrHouseholder in the first k columns of A into an explicit V:
+ * zeros above the diagonal (where R was: call only once R is no longer needed) and ones on it.
+ */
+function explicitReflectors(m: i32, k: i32, a: usize, lda: i32): void {
+  const col = <usize>lda << 3;
+  for (let j = 0; j < k; j++) {
+    const aj = a + <usize>j * col;
+    memory.fill(aj, 0, <usize>j << 3);
+    store<f64>(aj + (<usize>j << 3), 1.0);
+  }
+}
+
+/**
+ * X ← Q·[X_c; 0] for Q = H_0 ⋯ H_{k−1} = I − V·T·Vᵀ (compact WY; dlarft DIRECT = 'F', STOREV = 'C').
+ *
+ * @param v - [m, k] explicit reflectors (explicitReflectors), leading dimension m
+ * @param tau - k reflector scalars
+ * @param xc - [k, k] column-major, ld k
+ * @param x - [m, k] column-major, ld m, written
+ * @param g - k×k workspace (VᵀV), t - k×k workspace (T), w - k×k workspace (W = T·V₁ᵀ·X_c)
+ */
+function applyQCompactWY(
+  m: i32, k: i32, v: usize, tau: usize, xc: usize, x: usize, g: usize, t: usize, w: usize,
+): void {
+  const colK = <usize>k << 3;
+  const colM = <usize>m << 3;
+  // T: T[i,i] = tau_i, T[0:i, i] = −tau_i · T[0:i, 0:i] · (V[:, 0:i]ᵀ v_i)
+  gramUpper(m, k, v, m, g, k);
+  for (let i = 0; i < k; i++) {
+    const ti = t + <usize>i * colK;
+    const gi = g + <usize>i * colK;
+    const taui = load<f64>(tau + (<usize>i << 3));
+    memory.fill(ti, 0, colK);
+    for (let l = 0; l < i; l++) {
+      axpy(l + 1, load<f64>(gi + (<usize>l << 3)), t + <usize>l * colK, ti);
+    }
+    scal(i, -taui, ti);
+    store<f64>(ti + (<usize>i << 3), taui);
+  }
+  // Z = V₁ᵀ X_c (V₁ = top k×k of V, unit lower triangular), kept in g
+  for (let j = 0; j < k; j++) {
+    const xj = xc + <usize>j * colK;
+    for (let l = 0; l < k; l++) {
+      const off = <usize>l << 3;
+      store<f64>(g + <usize>j * colK + off, dot(k - l, v + <usize>l * colM + off, xj + off));
+    }
+  }
+  // W = T·Z (T upper triangular)
+  for (let j = 0; j < k; j++) {
+    const wj = w + <usize>j * colK;
+    const zj = g + <usize>j * colK;
+    memory.fill(wj, 0, colK);
+    for (let l = 0; l < k; l++) axpy(l + 1, load<f64>(zj + (<usize>l << 3)), t + <usize>l * colK, wj);
+  }
+  // X = [X_c; 0] − V·W
+  for (let j = 0; j < k; j++) {
+    const xj = x + <usize>j * colM;
+    memory.copy(xj, xc + <usize>j * colK, colK);
+    memory.fill(xj + colK, 0, colM - colK);
+  }
+  gemmSub(m, k, k, v, m, w, k, x, m);
 }
 
 /** Flips (u_p, v_p) so the largest-magnitude entry of u_p is positive (method §1). */
@@ -90,7 +164,7 @@ export function canonicalizeSigns(m: i32, k: i32, u: usize, ldu: i32, mv: i32, v
  *
  * @param m - rows of both factors (d_model, or d_model + 1 when bias-augmented), ≥ 0
  * @param n - columns of both factors (d_head), ≥ 0; k = min(m, n) triplets are returned
- * @param a - [m, n] column-major f64, ld m; destroyed (holds QR reflectors on exit)
+ * @param a - [m, n] column-major f64, ld m; destroyed (holds the Householder vectors on exit)
  * @param b - [m, n] column-major f64, ld m; destroyed
  * @param u - [m, k] column-major f64, written: left singular vectors (query / read side)
  * @param s - k f64, written: σ non-increasing
@@ -118,42 +192,38 @@ export function svdFactored(
   const core = tauB + (<usize>k << 3);           // k×k, becomes U_c
   const coreCopy = core + ((<usize>(k * k)) << 3); // k×k, kept for the residual check
   const vc = coreCopy + ((<usize>(k * k)) << 3);   // k×k
-  const jwork = vc + ((<usize>(k * k)) << 3);      // k
+  const g = vc + ((<usize>(k * k)) << 3);        // k×k: Gram matrices
+  const t = g + ((<usize>(k * k)) << 3);         // k×k: WY factor T
+  const w = t + ((<usize>(k * k)) << 3);         // k×k: W = T·V₁ᵀ·U_c
+  const jwork = w + ((<usize>(k * k)) << 3);     // k
 
   qrHouseholder(m, n, a, m, tauA);
   qrHouseholder(m, n, b, m, tauB);
 
-  // C = R_A R_Bᵀ; R is k×n upper trapezoidal in the top rows of each factor (column stride m)
+  // C = R_A R_Bᵀ: c_j = Σ_{p ≥ j} R_B[j, p] · R_A[0:p+1, p], as SIMD axpys down R_A's columns (R is k×n
+  // upper trapezoidal in the top rows of each factor, column stride m)
   const col = <usize>m << 3;
+  const colK = <usize>k << 3;
   for (let j = 0; j < k; j++) {
-    for (let i = 0; i < k; i++) {
-      let acc: f64 = 0;
-      const start = i > j ? i : j;
-      for (let p = start; p < n; p++) {
-        acc += load<f64>(a + <usize>p * col + (<usize>i << 3)) * load<f64>(b + <usize>p * col + (<usize>j << 3));
-      }
-      store<f64>(core + ((<usize>(j * k + i)) << 3), acc);
-      store<f64>(coreCopy + ((<usize>(j * k + i)) << 3), acc);
+    const cj = core + <usize>j * colK;
+    memory.fill(cj, 0, colK);
+    for (let p = j; p < n; p++) {
+      const len = p + 1 < k ? p + 1 : k;
+      axpy(len, load<f64>(b + <usize>p * col + (<usize>j << 3)), a + <usize>p * col, cj);
     }
   }
+  memory.copy(coreCopy, core, <usize>k * colK);
 
   const status = svdJacobi(k, k, core, k, s, vc, k, jwork, diag);
   if (status != STATUS_OK) return status;
 
-  store<f64>(diag + (<usize>DIAG_CORE_RESIDUAL << 3), coreResidual(k, coreCopy, core, s, vc));
+  store<f64>(diag + (<usize>DIAG_CORE_RESIDUAL << 3), coreResidual(k, coreCopy, core, s, vc, jwork));
 
-  // U = Q_A [U_c; 0], V = Q_B [V_c; 0]
-  for (let j = 0; j < k; j++) {
-    const uj = u + <usize>j * col;
-    const vj = v + <usize>j * col;
-    for (let i = 0; i < m; i++) {
-      const o = <usize>i << 3;
-      store<f64>(uj + o, i < k ? load<f64>(core + ((<usize>(j * k + i)) << 3)) : 0.0);
-      store<f64>(vj + o, i < k ? load<f64>(vc + ((<usize>(j * k + i)) << 3)) : 0.0);
-    }
-  }
-  qrApplyQ(m, k, a, m, tauA, u, m, k);
-  qrApplyQ(m, k, b, m, tauB, v, m, k);
+  // U = Q_A [U_c; 0], V = Q_B [V_c; 0]; R_A and R_B were consumed by the core above
+  explicitReflectors(m, k, a, m);
+  explicitReflectors(m, k, b, m);
+  applyQCompactWY(m, k, a, tauA, core, u, g, t, w);
+  applyQCompactWY(m, k, b, tauB, vc, v, g, t, w);
   canonicalizeSigns(m, k, u, m, m, v, m);
 
   if (ea + eb != 0) {
@@ -163,8 +233,8 @@ export function svdFactored(
     if (!isFinite(load<f64>(s + (<usize>p << 3)))) return STATUS_NON_FINITE; // σ overflowed f64
   }
 
-  const ou = orthogonalityError(m, k, u, m);
-  const ov = orthogonalityError(m, k, v, m);
+  const ou = orthogonalityError(m, k, u, m, g);
+  const ov = orthogonalityError(m, k, v, m, g);
   store<f64>(diag + (<usize>DIAG_ORTHOGONALITY_U << 3), ou);
   store<f64>(diag + (<usize>DIAG_ORTHOGONALITY_V << 3), ov);
   const limit = CHECK_FACTOR * EPS * <f64>(m > n ? m : n);

@@ -1,7 +1,8 @@
 /**
  * @module qr
- * Householder QR of a column-major m×n matrix, in place, and application of the resulting Q.
- * see: LAPACK dgeqr2.f, dlarfg.f, dlarf.f, dorm2r.f (unblocked forms).
+ * Householder QR of a column-major m×n matrix, in place (the factored SVD applies Q in compact WY
+ * form, see svd/factored.ts).
+ * see: LAPACK dgeqr2.f, dlarfg.f, dlarf.f (unblocked forms).
  *
  * Storage, as in LAPACK: on exit the upper trapezoid of A holds R (k×n, k = min(m, n)); below the
  * diagonal, column j holds the tail of the Householder vector v_j (v_j[0] = 1 is implicit), and
@@ -136,21 +137,5 @@ export function qrHouseholder(m: i32, n: i32, a: usize, lda: i32, tau: usize): v
     }
     store<f64>(tau + (<usize>j << 3), t);
     if (j + 1 < n) applyReflector(m - j, ajj + 8, t, ajj + col, lda, n - j - 1);
-  }
-}
-
-/**
- * X ← Q·X for the Q stored by `qrHouseholder` (dorm2r, SIDE = 'L', TRANS = 'N').
- * @param m - rows of Q and X
- * @param k - number of reflectors
- * @param a - reflectors as left by qrHouseholder, leading dimension lda
- * @param x - [m, ncols] column-major, leading dimension ldx
- */
-export function qrApplyQ(m: i32, k: i32, a: usize, lda: i32, tau: usize, x: usize, ldx: i32, ncols: i32): void {
-  const col = <usize>lda << 3;
-  for (let j = k - 1; j >= 0; j--) {
-    const t = load<f64>(tau + (<usize>j << 3));
-    const ajj = a + <usize>j * col + (<usize>j << 3);
-    applyReflector(m - j, ajj + 8, t, x + (<usize>j << 3), ldx, ncols);
   }
 }

@@ -1,0 +1,182 @@
+/**
+ * @module gemm
+ * The two level-3 shapes the factored SVD needs, register-blocked for f64x2: C ← C − A·B (dgemm,
+ * TRANSA = TRANSB = 'N') and the Gram matrix G = AᵀA (dsyrk, upper triangle). Everything is
+ * column-major with explicit leading dimensions. Edge rows and columns that do not fill a register
+ * block fall back to the level-1 kernels, so any shape works; only the block interiors are fast.
+ *
+ * Why blocking pays here: WebAssembly has no FMA, so a multiply-add is two instructions, and the
+ * level-1 loops (dot2/axpy2) spend about as many loads as arithmetic ops. A 4×4 block of C held in
+ * eight f64x2 registers needs 2 loads of A and 4 splat loads of B for 16 arithmetic ops, which is
+ * what lets the SIMD build approach the machine's add/multiply throughput. Eight accumulators plus six
+ * operands fit in the 16 vector registers V8 has on x64.
+ * see: Goto & van de Geijn, "Anatomy of high-performance matrix multiplication", ACM TOMS 34(3), 2008
+ * (the register-block idea only; the matrices here are small enough to need no packing).
+ */
+import { dot } from "./dot";
+import { axpy } from "./axpy";
+
+/**
+ * C ← C − A·B.
+ * @param m - rows of A and C
+ * @param n - columns of B and C
+ * @param p - columns of A, rows of B
+ * @param a - [m, p] column-major, leading dimension lda
+ * @param b - [p, n] column-major, leading dimension ldb
+ * @param c - [m, n] column-major, leading dimension ldc; must not overlap a or b
+ */
+export function gemmSub(m: i32, n: i32, p: i32, a: usize, lda: i32, b: usize, ldb: i32, c: usize, ldc: i32): void {
+  const colA = <usize>lda << 3;
+  const colB = <usize>ldb << 3;
+  const colC = <usize>ldc << 3;
+  let j = 0;
+  if (ASC_FEATURE_SIMD) {
+    const m4 = m & ~3;
+    for (; j + 4 <= n; j += 4) {
+      const b0 = b + <usize>j * colB;
+      const b1 = b0 + colB;
+      const b2 = b1 + colB;
+      const b3 = b2 + colB;
+      const c0 = c + <usize>j * colC;
+      for (let i = 0; i < m4; i += 4) {
+        let c00 = f64x2.splat(0), c10 = f64x2.splat(0);
+        let c01 = f64x2.splat(0), c11 = f64x2.splat(0);
+        let c02 = f64x2.splat(0), c12 = f64x2.splat(0);
+        let c03 = f64x2.splat(0), c13 = f64x2.splat(0);
+        let ap = a + (<usize>i << 3);
+        for (let l = 0; l < p; l++) {
+          const a0 = v128.load(ap);
+          const a1 = v128.load(ap, 16);
+          const o = <usize>l << 3;
+          let bv = v128.load64_splat(b0 + o);
+          c00 = f64x2.add(c00, f64x2.mul(a0, bv));
+          c10 = f64x2.add(c10, f64x2.mul(a1, bv));
+          bv = v128.load64_splat(b1 + o);
+          c01 = f64x2.add(c01, f64x2.mul(a0, bv));
+          c11 = f64x2.add(c11, f64x2.mul(a1, bv));
+          bv = v128.load64_splat(b2 + o);
+          c02 = f64x2.add(c02, f64x2.mul(a0, bv));
+          c12 = f64x2.add(c12, f64x2.mul(a1, bv));
+          bv = v128.load64_splat(b3 + o);
+          c03 = f64x2.add(c03, f64x2.mul(a0, bv));
+          c13 = f64x2.add(c13, f64x2.mul(a1, bv));
+          ap += colA;
+        }
+        const cp = c0 + (<usize>i << 3);
+        v128.store(cp, f64x2.sub(v128.load(cp), c00));
+        v128.store(cp, f64x2.sub(v128.load(cp, 16), c10), 16);
+        const cq = cp + colC;
+        v128.store(cq, f64x2.sub(v128.load(cq), c01));
+        v128.store(cq, f64x2.sub(v128.load(cq, 16), c11), 16);
+        const cr = cq + colC;
+        v128.store(cr, f64x2.sub(v128.load(cr), c02));
+        v128.store(cr, f64x2.sub(v128.load(cr, 16), c12), 16);
+        const cs = cr + colC;
+        v128.store(cs, f64x2.sub(v128.load(cs), c03));
+        v128.store(cs, f64x2.sub(v128.load(cs, 16), c13), 16);
+      }
+      // leftover rows m4..m−1 of these four columns
+      for (let i = m4; i < m; i++) {
+        for (let jj = 0; jj < 4; jj++) {
+          const bj = b0 + <usize>jj * colB;
+          let acc: f64 = 0;
+          for (let l = 0; l < p; l++) {
+            acc += load<f64>(a + <usize>l * colA + (<usize>i << 3)) * load<f64>(bj + (<usize>l << 3));
+          }
+          const cij = c0 + <usize>jj * colC + (<usize>i << 3);
+          store<f64>(cij, load<f64>(cij) - acc);
+        }
+      }
+    }
+  }
+  // remaining columns (all of them in the scalar build): c_j −= Σ_l b_lj · a_l
+  for (; j < n; j++) {
+    const bj = b + <usize>j * colB;
+    const cj = c + <usize>j * colC;
+    for (let l = 0; l < p; l++) axpy(m, -load<f64>(bj + (<usize>l << 3)), a + <usize>l * colA, cj);
+  }
+}
+
+/** Sum of the two lanes. */
+// @ts-ignore: decorator
+@inline
+function hsum(v: v128): f64 {
+  return f64x2.extract_lane(v, 0) + f64x2.extract_lane(v, 1);
+}
+
+/**
+ * Upper triangle of the Gram matrix, G[p, q] = a_pᵀ a_q for p ≤ q (dsyrk, UPLO = 'U', TRANS = 'T').
+ * Entries below the diagonal are left untouched, except inside diagonal register blocks, where they
+ * receive the (symmetric) products too.
+ * @param m - rows of A
+ * @param n - columns of A
+ * @param a - [m, n] column-major, leading dimension lda
+ * @param g - [n, n] column-major, leading dimension ldg
+ */
+export function gramUpper(m: i32, n: i32, a: usize, lda: i32, g: usize, ldg: i32): void {
+  const colA = <usize>lda << 3;
+  const colG = <usize>ldg << 3;
+  let p = 0;
+  if (ASC_FEATURE_SIMD) {
+    const m2 = m & ~1;
+    // 2 columns p × 4 columns q per block: 6 loads feed 8 multiply-adds
+    for (; p + 2 <= n; p += 2) {
+      const ap0 = a + <usize>p * colA;
+      const ap1 = ap0 + colA;
+      let q = p & ~3;
+      for (; q + 4 <= n; q += 4) {
+        const aq0 = a + <usize>q * colA;
+        const aq1 = aq0 + colA;
+        const aq2 = aq1 + colA;
+        const aq3 = aq2 + colA;
+        let s00 = f64x2.splat(0), s01 = f64x2.splat(0), s02 = f64x2.splat(0), s03 = f64x2.splat(0);
+        let s10 = f64x2.splat(0), s11 = f64x2.splat(0), s12 = f64x2.splat(0), s13 = f64x2.splat(0);
+        for (let i = 0; i < m2; i += 2) {
+          const o = <usize>i << 3;
+          const x0 = v128.load(ap0 + o);
+          const x1 = v128.load(ap1 + o);
+          let y = v128.load(aq0 + o);
+          s00 = f64x2.add(s00, f64x2.mul(x0, y));
+          s10 = f64x2.add(s10, f64x2.mul(x1, y));
+          y = v128.load(aq1 + o);
+          s01 = f64x2.add(s01, f64x2.mul(x0, y));
+          s11 = f64x2.add(s11, f64x2.mul(x1, y));
+          y = v128.load(aq2 + o);
+          s02 = f64x2.add(s02, f64x2.mul(x0, y));
+          s12 = f64x2.add(s12, f64x2.mul(x1, y));
+          y = v128.load(aq3 + o);
+          s03 = f64x2.add(s03, f64x2.mul(x0, y));
+          s13 = f64x2.add(s13, f64x2.mul(x1, y));
+        }
+        let r00 = hsum(s00), r01 = hsum(s01), r02 = hsum(s02), r03 = hsum(s03);
+        let r10 = hsum(s10), r11 = hsum(s11), r12 = hsum(s12), r13 = hsum(s13);
+        if (m2 < m) {
+          const o = <usize>m2 << 3;
+          const x0 = load<f64>(ap0 + o);
+          const x1 = load<f64>(ap1 + o);
+          r00 += x0 * load<f64>(aq0 + o); r10 += x1 * load<f64>(aq0 + o);
+          r01 += x0 * load<f64>(aq1 + o); r11 += x1 * load<f64>(aq1 + o);
+          r02 += x0 * load<f64>(aq2 + o); r12 += x1 * load<f64>(aq2 + o);
+          r03 += x0 * load<f64>(aq3 + o); r13 += x1 * load<f64>(aq3 + o);
+        }
+        const g0 = g + <usize>q * colG + (<usize>p << 3);
+        store<f64>(g0, r00); store<f64>(g0, r10, 8);
+        store<f64>(g0 + colG, r01); store<f64>(g0 + colG, r11, 8);
+        store<f64>(g0 + 2 * colG, r02); store<f64>(g0 + 2 * colG, r12, 8);
+        store<f64>(g0 + 3 * colG, r03); store<f64>(g0 + 3 * colG, r13, 8);
+      }
+      // leftover q columns (n not a multiple of 4)
+      for (; q < n; q++) {
+        const aq = a + <usize>q * colA;
+        const gq = g + <usize>q * colG + (<usize>p << 3);
+        store<f64>(gq, dot(m, ap0, aq));
+        store<f64>(gq, dot(m, ap1, aq), 8);
+      }
+    }
+  }
+  // leftover p column (odd n), or everything in the scalar build
+  for (; p < n; p++) {
+    const ap = a + <usize>p * colA;
+    for (let q = p; q < n; q++) store<f64>(g + <usize>q * colG + (<usize>p << 3), dot(m, ap, a + <usize>q * colA));
+  }
+}
