@@ -24,7 +24,7 @@ import { dot } from "../blas/dot";
 import { axpy, scal } from "../blas/axpy";
 import { gemmSub, gramUpper } from "../blas/gemm";
 import { qrHouseholder } from "./qr";
-import { svdJacobi, normalizeScale, timesPow2 } from "./jacobi";
+import { jacobiSweeps, normalizeScale, timesPow2 } from "./jacobi";
 import {
   STATUS_OK, STATUS_CHECK_FAILED, STATUS_NON_FINITE,
   DIAG_CORE_RESIDUAL, DIAG_ORTHOGONALITY_U, DIAG_ORTHOGONALITY_V, DIAG_LENGTH,
@@ -33,11 +33,18 @@ import {
 const EPS: f64 = 2.220446049250313e-16;
 /** Check thresholds in units of ε·max(m, n): generous against rounding, tight against real failure. */
 const CHECK_FACTOR: f64 = 64.0;
+/**
+ * Largest σ_1/σ_k of the core for which V_c comes from triangular solves instead of accumulated
+ * rotations (its error grows like κ·ε; at 1e3 that stays far inside the final check's bound).
+ */
+const COND_SOLVE: f64 = 1e3;
+/** The solved V_c must be orthogonal to this many k·ε, or the rotations are accumulated after all. */
+const SOLVE_ORTHOGONALITY: f64 = 16.0;
 
 /** f64 elements of workspace `svdFactored` needs for factors of shape [m, n]. */
 export function svdFactoredWorkspace(m: i32, n: i32): i32 {
   const k = m < n ? m : n;
-  return 2 * k + 6 * k * k + k;
+  return 3 * k + 7 * k * k;
 }
 
 /**
@@ -76,6 +83,36 @@ function coreResidual(k: i32, c: usize, u: usize, s: usize, v: usize, r: usize):
     den += dot(k, cj, cj);
   }
   return den == 0 ? Math.sqrt(num) : Math.sqrt(num / den);
+}
+
+/**
+ * V = R_B⁻ᵀ·R_A⁻¹·U·diag(s), the right singular vectors of C = R_A R_Bᵀ from its left ones (dtrsm
+ * twice). R_A, R_B are the k×k upper triangles of a and b (ld m), nonsingular; u and v are k×k, ld k.
+ * R_A⁻¹ is back substitution by columns (an axpy down column i of R_A per step); R_B⁻ᵀ is forward
+ * substitution where row i of R_Bᵀ is column i of R_B, contiguous (a dot per step).
+ */
+function solveRightVectors(k: i32, a: usize, b: usize, m: i32, u: usize, s: usize, v: usize): void {
+  const colM = <usize>m << 3;
+  const colK = <usize>k << 3;
+  for (let j = 0; j < k; j++) {
+    const vj = v + <usize>j * colK;
+    // y = R_A⁻¹ (σ_j u_j), in place in v_j
+    memory.copy(vj, u + <usize>j * colK, colK);
+    scal(k, load<f64>(s + (<usize>j << 3)), vj);
+    for (let i = k - 1; i >= 0; i--) {
+      const ai = a + <usize>i * colM;
+      const o = <usize>i << 3;
+      const yi = load<f64>(vj + o) / load<f64>(ai + o);
+      store<f64>(vj + o, yi);
+      axpy(i, -yi, ai, vj);
+    }
+    // v_j = R_B⁻ᵀ y
+    for (let i = 0; i < k; i++) {
+      const bi = b + <usize>i * colM;
+      const o = <usize>i << 3;
+      store<f64>(vj + o, (load<f64>(vj + o) - dot(i, bi, vj)) / load<f64>(bi + o));
+    }
+  }
 }
 
 /**
@@ -187,16 +224,16 @@ export function svdFactored(
   const eb = normalizeScale(m, n, b, m);
   if (ea == i32.MIN_VALUE || eb == i32.MIN_VALUE) return STATUS_NON_FINITE;
 
+  const kk = <usize>(k * k) << 3;
   const tauA = work;
   const tauB = tauA + (<usize>k << 3);
-  const core = tauB + (<usize>k << 3);           // k×k, becomes U_c
-  const coreCopy = core + ((<usize>(k * k)) << 3); // k×k, kept for the residual check
-  const vc = coreCopy + ((<usize>(k * k)) << 3);   // k×k
-  const g = vc + ((<usize>(k * k)) << 3);        // k×k: Gram matrices
-  const t = g + ((<usize>(k * k)) << 3);         // k×k: WY factor T
-  const w = t + ((<usize>(k * k)) << 3);         // k×k: W = T·V₁ᵀ·U_c
-  const jwork = w + ((<usize>(k * k)) << 3);     // k
-
+  const jwork = tauB + (<usize>k << 3);   // k
+  const core = jwork + (<usize>k << 3);   // k×k: C, becomes U_c
+  const coreCopy = core + kk;             // k×k: C kept for the residual check
+  const vc = coreCopy + kk;               // k×k: V_c
+  const g = vc + kk;                      // k×k: Gram matrices
+  const t = g + kk;                       // k×k: WY factor T
+  const w = t + kk;                       // k×k: W = T·V₁ᵀ·X_c
   qrHouseholder(m, n, a, m, tauA);
   qrHouseholder(m, n, b, m, tauB);
 
@@ -214,8 +251,26 @@ export function svdFactored(
   }
   memory.copy(coreCopy, core, <usize>k * colK);
 
-  const status = svdJacobi(k, k, core, k, s, vc, k, jwork, diag);
+  // Core SVD by one-sided Jacobi without accumulating V_c: C·V_c = U_c·Σ and C = R_A R_Bᵀ give
+  // V_c = R_B⁻ᵀ·R_A⁻¹·U_c·Σ, two triangular solves with the R factors we already hold (the idea of
+  // dgejsv's triangular-solve path; Drmač & Veselić, "New fast and accurate Jacobi SVD algorithm
+  // II", SIAM J. Matrix Anal. Appl. 29(4), 2008). Skipping the accumulation halves every rotation's
+  // work, the bulk of the core's cost. The solve loses about (κ(C) + κ(R_A) + κ(R_B))·ε, so it is
+  // kept only when σ_1/σ_k ≤ COND_SOLVE and V_c is orthogonal to SOLVE_ORTHOGONALITY·k·ε (the Gram
+  // matrix is k×k, cheap); otherwise Jacobi runs again from C, accumulating V_c by rotations.
+  let status = jacobiSweeps(k, k, core, k, s, 0, k, jwork, diag);
   if (status != STATUS_OK) return status;
+  const s1 = load<f64>(s);
+  let solved = false;
+  if (s1 > 0 && load<f64>(s + (<usize>(k - 1) << 3)) * COND_SOLVE >= s1) {
+    solveRightVectors(k, a, b, m, core, s, vc);
+    solved = orthogonalityError(k, k, vc, k, g) <= SOLVE_ORTHOGONALITY * <f64>k * EPS;
+  }
+  if (!solved) {
+    memory.copy(core, coreCopy, kk);
+    status = jacobiSweeps(k, k, core, k, s, vc, k, jwork, diag);
+    if (status != STATUS_OK) return status;
+  }
 
   store<f64>(diag + (<usize>DIAG_CORE_RESIDUAL << 3), coreResidual(k, coreCopy, core, s, vc, jwork));
 

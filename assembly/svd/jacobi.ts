@@ -130,14 +130,28 @@ export function svdJacobi(
   if (n < 0 || n > m) return -2;
   if (lda < (m > 1 ? m : 1)) return -4;
   if (ldv < (n > 1 ? n : 1)) return -7;
+  return jacobiSweeps(m, n, a, lda, s, v, ldv, work, diag);
+}
+
+/**
+ * `svdJacobi` without argument checks, for callers inside the module. `v = 0` skips accumulating V
+ * (half of every rotation's work): the caller then recovers V from A·V = U·Σ itself, as dgejsv does
+ * for a well-conditioned triangular A (see svd/factored.ts).
+ */
+export function jacobiSweeps(
+  m: i32, n: i32, a: usize, lda: i32, s: usize, v: usize, ldv: i32, work: usize, diag: usize,
+): i32 {
+  const wantV = v != 0;
 
   const e = normalizeScale(m, n, a, lda);
   if (e == i32.MIN_VALUE) return STATUS_NON_FINITE;
 
   const colA = <usize>lda << 3;
   const colV = <usize>ldv << 3;
-  for (let j = 0; j < n; j++) {
-    for (let i = 0; i < n; i++) store<f64>(v + <usize>j * colV + (<usize>i << 3), i == j ? 1.0 : 0.0);
+  if (wantV) {
+    for (let j = 0; j < n; j++) {
+      for (let i = 0; i < n; i++) store<f64>(v + <usize>j * colV + (<usize>i << 3), i == j ? 1.0 : 0.0);
+    }
   }
 
   const tol = Math.sqrt(<f64>(m > 1 ? m : 1)) * EPS;
@@ -172,7 +186,7 @@ export function svdJacobi(
         const c = 1.0 / Math.sqrt(1.0 + t * t);
         const sn = c * t;
         rot(m, ap, aq, c, sn);
-        rot(n, v + <usize>p * colV, v + <usize>q * colV, c, sn);
+        if (wantV) rot(n, v + <usize>p * colV, v + <usize>q * colV, c, sn);
         store<f64>(norms + (<usize>p << 3), Math.max(0.0, alpha - t * gamma));
         store<f64>(norms + (<usize>q << 3), beta + t * gamma);
       }
@@ -195,7 +209,7 @@ export function svdJacobi(
       store<f64>(s + (<usize>best << 3), load<f64>(s + (<usize>p << 3)));
       store<f64>(s + (<usize>p << 3), bestVal);
       swapColumns(m, a, lda, p, best);
-      swapColumns(n, v, ldv, p, best);
+      if (wantV) swapColumns(n, v, ldv, p, best);
     }
   }
   // normalise U's columns; complete the null space
