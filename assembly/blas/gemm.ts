@@ -1,7 +1,7 @@
 /**
  * @module gemm
- * The two level-3 shapes the factored SVD needs, register-blocked for f64x2: C ← C − A·B (dgemm,
- * TRANSA = TRANSB = 'N') and the Gram matrix G = AᵀA (dsyrk, upper triangle). Everything is
+ * The level-3 shapes the factored SVD needs, register-blocked for f64x2: C ← C − A·B (dgemm,
+ * TRANSA = TRANSB = 'N'), C = Aᵀ·B (TRANSA = 'T') and the Gram matrix G = AᵀA (dsyrk, upper triangle). Everything is
  * column-major with explicit leading dimensions. Edge rows and columns that do not fill a register
  * block fall back to the level-1 kernels, so any shape works; only the block interiors are fast.
  *
@@ -105,6 +105,89 @@ function hsum(v: v128): f64 {
 }
 
 /**
+ * The 2×4 block of inner products a_{p0}, a_{p1} against b_{q0..q0+3} over m rows, stored to
+ * g[0..1, 0..3] (column stride colG bytes): 6 loads feed 8 multiply-adds per pair of rows.
+ */
+// @ts-ignore: decorator
+@inline
+function dotBlock2x4(m: i32, ap0: usize, ap1: usize, bq0: usize, colB: usize, g: usize, colG: usize): void {
+  const bq1 = bq0 + colB;
+  const bq2 = bq1 + colB;
+  const bq3 = bq2 + colB;
+  const m2 = m & ~1;
+  let s00 = f64x2.splat(0), s01 = f64x2.splat(0), s02 = f64x2.splat(0), s03 = f64x2.splat(0);
+  let s10 = f64x2.splat(0), s11 = f64x2.splat(0), s12 = f64x2.splat(0), s13 = f64x2.splat(0);
+  for (let i = 0; i < m2; i += 2) {
+    const o = <usize>i << 3;
+    const x0 = v128.load(ap0 + o);
+    const x1 = v128.load(ap1 + o);
+    let y = v128.load(bq0 + o);
+    s00 = f64x2.add(s00, f64x2.mul(x0, y));
+    s10 = f64x2.add(s10, f64x2.mul(x1, y));
+    y = v128.load(bq1 + o);
+    s01 = f64x2.add(s01, f64x2.mul(x0, y));
+    s11 = f64x2.add(s11, f64x2.mul(x1, y));
+    y = v128.load(bq2 + o);
+    s02 = f64x2.add(s02, f64x2.mul(x0, y));
+    s12 = f64x2.add(s12, f64x2.mul(x1, y));
+    y = v128.load(bq3 + o);
+    s03 = f64x2.add(s03, f64x2.mul(x0, y));
+    s13 = f64x2.add(s13, f64x2.mul(x1, y));
+  }
+  let r00 = hsum(s00), r01 = hsum(s01), r02 = hsum(s02), r03 = hsum(s03);
+  let r10 = hsum(s10), r11 = hsum(s11), r12 = hsum(s12), r13 = hsum(s13);
+  if (m2 < m) {
+    const o = <usize>m2 << 3;
+    const x0 = load<f64>(ap0 + o);
+    const x1 = load<f64>(ap1 + o);
+    r00 += x0 * load<f64>(bq0 + o); r10 += x1 * load<f64>(bq0 + o);
+    r01 += x0 * load<f64>(bq1 + o); r11 += x1 * load<f64>(bq1 + o);
+    r02 += x0 * load<f64>(bq2 + o); r12 += x1 * load<f64>(bq2 + o);
+    r03 += x0 * load<f64>(bq3 + o); r13 += x1 * load<f64>(bq3 + o);
+  }
+  store<f64>(g, r00); store<f64>(g, r10, 8);
+  store<f64>(g + colG, r01); store<f64>(g + colG, r11, 8);
+  store<f64>(g + 2 * colG, r02); store<f64>(g + 2 * colG, r12, 8);
+  store<f64>(g + 3 * colG, r03); store<f64>(g + 3 * colG, r13, 8);
+}
+
+/**
+ * C = Aᵀ·B (dgemm, TRANSA = 'T', TRANSB = 'N'; C is overwritten), every entry an inner product of
+ * two columns.
+ * @param m - rows of A and B
+ * @param n1 - columns of A, rows of C
+ * @param n2 - columns of B and C
+ * @param a - [m, n1] column-major, leading dimension lda
+ * @param b - [m, n2] column-major, leading dimension ldb
+ * @param c - [n1, n2] column-major, leading dimension ldc
+ */
+export function gemmTN(m: i32, n1: i32, n2: i32, a: usize, lda: i32, b: usize, ldb: i32, c: usize, ldc: i32): void {
+  const colA = <usize>lda << 3;
+  const colB = <usize>ldb << 3;
+  const colC = <usize>ldc << 3;
+  let p = 0;
+  if (ASC_FEATURE_SIMD) {
+    for (; p + 2 <= n1; p += 2) {
+      const ap0 = a + <usize>p * colA;
+      let q = 0;
+      for (; q + 4 <= n2; q += 4) {
+        dotBlock2x4(m, ap0, ap0 + colA, b + <usize>q * colB, colB, c + <usize>q * colC + (<usize>p << 3), colC);
+      }
+      for (; q < n2; q++) {
+        const bq = b + <usize>q * colB;
+        const cq = c + <usize>q * colC + (<usize>p << 3);
+        store<f64>(cq, dot(m, ap0, bq));
+        store<f64>(cq, dot(m, ap0 + colA, bq), 8);
+      }
+    }
+  }
+  for (; p < n1; p++) {
+    const ap = a + <usize>p * colA;
+    for (let q = 0; q < n2; q++) store<f64>(c + <usize>q * colC + (<usize>p << 3), dot(m, ap, b + <usize>q * colB));
+  }
+}
+
+/**
  * Upper triangle of the Gram matrix, G[p, q] = a_pᵀ a_q for p ≤ q (dsyrk, UPLO = 'U', TRANS = 'T').
  * Entries below the diagonal are left untouched, except inside diagonal register blocks, where they
  * receive the (symmetric) products too.
@@ -118,59 +201,19 @@ export function gramUpper(m: i32, n: i32, a: usize, lda: i32, g: usize, ldg: i32
   const colG = <usize>ldg << 3;
   let p = 0;
   if (ASC_FEATURE_SIMD) {
-    const m2 = m & ~1;
-    // 2 columns p × 4 columns q per block: 6 loads feed 8 multiply-adds
+    // 2 columns p × 4 columns q per block, starting at the 4-block holding the diagonal
     for (; p + 2 <= n; p += 2) {
       const ap0 = a + <usize>p * colA;
-      const ap1 = ap0 + colA;
       let q = p & ~3;
       for (; q + 4 <= n; q += 4) {
-        const aq0 = a + <usize>q * colA;
-        const aq1 = aq0 + colA;
-        const aq2 = aq1 + colA;
-        const aq3 = aq2 + colA;
-        let s00 = f64x2.splat(0), s01 = f64x2.splat(0), s02 = f64x2.splat(0), s03 = f64x2.splat(0);
-        let s10 = f64x2.splat(0), s11 = f64x2.splat(0), s12 = f64x2.splat(0), s13 = f64x2.splat(0);
-        for (let i = 0; i < m2; i += 2) {
-          const o = <usize>i << 3;
-          const x0 = v128.load(ap0 + o);
-          const x1 = v128.load(ap1 + o);
-          let y = v128.load(aq0 + o);
-          s00 = f64x2.add(s00, f64x2.mul(x0, y));
-          s10 = f64x2.add(s10, f64x2.mul(x1, y));
-          y = v128.load(aq1 + o);
-          s01 = f64x2.add(s01, f64x2.mul(x0, y));
-          s11 = f64x2.add(s11, f64x2.mul(x1, y));
-          y = v128.load(aq2 + o);
-          s02 = f64x2.add(s02, f64x2.mul(x0, y));
-          s12 = f64x2.add(s12, f64x2.mul(x1, y));
-          y = v128.load(aq3 + o);
-          s03 = f64x2.add(s03, f64x2.mul(x0, y));
-          s13 = f64x2.add(s13, f64x2.mul(x1, y));
-        }
-        let r00 = hsum(s00), r01 = hsum(s01), r02 = hsum(s02), r03 = hsum(s03);
-        let r10 = hsum(s10), r11 = hsum(s11), r12 = hsum(s12), r13 = hsum(s13);
-        if (m2 < m) {
-          const o = <usize>m2 << 3;
-          const x0 = load<f64>(ap0 + o);
-          const x1 = load<f64>(ap1 + o);
-          r00 += x0 * load<f64>(aq0 + o); r10 += x1 * load<f64>(aq0 + o);
-          r01 += x0 * load<f64>(aq1 + o); r11 += x1 * load<f64>(aq1 + o);
-          r02 += x0 * load<f64>(aq2 + o); r12 += x1 * load<f64>(aq2 + o);
-          r03 += x0 * load<f64>(aq3 + o); r13 += x1 * load<f64>(aq3 + o);
-        }
-        const g0 = g + <usize>q * colG + (<usize>p << 3);
-        store<f64>(g0, r00); store<f64>(g0, r10, 8);
-        store<f64>(g0 + colG, r01); store<f64>(g0 + colG, r11, 8);
-        store<f64>(g0 + 2 * colG, r02); store<f64>(g0 + 2 * colG, r12, 8);
-        store<f64>(g0 + 3 * colG, r03); store<f64>(g0 + 3 * colG, r13, 8);
+        dotBlock2x4(m, ap0, ap0 + colA, a + <usize>q * colA, colA, g + <usize>q * colG + (<usize>p << 3), colG);
       }
       // leftover q columns (n not a multiple of 4)
       for (; q < n; q++) {
         const aq = a + <usize>q * colA;
         const gq = g + <usize>q * colG + (<usize>p << 3);
         store<f64>(gq, dot(m, ap0, aq));
-        store<f64>(gq, dot(m, ap1, aq), 8);
+        store<f64>(gq, dot(m, ap0 + colA, aq), 8);
       }
     }
   }

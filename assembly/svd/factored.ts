@@ -23,7 +23,7 @@
 import { dot } from "../blas/dot";
 import { axpy, scal } from "../blas/axpy";
 import { gemmSub, gramUpper } from "../blas/gemm";
-import { qrHouseholder } from "./qr";
+import { formT, qrHouseholderBlocked, qrBlockedWorkspace } from "./qr";
 import { jacobiSweeps, normalizeScale, timesPow2 } from "./jacobi";
 import {
   STATUS_OK, STATUS_CHECK_FAILED, STATUS_NON_FINITE,
@@ -44,7 +44,7 @@ const SOLVE_ORTHOGONALITY: f64 = 16.0;
 /** f64 elements of workspace `svdFactored` needs for factors of shape [m, n]. */
 export function svdFactoredWorkspace(m: i32, n: i32): i32 {
   const k = m < n ? m : n;
-  return 3 * k + 7 * k * k;
+  return 3 * k + 7 * k * k + qrBlockedWorkspace(m, n);
 }
 
 /**
@@ -142,19 +142,8 @@ function applyQCompactWY(
 ): void {
   const colK = <usize>k << 3;
   const colM = <usize>m << 3;
-  // T: T[i,i] = tau_i, T[0:i, i] = −tau_i · T[0:i, 0:i] · (V[:, 0:i]ᵀ v_i)
   gramUpper(m, k, v, m, g, k);
-  for (let i = 0; i < k; i++) {
-    const ti = t + <usize>i * colK;
-    const gi = g + <usize>i * colK;
-    const taui = load<f64>(tau + (<usize>i << 3));
-    memory.fill(ti, 0, colK);
-    for (let l = 0; l < i; l++) {
-      axpy(l + 1, load<f64>(gi + (<usize>l << 3)), t + <usize>l * colK, ti);
-    }
-    scal(i, -taui, ti);
-    store<f64>(ti + (<usize>i << 3), taui);
-  }
+  formT(k, g, tau, t);
   // Z = V₁ᵀ X_c (V₁ = top k×k of V, unit lower triangular), kept in g
   for (let j = 0; j < k; j++) {
     const xj = xc + <usize>j * colK;
@@ -234,8 +223,9 @@ export function svdFactored(
   const g = vc + kk;                      // k×k: Gram matrices
   const t = g + kk;                       // k×k: WY factor T
   const w = t + kk;                       // k×k: W = T·V₁ᵀ·X_c
-  qrHouseholder(m, n, a, m, tauA);
-  qrHouseholder(m, n, b, m, tauB);
+  const qwork = w + kk;                   // qrBlockedWorkspace(m, n)
+  qrHouseholderBlocked(m, n, a, m, tauA, qwork);
+  qrHouseholderBlocked(m, n, b, m, tauB, qwork);
 
   // C = R_A R_Bᵀ: c_j = Σ_{p ≥ j} R_B[j, p] · R_A[0:p+1, p], as SIMD axpys down R_A's columns (R is k×n
   // upper trapezoidal in the top rows of each factor, column stride m)
