@@ -27,6 +27,8 @@ export const MAX_SWEEPS: i32 = 30;
 const EPS: f64 = 2.220446049250313e-16; // 2^-52
 /** Below this (after scaling) a column norm is treated as exactly zero. */
 const ZERO_COLUMN: f64 = 1e-290;
+/** α·β above this is far from underflow, and so is γ² whenever it matters (γ²/(αβ) > tol²). */
+const NORMAL_PRODUCT: f64 = 1e-200;
 
 /** 2^e for integer e in [-1022, 1023], exactly. */
 function pow2(e: i32): f64 {
@@ -155,10 +157,11 @@ export function jacobiSweeps(
   }
 
   const tol = Math.sqrt(<f64>(m > 1 ? m : 1)) * EPS;
+  const tol2 = tol * tol;
   const norms = work; // squared column norms
   let sweeps = 0;
   let converged = n < 2;
-  let worstOff: f64 = 0;
+  let worstOff2: f64 = 0; // (max off-orthogonality)², of the last sweep
   while (!converged && sweeps < MAX_SWEEPS) {
     sweeps++;
     for (let p = 0; p < n; p++) {
@@ -166,7 +169,7 @@ export function jacobiSweeps(
       store<f64>(norms + (<usize>p << 3), dot(m, ap, ap));
     }
     let rotations = 0;
-    worstOff = 0;
+    worstOff2 = 0;
     for (let p = 0; p < n - 1; p++) {
       const ap = a + <usize>p * colA;
       for (let q = p + 1; q < n; q++) {
@@ -175,9 +178,19 @@ export function jacobiSweeps(
         if (alpha == 0 || beta == 0) continue;
         const aq = a + <usize>q * colA;
         const gamma = dot(m, ap, aq);
-        const off = Math.abs(gamma) / Math.sqrt(alpha) / Math.sqrt(beta);
-        if (off > worstOff) worstOff = off;
-        if (!(off > tol)) continue;
+        // |γ|/√(αβ) > tol, compared in squares: most pairs end here, and two square roots and two
+        // divisions per pair were a measurable share of a sweep. Below NORMAL_PRODUCT the squares
+        // could underflow, so the plain quotient decides.
+        const g2 = gamma * gamma;
+        const ab = alpha * beta;
+        if (ab > NORMAL_PRODUCT) {
+          if (g2 > worstOff2 * ab) worstOff2 = g2 / ab;
+          if (!(g2 > tol2 * ab)) continue;
+        } else {
+          const off = Math.abs(gamma) / Math.sqrt(alpha) / Math.sqrt(beta);
+          if (off * off > worstOff2) worstOff2 = off * off;
+          if (!(off > tol)) continue;
+        }
         rotations++;
         // zeta = cot(2θ); t = tan θ, the smaller root (Rutishauser)
         const zeta = (beta - alpha) / (2.0 * gamma);
@@ -229,7 +242,7 @@ export function jacobiSweeps(
     for (let p = 0; p < n; p++) store<f64>(s + (<usize>p << 3), timesPow2(load<f64>(s + (<usize>p << 3)), e));
   }
   store<f64>(diag + (<usize>DIAG_SWEEPS << 3), <f64>sweeps);
-  store<f64>(diag + (<usize>DIAG_OFF_ORTHOGONALITY << 3), worstOff);
+  store<f64>(diag + (<usize>DIAG_OFF_ORTHOGONALITY << 3), Math.sqrt(worstOff2));
   store<f64>(diag + (<usize>DIAG_RANK << 3), <f64>rank);
   return converged ? STATUS_OK : STATUS_NOT_CONVERGED;
 }
