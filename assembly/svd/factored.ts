@@ -22,7 +22,7 @@
  */
 import { dot } from "../blas/dot";
 import { axpy, scal } from "../blas/axpy";
-import { gemmSub, gramUpper } from "../blas/gemm";
+import { gemmSub, gemmTN, gramUpper } from "../blas/gemm";
 import { formT, qrHouseholderBlocked, qrBlockedWorkspace } from "./qr";
 import { jacobiSweeps, normalizeScale, timesPow2 } from "./jacobi";
 import {
@@ -144,21 +144,13 @@ function applyQCompactWY(
   const colM = <usize>m << 3;
   gramUpper(m, k, v, m, g, k);
   formT(k, g, tau, t);
-  // Z = V₁ᵀ X_c (V₁ = top k×k of V, unit lower triangular), kept in g
-  for (let j = 0; j < k; j++) {
-    const xj = xc + <usize>j * colK;
-    for (let l = 0; l < k; l++) {
-      const off = <usize>l << 3;
-      store<f64>(g + <usize>j * colK + off, dot(k - l, v + <usize>l * colM + off, xj + off));
-    }
-  }
-  // W = T·Z (T upper triangular)
-  for (let j = 0; j < k; j++) {
-    const wj = w + <usize>j * colK;
-    const zj = g + <usize>j * colK;
-    memory.fill(wj, 0, colK);
-    for (let l = 0; l < k; l++) axpy(l + 1, load<f64>(zj + (<usize>l << 3)), t + <usize>l * colK, wj);
-  }
+  // Z = V₁ᵀ·X_c (V₁ = top k×k of V: explicit, zeros above its unit diagonal), kept in g; then
+  // W = T·Z as W = −(−T·Z), both through the register-blocked kernels: dense k³ products beat k²
+  // short triangular dots and axpys here
+  gemmTN(k, k, k, v, m, xc, k, g, k);
+  memory.fill(w, 0, <usize>k * colK);
+  gemmSub(k, k, k, t, k, g, k, w, k);
+  scal(k * k, -1.0, w);
   // X = [X_c; 0] − V·W
   for (let j = 0; j < k; j++) {
     const xj = x + <usize>j * colM;
