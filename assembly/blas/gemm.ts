@@ -17,6 +17,51 @@ import { dot } from "./dot";
 import { axpy } from "./axpy";
 
 /**
+ * C[0:4, 0:4] −= A[0:4, 0:p]·B[0:p, 0:4], the block held in eight f64x2 accumulators.
+ * @param ap - &A[i, 0]; b0 - &B[0, j]; cp - &C[i, j]; col* - column strides in bytes
+ */
+// @ts-ignore: decorator
+@inline
+function block4x4(p: i32, ap: usize, colA: usize, b0: usize, colB: usize, cp: usize, colC: usize): void {
+  const b1 = b0 + colB;
+  const b2 = b1 + colB;
+  const b3 = b2 + colB;
+  let c00 = f64x2.splat(0), c10 = f64x2.splat(0);
+  let c01 = f64x2.splat(0), c11 = f64x2.splat(0);
+  let c02 = f64x2.splat(0), c12 = f64x2.splat(0);
+  let c03 = f64x2.splat(0), c13 = f64x2.splat(0);
+  for (let l = 0; l < p; l++) {
+    const a0 = v128.load(ap);
+    const a1 = v128.load(ap, 16);
+    const o = <usize>l << 3;
+    let bv = v128.load64_splat(b0 + o);
+    c00 = f64x2.add(c00, f64x2.mul(a0, bv));
+    c10 = f64x2.add(c10, f64x2.mul(a1, bv));
+    bv = v128.load64_splat(b1 + o);
+    c01 = f64x2.add(c01, f64x2.mul(a0, bv));
+    c11 = f64x2.add(c11, f64x2.mul(a1, bv));
+    bv = v128.load64_splat(b2 + o);
+    c02 = f64x2.add(c02, f64x2.mul(a0, bv));
+    c12 = f64x2.add(c12, f64x2.mul(a1, bv));
+    bv = v128.load64_splat(b3 + o);
+    c03 = f64x2.add(c03, f64x2.mul(a0, bv));
+    c13 = f64x2.add(c13, f64x2.mul(a1, bv));
+    ap += colA;
+  }
+  v128.store(cp, f64x2.sub(v128.load(cp), c00));
+  v128.store(cp, f64x2.sub(v128.load(cp, 16), c10), 16);
+  const cq = cp + colC;
+  v128.store(cq, f64x2.sub(v128.load(cq), c01));
+  v128.store(cq, f64x2.sub(v128.load(cq, 16), c11), 16);
+  const cr = cq + colC;
+  v128.store(cr, f64x2.sub(v128.load(cr), c02));
+  v128.store(cr, f64x2.sub(v128.load(cr, 16), c12), 16);
+  const cs = cr + colC;
+  v128.store(cs, f64x2.sub(v128.load(cs), c03));
+  v128.store(cs, f64x2.sub(v128.load(cs, 16), c13), 16);
+}
+
+/**
  * C ← C − A·B.
  * @param m - rows of A and C
  * @param n - columns of B and C
@@ -29,68 +74,30 @@ export function gemmSub(m: i32, n: i32, p: i32, a: usize, lda: i32, b: usize, ld
   const colA = <usize>lda << 3;
   const colB = <usize>ldb << 3;
   const colC = <usize>ldc << 3;
-  let j = 0;
+  let j4 = 0; // columns [0, j4) are done by the blocked loop
   if (ASC_FEATURE_SIMD) {
     const m4 = m & ~3;
-    for (; j + 4 <= n; j += 4) {
-      const b0 = b + <usize>j * colB;
-      const b1 = b0 + colB;
-      const b2 = b1 + colB;
-      const b3 = b2 + colB;
-      const c0 = c + <usize>j * colC;
-      for (let i = 0; i < m4; i += 4) {
-        let c00 = f64x2.splat(0), c10 = f64x2.splat(0);
-        let c01 = f64x2.splat(0), c11 = f64x2.splat(0);
-        let c02 = f64x2.splat(0), c12 = f64x2.splat(0);
-        let c03 = f64x2.splat(0), c13 = f64x2.splat(0);
-        let ap = a + (<usize>i << 3);
-        for (let l = 0; l < p; l++) {
-          const a0 = v128.load(ap);
-          const a1 = v128.load(ap, 16);
-          const o = <usize>l << 3;
-          let bv = v128.load64_splat(b0 + o);
-          c00 = f64x2.add(c00, f64x2.mul(a0, bv));
-          c10 = f64x2.add(c10, f64x2.mul(a1, bv));
-          bv = v128.load64_splat(b1 + o);
-          c01 = f64x2.add(c01, f64x2.mul(a0, bv));
-          c11 = f64x2.add(c11, f64x2.mul(a1, bv));
-          bv = v128.load64_splat(b2 + o);
-          c02 = f64x2.add(c02, f64x2.mul(a0, bv));
-          c12 = f64x2.add(c12, f64x2.mul(a1, bv));
-          bv = v128.load64_splat(b3 + o);
-          c03 = f64x2.add(c03, f64x2.mul(a0, bv));
-          c13 = f64x2.add(c13, f64x2.mul(a1, bv));
-          ap += colA;
-        }
-        const cp = c0 + (<usize>i << 3);
-        v128.store(cp, f64x2.sub(v128.load(cp), c00));
-        v128.store(cp, f64x2.sub(v128.load(cp, 16), c10), 16);
-        const cq = cp + colC;
-        v128.store(cq, f64x2.sub(v128.load(cq), c01));
-        v128.store(cq, f64x2.sub(v128.load(cq, 16), c11), 16);
-        const cr = cq + colC;
-        v128.store(cr, f64x2.sub(v128.load(cr), c02));
-        v128.store(cr, f64x2.sub(v128.load(cr, 16), c12), 16);
-        const cs = cr + colC;
-        v128.store(cs, f64x2.sub(v128.load(cs), c03));
-        v128.store(cs, f64x2.sub(v128.load(cs, 16), c13), 16);
-      }
-      // leftover rows m4..m−1 of these four columns
+    j4 = n & ~3;
+    // row blocks outermost: the 4×p sliver of A (p cache lines) stays in L1 while it meets every
+    // column block of B; columns outermost streamed all of A from L2 once per column block
+    for (let i = 0; i < m4; i += 4) {
+      const ap = a + (<usize>i << 3);
+      const cp = c + (<usize>i << 3);
+      for (let j = 0; j < j4; j += 4) block4x4(p, ap, colA, b + <usize>j * colB, colB, cp + <usize>j * colC, colC);
+    }
+    // leftover rows m4..m−1 of the blocked columns
+    for (let j = 0; j < j4; j++) {
+      const bj = b + <usize>j * colB;
+      const cj = c + <usize>j * colC;
       for (let i = m4; i < m; i++) {
-        for (let jj = 0; jj < 4; jj++) {
-          const bj = b0 + <usize>jj * colB;
-          let acc: f64 = 0;
-          for (let l = 0; l < p; l++) {
-            acc += load<f64>(a + <usize>l * colA + (<usize>i << 3)) * load<f64>(bj + (<usize>l << 3));
-          }
-          const cij = c0 + <usize>jj * colC + (<usize>i << 3);
-          store<f64>(cij, load<f64>(cij) - acc);
-        }
+        let acc: f64 = 0;
+        for (let l = 0; l < p; l++) acc += load<f64>(a + <usize>l * colA + (<usize>i << 3)) * load<f64>(bj + (<usize>l << 3));
+        store<f64>(cj + (<usize>i << 3), load<f64>(cj + (<usize>i << 3)) - acc);
       }
     }
   }
   // remaining columns (all of them in the scalar build): c_j −= Σ_l b_lj · a_l
-  for (; j < n; j++) {
+  for (let j = j4; j < n; j++) {
     const bj = b + <usize>j * colB;
     const cj = c + <usize>j * colC;
     for (let l = 0; l < p; l++) axpy(m, -load<f64>(bj + (<usize>l << 3)), a + <usize>l * colA, cj);
