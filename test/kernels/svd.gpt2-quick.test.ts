@@ -1,9 +1,9 @@
 /**
  * @module test/kernels/svd.gpt2-quick
  * A quick guard for the optimised factored SVD (both builds): real GPT-2 heads against the LAPACK
- * reference spectra, and small synthetic factor pairs that force each path of the core solver (the
- * triangular-solve path and the accumulated-rotation fallback) against ml-matrix's SVD of the
- * explicit product. The full kernel suites live elsewhere; this file stays small.
+ * reference spectra, and small synthetic factor pairs that take each path (Cholesky QR or Householder
+ * QR; the core's triangular-solve path or its accumulated-rotation fallback) against ml-matrix's SVD
+ * of the explicit product. The full kernel suites live elsewhere; this file stays small.
  */
 import { existsSync } from "node:fs";
 import { describe, expect, it } from "vitest";
@@ -56,12 +56,16 @@ describe.each(builds)("svdFactored (%s build)", (build) => {
   });
 
   it.each([
-    ["well conditioned (triangular-solve path)", (j: number) => 1 + j / 8],
+    ["well conditioned (Cholesky QR, triangular-solve path)", (j: number) => 1 + j / 8],
+    ["graded columns to 1/300 (Cholesky QR: column scaling does not hurt it)", (j: number) => 300 ** (-j / 8)],
     ["graded to 1e-9 (accumulated fallback)", (j: number) => 10 ** (-j)],
     ["rank deficient (accumulated fallback)", (j: number) => (j < 5 ? 1 : 0)],
-  ] as const)("%s agrees with the SVD of the explicit product", (_name, scale) => {
+    ["nearly parallel columns (Cholesky QR fails its check, Householder redoes it)", () => 1, 1e-2],
+  ] as const)("%s agrees with the SVD of the explicit product", (_name, scale, parallel = 0) => {
     const m = 37, n = 9;
     const a = factor(m, n, 1, scale);
+    // a_j ← a_0 + parallel·a_j: κ(A) ≈ 1/parallel without any column being small
+    if (parallel) for (let i = 0; i < m; i++) for (let j = 1; j < n; j++) a.data[i * n + j] = a.data[i * n] + parallel * a.data[i * n + j];
     const b = factor(m, n, 2, (j) => (scale(j) === 0 ? 0 : 1));
     const r = kernels.factoredSvd(a, b);
     const product = toMl(a).mmul(toMl(b).transpose());
