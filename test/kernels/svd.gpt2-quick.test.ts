@@ -55,13 +55,13 @@ describe.each(builds)("svdFactored (%s build)", (build) => {
     });
   });
 
-  it.each([
+  it.each<[string, (j: number) => number, number?]>([
     ["well conditioned (Cholesky QR, triangular-solve path)", (j: number) => 1 + j / 8],
     ["graded columns to 1/300 (Cholesky QR: column scaling does not hurt it)", (j: number) => 300 ** (-j / 8)],
     ["graded to 1e-9 (accumulated fallback)", (j: number) => 10 ** (-j)],
     ["rank deficient (accumulated fallback)", (j: number) => (j < 5 ? 1 : 0)],
     ["nearly parallel columns (Cholesky QR fails its check, Householder redoes it)", () => 1, 1e-2],
-  ] as const)("%s agrees with the SVD of the explicit product", (_name, scale, parallel = 0) => {
+  ])("%s agrees with the SVD of the explicit product", (_name, scale, parallel = 0) => {
     const m = 37, n = 9;
     const a = factor(m, n, 1, scale);
     // a_j ← a_0 + parallel·a_j: κ(A) ≈ 1/parallel without any column being small
