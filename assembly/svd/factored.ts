@@ -4,18 +4,24 @@
  * as TransformerLens's FactoredMatrix). For an attention head, A = W_Q and B = W_K give the QK circuit
  * Ω = W_Q W_Kᵀ, and A = W_V, B = W_Oᵀ give the OV circuit.
  *
- *   A = Q_A R_A,  B = Q_B R_B            (Householder QR, k = min(m, n) reflectors each)
+ *   A = Q_A R_A,  B = Q_B R_B            (QR of each factor, k = min(m, n))
  *   C = R_A R_Bᵀ = U_c Σ V_cᵀ            (k×k core, one-sided Jacobi)
- *   U = Q_A U_c,  V = Q_B V_c            (compact WY: Q·[U_c; 0] = [U_c; 0] − V_A·T_A·(V_A1ᵀ U_c))
+ *   U = Q_A U_c,  V = Q_B V_c
  *
- * Cost O(m·n²) instead of O(m³). The Q application uses the compact WY form (LAPACK dlarft; Schreiber
- * & Van Loan, "A storage-efficient WY representation for products of Householder transformations",
- * SIAM J. Sci. Stat. Comput. 10(1), 1989): because [U_c; 0] is zero below row k, Vᵀ[U_c; 0] only
- * involves the k×k top of V, and the only O(m·k²) work left is the Gram matrix VᵀV that builds T and one
- * register-blocked product V·W. Applying the k reflectors one by one (dorm2r) costs twice the flops of
- * that product, at level-1 speed. Every result is checked before it is returned: relative residual of
- * the core, and orthogonality of the full U and V. A result that fails a check returns
- * STATUS_CHECK_FAILED with the measured figures in `diag`, never silently.
+ * Cost O(m·n²) instead of O(m³), in one of two ways (svdFactored explains the choice):
+ * - Cholesky QR, the fast path: R from AᵀA = RᵀR and U = A·(R_A⁻¹U_c), one Gram matrix and one
+ *   product per factor. Its rounding grows like κ(A)²·ε, so its result is accepted only when the
+ *   checks below pass with a tighter bound.
+ * - Householder QR (blocked, qr.ts), otherwise: U = Q_A·[U_c; 0] in compact WY form (LAPACK dlarft;
+ *   Schreiber & Van Loan, "A storage-efficient WY representation for products of Householder
+ *   transformations", SIAM J. Sci. Stat. Comput. 10(1), 1989): because [U_c; 0] is zero below row k,
+ *   Vᵀ[U_c; 0] only involves the k×k top of V, and the O(m·k²) work left is the Gram matrix VᵀV that
+ *   builds T and one register-blocked product V·W (dorm2r's reflector-by-reflector application costs
+ *   twice the flops of that product, at level-1 speed).
+ *
+ * Every result is checked before it is returned: relative residual of the core, and orthogonality of
+ * the full U and V (every pair of columns). A result that fails a check returns STATUS_CHECK_FAILED
+ * with the measured figures in `diag`, never silently.
  *
  * Signs are canonical (method §1): each pair (u_k, v_k) is flipped so that the entry of u_k with the
  * largest magnitude (first such entry on ties) is positive.
@@ -184,8 +190,9 @@ export function canonicalizeSigns(m: i32, k: i32, u: usize, ldu: i32, mv: i32, v
  *
  * @param m - rows of both factors (d_model, or d_model + 1 when bias-augmented), ≥ 0
  * @param n - columns of both factors (d_head), ≥ 0; k = min(m, n) triplets are returned
- * @param a - [m, n] column-major f64, ld m; destroyed (holds the Householder vectors on exit)
- * @param b - [m, n] column-major f64, ld m; destroyed
+ * @param a - [m, n] column-major f64, ld m; destroyed (scaled by a power of two, and holds the
+ *   Householder vectors on exit when the Householder path ran)
+ * @param b - [m, n] column-major f64, ld m; destroyed likewise
  * @param u - [m, k] column-major f64, written: left singular vectors (query / read side)
  * @param s - k f64, written: σ non-increasing
  * @param v - [m, k] column-major f64, written: right singular vectors (key / write side)
@@ -233,7 +240,7 @@ export function svdFactored(
   // see: Stathopoulos & Wu, "A block orthogonalization procedure with constant synchronization
   // requirements", SIAM J. Sci. Comput. 23(6), 2002; Yamamoto et al., "Roundoff error analysis of
   // the CholeskyQR2 algorithm", ETNA 44, 2015.
-  if (m >= n && choleskyOfGram(m, n, a, ra, g) && choleskyOfGram(m, n, b, rb, g)) {
+  if (m >= n && choleskyOfGram(m, n, a, ra) && choleskyOfGram(m, n, b, rb)) {
     const status = coreSvd(k, n, ra, k, rb, k, core, coreCopy, vc, s, g, jwork, diag);
     if (status != STATUS_OK) return status;
     productWithInverse(m, k, a, ra, core, u);
@@ -260,9 +267,9 @@ export function svdFactored(
  * SIMD dot of two R columns). Returns false when a pivot is not positive and finite, or when the
  * diagonal of R already shows (max r_jj / min r_jj)² > CHOLESKY_COND2 (a lower bound on κ(A)², so
  * those factors would fail the final orthogonality check anyway).
- * @param a - [m, n] column-major, ld m, m ≥ n; r - n×n, ld n, written (upper triangle); g - unused
+ * @param a - [m, n] column-major, ld m, m ≥ n; r - n×n, ld n, written (upper triangle)
  */
-function choleskyOfGram(m: i32, n: i32, a: usize, r: usize, g: usize): bool {
+function choleskyOfGram(m: i32, n: i32, a: usize, r: usize): bool {
   gramUpper(m, n, a, m, r, n);
   const col = <usize>n << 3;
   let dmin = Infinity;
