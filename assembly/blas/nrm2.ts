@@ -31,7 +31,10 @@ export function amax(n: i32, x: usize): f64 {
   }
   for (; i < n; i++) {
     const a = Math.abs(load<f64>(x + (<usize>i << 3)));
-    if (!(a <= m)) m = a; // propagates NaN
+    if (!(a <= m)) {
+      if (isNaN(a)) return a; // `m = a` alone would lose the NaN to any later, larger entry
+      m = a;
+    }
   }
   return m;
 }

@@ -57,7 +57,8 @@ export function amaxMatrix(m: i32, n: i32, a: usize, ld: i32): f64 {
   let r: f64 = 0;
   for (let j = 0; j < n; j++) {
     const c = amax(m, a + ((<usize>j * <usize>ld) << 3));
-    if (!(c <= r)) r = c;
+    if (isNaN(c)) return c;
+    if (c > r) r = c;
   }
   return r;
 }

@@ -55,6 +55,14 @@ describe.each(builds)("svdFactored (%s build)", (build) => {
     });
   });
 
+  it.each([NaN, Infinity])("rejects %s followed by larger entries (svd and factoredSvd)", (bad) => {
+    const a = factor(40, 4, 3, () => 1);
+    a.data[77] = bad; // row 19, column 1: entries after it are larger in magnitude
+    const b = factor(40, 4, 4, () => 1);
+    expect(() => kernels.svd(a)).toThrow(expect.objectContaining({ name: "NonFiniteInput" }));
+    expect(() => kernels.factoredSvd(a, b)).toThrow(expect.objectContaining({ name: "NonFiniteInput" }));
+  });
+
   it.each<[string, (j: number) => number, number?]>([
     ["well conditioned (Cholesky QR, triangular-solve path)", (j: number) => 1 + j / 8],
     ["graded columns to 1/300 (Cholesky QR: column scaling does not hurt it)", (j: number) => 300 ** (-j / 8)],
