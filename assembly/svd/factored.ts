@@ -57,7 +57,7 @@ const SOLVE_ORTHOGONALITY: f64 = 16.0;
 /** f64 elements of workspace `svdFactored` needs for factors of shape [m, n]. */
 export function svdFactoredWorkspace(m: i32, n: i32): i32 {
   const k = m < n ? m : n;
-  return 3 * k + 9 * k * k + qrBlockedWorkspace(m, n);
+  return 3 * k + 8 * k * k + qrBlockedWorkspace(m, n);
 }
 
 /**

@@ -1,8 +1,9 @@
 /**
  * @module qr
- * Householder QR of a column-major m×n matrix, in place (the factored SVD applies Q in compact WY
- * form, see svd/factored.ts).
- * see: LAPACK dgeqr2.f, dlarfg.f, dlarf.f (unblocked forms).
+ * Householder QR of a column-major m×n matrix, in place: unblocked (qrHouseholder, dgeqr2) and
+ * blocked (qrHouseholderBlocked, dgeqrf), plus dlarft's T of the compact WY form (formT), which the
+ * blocked QR and the factored SVD's Q application share. It never forms Q.
+ * see: LAPACK dgeqr2.f, dgeqrf.f, dlarfg.f, dlarf.f, dlarft.f, dlarfb.f.
  *
  * Storage, as in LAPACK: on exit the upper trapezoid of A holds R (k×n, k = min(m, n)); below the
  * diagonal, column j holds the tail of the Householder vector v_j (v_j[0] = 1 is implicit), and
