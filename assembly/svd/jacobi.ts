@@ -144,8 +144,8 @@ export function svdJacobi(
 
 /**
  * `svdJacobi` without argument checks, for callers inside the module. `v = 0` skips accumulating V
- * (half of every rotation's work): the caller then recovers V from A·V = U·Σ itself, as dgejsv does
- * for a well-conditioned triangular A (see svd/factored.ts).
+ * (half of every rotation's work): the caller then recovers V from A·V = U·Σ itself (svd/factored.ts
+ * does it with triangular solves, as dgejsv does for a well-conditioned triangular A).
  */
 export function jacobiSweeps(
   m: i32, n: i32, a: usize, lda: i32, s: usize, v: usize, ldv: i32, work: usize, diag: usize,
@@ -191,8 +191,8 @@ export function jacobiSweeps(
         const i1 = i0 + CHUNK < nn >> 1 ? i0 + CHUNK : nn >> 1;
         let count = 0;
         for (let i = i0; i < i1; i++) {
-          let x = i == 0 ? nn - 1 : (r + i) % (nn - 1);
-          let y = i == 0 ? r : (r - i + nn - 1) % (nn - 1);
+          const x = i == 0 ? nn - 1 : (r + i) % (nn - 1);
+          const y = i == 0 ? r : (r - i + nn - 1) % (nn - 1);
           const p = x < y ? x : y;
           const q = x < y ? y : x;
           if (q >= n) continue;
