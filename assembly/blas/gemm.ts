@@ -159,6 +159,41 @@ function dotBlock2x4(m: i32, ap0: usize, ap1: usize, bq0: usize, colB: usize, g:
 }
 
 /**
+ * c[p, q] = a_pᵀ b_q for p < n1 and q < n2, or only for q ≥ p when `upper` (then entries below the
+ * diagonal inside diagonal register blocks are written too, with their symmetric values).
+ */
+function innerProducts(
+  m: i32, n1: i32, n2: i32, a: usize, lda: i32, b: usize, ldb: i32, c: usize, ldc: i32, upper: bool,
+): void {
+  const colA = <usize>lda << 3;
+  const colB = <usize>ldb << 3;
+  const colC = <usize>ldc << 3;
+  let p = 0;
+  if (ASC_FEATURE_SIMD) {
+    // 2 columns p × 4 columns q per block (for `upper`, from the 4-block holding the diagonal)
+    for (; p + 2 <= n1; p += 2) {
+      const ap0 = a + <usize>p * colA;
+      let q = upper ? p & ~3 : 0;
+      for (; q + 4 <= n2; q += 4) {
+        dotBlock2x4(m, ap0, ap0 + colA, b + <usize>q * colB, colB, c + <usize>q * colC + (<usize>p << 3), colC);
+      }
+      // leftover q columns (n2 not a multiple of 4)
+      for (; q < n2; q++) {
+        const bq = b + <usize>q * colB;
+        const cq = c + <usize>q * colC + (<usize>p << 3);
+        store<f64>(cq, dot(m, ap0, bq));
+        store<f64>(cq, dot(m, ap0 + colA, bq), 8);
+      }
+    }
+  }
+  // leftover p column (odd n1), or everything in the scalar build
+  for (; p < n1; p++) {
+    const ap = a + <usize>p * colA;
+    for (let q = upper ? p : 0; q < n2; q++) store<f64>(c + <usize>q * colC + (<usize>p << 3), dot(m, ap, b + <usize>q * colB));
+  }
+}
+
+/**
  * C = Aᵀ·B (dgemm, TRANSA = 'T', TRANSB = 'N'; C is overwritten), every entry an inner product of
  * two columns.
  * @param m - rows of A and B
@@ -169,29 +204,7 @@ function dotBlock2x4(m: i32, ap0: usize, ap1: usize, bq0: usize, colB: usize, g:
  * @param c - [n1, n2] column-major, leading dimension ldc
  */
 export function gemmTN(m: i32, n1: i32, n2: i32, a: usize, lda: i32, b: usize, ldb: i32, c: usize, ldc: i32): void {
-  const colA = <usize>lda << 3;
-  const colB = <usize>ldb << 3;
-  const colC = <usize>ldc << 3;
-  let p = 0;
-  if (ASC_FEATURE_SIMD) {
-    for (; p + 2 <= n1; p += 2) {
-      const ap0 = a + <usize>p * colA;
-      let q = 0;
-      for (; q + 4 <= n2; q += 4) {
-        dotBlock2x4(m, ap0, ap0 + colA, b + <usize>q * colB, colB, c + <usize>q * colC + (<usize>p << 3), colC);
-      }
-      for (; q < n2; q++) {
-        const bq = b + <usize>q * colB;
-        const cq = c + <usize>q * colC + (<usize>p << 3);
-        store<f64>(cq, dot(m, ap0, bq));
-        store<f64>(cq, dot(m, ap0 + colA, bq), 8);
-      }
-    }
-  }
-  for (; p < n1; p++) {
-    const ap = a + <usize>p * colA;
-    for (let q = 0; q < n2; q++) store<f64>(c + <usize>q * colC + (<usize>p << 3), dot(m, ap, b + <usize>q * colB));
-  }
+  innerProducts(m, n1, n2, a, lda, b, ldb, c, ldc, false);
 }
 
 /**
@@ -204,29 +217,5 @@ export function gemmTN(m: i32, n1: i32, n2: i32, a: usize, lda: i32, b: usize, l
  * @param g - [n, n] column-major, leading dimension ldg
  */
 export function gramUpper(m: i32, n: i32, a: usize, lda: i32, g: usize, ldg: i32): void {
-  const colA = <usize>lda << 3;
-  const colG = <usize>ldg << 3;
-  let p = 0;
-  if (ASC_FEATURE_SIMD) {
-    // 2 columns p × 4 columns q per block, starting at the 4-block holding the diagonal
-    for (; p + 2 <= n; p += 2) {
-      const ap0 = a + <usize>p * colA;
-      let q = p & ~3;
-      for (; q + 4 <= n; q += 4) {
-        dotBlock2x4(m, ap0, ap0 + colA, a + <usize>q * colA, colA, g + <usize>q * colG + (<usize>p << 3), colG);
-      }
-      // leftover q columns (n not a multiple of 4)
-      for (; q < n; q++) {
-        const aq = a + <usize>q * colA;
-        const gq = g + <usize>q * colG + (<usize>p << 3);
-        store<f64>(gq, dot(m, ap0, aq));
-        store<f64>(gq, dot(m, ap0 + colA, aq), 8);
-      }
-    }
-  }
-  // leftover p column (odd n), or everything in the scalar build
-  for (; p < n; p++) {
-    const ap = a + <usize>p * colA;
-    for (let q = p; q < n; q++) store<f64>(g + <usize>q * colG + (<usize>p << 3), dot(m, ap, a + <usize>q * colA));
-  }
+  innerProducts(m, n, n, a, lda, a, lda, g, ldg, true);
 }

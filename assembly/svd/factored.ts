@@ -101,11 +101,9 @@ function coreResidual(k: i32, c: usize, u: usize, s: usize, v: usize, r: usize):
 /**
  * V = R_B⁻ᵀ·R_A⁻¹·U·diag(s), the right singular vectors of C = R_A R_Bᵀ from its left ones (dtrsm
  * twice). R_A, R_B: k×k upper triangles with leading dimensions lda, ldb, nonsingular; u and v are
- * k×k, ld k. R_A⁻¹ is back substitution (solveUpper); R_B⁻ᵀ is forward substitution where row i of
- * R_Bᵀ is column i of R_B, contiguous (a dot per step).
+ * k×k, ld k. R_A⁻¹ is back substitution (solveUpper), R_B⁻ᵀ forward substitution (solveUpperTransposed).
  */
 function solveRightVectors(k: i32, ra: usize, lda: i32, rb: usize, ldb: i32, u: usize, s: usize, v: usize): void {
-  const colB = <usize>ldb << 3;
   const colK = <usize>k << 3;
   for (let j = 0; j < k; j++) {
     const vj = v + <usize>j * colK;
@@ -113,14 +111,7 @@ function solveRightVectors(k: i32, ra: usize, lda: i32, rb: usize, ldb: i32, u: 
     scal(k, load<f64>(s + (<usize>j << 3)), vj);
   }
   solveUpper(k, ra, lda, v);
-  for (let j = 0; j < k; j++) {
-    const vj = v + <usize>j * colK;
-    for (let i = 0; i < k; i++) {
-      const bi = rb + <usize>i * colB;
-      const o = <usize>i << 3;
-      store<f64>(vj + o, (load<f64>(vj + o) - dot(i, bi, vj)) / load<f64>(bi + o));
-    }
-  }
+  for (let j = 0; j < k; j++) solveUpperTransposed(k, rb, ldb, v + <usize>j * colK);
 }
 
 /**
@@ -263,8 +254,8 @@ export function svdFactored(
 }
 
 /**
- * R with RᵀR = AᵀA (dsyrk, then dpotf2 with UPLO = 'U', left-looking by columns: each entry is one
- * SIMD dot of two R columns). Returns false when a pivot is not positive and finite, or when the
+ * R with RᵀR = AᵀA (dsyrk, then dpotf2 with UPLO = 'U', left-looking by columns: column j of R is a
+ * forward substitution with the columns before it). Returns false when a pivot is not positive and finite, or when the
  * diagonal of R already shows (max r_jj / min r_jj)² > CHOLESKY_COND2 (a lower bound on κ(A)², so
  * those factors would fail the final orthogonality check anyway).
  * @param a - [m, n] column-major, ld m, m ≥ n; r - n×n, ld n, written (upper triangle)
@@ -276,11 +267,7 @@ function choleskyOfGram(m: i32, n: i32, a: usize, r: usize): bool {
   let dmax: f64 = 0;
   for (let j = 0; j < n; j++) {
     const rj = r + <usize>j * col;
-    for (let i = 0; i < j; i++) {
-      const ri = r + <usize>i * col;
-      const o = <usize>i << 3;
-      store<f64>(rj + o, (load<f64>(rj + o) - dot(i, ri, rj)) / load<f64>(ri + o));
-    }
+    solveUpperTransposed(j, r, n, rj); // R[0:j, j] = R[0:j, 0:j]⁻ᵀ·G[0:j, j]
     const o = <usize>j << 3;
     const d = load<f64>(rj + o) - dot(j, rj, rj);
     if (!(d > 0) || !isFinite(d)) return false;
@@ -305,6 +292,19 @@ function solveUpper(k: i32, r: usize, ldr: i32, x: usize): void {
       store<f64>(xj + o, yi);
       axpy(i, -yi, ri, xj);
     }
+  }
+}
+
+/**
+ * x ← R⁻ᵀ·x for the len×len upper triangle of R (ld ldr), by forward substitution: row i of Rᵀ is
+ * column i of R, contiguous, so each step is one SIMD dot.
+ */
+function solveUpperTransposed(len: i32, r: usize, ldr: i32, x: usize): void {
+  const colR = <usize>ldr << 3;
+  for (let i = 0; i < len; i++) {
+    const ri = r + <usize>i * colR;
+    const o = <usize>i << 3;
+    store<f64>(x + o, (load<f64>(x + o) - dot(i, ri, x)) / load<f64>(ri + o));
   }
 }
 
