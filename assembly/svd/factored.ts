@@ -255,9 +255,9 @@ export function svdFactored(
 
 /**
  * R with RᵀR = AᵀA (dsyrk, then dpotf2 with UPLO = 'U', left-looking by columns: column j of R is a
- * forward substitution with the columns before it). Returns false when a pivot is not positive and finite, or when the
- * diagonal of R already shows (max r_jj / min r_jj)² > CHOLESKY_COND2 (a lower bound on κ(A)², so
- * those factors would fail the final orthogonality check anyway).
+ * forward substitution with the columns before it). Returns false when a pivot is not positive and
+ * finite, or when the diagonal of R already shows (max r_jj / min r_jj)² > CHOLESKY_COND2 (a lower
+ * bound on κ(A)², so those factors would fail the final orthogonality check anyway).
  * @param a - [m, n] column-major, ld m, m ≥ n; r - n×n, ld n, written (upper triangle)
  */
 function choleskyOfGram(m: i32, n: i32, a: usize, r: usize): bool {
