@@ -125,10 +125,10 @@ export function parseSafetensorsHeader(json: Uint8Array, dataLen: number): Safet
       throw new MalformedSafetensors(`tensor ${name}: data_offsets [${begin}, ${end}] outside the ${dataLen} data bytes`);
     }
     // element count × width must equal the span; checked incrementally so no product can overflow
-    let bytes = DTYPE_BYTES[dtype as Dtype] as number;
+    let bytes = (shape as number[]).includes(0) ? 0 : (DTYPE_BYTES[dtype as Dtype] as number);
     for (const d of shape as number[]) {
-      bytes *= d;
       if (bytes > dataLen) break;
+      bytes *= d;
     }
     if (bytes !== end - begin) {
       throw new MalformedSafetensors(
