@@ -97,10 +97,10 @@ export function parseSafetensors(buf: Uint8Array, maxHeaderBytes = MAX_HEADER_BY
       throw new MalformedSafetensors(`tensor ${name}: data_offsets [${begin}, ${end}] outside the ${dataLen} data bytes`);
     }
     // element count × width must equal the span; checked incrementally so no product can overflow
-    let bytes = DTYPE_BYTES[dtype as Dtype] as number;
+    let bytes = (shape as number[]).includes(0) ? 0 : (DTYPE_BYTES[dtype as Dtype] as number);
     for (const d of shape as number[]) {
-      bytes *= d;
       if (bytes > dataLen) break;
+      bytes *= d;
     }
     if (bytes !== end - begin) {
       throw new MalformedSafetensors(

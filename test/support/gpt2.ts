@@ -3,12 +3,13 @@
  * project) in TransformerLens orientation, through the project's own safetensors parser.
  */
 import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+import { SHARED } from "./paths";
 import { decodeFloat, encodeSafetensors, parseSafetensors, type ParsedSafetensors } from "../../src/wire/safetensors";
 
-export const GPT2_PATH = fileURLToPath(new URL("../../../shared/models/gpt2-small-attn.safetensors", import.meta.url));
-export const SPECTRA_PATH = fileURLToPath(new URL("../../../shared/reference/gpt2-small-spectra.json", import.meta.url));
-export const SAD_REFERENCE_PATH = fileURLToPath(new URL("../../../shared/reference/gpt2-small-sad-L0-positions.json", import.meta.url));
+export const GPT2_PATH = join(SHARED, "models", "gpt2-small-attn.safetensors");
+export const SPECTRA_PATH = join(SHARED, "reference", "gpt2-small-spectra.json");
+export const SAD_REFERENCE_PATH = join(SHARED, "reference", "gpt2-small-sad-L0-positions.json");
 export const D_MODEL = 768;
 export const D_HEAD = 64;
 

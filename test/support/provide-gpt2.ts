@@ -43,6 +43,8 @@ export default function setup(project: TestProject) {
     reference: sadRef.heads.find((h) => h.head === SAD_HEAD)!,
     examples: sadRef.examples.filter((e) => e.head === SAD_HEAD),
   });
+  // hostile-input cases per endpoint: a short run in the suite, more with FUZZ_RUNS (npm run fuzz)
+  project.provide("fuzzRuns", Number(process.env.FUZZ_RUNS ?? 150));
 }
 
 declare module "vitest" {
@@ -64,5 +66,6 @@ declare module "vitest" {
       reference: SadReference["heads"][number];
       examples: SadReference["examples"];
     };
+    fuzzRuns: number;
   }
 }

@@ -58,6 +58,11 @@ describe("parseSafetensors", () => {
     test(`rejects ${name}`, () => expect(() => parseSafetensors(make())).toThrow(MalformedSafetensors));
   }
 
+  test("empty tensors (a zero dimension) parse, whatever the other dimensions", () => {
+    const p = parseSafetensors(raw({ a: { dtype: "F32", shape: [1_000_000, 0], data_offsets: [0, 0] } }));
+    expect(p.tensors.get("a")!.bytes.length).toBe(0);
+  });
+
   test("integer tensors parse but do not decode as floats", () => {
     const p = parseSafetensors(raw({ a: { dtype: "I32", shape: [1], data_offsets: [0, 4] } }, 4));
     expect(() => decodeFloat(p.tensors.get("a")!)).toThrow(UnsupportedDtype);
