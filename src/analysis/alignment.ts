@@ -151,15 +151,26 @@ export function normalizeRows(f: Matrix, what = "F"): Float64Array {
 
 /** C = F̂ W for unit rows F̂ [n, d] and basis columns W [rows, k] (rows = d or d + 1, extra row ignored). */
 export function cosines(fhat: Float64Array, n: number, d: number, w: Float64Array, k: number): Float64Array {
+  // columns of W made contiguous, then one dot product per (feature, column) with four partial sums:
+  // about 4× faster in V8 than accumulating rows of W into C (16k features × 768 × 64: 0.5 s, not 2 s)
+  const wt = new Float64Array(k * d);
+  for (let i = 0; i < d; i++) for (let j = 0; j < k; j++) wt[j * d + i] = w[i * k + j];
   const c = new Float64Array(n * k);
+  const d4 = d - (d % 4);
   for (let f = 0; f < n; f++) {
     const fo = f * d;
-    const co = f * k;
-    for (let i = 0; i < d; i++) {
-      const x = fhat[fo + i];
-      if (x === 0) continue;
-      const wo = i * k;
-      for (let j = 0; j < k; j++) c[co + j] += x * w[wo + j];
+    for (let j = 0; j < k; j++) {
+      const wo = j * d;
+      let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      let i = 0;
+      for (; i < d4; i += 4) {
+        s0 += fhat[fo + i] * wt[wo + i];
+        s1 += fhat[fo + i + 1] * wt[wo + i + 1];
+        s2 += fhat[fo + i + 2] * wt[wo + i + 2];
+        s3 += fhat[fo + i + 3] * wt[wo + i + 3];
+      }
+      for (; i < d; i++) s0 += fhat[fo + i] * wt[wo + i];
+      c[f * k + j] = (s0 + s1) + (s2 + s3);
     }
   }
   return c;

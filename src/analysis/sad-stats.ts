@@ -20,15 +20,14 @@ export function medianSorted(sorted: ArrayLike<number>): number {
 export function percentileSorted(sorted: ArrayLike<number>, q: number): number {
   const n = sorted.length;
   if (n === 0) return NaN;
-  // numpy _compute_virtual_index with alpha = beta = 1, written as numpy evaluates it
-  const vi = n * q + (1 + q * (1 - 1 - 1)) - 1;
-  let prev = Math.floor(vi);
-  let next = prev + 1;
+  // numpy 2.x _quantile: virtual index (n − 1)·q, neighbours clipped to the last value, then _lerp
+  const vi = (n - 1) * q;
+  if (vi >= n - 1) return sorted[n - 1];
+  if (vi < 0) return sorted[0];
+  const prev = Math.floor(vi);
   const gamma = vi - prev;
-  prev = Math.min(Math.max(prev, 0), n - 1);
-  next = Math.min(Math.max(next, 0), n - 1);
   const a = sorted[prev];
-  const b = sorted[next];
+  const b = sorted[prev + 1];
   const diff = b - a;
   return gamma >= 0.5 ? b - diff * (1 - gamma) : a + diff * gamma;
 }

@@ -179,6 +179,12 @@ export const analyses = new Hono<AppEnv>()
     const body = new Uint8Array(await c.req.arrayBuffer());
     const npy = isNpy(body);
     const parsed = npy ? undefined : parseSafetensors(body);
+    // required tensors first: a body without F fails before any storage read or SVD
+    if (parsed && !parsed.tensors.has(ALIGNMENT_TENSORS.features)) {
+      throw new MissingTensor(`the body needs tensor ${ALIGNMENT_TENSORS.features} [n_features, d_model] (or send an .npy file holding it)`, {
+        tensor: ALIGNMENT_TENSORS.features,
+      });
+    }
     const store = new ResultStore(c.env);
     const plan = await planBasis(store, path, parsed, Object.values(ALIGNMENT_TENSORS), options);
     const sha256 = await sha256Hex(body);

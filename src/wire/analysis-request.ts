@@ -73,7 +73,7 @@ export const ANALYSIS_LIMITS = {
   /** decomposed pairs listed inline in the answer with detail=pairs (all are in the linked file) */
   maxInlinePairs: 1000,
   /** features in one alignment request */
-  maxFeatures: 16384,
+  maxFeatures: 8192,
 } as const;
 
 const Anything = z.record(z.string(), z.unknown());

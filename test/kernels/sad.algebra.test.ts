@@ -160,3 +160,28 @@ for (const build of ["release", "scalar"] as KernelBuild[]) {
     });
   });
 }
+
+describe("SIMD and scalar builds agree", () => {
+  test("random batch: the same firing pairs, N_recon, usage and null histograms; sparseness to 1e-12", () => {
+    const simd = loadKernels("release");
+    const scalar = loadKernels("scalar");
+    const rows = 33, k = 16, B = 20, T = 12;
+    const rng = createRng(77);
+    const fa = normals(rng, rows * k);
+    const fb = normals(rng, rows * k);
+    const svd = simd.factoredSvd({ rows, cols: k, data: fa }, { rows, cols: k, data: fb });
+    const input: SadInput = {
+      U: svd.U, S: svd.S, V: svd.V, rows, k, X: normals(rng, B * T * rows), batch: B, tokens: T,
+      rotations: seededRotations(k, [0, 1, 2]), rotationCount: 3, scale: 0.3, tau: 0.9, excludeFirstSource: true, recordSelected: true,
+    };
+    const a = simd.sad(input);
+    const b = scalar.sad(input);
+    expect(a.positive).toBeGreaterThan(100);
+    expect(Array.from(a.pairs)).toEqual(Array.from(b.pairs));
+    expect(Array.from(a.nRecon)).toEqual(Array.from(b.nRecon));
+    expect(Array.from(a.usage)).toEqual(Array.from(b.usage));
+    expect(Array.from(a.selected!)).toEqual(Array.from(b.selected!));
+    for (let i = 0; i < a.positive; i++) expect(Math.abs(a.sparseness[i] - b.sparseness[i])).toBeLessThan(1e-12);
+    a.null.forEach((n, i) => expect(Array.from(n.histogram)).toEqual(Array.from(b.null[i].histogram)));
+  });
+});

@@ -7,8 +7,10 @@
  */
 import { reset } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
+import fc from "fast-check";
 import { beforeEach, describe, expect, inject, test } from "vitest";
 import { decodeFloat, encodeSafetensors, parseSafetensors } from "../../src/wire/safetensors";
+import { hostileBody } from "../support/hostile-bodies";
 
 const TOKEN = "test-token-0123456789";
 const BASE = "https://headscope.test";
@@ -301,6 +303,30 @@ describe("alignment", () => {
 
   test("no SVD stored and an .npy body (which cannot carry weights) → missing-tensor", async () => {
     await expectProblem(await post(`${HEAD}/qk/alignment`, npy("<f4", [1, 768], new Float32Array(768).fill(1))), 422, "missing-tensor");
+    expect(await storedKeys()).toEqual({ kv: [], r2: [] });
+  });
+});
+
+describe("hostile bodies (support/hostile-bodies.ts) on the analysis endpoints", () => {
+  // The bodies are built for POST …/qk; here an answer must only be a 4xx problem that stores nothing,
+  // since the analysis endpoints check X or F before the head's tensors (a weights-only body is missing X).
+  const runs = Math.max(20, Math.floor(inject("fuzzRuns") / 3));
+  test.each([
+    ["POST …/qk/sad", `${HEAD}/qk/sad`],
+    ["POST …/qk/alignment", `${HEAD}/qk/alignment`],
+    ["POST …/ov/alignment", `${HEAD}/ov/alignment`],
+  ])(`%s: ${runs} hostile bodies → 4xx problem, nothing stored`, async (_name, url) => {
+    await fc.assert(
+      fc.asyncProperty(hostileBody, async (c) => {
+        const res = await post(url, c.body);
+        const body = (await res.json()) as { type?: string };
+        expect(res.status, `${c.kind}: ${JSON.stringify(body)}`).toBeGreaterThanOrEqual(400);
+        expect(res.status, `${c.kind}: ${JSON.stringify(body)}`).toBeLessThan(500);
+        expect(res.headers.get("content-type")).toBe("application/problem+json");
+        expect(body.type).toMatch(/^\/problems\/[a-z-]+$/);
+      }),
+      { seed: 4243, numRuns: runs, endOnFailure: true },
+    );
     expect(await storedKeys()).toEqual({ kv: [], r2: [] });
   });
 });
