@@ -50,7 +50,10 @@ try {
   console.log(`  peak RSS: CLI ${mb(fresh.run.peak_rss_bytes.cli)}, worker (workerd) ${fresh.run.peak_rss_bytes.worker ? mb(fresh.run.peak_rss_bytes.worker) : "n/a"}`);
   let py;
   try {
-    py = JSON.parse(execFileSync("python3", [join(root, "bench/scan_numpy.py"), model, String(denseHeads)], { encoding: "utf8", maxBuffer: 1 << 26 }));
+    // one BLAS thread unless told otherwise: on a shared 2-core machine OpenBLAS's threads thrash
+    // (measured: factored 29 s with the default threads against 0.7 s with one, dense 199 s against 28 s)
+    const env = { ...process.env, OPENBLAS_NUM_THREADS: process.env.OPENBLAS_NUM_THREADS ?? "1" };
+    py = JSON.parse(execFileSync("python3", [join(root, "bench/scan_numpy.py"), model, String(denseHeads)], { encoding: "utf8", maxBuffer: 1 << 26, env }));
   } catch (e) {
     console.error(`numpy baseline unavailable: ${e.message.split("\n")[0]}`);
   }
@@ -59,6 +62,7 @@ try {
     let worst = 0;
     entries.forEach((e, i) => (worst = Math.max(worst, Math.abs(e.singular_values[0] - py.factored.sigma1[i]) / py.factored.sigma1[i])));
     const extrapolated = py.dense.heads < py.heads ? ` (timed on ${py.dense.heads} heads, scaled to ${py.heads})` : "";
+    console.log(`  numpy (OPENBLAS_NUM_THREADS=${py.threads})`);
     console.log(`  numpy ${py.numpy} dense SVD of the 768×768 / 769×769 products:   ${py.dense.seconds.toFixed(2)} s${extrapolated}; load average ${load()}`);
     console.log(`  numpy ${py.numpy} factored (QR + core SVD):                     ${py.factored.seconds.toFixed(2)} s  (+${py.read_and_fold_seconds.toFixed(2)} s read and fold)`);
     console.log(`  σ₁ headscope vs numpy factored: max relative difference ${worst.toExponential(2)}`);
