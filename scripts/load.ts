@@ -5,6 +5,8 @@
  */
 import { parseArgs } from "node:util";
 import { startLocalWorker } from "../test/support/local-worker";
+import { checkConsistency, readStoredState } from "../test/support/stored-state";
+import { measureAuthTiming } from "./load/auth-timing";
 import { runLoad } from "./load/run-load";
 
 const { values } = parseArgs({
@@ -29,7 +31,19 @@ try {
   console.log(line("write", r.write));
   console.log(line("mixed", r.mixed));
   console.log(`check  ${JSON.stringify(r.check)}`);
-  const ok = r.write.errors === 0 && r.mixed.errors === 0 && r.check.lost === 0 && r.check.wrongInput === 0 && r.check.missingVectors === 0 && r.check.distinctVectorKeys === r.check.results;
+  const timing = await measureAuthTiming(url, token);
+  for (const [name, c] of Object.entries(timing.perClass)) {
+    console.log(`auth   ${name.padEnd(17)} 401 in median ${c.median.toFixed(3)} ms, p90 ${c.p90.toFixed(3)} ms (n ${c.n})`);
+  }
+  console.log(`auth   largest difference between medians: ${timing.maxMedianDifferenceMs.toFixed(3)} ms`);
+  let storageOk = true;
+  if (local) {
+    await local.stop({ keepState: true });
+    const c = checkConsistency(await readStoredState(local.persistDir));
+    console.log(`stored ${c.summaries} summaries, ${c.objects} R2 objects, ${c.dangling} dangling, ${c.orphans.length} orphaned, ${c.shared.length} shared`);
+    storageOk = c.summaries === Number(values.writes) && c.objects === c.summaries && c.dangling === 0 && c.orphans.length === 0 && c.shared.length === 0;
+  }
+  const ok = storageOk && r.write.errors === 0 && r.mixed.errors === 0 && r.check.lost === 0 && r.check.wrongInput === 0 && r.check.missingVectors === 0 && r.check.distinctVectorKeys === r.check.results;
   console.log(ok ? "load: PASS (0 errors, nothing lost or duplicated)" : "load: FAIL");
   process.exitCode = ok ? 0 : 1;
 } finally {

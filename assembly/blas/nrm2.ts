@@ -10,9 +10,31 @@ import { dot } from "./dot";
 /** max |x[i]|, and 0 for n = 0. A NaN entry makes the result NaN. */
 export function amax(n: i32, x: usize): f64 {
   let m: f64 = 0;
-  for (let i = 0; i < n; i++) {
+  let i = 0;
+  if (ASC_FEATURE_SIMD) {
+    // pmax is one maxpd on x64 (WebAssembly's f64x2.max needs a NaN-propagating sequence) but may
+    // drop a NaN; x·0 is NaN exactly for NaN and ±Inf, so `bad` flags them, and the rare vector
+    // holding one takes the plain loop below from the start (Inf gives Inf, NaN gives NaN)
+    let m0 = f64x2.splat(0);
+    let bad = f64x2.splat(0);
+    const zero = f64x2.splat(0);
+    for (; i + 2 <= n; i += 2) {
+      const xv = v128.load(x + (<usize>i << 3));
+      m0 = f64x2.pmax(m0, f64x2.abs(xv));
+      bad = f64x2.add(bad, f64x2.mul(xv, zero));
+    }
+    m = Math.max(f64x2.extract_lane(m0, 0), f64x2.extract_lane(m0, 1));
+    if (!(f64x2.extract_lane(bad, 0) + f64x2.extract_lane(bad, 1) == 0)) {
+      m = 0;
+      i = 0;
+    }
+  }
+  for (; i < n; i++) {
     const a = Math.abs(load<f64>(x + (<usize>i << 3)));
-    if (!(a <= m)) m = a; // propagates NaN
+    if (!(a <= m)) {
+      if (isNaN(a)) return a; // `m = a` alone would lose the NaN to any later, larger entry
+      m = a;
+    }
   }
   return m;
 }

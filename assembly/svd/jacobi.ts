@@ -4,7 +4,7 @@
  * see: Hestenes 1958; Demmel & Veselić, "Jacobi's method is more accurate than QR", SIAM J. Matrix
  * Anal. Appl. 13(4), 1992; LAPACK dgesvj.f (the convergence test and the rotation formulas).
  *
- * Columns are rotated in cyclic-by-rows order until every pair is orthogonal to within
+ * Columns are rotated in round-robin order (below) until every pair is orthogonal to within
  * tol = √m·ε in the relative sense |a_pᵀa_q| ≤ tol·‖a_p‖‖a_q‖. Column norms are recomputed at
  * the start of each sweep (no drift) and updated in closed form inside it. Small singular values are
  * computed to high relative accuracy, which is why this is the core solver.
@@ -27,6 +27,14 @@ export const MAX_SWEEPS: i32 = 30;
 const EPS: f64 = 2.220446049250313e-16; // 2^-52
 /** Below this (after scaling) a column norm is treated as exactly zero. */
 const ZERO_COLUMN: f64 = 1e-290;
+/** Pairs whose rotations are computed before any is applied (static scratch below). */
+const CHUNK: i32 = 32;
+const ROT_P: usize = memory.data(CHUNK * 4, 16);
+const ROT_Q: usize = memory.data(CHUNK * 4, 16);
+const ROT_C: usize = memory.data(CHUNK * 8, 16);
+const ROT_S: usize = memory.data(CHUNK * 8, 16);
+/** α·β above this is far from underflow, and so is γ² whenever it matters (γ²/(αβ) > tol²). */
+const NORMAL_PRODUCT: f64 = 1e-200;
 
 /** 2^e for integer e in [-1022, 1023], exactly. */
 function pow2(e: i32): f64 {
@@ -49,7 +57,8 @@ export function amaxMatrix(m: i32, n: i32, a: usize, ld: i32): f64 {
   let r: f64 = 0;
   for (let j = 0; j < n; j++) {
     const c = amax(m, a + ((<usize>j * <usize>ld) << 3));
-    if (!(c <= r)) r = c;
+    if (isNaN(c)) return c;
+    if (c > r) r = c;
   }
   return r;
 }
@@ -130,21 +139,36 @@ export function svdJacobi(
   if (n < 0 || n > m) return -2;
   if (lda < (m > 1 ? m : 1)) return -4;
   if (ldv < (n > 1 ? n : 1)) return -7;
+  return jacobiSweeps(m, n, a, lda, s, v, ldv, work, diag);
+}
+
+/**
+ * `svdJacobi` without argument checks, for callers inside the module. `v = 0` skips accumulating V
+ * (half of every rotation's work): the caller then recovers V from A·V = U·Σ itself (svd/factored.ts
+ * does it with triangular solves, as dgejsv does for a well-conditioned triangular A).
+ */
+export function jacobiSweeps(
+  m: i32, n: i32, a: usize, lda: i32, s: usize, v: usize, ldv: i32, work: usize, diag: usize,
+): i32 {
+  const wantV = v != 0;
 
   const e = normalizeScale(m, n, a, lda);
   if (e == i32.MIN_VALUE) return STATUS_NON_FINITE;
 
   const colA = <usize>lda << 3;
   const colV = <usize>ldv << 3;
-  for (let j = 0; j < n; j++) {
-    for (let i = 0; i < n; i++) store<f64>(v + <usize>j * colV + (<usize>i << 3), i == j ? 1.0 : 0.0);
+  if (wantV) {
+    for (let j = 0; j < n; j++) {
+      for (let i = 0; i < n; i++) store<f64>(v + <usize>j * colV + (<usize>i << 3), i == j ? 1.0 : 0.0);
+    }
   }
 
   const tol = Math.sqrt(<f64>(m > 1 ? m : 1)) * EPS;
+  const tol2 = tol * tol;
   const norms = work; // squared column norms
   let sweeps = 0;
   let converged = n < 2;
-  let worstOff: f64 = 0;
+  let worstOff2: f64 = 0; // (max off-orthogonality)², of the last sweep
   while (!converged && sweeps < MAX_SWEEPS) {
     sweeps++;
     for (let p = 0; p < n; p++) {
@@ -152,29 +176,67 @@ export function svdJacobi(
       store<f64>(norms + (<usize>p << 3), dot(m, ap, ap));
     }
     let rotations = 0;
-    worstOff = 0;
-    for (let p = 0; p < n - 1; p++) {
-      const ap = a + <usize>p * colA;
-      for (let q = p + 1; q < n; q++) {
-        const alpha = load<f64>(norms + (<usize>p << 3));
-        const beta = load<f64>(norms + (<usize>q << 3));
-        if (alpha == 0 || beta == 0) continue;
-        const aq = a + <usize>q * colA;
-        const gamma = dot(m, ap, aq);
-        const off = Math.abs(gamma) / Math.sqrt(alpha) / Math.sqrt(beta);
-        if (off > worstOff) worstOff = off;
-        if (!(off > tol)) continue;
-        rotations++;
-        // zeta = cot(2θ); t = tan θ, the smaller root (Rutishauser)
-        const zeta = (beta - alpha) / (2.0 * gamma);
-        const az = Math.abs(zeta);
-        const t = az > 1e150 ? 0.5 / zeta : copysign<f64>(1.0, zeta) / (az + Math.sqrt(1.0 + zeta * zeta));
-        const c = 1.0 / Math.sqrt(1.0 + t * t);
-        const sn = c * t;
-        rot(m, ap, aq, c, sn);
-        rot(n, v + <usize>p * colV, v + <usize>q * colV, c, sn);
-        store<f64>(norms + (<usize>p << 3), Math.max(0.0, alpha - t * gamma));
-        store<f64>(norms + (<usize>q << 3), beta + t * gamma);
+    worstOff2 = 0;
+    // Round-robin (tournament) ordering: each of the nn − 1 steps pairs every column with another,
+    // disjointly, so the pairs of a step are independent. Their inner products and rotation
+    // parameters are computed first and the rotations applied after, in chunks of CHUNK pairs: the
+    // divisions and square roots of one pair no longer wait for the previous pair's rotation (in
+    // cyclic-by-rows order each pair's dot product needs the column just rotated), which was a
+    // latency chain of ~100 cycles per pair. Disjointness makes the chunking invisible in the result.
+    // see: Brent & Luk, "The solution of singular-value and symmetric eigenvalue problems on
+    // multiprocessor arrays", SIAM J. Sci. Stat. Comput. 6(1), 1985 (the ordering; its convergence).
+    const nn = n + (n & 1); // odd n: a dummy column nn − 1 = n sits out one pair per step
+    for (let r = 0; r < nn - 1; r++) {
+      for (let i0 = 0; i0 < nn >> 1; i0 += CHUNK) {
+        const i1 = i0 + CHUNK < nn >> 1 ? i0 + CHUNK : nn >> 1;
+        let count = 0;
+        for (let i = i0; i < i1; i++) {
+          const x = i == 0 ? nn - 1 : (r + i) % (nn - 1);
+          const y = i == 0 ? r : (r - i + nn - 1) % (nn - 1);
+          const p = x < y ? x : y;
+          const q = x < y ? y : x;
+          if (q >= n) continue;
+          const alpha = load<f64>(norms + (<usize>p << 3));
+          const beta = load<f64>(norms + (<usize>q << 3));
+          if (alpha == 0 || beta == 0) continue;
+          const gamma = dot(m, a + <usize>p * colA, a + <usize>q * colA);
+          // |γ|/√(αβ) > tol, compared in squares: most pairs end here, and two square roots and two
+          // divisions per pair were a measurable share of a sweep. Below NORMAL_PRODUCT the squares
+          // could underflow, so the plain quotient decides.
+          const g2 = gamma * gamma;
+          const ab = alpha * beta;
+          if (ab > NORMAL_PRODUCT) {
+            if (g2 > worstOff2 * ab) worstOff2 = g2 / ab;
+            if (!(g2 > tol2 * ab)) continue;
+          } else {
+            const off = Math.abs(gamma) / Math.sqrt(alpha) / Math.sqrt(beta);
+            if (off * off > worstOff2) worstOff2 = off * off;
+            if (!(off > tol)) continue;
+          }
+          // zeta = cot(2θ); t = tan θ, the smaller root (Rutishauser)
+          const zeta = (beta - alpha) / (2.0 * gamma);
+          const az = Math.abs(zeta);
+          const t = az > 1e150 ? 0.5 / zeta : copysign<f64>(1.0, zeta) / (az + Math.sqrt(1.0 + zeta * zeta));
+          const c = 1.0 / Math.sqrt(1.0 + t * t);
+          store<f64>(norms + (<usize>p << 3), Math.max(0.0, alpha - t * gamma));
+          store<f64>(norms + (<usize>q << 3), beta + t * gamma);
+          const o = <usize>count;
+          store<i32>(ROT_P + (o << 2), p);
+          store<i32>(ROT_Q + (o << 2), q);
+          store<f64>(ROT_C + (o << 3), c);
+          store<f64>(ROT_S + (o << 3), c * t);
+          count++;
+        }
+        for (let i = 0; i < count; i++) {
+          const o = <usize>i;
+          const p = <usize>load<i32>(ROT_P + (o << 2));
+          const q = <usize>load<i32>(ROT_Q + (o << 2));
+          const c = load<f64>(ROT_C + (o << 3));
+          const sn = load<f64>(ROT_S + (o << 3));
+          rot(m, a + p * colA, a + q * colA, c, sn);
+          if (wantV) rot(n, v + p * colV, v + q * colV, c, sn);
+        }
+        rotations += count;
       }
     }
     if (rotations == 0) converged = true;
@@ -195,7 +257,7 @@ export function svdJacobi(
       store<f64>(s + (<usize>best << 3), load<f64>(s + (<usize>p << 3)));
       store<f64>(s + (<usize>p << 3), bestVal);
       swapColumns(m, a, lda, p, best);
-      swapColumns(n, v, ldv, p, best);
+      if (wantV) swapColumns(n, v, ldv, p, best);
     }
   }
   // normalise U's columns; complete the null space
@@ -215,7 +277,7 @@ export function svdJacobi(
     for (let p = 0; p < n; p++) store<f64>(s + (<usize>p << 3), timesPow2(load<f64>(s + (<usize>p << 3)), e));
   }
   store<f64>(diag + (<usize>DIAG_SWEEPS << 3), <f64>sweeps);
-  store<f64>(diag + (<usize>DIAG_OFF_ORTHOGONALITY << 3), worstOff);
+  store<f64>(diag + (<usize>DIAG_OFF_ORTHOGONALITY << 3), Math.sqrt(worstOff2));
   store<f64>(diag + (<usize>DIAG_RANK << 3), <f64>rank);
   return converged ? STATUS_OK : STATUS_NOT_CONVERGED;
 }

@@ -32,13 +32,14 @@ export interface RunStats {
   samples: string[];
 }
 
-interface Job {
+export interface Job {
   path: string;
   body: Uint8Array;
   sha256: string;
 }
 
-function jobs(count: number, model: string): Job[] {
+/** `count` distinct head writes of real GPT-2 heads (288 per model name, then the next name). */
+export function jobs(count: number, model: string): Job[] {
   const bodies = new Map<string, Uint8Array>();
   const out: Job[] = [];
   for (let i = 0; i < count; i++) {

@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { runLoad } from "../../scripts/load/run-load";
 import { startLocalWorker, type LocalWorker } from "../support/local-worker";
+import { checkConsistency, readStoredState } from "../support/stored-state";
 
 let worker: LocalWorker;
 beforeAll(async () => {
@@ -21,4 +22,6 @@ test("60 SVD writes and 60 mixed requests at concurrency 8", async () => {
   // re-posts of stored heads are answered 200 (idempotent), reads 200: never a second 201
   expect(r.mixed.statuses).toEqual({ 200: 60 });
   expect(r.check).toEqual({ results: 60, lost: 0, wrongInput: 0, missingVectors: 0, distinctVectorKeys: 60 });
+  await worker.stop({ keepState: true });
+  expect(checkConsistency(await readStoredState(worker.persistDir))).toEqual({ summaries: 60, objects: 60, dangling: 0, orphans: [], shared: [] });
 }, 300_000);

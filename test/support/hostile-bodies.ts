@@ -122,3 +122,22 @@ export const hostileBody: fc.Arbitrary<HostileCase> = fc.oneof(
     return { kind: "bias of the wrong shape", body: rawSafetensors(header, new Uint8Array(8 * d * h + 4 * n + 4 * h).fill(0x3c)), expect: ["shape-mismatch"] };
   }),
 );
+
+/** The write endpoints and their body limits, as the fuzzers hit them. */
+export const FUZZ_ENDPOINTS = [
+  { name: "POST …/qk", path: "/v1/models/fuzz/layers/0/heads/0/qk?fold_ln=false&bias=none", auth: true, maxBytes: 24 * 1024 * 1024 },
+  { name: "POST /v1/demo/analyze", path: "/v1/demo/analyze?fold_ln=false&bias=none", auth: false, maxBytes: 1024 * 1024 },
+] as const;
+
+/**
+ * Why an answer to a hostile case is unacceptable, or undefined when it is fine: a 4xx (never a
+ * 500), problem+json, and one of the case's specific problem types (or payload-too-large when the
+ * body is over the endpoint's limit).
+ */
+export function judgeHostileAnswer(c: HostileCase, maxBytes: number, status: number, contentType: string | null, type: unknown): string | undefined {
+  if (status < 400 || status >= 500) return `${c.kind}: status ${status}`;
+  if (contentType !== "application/problem+json") return `${c.kind}: content-type ${contentType}`;
+  const acceptable = c.body.length > maxBytes ? ["payload-too-large"] : c.expect;
+  if (!acceptable.some((t) => type === `/problems/${t}`)) return `${c.kind}: type ${String(type)}, expected ${acceptable.join(" or ")}`;
+  return undefined;
+}

@@ -14,7 +14,17 @@ const WRANGLER = join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js");
 export interface LocalWorker {
   url: string;
   token: string;
-  stop(): Promise<void>;
+  /** the --persist-to directory (read it with stored-state.ts after stop({ keepState: true })) */
+  persistDir: string;
+  stop(opts?: { keepState?: boolean }): Promise<void>;
+  /** SIGKILL wrangler and workerd at once (a crash): the state directory is kept */
+  kill(): Promise<void>;
+}
+
+export interface LocalWorkerOptions {
+  token?: string;
+  /** reuse a state directory (a restart after kill()) instead of a fresh one */
+  persistDir?: string;
 }
 
 function freePort(): Promise<number> {
@@ -28,9 +38,10 @@ function freePort(): Promise<number> {
   });
 }
 
-export async function startLocalWorker(token = "local-test-token"): Promise<LocalWorker> {
+export async function startLocalWorker(opts: LocalWorkerOptions = {}): Promise<LocalWorker> {
+  const token = opts.token ?? "local-test-token";
   const port = await freePort();
-  const state = mkdtempSync(join(tmpdir(), "headscope-state-"));
+  const state = opts.persistDir ?? mkdtempSync(join(tmpdir(), "headscope-state-"));
   const child: ChildProcess = spawn(
     process.execPath,
     [WRANGLER, "dev", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", state, "--var", `HEADSCOPE_TOKEN:${token}`, "--show-interactive-dev-session=false"],
@@ -38,6 +49,8 @@ export async function startLocalWorker(token = "local-test-token"): Promise<Loca
       cwd: ROOT,
       env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_HIDE_BANNER: "true", CI: "true" },
       stdio: ["ignore", "pipe", "pipe"],
+      // its own process group, so a crash can take workerd down with wrangler
+      detached: true,
     },
   );
   let log = "";
@@ -60,14 +73,21 @@ export async function startLocalWorker(token = "local-test-token"): Promise<Loca
   return {
     url: `http://127.0.0.1:${port}`,
     token,
-    async stop() {
-      if (child.exitCode === null) {
+    persistDir: state,
+    async kill() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((r) => child.once("exit", r));
+      process.kill(-child.pid!, "SIGKILL");
+      await exited;
+    },
+    async stop(opts = {}) {
+      if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise((r) => child.once("exit", r));
         child.kill("SIGTERM");
         await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
-        if (child.exitCode === null) child.kill("SIGKILL");
+        if (child.exitCode === null && child.signalCode === null) process.kill(-child.pid!, "SIGKILL");
       }
-      rmSync(state, { recursive: true, force: true });
+      if (!opts.keepState) rmSync(state, { recursive: true, force: true });
     },
   };
 }
