@@ -9,13 +9,14 @@
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { createRng, seededRotations } from "../src/analysis/random";
 import { aggregateSad } from "../src/analysis/sad-stats";
 import { loadKernels } from "../src/kernels/load-node";
 import type { SadInput } from "../src/kernels/types";
 import { buildHeadFactors } from "../src/services/head-factors";
 import { gpt2Head, tensor } from "../test/support/gpt2";
+import { PROJECT_ROOT } from "../test/support/paths";
 
 const B = 256;
 const T = 24;
@@ -63,7 +64,7 @@ function time<T>(runs: number, f: () => T): { best: number; result: T } {
   return { best: best / 1000, result };
 }
 
-const root = resolve(process.cwd());
+const root = PROJECT_ROOT;
 const simd = loadKernels("release", join(root, "build/kernels.release.wasm"));
 const scalar = loadKernels("scalar", join(root, "build/kernels.scalar.wasm"));
 const w = gpt2Head(LAYER, HEAD);

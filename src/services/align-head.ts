@@ -5,7 +5,7 @@
  * analysis/alignment.ts against the head's singular vectors, and returns the JSON summary (stating
  * every choice) and the stored detail (the |cos| matrices). Routes call this; no Hono, no storage.
  */
-import { alignFeatures } from "../analysis/alignment";
+import { alignFeatures, cosines, normalizeRows } from "../analysis/alignment";
 import { RNG_NAME } from "../analysis/random";
 import { MissingTensor, ShapeMismatch } from "../errors";
 import type { Matrix } from "../kernels/types";
@@ -13,7 +13,6 @@ import { analysisDetailKey } from "../storage/keys";
 import { ALIGNMENT_TENSORS, ANALYSIS_LIMITS, type AlignmentQuery } from "../wire/analysis-request";
 import type { HeadPath } from "../wire/head-request";
 import { decodeFloat, encodeSafetensors, type TensorView } from "../wire/safetensors";
-import { cosines, normalizeRows } from "../analysis/alignment";
 import { requireNonzero, type HeadBasis } from "./sad-head";
 
 /** A feature set [n, d_model] from a tensor (NaN and zero rows are rejected later, by name). */

@@ -5,12 +5,11 @@
  * QR; the core's triangular-solve path or its accumulated-rotation fallback) against ml-matrix's SVD
  * of the explicit product. The full kernel suites live elsewhere; this file stays small.
  */
-import { existsSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { Matrix as MlMatrix, SingularValueDecomposition } from "ml-matrix";
 import { loadKernels } from "../../src/kernels/load-node";
 import type { Matrix } from "../../src/kernels/types";
-import { GPT2_PATH, headFactors, maxRelativeError, readSafetensors, referenceSpectrum } from "../../bench/gpt2-weights";
+import { headFactors, maxRelativeError, readSafetensors, referenceSpectrum } from "../../bench/gpt2-weights";
 
 const EPS = 2 ** -52;
 const builds = ["release", "scalar"] as const;
@@ -40,12 +39,12 @@ const toMl = (x: Matrix) => new MlMatrix(Array.from({ length: x.rows }, (_, i) =
 describe.each(builds)("svdFactored (%s build)", (build) => {
   const kernels = loadKernels(build);
 
-  describe.skipIf(!existsSync(GPT2_PATH))("GPT-2 small, layer 0", () => {
-    const st = existsSync(GPT2_PATH) ? readSafetensors() : undefined;
+  describe("GPT-2 small, layer 0", () => {
+    const st = readSafetensors();
     it.each([
       [0, "qk"], [5, "qk"], [11, "qk"], [3, "ov"],
     ] as const)("head %i %s matches the LAPACK spectrum and passes its own checks", (head, circuit) => {
-      const { a, b } = headFactors(st!, 0, head, circuit);
+      const { a, b } = headFactors(st, 0, head, circuit);
       const r = kernels.factoredSvd(a, b);
       expect(maxRelativeError(r.S, referenceSpectrum(0, head, circuit))).toBeLessThan(1e-5);
       const limit = 64 * EPS * 768;

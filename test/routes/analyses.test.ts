@@ -199,6 +199,10 @@ describe("SAD: bad input is a problem and stores nothing", () => {
       return body({ X: { dtype: "F64", shape: [128, 768], data: x } });
     }, 422, "non-finite"],
     ["zero head (W_Q = 0)", () => body({ W_Q: { dtype: "F32", shape: [768, 64], data: new Float32Array(768 * 64) }, b_Q: { dtype: "F32", shape: [64], data: new Float32Array(64) } }), 400, "invalid-request"],
+    ["zero heads (d_head = 0)", () => body({
+      W_Q: { dtype: "F32", shape: [768, 0], data: new Float32Array(0) }, W_K: { dtype: "F32", shape: [768, 0], data: new Float32Array(0) },
+      b_Q: { dtype: "F32", shape: [0], data: new Float32Array(0) }, b_K: { dtype: "F32", shape: [0], data: new Float32Array(0) },
+    }), 422, "shape-mismatch"],
     ["no weights and no stored SVD", () => body({}, ["W_Q", "W_K", "b_Q", "b_K"]), 422, "missing-tensor"],
     ["unexpected tensor", () => body({ W_V: { dtype: "F32", shape: [2], data: new Float32Array(2) } }), 400, "invalid-request"],
     ["not safetensors", () => new Uint8Array([1, 2, 3]), 400, "malformed-safetensors"],
