@@ -86,7 +86,10 @@ export function renderDemoPage() {
     </details>
     <div class="controls"><label>Head <select id="prediction-head"></select></label></div>
     <p class="status" id="prediction-status" role="status"></p>
-    <div id="prediction-chart" class="chart" role="img" aria-label="N_recon histogram against the rotation null"></div>
+    <div class="grid2">
+      <div id="prediction-chart" class="chart small" role="img" aria-label="N_recon histogram against the rotation null"></div>
+      <div id="prediction-medians" class="chart small" role="img" aria-label="Median N_recon per head against the rotation null"></div>
+    </div>
     <table class="facts" id="prediction-facts" aria-label="SAD summary"></table>
   </section>
 

@@ -21,6 +21,10 @@ export const summaryKey = (p: HeadPath, variant: VariantName) => `svd/${VERSION}
 /** KV prefix listing every variant stored for one head and circuit. */
 export const summaryPrefixForHead = (p: HeadPath) => `svd/${VERSION}/${headPrefix(p)}/`;
 
+/** KV: a marker that a model has stored results, so models can be listed without scanning summaries. */
+export const modelMarkerKey = (model: string) => `models/${VERSION}/${model}`;
+export const MODEL_MARKER_PREFIX = `models/${VERSION}/`;
+
 /** KV prefix listing every summary of a model. */
 export const summaryPrefixForModel = (model: string) => `svd/${VERSION}/${model}/`;
 

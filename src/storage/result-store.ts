@@ -8,7 +8,7 @@
 import { StorageUnavailable } from "../errors";
 import type { HeadPath, VariantName } from "../wire/head-request";
 import { SvdSummarySchema, type SvdSummary } from "../wire/svd-result";
-import { analysisPrefixForModel, parseSummaryKey, summaryKey, summaryPrefixForHead, summaryPrefixForModel } from "./keys";
+import { MODEL_MARKER_PREFIX, analysisPrefixForModel, modelMarkerKey, parseSummaryKey, summaryKey, summaryPrefixForHead, summaryPrefixForModel } from "./keys";
 
 export interface StorageBindings {
   RESULTS: R2Bucket;
@@ -105,5 +105,16 @@ export class ResultStore {
     if (previous && previous.vectors.key !== summary.vectors.key) {
       await guard("R2 delete", () => this.env.RESULTS.delete(previous.vectors.key));
     }
+    // written once per model (KV allows one write per second per key, so never on every result)
+    const marker = modelMarkerKey(p.model);
+    if ((await guard("KV read", () => this.env.JOBS.get(marker, "text"))) === null) {
+      await guard("KV write", () => this.env.JOBS.put(marker, JSON.stringify({ model: p.model })));
+    }
+  }
+
+  /** Names of the models with stored results, sorted. */
+  async listModels(): Promise<string[]> {
+    const keys = await this.listKeys(MODEL_MARKER_PREFIX);
+    return keys.map((k) => k.slice(MODEL_MARKER_PREFIX.length)).sort();
   }
 }

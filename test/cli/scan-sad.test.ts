@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { buildCli, runCli } from "../support/cli";
 import { writeCheckpoint } from "../support/checkpoints";
-import { GPT2_PATH, SAD_REFERENCE_PATH, tensor } from "../support/gpt2";
+import { GPT2_PATH, SAD_REFERENCE_PATH, normalisedPositions } from "../support/gpt2";
 
 const tmp = mkdtempSync(join(tmpdir(), "headscope-sad-"));
 beforeAll(buildCli, 120_000);
@@ -19,17 +19,7 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 test("SAD of GPT-2 layer 0 on position embeddings matches the numpy reference, and resumes", async () => {
   const P = 128;
   const D = 768;
-  const wpe = tensor("wpe.weight");
-  const z = new Float64Array(P * D);
-  for (let p = 0; p < P; p++) {
-    let mean = 0;
-    for (let i = 0; i < D; i++) mean += wpe[p * D + i];
-    mean /= D;
-    let v = 0;
-    for (let i = 0; i < D; i++) v += (wpe[p * D + i] - mean) ** 2;
-    const inv = 1 / Math.sqrt(v / D + 1e-5);
-    for (let i = 0; i < D; i++) z[p * D + i] = (wpe[p * D + i] - mean) * inv;
-  }
+  const z = normalisedPositions(P);
   // written as F32 (what the test checkpoint writer offers); the figures still equal the float64 reference
   const acts = writeCheckpoint(join(tmp, "acts"), { "layer.0": { shape: [P, D], data: z } }, { dtype: "F32" });
   const args = ["scan", GPT2_PATH, "--out", join(tmp, "out"), "--state", join(tmp, "state"), "--model-name", "gpt2-small",

@@ -31,6 +31,9 @@ describe("model summary", () => {
     }
     await post("/v1/models/other-model/layers/0/heads/0/qk", bytes(gpt2.qk));
 
+    // the models with stored results are listed, each once
+    expect(await (await get("/v1/models")).json()).toEqual({ models: ["gpt2-small", "other-model"] });
+
     const res = await get("/v1/models/gpt2-small/summary");
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toBe("application/json");

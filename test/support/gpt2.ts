@@ -85,21 +85,31 @@ export const spectraReference = (): SpectraReference => JSON.parse(readFileSync(
 
 /** Layer l's ln_1 applied to the position embeddings: x_p = ln_1(wpe[p]), p < count, f64, with a trailing 1
  * when `augment` ([count, 769]) — the SAD reference's input (shared/reference/make_reference.py). */
-export function positionTokens(l: number, count: number, augment = true): Float64Array {
+/** z_p = (wpe[p] − mean)/√(var + ε), p < count: the normalised residuals of position-only inputs. */
+export function normalisedPositions(count: number): Float64Array {
   const wpe = tensor("wpe.weight");
-  const g = tensor(`h.${l}.ln_1.weight`);
-  const b = tensor(`h.${l}.ln_1.bias`);
-  const w = D_MODEL + (augment ? 1 : 0);
-  const out = new Float64Array(count * w);
+  const z = new Float64Array(count * D_MODEL);
   for (let p = 0; p < count; p++) {
     let mean = 0;
     for (let i = 0; i < D_MODEL; i++) mean += wpe[p * D_MODEL + i];
     mean /= D_MODEL;
     let v = 0;
     for (let i = 0; i < D_MODEL; i++) v += (wpe[p * D_MODEL + i] - mean) ** 2;
-    v /= D_MODEL;
-    const inv = Math.sqrt(v + 1e-5);
-    for (let i = 0; i < D_MODEL; i++) out[p * w + i] = ((wpe[p * D_MODEL + i] - mean) / inv) * g[i] + b[i];
+    const inv = 1 / Math.sqrt(v / D_MODEL + 1e-5);
+    for (let i = 0; i < D_MODEL; i++) z[p * D_MODEL + i] = (wpe[p * D_MODEL + i] - mean) * inv;
+  }
+  return z;
+}
+
+/** x_p = ln_1(wpe[p]) = γ∘z_p + β of layer l (with a trailing 1 when `augment`), p < count. */
+export function positionTokens(l: number, count: number, augment = true): Float64Array {
+  const z = normalisedPositions(count);
+  const g = tensor(`h.${l}.ln_1.weight`);
+  const b = tensor(`h.${l}.ln_1.bias`);
+  const w = D_MODEL + (augment ? 1 : 0);
+  const out = new Float64Array(count * w);
+  for (let p = 0; p < count; p++) {
+    for (let i = 0; i < D_MODEL; i++) out[p * w + i] = z[p * D_MODEL + i] * g[i] + b[i];
     if (augment) out[p * w + D_MODEL] = 1;
   }
   return out;

@@ -22,6 +22,14 @@ export function chart(id: string): echarts.ECharts {
   return c;
 }
 
+/**
+ * Draws an option on a chart, replacing what was there, without animation: numbers appear at once
+ * (for readers who prefer reduced motion, and for screenshots).
+ */
+export function draw(id: string, option: Record<string, unknown>) {
+  chart(id).setOption({ animation: false, ...option }, true);
+}
+
 /** Resize every chart (tabs become visible, window resizes). */
 export function resizeAll() {
   for (const c of charts.values()) c.resize();

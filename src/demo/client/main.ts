@@ -4,10 +4,15 @@
  * the worker at /assets/demo.js).
  */
 import { resizeAll } from "./charts";
+import { initExplore } from "./explore";
+import { initPrediction } from "./prediction";
 import { initTabs } from "./tabs";
 import { initUpload } from "./upload";
 
-const loaders: Record<string, () => void> = {};
+const loaders: Record<string, () => void> = {
+  "view-explore": () => void initExplore(),
+  "view-prediction": () => void initPrediction(),
+};
 const loaded = new Set<string>();
 
 initUpload();

@@ -2,7 +2,7 @@
  * @module demo/client/upload
  * "Analyze your head": posts a small safetensors head to the anonymous endpoint and shows its spectrum.
  */
-import { chart, spectrumOption } from "./charts";
+import { draw, spectrumOption } from "./charts";
 import { $, getJson, setFacts, setStatus } from "./dom";
 
 interface Analysis {
@@ -21,7 +21,7 @@ export function initUpload() {
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const file = $<HTMLInputElement>("upload-file").files?.[0];
-    if (!file) return setStatus("upload-status", "Choose a .safetensors file first.", true);
+    if (!file) return setStatus("upload-status", "Choose a .safetensors file first.");
     const fold = $<HTMLSelectElement>("upload-fold").value;
     const button = $<HTMLButtonElement>("upload-submit");
     button.disabled = true;
@@ -29,7 +29,7 @@ export function initUpload() {
     try {
       const q = fold ? `?fold_ln=${fold}` : "";
       const a = await getJson<Analysis>(`/v1/demo/analyze${q}`, { method: "POST", body: file });
-      chart("upload-chart").setOption(spectrumOption(`${a.circuit.toUpperCase()} spectrum (${a.variant.name})`, [{ name: "σ", values: a.singular_values }]), true);
+      draw("upload-chart", spectrumOption(`${a.circuit.toUpperCase()} spectrum (${a.variant.name})`, [{ name: "σ", values: a.singular_values }]));
       setFacts("upload-facts", [
         ["circuit", a.circuit],
         ["variant", a.variant.name],
@@ -41,7 +41,7 @@ export function initUpload() {
       ]);
       setStatus("upload-status", `Done: σ₁ = ${a.singular_values[0].toPrecision(6)}, effective rank ${a.effective_rank.toFixed(2)}. Nothing was stored.`);
     } catch (e) {
-      setStatus("upload-status", (e as Error).message, true);
+      setStatus("upload-status", (e as Error).message);
     } finally {
       button.disabled = false;
     }

@@ -1,0 +1,20 @@
+/**
+ * `npm run demo:seed`: fills a running worker (default: `npm start`'s, http://127.0.0.1:8787, with
+ * HEADSCOPE_TOKEN) with the demo page's data: the GPT-2 small scan and layer 0's positional SAD.
+ */
+import { parseArgs } from "node:util";
+import { seedDemo } from "./demo/seed";
+
+const { values } = parseArgs({
+  options: {
+    endpoint: { type: "string", default: "http://127.0.0.1:8787" },
+    token: { type: "string", default: process.env.HEADSCOPE_TOKEN },
+    checkpoint: { type: "string" },
+  },
+});
+if (!values.token) {
+  console.error("demo:seed needs the worker's write token: --token T or HEADSCOPE_TOKEN (npm start prints it)");
+  process.exit(2);
+}
+await seedDemo({ endpoint: values.endpoint!, token: values.token, checkpoint: values.checkpoint });
+console.log(`seeded ${values.endpoint}: open it in a browser`);

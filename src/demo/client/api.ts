@@ -1,0 +1,59 @@
+/**
+ * @module demo/client/api
+ * The worker's read endpoints the page uses, and the few fields it reads from each (the full
+ * schemas live in src/wire and src/services; the page stays dependency-free).
+ */
+import { getJson } from "./dom";
+
+export interface SummaryEntry {
+  layer: number;
+  head: number;
+  circuit: "qk" | "ov";
+  variant: string;
+  top_singular_values: number[];
+  effective_rank: number;
+  sad?: Array<{ id: string; tau: number; n_recon_median: number | null; null_n_recon_median_mean: number | null; firing_positive: number }>;
+}
+
+export interface ModelSummary {
+  model: string;
+  n_layers: number;
+  n_heads: number;
+  variants: { qk: string[]; ov: string[] };
+  entries: SummaryEntry[];
+}
+
+export interface HeadResult {
+  singular_values: number[];
+  effective_rank: number;
+  numerical_rank: number;
+  d_model: number;
+  d_head: number;
+  variant: { name: string };
+}
+
+export interface SadResult {
+  pairs: { firing_positive: number; firing_nonpositive: number };
+  n_recon: { median: number; p90: number; histogram: number[] };
+  sparseness: { median: number };
+  null: { n_recon_median_mean: number; sparseness_median_mean: number; n_recon_histogram: number[]; seeds: number[] };
+  input: { batch: number; tokens: number };
+  choices: { tau: number; variant: { name: string } };
+}
+
+const enc = encodeURIComponent;
+export const listModels = () => getJson<{ models: string[] }>("/v1/models");
+export const modelSummary = (m: string) => getJson<ModelSummary>(`/v1/models/${enc(m)}/summary`);
+export const headResult = (m: string, l: number, h: number, circuit: string, variant: string) =>
+  getJson<HeadResult>(`/v1/models/${enc(m)}/layers/${l}/heads/${h}/${circuit}?variant=${enc(variant)}`);
+export const sadResult = (m: string, l: number, h: number, id: string) =>
+  getJson<SadResult>(`/v1/models/${enc(m)}/layers/${l}/heads/${h}/qk/sad/${enc(id)}`);
+
+/** The variant shown when several are stored: folded and augmented first (what a scan stores by default). */
+export function preferredVariant(stored: string[]): string | undefined {
+  for (const v of ["folded_augmented", "folded", "raw_augmented", "raw"]) if (stored.includes(v)) return v;
+  return stored[0];
+}
+
+/** The model shown first: GPT-2 small when present. */
+export const preferredModel = (models: string[]) => (models.includes("gpt2-small") ? "gpt2-small" : models[0]);
