@@ -10,6 +10,7 @@ import { AppError } from "./errors";
 import type { AppEnv } from "./env";
 import { analyses } from "./routes/analyses";
 import { demo } from "./routes/demo";
+import { toy } from "./routes/toy";
 import { heads } from "./routes/heads";
 import { models } from "./routes/models";
 import { problems } from "./routes/problems";
@@ -46,6 +47,7 @@ export const app = new Hono<AppEnv>()
   )
   .route("/", analyses)
   .route("/", demo)
+  .route("/", toy)
   .route("/", heads)
   .route("/", models)
   .route("/", problems);

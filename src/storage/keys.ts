@@ -59,3 +59,9 @@ export function parseAnalysisKey(key: string) {
   if (!m) return undefined;
   return { kind: m[1] as AnalysisKind, model: m[2], layer: Number(m[3]), head: Number(m[4]), circuit: m[5] as "qk" | "ov", id: m[6] };
 }
+
+/** R2: one toy-model report (toy.json), content-addressed. */
+export const toyReportKey = (experiment: string, sha256: string) => `toy/${VERSION}/${experiment}/${sha256}.json`;
+/** KV: the latest published toy report of an experiment (a pointer to its R2 object). */
+export const toyPointerKey = (experiment: string) => `toy/${VERSION}/${experiment}`;
+export const TOY_POINTER_PREFIX = `toy/${VERSION}/`;

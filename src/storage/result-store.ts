@@ -8,7 +8,8 @@
 import { StorageUnavailable } from "../errors";
 import type { HeadPath, VariantName } from "../wire/head-request";
 import { SvdSummarySchema, type SvdSummary } from "../wire/svd-result";
-import { MODEL_MARKER_PREFIX, analysisPrefixForModel, modelMarkerKey, parseSummaryKey, summaryKey, summaryPrefixForHead, summaryPrefixForModel } from "./keys";
+import type { ToyPointer } from "../wire/toy-report";
+import { MODEL_MARKER_PREFIX, TOY_POINTER_PREFIX, analysisPrefixForModel, modelMarkerKey, parseSummaryKey, toyPointerKey, toyReportKey, summaryKey, summaryPrefixForHead, summaryPrefixForModel } from "./keys";
 
 export interface StorageBindings {
   RESULTS: R2Bucket;
@@ -110,6 +111,35 @@ export class ResultStore {
     if ((await guard("KV read", () => this.env.JOBS.get(marker, "text"))) === null) {
       await guard("KV write", () => this.env.JOBS.put(marker, JSON.stringify({ model: p.model })));
     }
+  }
+
+  /**
+   * Publishes a toy report: the JSON to R2 (content-addressed), then the experiment's pointer in KV;
+   * the report it replaces is deleted last. Identical content is not written again.
+   */
+  async putToyReport(experiment: string, sha256: string, body: Uint8Array, facts: Pick<ToyPointer, "seeds" | "passed" | "runs">) {
+    const pointerKey = toyPointerKey(experiment);
+    const raw = await guard("KV read", () => this.env.JOBS.get(pointerKey, "text"));
+    const previous = raw === null ? undefined : (JSON.parse(raw) as ToyPointer);
+    const key = toyReportKey(experiment, sha256);
+    const pointer: ToyPointer = { experiment, sha256, key, ...facts };
+    if (previous?.sha256 === sha256) return { pointer: previous, computed: false };
+    await guard("R2 write", () => this.env.RESULTS.put(key, body, { httpMetadata: { contentType: "application/json" }, customMetadata: { sha256 } }));
+    await guard("KV write", () => this.env.JOBS.put(pointerKey, JSON.stringify(pointer)));
+    if (previous && previous.key !== key) await guard("R2 delete", () => this.env.RESULTS.delete(previous.key));
+    return { pointer, computed: true };
+  }
+
+  async getToyReport(experiment: string): Promise<R2ObjectBody | null> {
+    const raw = await guard("KV read", () => this.env.JOBS.get(toyPointerKey(experiment), "text"));
+    if (raw === null) return null;
+    return guard("R2 read", () => this.env.RESULTS.get((JSON.parse(raw) as ToyPointer).key));
+  }
+
+  async listToyReports(): Promise<ToyPointer[]> {
+    const keys = await this.listKeys(TOY_POINTER_PREFIX);
+    const values = await Promise.all(keys.map((k) => guard("KV read", () => this.env.JOBS.get(k, "text"))));
+    return values.filter((v): v is string => v !== null).map((v) => JSON.parse(v) as ToyPointer);
   }
 
   /** Names of the models with stored results, sorted. */
