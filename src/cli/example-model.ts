@@ -5,28 +5,18 @@
  * 4 heads, d_model 128, d_head 32, F32, with config.json. Each head's W_Q and W_K get a
  * head-specific spectral decay, so the report's heatmaps and spectra show structure.
  */
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { createRng } from "../analysis/random";
 import { encodeSafetensors, type TensorOut } from "../wire/safetensors";
 
 export const EXAMPLE = { name: "example-tiny-gpt2", layers: 4, heads: 4, dModel: 128, dHead: 32, seed: 20260213 } as const;
 
-/** mulberry32 (Tommy Ettinger, public domain): a small seeded 32-bit PRNG. */
-function mulberry32(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export function exampleTensors(): Record<string, TensorOut> {
   const { layers, heads, dModel: d, dHead: dh, seed } = EXAMPLE;
-  const rand = mulberry32(seed);
-  const gauss = () => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
+  const g = createRng(seed);
+  const gauss = () => g.normal();
   const out: Record<string, TensorOut> = {};
   const vec = (n: number, f: (i: number) => number) => Float32Array.from({ length: n }, (_, i) => f(i));
   for (let l = 0; l < layers; l++) {
@@ -50,12 +40,17 @@ export function exampleTensors(): Record<string, TensorOut> {
   return out;
 }
 
-/** Writes (once) and returns the path of the example checkpoint under `dir`. */
+/**
+ * Writes and returns the path of the example checkpoint under `dir`. It is generated every time
+ * (milliseconds) and written only when the file's bytes differ, so a changed generator never leaves a
+ * stale checkpoint behind.
+ */
 export function ensureExampleCheckpoint(dir: string): string {
   const file = join(dir, "model.safetensors");
-  if (!existsSync(file)) {
+  const bytes = encodeSafetensors(exampleTensors(), { format: "pt", generator: "headscope example-model" });
+  if (!existsSync(file) || !Buffer.from(bytes).equals(readFileSync(file))) {
     mkdirSync(dir, { recursive: true });
-    writeFileSync(file, encodeSafetensors(exampleTensors(), { format: "pt", generator: "headscope example-model" }));
+    writeFileSync(file, bytes);
     writeFileSync(
       join(dir, "config.json"),
       JSON.stringify({ model_type: "gpt2", n_layer: EXAMPLE.layers, n_head: EXAMPLE.heads, n_embd: EXAMPLE.dModel, layer_norm_epsilon: 1e-5 }, null, 2) + "\n",

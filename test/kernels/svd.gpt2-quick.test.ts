@@ -7,6 +7,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { Matrix as MlMatrix, SingularValueDecomposition } from "ml-matrix";
+import { createRng } from "../../src/analysis/random";
 import { loadKernels } from "../../src/kernels/load-node";
 import type { Matrix } from "../../src/kernels/types";
 import { headFactors, maxRelativeError, readSafetensors, referenceSpectrum } from "../../bench/gpt2-weights";
@@ -14,16 +15,10 @@ import { headFactors, maxRelativeError, readSafetensors, referenceSpectrum } fro
 const EPS = 2 ** -52;
 const builds = ["release", "scalar"] as const;
 
-/** Deterministic uniform(−1, 1) numbers (mulberry32). */
+/** Deterministic uniform(−1, 1) numbers. */
 function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  };
+  const g = createRng(seed);
+  return () => g.uniform() * 2 - 1;
 }
 
 /** [m, n] row-major with column j scaled by scale(j). */

@@ -3,18 +3,13 @@
  * prescribed condition number, tiny and huge scales, and plain random — all from a seeded generator
  * so every failure reproduces.
  */
+import { createRng } from "../../src/analysis/random";
 import type { Matrix } from "../../src/kernels/types";
 
-/** mulberry32: small, fast, seeded. */
+/** A seeded uniform [0, 1) source: the project's simulation generator (src/analysis/random.ts). */
 export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const g = createRng(seed);
+  return () => g.uniform();
 }
 
 export function gaussian(r: () => number): number {
