@@ -11,6 +11,7 @@ import { Conflict, InvalidRequest, PayloadTooLarge, ResultNotFound } from "../er
 import type { AppEnv } from "../env";
 import { getKernels } from "../kernels/instance";
 import { decomposeHead } from "../services/decompose-head";
+import { summaryMetadata } from "../services/summarize-model";
 import { resolveVariantName } from "../services/head-factors";
 import { readHeadWeights } from "../services/head-weights";
 import { ResultStore } from "../storage/result-store";
@@ -77,7 +78,7 @@ export const heads = new Hono<AppEnv>()
       }
       const weights = readHeadWeights(path.circuit, parsed);
       const { summary, vectors } = decomposeHead(getKernels(), path, weights, options, { sha256, bytes: body.byteLength });
-      await store.put(path, summary, vectors, previous);
+      await store.put(path, summary, vectors, previous, summaryMetadata(summary));
       return c.json(answer(path, summary, true), 201);
     },
   )

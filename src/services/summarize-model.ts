@@ -13,7 +13,8 @@ import { parseAnalysisKey } from "../storage/keys";
 
 /** What the service reads (ResultStore implements it). */
 export interface SummarySource {
-  listModelKeys(model: string): Promise<string[]>;
+  /** summary keys with the metadata stored beside them (`summaryMetadata` of the summary, when present) */
+  listModelKeysWithMetadata(model: string): Promise<Array<{ name: string; metadata?: unknown }>>;
   getSummaryByKey(key: string): Promise<SvdSummary | undefined>;
   listModelSadKeys(model: string): Promise<string[]>;
   getAnalysis(key: string): Promise<unknown | undefined>;
@@ -122,12 +123,27 @@ export function summaryEntry(s: SvdSummary): ModelSummaryEntry {
   };
 }
 
+/** The KV metadata stored beside a head's summary: its table row, so listing suffices. */
+export const summaryMetadata = (s: SvdSummary) => ({ entry: summaryEntry(s) });
+
+function entryFromMetadata(meta: unknown): ModelSummaryEntry | undefined {
+  const e = (meta as { entry?: ModelSummaryEntry } | undefined)?.entry;
+  return e && typeof e.layer === "number" && Array.isArray(e.top_singular_values) ? e : undefined;
+}
+
 const CIRCUIT_ORDER = { qk: 0, ov: 1 } as const;
 
 /** @throws ResultNotFound when nothing is stored for the model */
 export async function summarizeModel(source: SummarySource, model: string): Promise<ModelSummary> {
-  const keys = (await source.listModelKeys(model)).sort();
+  const listed = await source.listModelKeysWithMetadata(model);
   const entries: ModelSummaryEntry[] = [];
+  // rows come from the listing's metadata; only summaries stored without it are read one by one
+  const keys: string[] = [];
+  for (const k of listed) {
+    const e = entryFromMetadata(k.metadata);
+    if (e) entries.push(e);
+    else keys.push(k.name);
+  }
   for (let i = 0; i < keys.length; i += READ_BATCH) {
     const batch = await Promise.all(keys.slice(i, i + READ_BATCH).map((k) => source.getSummaryByKey(k)));
     for (const s of batch) if (s && s.model === model) entries.push(summaryEntry(s));

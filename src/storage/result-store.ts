@@ -11,6 +11,8 @@ import { SvdSummarySchema, type SvdSummary } from "../wire/svd-result";
 import type { ToyPointer } from "../wire/toy-report";
 import { MODEL_MARKER_PREFIX, TOY_POINTER_PREFIX, analysisPrefixForModel, modelMarkerKey, parseSummaryKey, toyPointerKey, toyReportKey, summaryKey, summaryPrefixForHead, summaryPrefixForModel } from "./keys";
 
+const KV_METADATA_LIMIT = 1024;
+
 export interface StorageBindings {
   RESULTS: R2Bucket;
   JOBS: KVNamespace;
@@ -38,9 +40,20 @@ export class ResultStore {
     return keys.map((k) => parseSummaryKey(k)?.variant).filter((v): v is VariantName => v !== undefined);
   }
 
-  /** Every summary key of a model (paginated KV list, followed to the end). */
-  async listModelKeys(model: string): Promise<string[]> {
-    return this.listKeys(summaryPrefixForModel(model));
+  /**
+   * Every summary key of a model with the metadata stored beside it (see `put`): a model's table can
+   * then be built from list calls (1,000 keys each) instead of one read per head, which keeps large
+   * models under the Workers limit of KV operations per request.
+   */
+  async listModelKeysWithMetadata(model: string): Promise<Array<{ name: string; metadata?: unknown }>> {
+    const out: Array<{ name: string; metadata?: unknown }> = [];
+    let cursor: string | undefined;
+    do {
+      const page = await guard("KV list", () => this.env.JOBS.list({ prefix: summaryPrefixForModel(model), cursor }));
+      for (const k of page.keys) out.push({ name: k.name, metadata: k.metadata ?? undefined });
+      cursor = page.list_complete ? undefined : page.cursor;
+    } while (cursor);
+    return out;
   }
 
   async getSummaryByKey(key: string): Promise<SvdSummary | undefined> {
@@ -92,17 +105,20 @@ export class ResultStore {
   }
 
   /**
-   * Stores a result: vectors, then summary. If a previous summary for the same head, circuit and
-   * variant pointed at other vectors, those are deleted last.
+   * Stores a result: vectors, then summary (with `metadata`, a small digest readers can list without
+   * reading the summary). If a previous summary for the same head, circuit and variant pointed at other
+   * vectors, those are deleted last.
    */
-  async put(p: HeadPath, summary: SvdSummary, vectors: Uint8Array, previous?: SvdSummary): Promise<void> {
+  async put(p: HeadPath, summary: SvdSummary, vectors: Uint8Array, previous?: SvdSummary, metadata?: object): Promise<void> {
     await guard("R2 write", () =>
       this.env.RESULTS.put(summary.vectors.key, vectors, {
         httpMetadata: { contentType: "application/octet-stream" },
         customMetadata: { sha256: summary.input.sha256 },
       }),
     );
-    await guard("KV write", () => this.env.JOBS.put(summaryKey(p, summary.variant.name), JSON.stringify(summary)));
+    // KV metadata is limited to 1,024 bytes; a digest that does not fit is simply not attached
+    const meta = metadata && JSON.stringify(metadata).length <= KV_METADATA_LIMIT ? { metadata } : undefined;
+    await guard("KV write", () => this.env.JOBS.put(summaryKey(p, summary.variant.name), JSON.stringify(summary), meta));
     if (previous && previous.vectors.key !== summary.vectors.key) {
       await guard("R2 delete", () => this.env.RESULTS.delete(previous.vectors.key));
     }
