@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 import { Command, InvalidArgumentError } from "commander";
-import { kernelPath, loadKernels } from "../kernels/load-node";
+import { kernelPath, loadKernels, loadToyKernels } from "../kernels/load-node";
 import { EXPERIMENTS, experimentConfigs, type ExperimentName, type ToyConfig } from "./config";
 import { buildReport, formatAcceptance, renderHtml, type ToyReport } from "./report";
 import { trainToy, type ProgressEvent, type ToyRun } from "./train";
@@ -23,6 +23,7 @@ interface Job {
   seed: number;
   wasm: string;
   printEvery: number;
+  backend: "wasm" | "ts";
 }
 
 type WorkerMessage = { kind: "progress"; line: string } | { kind: "done"; run: ToyRun } | { kind: "error"; message: string };
@@ -45,9 +46,16 @@ function progressLine(job: Job, e: ProgressEvent): string {
 
 function runJob(job: Job, print: (line: string) => void): ToyRun {
   const kernels = loadKernels("release", job.wasm);
-  return trainToy(job.cfg, job.seed, kernels, (e) => {
-    if (e.step % job.printEvery === 0) print(progressLine(job, e));
-  });
+  const passes = job.backend === "wasm" ? loadToyKernels("release", job.wasm) : undefined;
+  return trainToy(
+    job.cfg,
+    job.seed,
+    kernels,
+    (e) => {
+      if (e.step % job.printEvery === 0) print(progressLine(job, e));
+    },
+    passes,
+  );
 }
 
 function runInWorker(job: Job): Promise<ToyRun> {
@@ -107,6 +115,7 @@ async function main(argv: string[]): Promise<void> {
     .option("--jobs <n>", "runs in parallel (worker threads)", positiveInt, Math.max(1, Math.min(2, cpus().length)))
     .option("--print-every <n>", "progress line every n steps (default 10 measurements)", positiveInt)
     .option("--wasm <path>", "kernels .wasm file", defaultWasm())
+    .option("--backend <name>", "per-sample passes: wasm, or ts (the TypeScript reference)", "wasm")
     .option("--rerender <toy.json>", "only re-render toy.html (and the table) from an existing toy.json")
     .parse(argv);
   const o = program.opts<{
@@ -119,6 +128,7 @@ async function main(argv: string[]): Promise<void> {
     jobs: number;
     printEvery?: number;
     wasm: string;
+    backend: string;
     rerender?: string;
   }>();
   if (o.rerender) {
@@ -134,12 +144,13 @@ async function main(argv: string[]): Promise<void> {
     if (cs.some((c) => !Number.isFinite(c))) program.error(`--anisotropy: expected numbers, got ${o.anisotropy}`);
     configs = cs.map((c) => ({ ...configs[0], anisotropy: c }));
   }
+  if (o.backend !== "wasm" && o.backend !== "ts") program.error(`--backend: expected wasm or ts, got ${o.backend}`);
   if (o.steps) configs = configs.map((c) => ({ ...c, steps: o.steps as number }));
   const jobs: Job[] = configs.flatMap((cfg) =>
-    Array.from({ length: o.seeds }, (_, i) => ({ cfg, seed: o.seed + i, wasm: o.wasm, printEvery: o.printEvery ?? cfg.measureEvery * 10 })),
+    Array.from({ length: o.seeds }, (_, i) => ({ cfg, seed: o.seed + i, wasm: o.wasm, printEvery: o.printEvery ?? cfg.measureEvery * 10, backend: o.backend as "wasm" | "ts" })),
   );
   const kernels = loadKernels("release", o.wasm);
-  console.log(`toy ${o.config}: ${jobs.length} run(s), ${o.jobs} in parallel, kernels ${kernels.name} (simd ${kernels.simd})`);
+  console.log(`toy ${o.config}: ${jobs.length} run(s), ${o.jobs} in parallel, kernels ${kernels.name} (simd ${kernels.simd}), passes ${o.backend}`);
   const t0 = performance.now();
   const runs = await runAll(jobs, o.jobs);
   const wall = (performance.now() - t0) / 1000;

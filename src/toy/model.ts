@@ -7,19 +7,18 @@
  * Anisotropy adds `c·e` (a fixed unit direction) to every feature column: the model uses
  * `W_eff = W + c e 1ᵀ`, and since the shift is constant, `∂L/∂W = ∂L/∂W_eff`.
  *
- * Why plain TypeScript over Float64Array and not an AssemblyScript kernel: features are sparse, so
- * the work factors through N-space. With `G = W_effᵀ W_eff` and `M = W_effᵀ Ω W_eff` (formed once
- * per step, O(N²·max(D, H))), a token costs O(nnz·N) instead of O(D·(N + H)):
- * `z = f G + b` and `ℓ_j = f_r M f_jᵀ`. Backward collects `dG = Σ dz ⊗ f` and
- * `dM = Σ f_r ⊗ Σ_j dℓ_j f_j` sparsely, then maps them back with a handful of dense products:
- * `dW_eff = W_eff (dG + dGᵀ) + W_Q dA_Qᵀ + W_K dA_Kᵀ`, `dW_Q = W_eff dA_Q`, `dW_K = W_eff dA_K`
- * with `A_Q = W_effᵀ W_Q`, `dA_Q = dM A_K`, `dA_K = dMᵀ A_Q`. Measured on this machine (2 cores,
- * Node 20): see the commit that introduced this module and bench/toy.bench.ts. The sparse
- * gather/scatter loops are short and irregular, which is where WebAssembly SIMD gains least, while a
- * WASM version would have to copy the batch and all parameters across the boundary every step.
+ * The per-sample passes run either here in TypeScript (the reference: no `passes` given) or in the
+ * AssemblyScript kernel assembly/toy/passes.ts through src/kernels/kernels.ts (`passes` given: what
+ * training uses). Chosen by measurement on this machine (2 cores, Node 20; N = 100, batch 1024,
+ * p = 0.2): the reconstruction pass took 9.3 ms per step in TypeScript against 1.2 ms in WebAssembly
+ * with f64x2 SIMD, copies across the boundary included; both passes are axpys over contiguous rows of
+ * G, M, dG, dM, which SIMD halves and the JIT does not vectorise. The per-step dense products stay in
+ * TypeScript (dense.ts): they are O(N²·max(D, H)) once per step, a minor share. Both backends are
+ * checked against finite differences and against each other.
  *
  * This module must not draw random numbers (sampling.ts does) or update parameters (optimizer.ts).
  */
+import type { ToyKernels } from "../kernels/kernels";
 import type { ToyConfig } from "./config";
 import { mulNN, mulNT, mulTN } from "./dense";
 import type { Random } from "./random";
@@ -133,8 +132,14 @@ export class ToyModel {
   private readonly logits: Float64Array;
   private readonly target: Float64Array;
 
-  /** @param e - the shared direction [D] (used only when cfg.anisotropy ≠ 0) */
-  constructor(cfg: ToyConfig, e: Float64Array) {
+  private readonly passes: ToyKernels | undefined;
+
+  /**
+   * @param e - the shared direction [D] (used only when cfg.anisotropy ≠ 0)
+   * @param passes - the WebAssembly per-sample passes; without them the TypeScript reference runs
+   */
+  constructor(cfg: ToyConfig, e: Float64Array, passes?: ToyKernels) {
+    this.passes = passes;
     const { nFeatures: n, dModel: d, dHead: h } = cfg;
     this.cfg = cfg;
     this.n = n;
@@ -176,8 +181,19 @@ export class ToyModel {
     this.dM.fill(0);
     if (grads) grads.b.fill(0);
 
-    const reconLoss = this.reconPass(params.b, recon, grads?.b);
-    const ce = this.attentionPass(attn, grads !== undefined);
+    let reconLoss: number;
+    let ce: number;
+    if (this.passes) {
+      const r = this.passes.toyPasses(
+        { n, m: cfg.keysPerQuery, beta: cfg.targetTemperature, lambda: cfg.lambda, gram: this.gram, b: params.b, mOmega: this.mOmega, recon, attn, template: this.tpl },
+        grads ? { dGram: this.dGram, db: grads.b, dM: this.dM } : undefined,
+      );
+      reconLoss = r.recon;
+      ce = r.ce;
+    } else {
+      reconLoss = this.reconPass(params.b, recon, grads?.b);
+      ce = this.attentionPass(attn, grads !== undefined);
+    }
 
     if (grads) {
       // dW_eff = W_eff (dG + dGᵀ) + W_Q dA_Qᵀ + W_K dA_Kᵀ

@@ -7,6 +7,7 @@
  * Measurement never touches that stream. Returns curves in columnar form (one array per metric) and
  * the final snapshot; writing files is report.ts's job.
  */
+import type { ToyKernels } from "../kernels/kernels";
 import type { Kernels } from "../kernels/types";
 import type { ToyConfig } from "./config";
 import { measureSnapshot, randomDirectionNull, type FullSnapshot, type PairAlignment } from "./measure";
@@ -68,6 +69,8 @@ export interface ToyFinal {
 export interface ToyRun {
   config: ToyConfig;
   seed: number;
+  /** where the per-sample passes ran: "wasm" (kernel name) or "ts" (the TypeScript reference) */
+  backend: string;
   curves: ToyCurves;
   final: ToyFinal;
   timing: { wallSeconds: number; trainSeconds: number; measureSeconds: number; stepsPerSecond: number };
@@ -104,15 +107,17 @@ function toRows(x: Float64Array, rows: number, cols: number): number[][] {
 
 /**
  * Trains one toy model.
+ * @param kernels - SVD kernels for the measurements
  * @param onMeasure - called at every measurement (progress printing)
+ * @param passes - the WebAssembly per-sample passes; without them the TypeScript reference runs
  */
-export function trainToy(cfg: ToyConfig, seed: number, kernels: Kernels, onMeasure?: (e: ProgressEvent) => void): ToyRun {
+export function trainToy(cfg: ToyConfig, seed: number, kernels: Kernels, onMeasure?: (e: ProgressEvent) => void, passes?: ToyKernels): ToyRun {
   const t0 = performance.now();
   let measureMs = 0;
   const rng = new Random(seed);
   const params = initParams(cfg, rng);
   const e = drawSharedDirection(cfg.dModel, rng);
-  const model = new ToyModel(cfg, e);
+  const model = new ToyModel(cfg, e, passes);
   const grads = zeroParams(cfg);
   const opt = new AdamW<"w" | "b" | "wQ" | "wK">(
     {
@@ -182,6 +187,7 @@ export function trainToy(cfg: ToyConfig, seed: number, kernels: Kernels, onMeasu
   return {
     config: cfg,
     seed,
+    backend: passes ? `${passes.name}${passes.simd ? "-simd" : ""}` : "ts",
     curves,
     final: {
       step: cfg.steps,

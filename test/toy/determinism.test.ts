@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { loadKernels } from "../../src/kernels/load-node";
+import { loadKernels, loadToyKernels } from "../../src/kernels/load-node";
 import { SINGLE_PAIR } from "../../src/toy/config";
 import { Random } from "../../src/toy/random";
 import { sampleAttentionBatch, sampleReconBatch, TokenBuffer } from "../../src/toy/sampling";
@@ -54,12 +54,13 @@ describe("seeded randomness", () => {
 
 describe("toy training", () => {
   const kernels = loadKernels();
+  const passes = loadToyKernels();
 
   it("is deterministic for a fixed seed", () => {
     const cfg = { ...SINGLE_PAIR, steps: 60 };
-    const a = trainToy(cfg, 3, kernels);
-    const b = trainToy(cfg, 3, kernels);
-    const c = trainToy(cfg, 4, kernels);
+    const a = trainToy(cfg, 3, kernels, undefined, passes);
+    const b = trainToy(cfg, 3, kernels, undefined, passes);
+    const c = trainToy(cfg, 4, kernels, undefined, passes);
     expect(b.curves).toEqual(a.curves);
     expect(b.final).toEqual(a.final);
     expect(c.curves.totalLoss).not.toEqual(a.curves.totalLoss);
@@ -67,7 +68,7 @@ describe("toy training", () => {
 
   it("a short single-pair run reaches the alignment in under 30 s", () => {
     const t0 = performance.now();
-    const run = trainToy({ ...SINGLE_PAIR, steps: 400 }, 0, kernels);
+    const run = trainToy({ ...SINGLE_PAIR, steps: 400 }, 0, kernels, undefined, passes);
     const seconds = (performance.now() - t0) / 1000;
     expect(seconds).toBeLessThan(30);
     expect(run.final.top1CosU).toBeGreaterThanOrEqual(0.95);
