@@ -50,6 +50,8 @@ export interface AnisotropyRow {
   seeds: number;
   /** mean over seeds of the final mean signed pairwise feature cosine */
   meanPairwiseCos: number;
+  /** mean over seeds of the final mean token cosine */
+  meanTokenCos: number;
   matchedMeanAvg: number;
   matchedMeanMin: number;
   matchedMeanMax: number;
@@ -71,6 +73,7 @@ export function anisotropyTable(runs: ToyRun[]): AnisotropyRow[] {
         c,
         seeds: rs.length,
         meanPairwiseCos: avg(rs.map((r) => r.final.meanPairwiseCos)),
+        meanTokenCos: avg(rs.map((r) => r.final.meanTokenCos)),
         matchedMeanAvg: avg(mm),
         matchedMeanMin: Math.min(...mm),
         matchedMeanMax: Math.max(...mm),

@@ -71,9 +71,9 @@ export function formatAcceptance(report: ToyReport): string {
     lines.push(`${report.summary.passed}/${report.runs.length} runs pass every check`);
   }
   if (report.summary.anisotropy) {
-    lines.push("c | mean pairwise feature cos | mean matched |cos| (avg [min, max]) | matched pairs (avg) | Spearman (avg)");
+    lines.push("c | mean pairwise feature cos | mean token cos | mean matched |cos| (avg [min, max]) | matched pairs (avg) | Spearman (avg)");
     for (const a of report.summary.anisotropy) {
-      lines.push(`${a.c} | ${fmt(a.meanPairwiseCos)} | ${fmt(a.matchedMeanAvg)} [${fmt(a.matchedMeanMin)}, ${fmt(a.matchedMeanMax)}] | ${fmt(a.matchedCountAvg, 1)} | ${fmt(a.spearmanAvg)}`);
+      lines.push(`${a.c} | ${fmt(a.meanPairwiseCos)} | ${fmt(a.meanTokenCos)} | ${fmt(a.matchedMeanAvg)} [${fmt(a.matchedMeanMin)}, ${fmt(a.matchedMeanMax)}] | ${fmt(a.matchedCountAvg, 1)} | ${fmt(a.spearmanAvg)}`);
     }
     lines.push(`degrades monotonically (0.02 slack): ${report.summary.degradesMonotonically ? "yes" : "no"}`);
   }

@@ -10,7 +10,7 @@
 import type { ToyKernels } from "../kernels/kernels";
 import type { Kernels } from "../kernels/types";
 import type { ToyConfig } from "./config";
-import { measureSnapshot, randomDirectionNull, type FullSnapshot, type PairAlignment } from "./measure";
+import { meanTokenCosine, measureSnapshot, randomDirectionNull, type FullSnapshot, type PairAlignment } from "./measure";
 import { drawSharedDirection, effectiveFeatures, initParams, ToyModel, zeroParams, type Losses } from "./model";
 import { AdamW } from "./optimizer";
 import { Random } from "./random";
@@ -52,6 +52,10 @@ export interface ToyFinal {
   gramMaxAbsCos: number;
   meanPairwiseCos: number;
   attendedMaxCosToOthers: number;
+  /** which attended feature is closest to which other feature, signed cosine (−1: antipodal) */
+  attendedWorst: { attended: number; other: number; cos: number };
+  /** mean pairwise cosine of 256 natural token vectors W_eff f (a separate seeded draw) */
+  meanTokenCos: number;
   whitenedMean: number;
   whitenedVsFeatureCos: number;
   /** first measured step with alignment ≥ alignThreshold (null: never) */
@@ -181,6 +185,10 @@ export function trainToy(cfg: ToyConfig, seed: number, kernels: Kernels, onMeasu
     return i >= 0 ? curves.step[i] : null;
   };
   const nul = randomDirectionNull(cfg, kernels, params.wQ, params.wK, seed ^ 0x5eed);
+  const probe = new TokenBuffer(256, 256 * nnz);
+  sampleReconBatch(probe, cfg, 256, new Random(seed ^ 0x70c3));
+  effectiveFeatures(params.w, e, cfg.anisotropy, cfg.nFeatures, wEff);
+  const tokenCos = meanTokenCosine(wEff, cfg.dModel, cfg.nFeatures, probe);
   const wall = (performance.now() - t0) / 1000;
   const measureSeconds = measureMs / 1000;
   const n = cfg.nFeatures;
@@ -205,6 +213,8 @@ export function trainToy(cfg: ToyConfig, seed: number, kernels: Kernels, onMeasu
       gramMaxAbsCos: snap.gramMaxAbsCos,
       meanPairwiseCos: snap.meanPairwiseCos,
       attendedMaxCosToOthers: snap.attendedMaxCosToOthers,
+      attendedWorst: snap.attendedWorst,
+      meanTokenCos: tokenCos,
       whitenedMean: snap.whitenedMean,
       whitenedVsFeatureCos: snap.whitenedVsFeatureCos,
       alignStep: firstStep(curves.alignment, (v) => v >= cfg.alignThreshold),
