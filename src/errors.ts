@@ -108,6 +108,13 @@ export class ResultNotFound extends AppError {
   }
 }
 
+export class Conflict extends AppError {
+  override name = "Conflict";
+  constructor(detail: string, extensions?: Record<string, unknown>) {
+    super("conflict", detail, extensions);
+  }
+}
+
 export class PayloadTooLarge extends AppError {
   override name = "PayloadTooLarge";
   constructor(detail: string, limitBytes: number) {

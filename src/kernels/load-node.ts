@@ -21,7 +21,9 @@ function compileKernels(path: string): WebAssembly.Module {
   } catch {
     throw new Error(`kernels not built: ${path} is missing (run \`npm run asbuild\`)`);
   }
-  return new WebAssembly.Module(bytes);
+  // the Workers runtime types (shared tsconfig) declare Module abstract; Node constructs it synchronously
+  const Module = WebAssembly.Module as unknown as new (bytes: Uint8Array) => WebAssembly.Module;
+  return new Module(bytes);
 }
 
 export function loadKernels(build: KernelBuild = "release", path = kernelPath(build)) {

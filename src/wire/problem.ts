@@ -16,6 +16,7 @@ export const PROBLEM_TYPES = {
   "not-converged": { status: 422, title: "The kernel did not converge or its result failed the checks" },
   unauthorized: { status: 401, title: "A valid bearer token is required" },
   "not-found": { status: 404, title: "No stored result here" },
+  conflict: { status: 409, title: "A different input is already stored here" },
   "payload-too-large": { status: 413, title: "The body is larger than this endpoint accepts" },
   "rate-limited": { status: 429, title: "Too many requests" },
   "kernel-fault": { status: 500, title: "The WebAssembly kernel failed" },

@@ -1,0 +1,59 @@
+/**
+ * @module app
+ * The Hono application: routes, request ids, and the one error handler that turns every failure into
+ * `application/problem+json`. Unknown errors are logged with the request id and answered with a
+ * generic 500 that leaks no stack or secret.
+ */
+import { Hono } from "hono";
+import { HTTPException } from "hono/http-exception";
+import { AppError } from "./errors";
+import type { AppEnv } from "./env";
+import { heads } from "./routes/heads";
+import { problems } from "./routes/problems";
+import { PROBLEM_TYPES, problemTypeUri, type ProblemType } from "./wire/problem";
+
+const problemResponse = (slug: ProblemType, status: number, detail: string, requestId: string) =>
+  new Response(
+    JSON.stringify({ type: problemTypeUri(slug), title: PROBLEM_TYPES[slug].title, status, detail, request_id: requestId }),
+    { status, headers: { "content-type": "application/problem+json" } },
+  );
+
+export const app = new Hono<AppEnv>()
+  .use(async (c, next) => {
+    const id = crypto.randomUUID();
+    c.set("requestId", id);
+    await next();
+    c.header("x-request-id", id);
+  })
+  .get("/v1", (c) =>
+    c.json({
+      name: "headscope",
+      api: "v1",
+      endpoints: [
+        "POST /v1/models/{model}/layers/{layer}/heads/{head}/{qk|ov}",
+        "GET  /v1/models/{model}/layers/{layer}/heads/{head}/{qk|ov}[?variant=]",
+        "GET  /v1/models/{model}/layers/{layer}/heads/{head}/{qk|ov}/vectors[?variant=]",
+      ],
+    }),
+  )
+  .route("/", heads)
+  .route("/", problems);
+
+app.notFound((c) => problemResponse("not-found", 404, `no route for ${c.req.method} ${new URL(c.req.url).pathname}`, c.get("requestId")));
+
+app.onError((err, c) => {
+  const requestId = c.get("requestId") ?? "unknown";
+  if (err instanceof AppError) {
+    const r = err.getResponse();
+    const body = { ...err.toProblem(), request_id: requestId };
+    return new Response(JSON.stringify(body), { status: r.status, headers: r.headers });
+  }
+  if (err instanceof HTTPException) {
+    const slug: ProblemType = err.status === 413 ? "payload-too-large" : err.status === 401 ? "unauthorized" : "invalid-request";
+    return problemResponse(slug, err.status, err.message || PROBLEM_TYPES[slug].title, requestId);
+  }
+  console.error(`request ${requestId} failed:`, err instanceof Error ? `${err.name}: ${err.message}` : String(err));
+  return problemResponse("internal", 500, "internal error; quote the request id when reporting it", requestId);
+});
+
+export type App = typeof app;

@@ -1,0 +1,15 @@
+/**
+ * @module env
+ * The worker's bindings: R2 for vectors, KV for summaries, and the write token (a secret; in local
+ * development it comes from HEADSCOPE_TOKEN through .dev.vars or --var).
+ */
+import type { StorageBindings } from "./storage/result-store";
+
+export interface Bindings extends StorageBindings {
+  HEADSCOPE_TOKEN?: string;
+}
+
+export interface AppEnv {
+  Bindings: Bindings;
+  Variables: { requestId: string };
+}

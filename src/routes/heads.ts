@@ -1,0 +1,109 @@
+/**
+ * @module routes/heads
+ * POST/GET /v1/models/{model}/layers/{layer}/heads/{head}/{qk|ov} and GET …/vectors.
+ * Handlers parse, call the service, store and respond; the work is in services/ and storage/.
+ */
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { z } from "zod";
+import { requireToken } from "../auth";
+import { Conflict, InvalidRequest, PayloadTooLarge, ResultNotFound } from "../errors";
+import type { AppEnv } from "../env";
+import { getKernels } from "../kernels/instance";
+import { decomposeHead } from "../services/decompose-head";
+import { resolveVariantName } from "../services/head-factors";
+import { readHeadWeights } from "../services/head-weights";
+import { ResultStore } from "../storage/result-store";
+import { HeadOptionsSchema, HeadPathSchema, LIMITS, VARIANTS, type HeadPath, type VariantName } from "../wire/head-request";
+import { parseSafetensors } from "../wire/safetensors";
+import type { SvdAnswer, SvdSummary } from "../wire/svd-result";
+import { parseParams } from "./validate";
+
+const HEAD_PATH = "/v1/models/:model/layers/:layer/heads/:head/:circuit";
+
+export const headLinks = (p: HeadPath, variant: VariantName) => {
+  const base = `/v1/models/${p.model}/layers/${p.layer}/heads/${p.head}/${p.circuit}`;
+  return { self: `${base}?variant=${variant}`, vectors: `${base}/vectors?variant=${variant}` };
+};
+
+const answer = (p: HeadPath, s: SvdSummary, computed?: boolean): SvdAnswer => ({
+  ...s,
+  ...(computed === undefined ? {} : { computed }),
+  links: headLinks(p, s.variant.name),
+});
+
+async function sha256Hex(buf: ArrayBuffer): Promise<string> {
+  const d = new Uint8Array(await crypto.subtle.digest("SHA-256", buf));
+  return Array.from(d, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+const VariantQuery = z.object({ variant: z.enum(VARIANTS).optional() });
+
+/** The variant a GET addresses: the one asked for, or the only one stored. */
+async function pickVariant(store: ResultStore, p: HeadPath, asked: VariantName | undefined): Promise<VariantName> {
+  if (asked) return asked;
+  const stored = await store.listVariants(p);
+  if (stored.length === 1) return stored[0];
+  if (stored.length === 0) throw new ResultNotFound(`no result stored for ${p.model} layer ${p.layer} head ${p.head} ${p.circuit}`);
+  throw new InvalidRequest(`several variants are stored (${stored.join(", ")}); choose one with ?variant=`, { variants: stored });
+}
+
+export const heads = new Hono<AppEnv>()
+  .post(
+    HEAD_PATH,
+    requireToken,
+    bodyLimit({
+      maxSize: LIMITS.maxHeadBodyBytes,
+      onError: () => {
+        throw new PayloadTooLarge(`body exceeds ${LIMITS.maxHeadBodyBytes} bytes`, LIMITS.maxHeadBodyBytes);
+      },
+    }),
+    async (c) => {
+      const path = parseParams(HeadPathSchema, c.req.param(), "path");
+      const options = parseParams(HeadOptionsSchema, c.req.query(), "query");
+      const body = await c.req.arrayBuffer();
+      const parsed = parseSafetensors(new Uint8Array(body));
+      const variant = resolveVariantName(path.circuit, new Set(parsed.tensors.keys()), options);
+      const sha256 = await sha256Hex(body);
+      const store = new ResultStore(c.env);
+      const previous = await store.getSummary(path, variant);
+      if (previous && previous.input.sha256 === sha256) return c.json(answer(path, previous, false), 200);
+      if (previous && !options.overwrite) {
+        throw new Conflict(
+          `a result from a different input (sha256 ${previous.input.sha256}) is stored for this head and variant; ` +
+            "POST with ?overwrite=true to replace it",
+          { stored_sha256: previous.input.sha256, sha256 },
+        );
+      }
+      const weights = readHeadWeights(path.circuit, parsed);
+      const { summary, vectors } = decomposeHead(getKernels(), path, weights, options, { sha256, bytes: body.byteLength });
+      await store.put(path, summary, vectors, previous);
+      return c.json(answer(path, summary, true), 201);
+    },
+  )
+  .get(HEAD_PATH, async (c) => {
+    const path = parseParams(HeadPathSchema, c.req.param(), "path");
+    const { variant } = parseParams(VariantQuery, c.req.query(), "query");
+    const store = new ResultStore(c.env);
+    const v = await pickVariant(store, path, variant);
+    const summary = await store.getSummary(path, v);
+    if (!summary) throw new ResultNotFound(`no ${v} result stored for ${path.model} layer ${path.layer} head ${path.head} ${path.circuit}`);
+    return c.json(answer(path, summary));
+  })
+  .get(`${HEAD_PATH}/vectors`, async (c) => {
+    const path = parseParams(HeadPathSchema, c.req.param(), "path");
+    const { variant } = parseParams(VariantQuery, c.req.query(), "query");
+    const store = new ResultStore(c.env);
+    const v = await pickVariant(store, path, variant);
+    const summary = await store.getSummary(path, v);
+    if (!summary) throw new ResultNotFound(`no ${v} result stored for ${path.model} layer ${path.layer} head ${path.head} ${path.circuit}`);
+    const obj = await store.getVectors(summary.vectors.key);
+    if (!obj) throw new ResultNotFound(`vectors ${summary.vectors.key} are missing`);
+    return new Response(obj.body, {
+      headers: {
+        "content-type": "application/octet-stream",
+        "content-disposition": `attachment; filename="${path.model}-L${path.layer}H${path.head}-${path.circuit}-${v}.safetensors"`,
+        etag: `"${summary.input.sha256}"`,
+      },
+    });
+  });

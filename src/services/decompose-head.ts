@@ -1,0 +1,110 @@
+/**
+ * @module services/decompose-head
+ * One head's SVD, end to end but without I/O: factors in the requested variant, the WebAssembly
+ * factored SVD, the checks it ran, and the two things that get stored — the JSON summary and the
+ * U, S, V safetensors. Routes call this; it never imports Hono or touches storage bindings.
+ */
+import type { Kernels, Svd } from "../kernels/types";
+import { encodeSafetensors } from "../wire/safetensors";
+import type { HeadOptions, HeadPath } from "../wire/head-request";
+import type { SvdSummary } from "../wire/svd-result";
+import { vectorsKey } from "../storage/keys";
+import { buildHeadFactors } from "./head-factors";
+import type { HeadWeights } from "./head-weights";
+
+const EPS = 2 ** -52;
+/** Same factor as the kernel's own check (assembly/svd/factored.ts CHECK_FACTOR). */
+const CHECK_FACTOR = 64;
+
+export interface DecomposedHead {
+  summary: SvdSummary;
+  vectors: Uint8Array;
+}
+
+export interface InputFacts {
+  sha256: string;
+  bytes: number;
+}
+
+/** exp(H(σ/Σσ)); 0 for the zero matrix. */
+export function effectiveRank(s: ArrayLike<number>): number {
+  let total = 0;
+  for (let i = 0; i < s.length; i++) total += s[i];
+  if (total === 0) return 0;
+  let h = 0;
+  for (let i = 0; i < s.length; i++) {
+    const p = s[i] / total;
+    if (p > 0) h -= p * Math.log(p);
+  }
+  return Math.exp(h);
+}
+
+export function summarizeSpectrum(s: ArrayLike<number>) {
+  let sq = 0;
+  for (let i = 0; i < s.length; i++) sq += s[i] * s[i];
+  return {
+    effective_rank: effectiveRank(s),
+    frobenius_norm: Math.sqrt(sq),
+    top_energy: sq === 0 ? 0 : (s[0] * s[0]) / sq,
+  };
+}
+
+export function decomposeHead(
+  kernels: Kernels & { simd?: boolean },
+  path: HeadPath,
+  weights: HeadWeights,
+  options: HeadOptions,
+  input: InputFacts,
+): DecomposedHead {
+  const { a, b, variant } = buildHeadFactors(weights, options);
+  const svd: Svd = kernels.factoredSvd(a, b);
+  const { m, k, diagnostics: dg } = svd;
+  const limit = CHECK_FACTOR * EPS * Math.max(m, weights.dHead);
+  const key = vectorsKey(path, variant.name, input.sha256);
+  const summary: SvdSummary = {
+    schema: "headscope.svd/v1",
+    model: path.model,
+    layer: path.layer,
+    head: path.head,
+    circuit: path.circuit,
+    variant,
+    d_model: weights.dModel,
+    d_head: weights.dHead,
+    singular_values: Array.from(svd.S),
+    ...summarizeSpectrum(svd.S),
+    numerical_rank: dg.rank,
+    checks: [
+      { name: "core_residual", value: dg.coreResidual, limit, passed: dg.coreResidual <= limit },
+      { name: "orthogonality_U", value: dg.orthogonalityU, limit, passed: dg.orthogonalityU <= limit },
+      { name: "orthogonality_V", value: dg.orthogonalityV, limit, passed: dg.orthogonalityV <= limit },
+      { name: "inputs_finite", value: 1, limit: 1, passed: true },
+    ],
+    diagnostics: { sweeps: dg.sweeps, off_orthogonality: dg.offOrthogonality },
+    input: { sha256: input.sha256, bytes: input.bytes, dtypes: weights.dtypes },
+    kernel: { name: kernels.name, simd: kernels.simd ?? false },
+    vectors: {
+      key,
+      format: "safetensors",
+      tensors: { U: [m, k], S: [k], V: [m, k] },
+      dtype: { U: "F32", S: "F64", V: "F32" },
+    },
+  };
+  const vectors = encodeSafetensors(
+    {
+      U: { dtype: "F32", shape: [m, k], data: svd.U },
+      S: { dtype: "F64", shape: [k], data: svd.S },
+      V: { dtype: "F32", shape: [m, k], data: svd.V },
+    },
+    {
+      schema: "headscope.svd-vectors/v1",
+      model: path.model,
+      layer: String(path.layer),
+      head: String(path.head),
+      circuit: path.circuit,
+      variant: variant.name,
+      input_sha256: input.sha256,
+      convention: "circuit = U diag(S) V^T; rows are d_model (+1 when augmented), columns are singular indices",
+    },
+  );
+  return { summary, vectors };
+}

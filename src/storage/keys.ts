@@ -1,0 +1,32 @@
+/**
+ * @module storage/keys
+ * Every storage key in one place. R2 holds vectors (large, immutable, content-addressed by the input
+ * hash); KV holds the JSON summaries that readers trust. A summary is written only after its vectors,
+ * so a summary never points at a missing object.
+ */
+import type { HeadPath, VariantName } from "../wire/head-request";
+
+const VERSION = "v1";
+
+const headPrefix = (p: Pick<HeadPath, "model" | "layer" | "head" | "circuit">) =>
+  `${p.model}/${p.layer}/${p.head}/${p.circuit}`;
+
+/** R2: U, S, V of one head, circuit, variant and input. */
+export const vectorsKey = (p: HeadPath, variant: VariantName, sha256: string) =>
+  `results/${VERSION}/${headPrefix(p)}/${variant}/${sha256}.safetensors`;
+
+/** KV: the summary of one head, circuit and variant. */
+export const summaryKey = (p: HeadPath, variant: VariantName) => `svd/${VERSION}/${headPrefix(p)}/${variant}`;
+
+/** KV prefix listing every variant stored for one head and circuit. */
+export const summaryPrefixForHead = (p: HeadPath) => `svd/${VERSION}/${headPrefix(p)}/`;
+
+/** KV prefix listing every summary of a model. */
+export const summaryPrefixForModel = (model: string) => `svd/${VERSION}/${model}/`;
+
+/** Parses a summary key back into its parts (for listings). */
+export function parseSummaryKey(key: string) {
+  const m = /^svd\/v1\/([^/]+)\/(\d+)\/(\d+)\/(qk|ov)\/([a-z_]+)$/.exec(key);
+  if (!m) return undefined;
+  return { model: m[1], layer: Number(m[2]), head: Number(m[3]), circuit: m[4] as "qk" | "ov", variant: m[5] as VariantName };
+}

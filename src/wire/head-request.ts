@@ -1,0 +1,68 @@
+/**
+ * @module wire/head-request
+ * What a per-head request is: the path parameters, the query options that select a method §3
+ * variant, and the tensors the body must hold for each circuit. Shared by the worker (validation)
+ * and the CLI (building requests). Only zod at run time.
+ */
+import { z } from "zod";
+
+export const CIRCUITS = ["qk", "ov"] as const;
+export type Circuit = (typeof CIRCUITS)[number];
+
+/** Model names are path segments: Hugging Face "org/name" is sent as "org--name". */
+export const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+export const HeadPathSchema = z.object({
+  model: z.string().regex(MODEL_NAME, "model must match [A-Za-z0-9][A-Za-z0-9._-]{0,127}"),
+  layer: z.coerce.number().int().min(0).max(4095),
+  head: z.coerce.number().int().min(0).max(4095),
+  circuit: z.enum(CIRCUITS),
+});
+export type HeadPath = z.infer<typeof HeadPathSchema>;
+
+const booleanParam = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
+
+/** Query options of POST …/{circuit}. Defaults depend on the tensors present (see resolveVariant). */
+export const HeadOptionsSchema = z.object({
+  fold_ln: booleanParam.optional(),
+  bias: z.enum(["augmented", "none"]).optional(),
+  scale: z.coerce.number().positive().finite().optional(),
+  /** replace a stored result whose input differs (otherwise such a POST is a 409 conflict) */
+  overwrite: booleanParam.optional(),
+});
+export type HeadOptions = z.infer<typeof HeadOptionsSchema>;
+
+/** Names of the variants, as in shared/reference/gpt2-small-spectra.json. */
+export const VARIANTS = ["raw", "raw_augmented", "folded", "folded_augmented"] as const;
+export type VariantName = (typeof VARIANTS)[number];
+
+export const VariantSchema = z.object({
+  name: z.enum(VARIANTS),
+  fold_ln: z.boolean(),
+  bias: z.enum(["augmented", "none"]),
+  /** the model's score scale (recorded; Ω never includes it) */
+  scale: z.number(),
+  /** rows of the factors: d_model, or d_model + 1 with the augmented bias coordinate */
+  factor_rows: z.number().int(),
+  centred: z.boolean(),
+});
+export type Variant = z.infer<typeof VariantSchema>;
+
+export const variantName = (foldLn: boolean, bias: "augmented" | "none"): VariantName =>
+  `${foldLn ? "folded" : "raw"}${bias === "augmented" ? "_augmented" : ""}` as VariantName;
+
+/** Tensor names per circuit: required, then optional. Anything else in the body is an error. */
+export const HEAD_TENSORS: Record<Circuit, { required: string[]; optional: string[] }> = {
+  qk: { required: ["W_Q", "W_K"], optional: ["b_Q", "b_K", "ln_w", "ln_b"] },
+  ov: { required: ["W_V", "W_O"], optional: ["ln_w", "ln_b"] },
+};
+
+/** Upper limits on what one request may hold (each documented in the README and sent in errors). */
+export const LIMITS = {
+  /** body bytes of POST …/{qk|ov} */
+  maxHeadBodyBytes: 24 * 1024 * 1024,
+  /** d_model · d_head elements per factor (8192 × 256, Llama-70B-sized heads fit) */
+  maxFactorElements: 8192 * 256,
+  maxDModel: 16384,
+  maxDHead: 1024,
+} as const;

@@ -1,0 +1,53 @@
+/**
+ * @module wire/svd-result
+ * The JSON summary of one head's SVD, as stored in KV and returned by the API, and the names of the
+ * tensors in the stored vectors file. The CLI parses answers with this schema.
+ */
+import { z } from "zod";
+import { CIRCUITS, VariantSchema } from "./head-request";
+
+export const CheckSchema = z.object({
+  name: z.string(),
+  value: z.number(),
+  limit: z.number(),
+  passed: z.boolean(),
+});
+
+export const SvdSummarySchema = z.object({
+  schema: z.literal("headscope.svd/v1"),
+  model: z.string(),
+  layer: z.number().int(),
+  head: z.number().int(),
+  circuit: z.enum(CIRCUITS),
+  variant: VariantSchema,
+  d_model: z.number().int(),
+  d_head: z.number().int(),
+  /** σ_1 ≥ … ≥ σ_k, k = min(factor rows, d_head) */
+  singular_values: z.array(z.number()),
+  /** exp of the Shannon entropy of σ/Σσ (Roy & Vetterli 2007) */
+  effective_rank: z.number(),
+  /** σ_k > max(m, n)·ε·σ_1 count */
+  numerical_rank: z.number().int(),
+  /** Frobenius norm of the circuit matrix, √Σσ² */
+  frobenius_norm: z.number(),
+  /** σ_1² / Σσ²: share of the squared Frobenius norm in the top direction */
+  top_energy: z.number(),
+  checks: z.array(CheckSchema),
+  diagnostics: z.object({ sweeps: z.number(), off_orthogonality: z.number() }),
+  input: z.object({ sha256: z.string(), bytes: z.number().int(), dtypes: z.record(z.string(), z.string()) }),
+  kernel: z.object({ name: z.string(), simd: z.boolean() }),
+  vectors: z.object({
+    key: z.string(),
+    format: z.literal("safetensors"),
+    tensors: z.object({ U: z.array(z.number()), S: z.array(z.number()), V: z.array(z.number()) }),
+    dtype: z.object({ U: z.string(), S: z.string(), V: z.string() }),
+  }),
+});
+export type SvdSummary = z.infer<typeof SvdSummarySchema>;
+
+/** The answer of POST and GET: the summary plus links and whether it was computed now. */
+export const SvdAnswerSchema = SvdSummarySchema.extend({
+  computed: z.boolean().optional(),
+  links: z.object({ self: z.string(), vectors: z.string() }),
+});
+export type SvdAnswer = z.infer<typeof SvdAnswerSchema>;

@@ -1,0 +1,7 @@
+/**
+ * @module worker
+ * The Cloudflare Workers entry point.
+ */
+import { app } from "./app";
+
+export default app;

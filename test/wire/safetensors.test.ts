@@ -1,0 +1,78 @@
+import fc from "fast-check";
+import { describe, expect, test } from "vitest";
+import { MalformedSafetensors, UnsupportedDtype } from "../../src/errors";
+import { decodeFloat, encodeSafetensors, parseSafetensors } from "../../src/wire/safetensors";
+
+function raw(header: unknown, dataBytes = 0): Uint8Array {
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const out = new Uint8Array(8 + json.length + dataBytes);
+  new DataView(out.buffer).setBigUint64(0, BigInt(json.length), true);
+  out.set(json, 8);
+  return out;
+}
+
+describe("parseSafetensors", () => {
+  test("round-trips F32 and F64 with metadata", () => {
+    const buf = encodeSafetensors(
+      { a: { dtype: "F32", shape: [2, 3], data: new Float32Array([1, 2, 3, 4, 5, 6]) }, b: { dtype: "F64", shape: [1], data: new Float64Array([Math.PI]) } },
+      { note: "x" },
+    );
+    const p = parseSafetensors(buf);
+    expect(p.metadata).toEqual({ note: "x" });
+    expect(Array.from(decodeFloat(p.tensors.get("a")!))).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(decodeFloat(p.tensors.get("b")!)[0]).toBe(Math.PI);
+  });
+
+  test("decodes F16 and BF16 exactly", () => {
+    // F16: 1.0 = 0x3c00, -2.0 = 0xc000, 65504 = 0x7bff, smallest subnormal 0x0001 = 2^-24
+    const f16 = new Uint16Array([0x3c00, 0xc000, 0x7bff, 0x0001]);
+    // BF16: 1.0 = 0x3f80, -0.5 = 0xbf00
+    const bf16 = new Uint16Array([0x3f80, 0xbf00]);
+    const header = { h: { dtype: "F16", shape: [4], data_offsets: [0, 8] }, b: { dtype: "BF16", shape: [2], data_offsets: [8, 12] } };
+    const buf = raw(header, 12);
+    const base = buf.length - 12;
+    buf.set(new Uint8Array(f16.buffer), base);
+    buf.set(new Uint8Array(bf16.buffer), base + 8);
+    const p = parseSafetensors(buf);
+    expect(Array.from(decodeFloat(p.tensors.get("h")!))).toEqual([1, -2, 65504, 2 ** -24]);
+    expect(Array.from(decodeFloat(p.tensors.get("b")!))).toEqual([1, -0.5]);
+  });
+
+  const bad: Array<[string, () => Uint8Array]> = [
+    ["too short", () => new Uint8Array(4)],
+    ["header length past the end", () => { const b = new Uint8Array(10); new DataView(b.buffer).setBigUint64(0, 99n, true); return b; }],
+    ["huge header length", () => { const b = new Uint8Array(10); new DataView(b.buffer).setBigUint64(0, 2n ** 62n, true); return b; }],
+    ["not JSON", () => { const b = new Uint8Array(11); new DataView(b.buffer).setBigUint64(0, 3n, true); b.set([0x7b, 0x22, 0x7d], 8); return b; }],
+    ["not UTF-8", () => { const b = new Uint8Array(10); new DataView(b.buffer).setBigUint64(0, 2n, true); b.set([0xff, 0xfe], 8); return b; }],
+    ["array header", () => raw([1, 2])],
+    ["unknown dtype", () => raw({ a: { dtype: "F128", shape: [1], data_offsets: [0, 16] } }, 16)],
+    ["negative dim", () => raw({ a: { dtype: "F32", shape: [-1], data_offsets: [0, 4] } }, 4)],
+    ["offsets past the end", () => raw({ a: { dtype: "F32", shape: [4], data_offsets: [0, 16] } }, 8)],
+    ["offsets reversed", () => raw({ a: { dtype: "F32", shape: [0], data_offsets: [8, 4] } }, 8)],
+    ["shape disagrees with span", () => raw({ a: { dtype: "F32", shape: [3], data_offsets: [0, 8] } }, 8)],
+    ["billions of elements", () => raw({ a: { dtype: "F32", shape: [100000, 100000, 100000], data_offsets: [0, 8] } }, 8)],
+    ["overlapping tensors", () => raw({ a: { dtype: "F32", shape: [2], data_offsets: [0, 8] }, b: { dtype: "F32", shape: [2], data_offsets: [4, 12] } }, 12)],
+    ["bad metadata", () => raw({ __metadata__: { a: 1 } })],
+  ];
+  for (const [name, make] of bad) {
+    test(`rejects ${name}`, () => expect(() => parseSafetensors(make())).toThrow(MalformedSafetensors));
+  }
+
+  test("integer tensors parse but do not decode as floats", () => {
+    const p = parseSafetensors(raw({ a: { dtype: "I32", shape: [1], data_offsets: [0, 4] } }, 4));
+    expect(() => decodeFloat(p.tensors.get("a")!)).toThrow(UnsupportedDtype);
+  });
+
+  test("random bytes never throw anything but MalformedSafetensors (fast-check)", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 256 }), (bytes) => {
+        try {
+          parseSafetensors(bytes);
+        } catch (e) {
+          if (!(e instanceof MalformedSafetensors)) throw e;
+        }
+      }),
+      { seed: 7, numRuns: 2000 },
+    );
+  });
+});
