@@ -7,10 +7,14 @@
  * Gram matrix's distance from orthogonality, the whitened-direction prediction `u ∝ Σ_X⁺ x_i`, and a
  * random-direction null. Features are the columns of `W_eff` (the model's actual directions, shared
  * anisotropic shift included). Pure functions of their inputs; no training state.
+ *
+ * The Hungarian matching and the whitened directions come from the shared analysis/alignment module
+ * (method §5), so the toy and the worker compute them the same way; what is toy-specific here is
+ * matching template *pairs* (query side and key side together) to singular indices.
  */
-import type { Kernels, Svd } from "../kernels/types";
+import { alignFeatures, hungarianMax, whitenedDirections, type AlignmentResult } from "../analysis/alignment";
+import type { Kernels } from "../kernels/types";
 import type { ToyConfig } from "./config";
-import { matchMaximum } from "./matching";
 import { Random } from "./random";
 
 /** One template pair's alignment with its matched singular index. */
@@ -135,26 +139,23 @@ function column(x: Float64Array, rows: number, cols: number, j: number): Float64
   return c;
 }
 
-/** Σ_X⁺ w for Σ_X = W_eff W_effᵀ, from the SVD of W_eff (Σ_X⁺ = U S⁻² Uᵀ, tiny σ dropped). */
-function whiten(svdW: Svd, x: Float64Array): Float64Array {
-  const { U, S, m: d, k } = svdW;
-  const cutoff = Math.max(d, svdW.n) * 2.220446049250313e-16 * S[0];
-  const out = new Float64Array(d);
-  for (let j = 0; j < k; j++) {
-    if (S[j] <= cutoff) continue;
-    let proj = 0;
-    for (let i = 0; i < d; i++) proj += U[i * k + j] * x[i];
-    proj /= S[j] * S[j];
-    for (let i = 0; i < d; i++) out[i] += U[i * k + j] * proj;
-  }
-  return out;
+/** Features as rows [N, D] (the transpose of W_eff's columns), unnormalised: X of method §5. */
+export function featureRows(wEff: Float64Array, d: number, n: number): Float64Array {
+  const f = new Float64Array(n * d);
+  for (let i = 0; i < n; i++) for (let k = 0; k < d; k++) f[i * d + k] = wEff[k * n + i];
+  return f;
 }
 
 /** Hungarian matching of template pairs to the top `pairs.length` singular indices on (|cos_U| + |cos_V|)/2. */
 function matchPairs(cfg: ToyConfig, cU: Float64Array, cV: Float64Array, k: number): number[] {
   const top = Math.min(k, cfg.template.length);
-  const score = cfg.template.map((t) => Array.from({ length: top }, (_, j) => (cU[t.query * k + j] + cV[t.key * k + j]) / 2));
-  return matchMaximum(score);
+  const score = new Float64Array(cfg.template.length * top);
+  cfg.template.forEach((t, p) => {
+    for (let j = 0; j < top; j++) score[p * top + j] = (cU[t.query * k + j] + cV[t.key * k + j]) / 2;
+  });
+  const assigned = cfg.template.map(() => -1);
+  for (const [p, j] of hungarianMax(score, cfg.template.length, top).pairs) assigned[p] = j;
+  return assigned;
 }
 
 export interface FullSnapshot extends Snapshot {
@@ -176,14 +177,15 @@ export function measureSnapshot(cfg: ToyConfig, kernels: Kernels, wEff: Float64A
   const fHat = unitFeatures(wEff, d, n);
   const cU = absCosines(fHat, n, d, omega.U, k);
   const cV = absCosines(fHat, n, d, omega.V, k);
-  const svdW = kernels.svd({ rows: d, cols: n, data: wEff });
+  const xRows = featureRows(wEff, d, n);
+  const predicted = whitenedDirections({ rows: n, cols: d, data: xRows }); // row i: Σ_X⁺ x_i
+  const row = (x: Float64Array, i: number) => x.subarray(i * d, (i + 1) * d);
 
   const assigned = matchPairs(cfg, cU, cV, k);
   const pairs: PairAlignment[] = cfg.template.map((t, p) => {
     const j = assigned[p];
-    const feature = (i: number) => column(wEff, d, n, i);
-    const uPred = whiten(svdW, feature(t.query));
-    const vPred = whiten(svdW, feature(t.key));
+    const uPred = row(predicted, t.query);
+    const vPred = row(predicted, t.key);
     return {
       query: t.query,
       key: t.key,
@@ -231,10 +233,7 @@ export function measureSnapshot(cfg: ToyConfig, kernels: Kernels, wEff: Float64A
   }
   const offCount = (n * (n - 1)) / 2;
   const whitenedVsFeatureCos = mean(
-    cfg.template.flatMap((t) => [t.query, t.key]).map((i) => {
-      const w = column(wEff, d, n, i);
-      return Math.abs(cosine(whiten(svdW, w), w));
-    }),
+    cfg.template.flatMap((t) => [t.query, t.key]).map((i) => Math.abs(cosine(row(predicted, i), row(xRows, i)))),
   );
   return {
     sigma,
@@ -310,4 +309,19 @@ export function meanTokenCosine(wEff: Float64Array, d: number, n: number, tokens
     }
   }
   return count ? sum / count : 0;
+}
+
+/**
+ * The full method §5 report from the shared alignment module for the final snapshot: per-feature and
+ * per-singular best matches, per-side Hungarian matchings over all features, its random-direction
+ * null, and the theory prediction with template pair p compared with singular index p.
+ */
+export function methodAlignment(cfg: ToyConfig, kernels: Kernels, wEff: Float64Array, wQ: Float64Array, wK: Float64Array, nullSeed: number): AlignmentResult {
+  const { nFeatures: n, dModel: d, dHead: h } = cfg;
+  const omega = kernels.factoredSvd({ rows: d, cols: h, data: wQ }, { rows: d, cols: h, data: wK });
+  return alignFeatures(
+    { rows: n, cols: d, data: featureRows(wEff, d, n) },
+    { U: omega.U, V: omega.V, rows: d, k: omega.k },
+    { topK: Math.min(omega.k, cfg.template.length), nullSeed, pairs: cfg.template.map((t) => [t.query, t.key] as [number, number]) },
+  );
 }

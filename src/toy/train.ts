@@ -10,7 +10,8 @@
 import type { ToyKernels } from "../kernels/kernels";
 import type { Kernels } from "../kernels/types";
 import type { ToyConfig } from "./config";
-import { meanTokenCosine, measureSnapshot, randomDirectionNull, type FullSnapshot, type PairAlignment } from "./measure";
+import type { AlignmentResult } from "../analysis/alignment";
+import { meanTokenCosine, measureSnapshot, methodAlignment, randomDirectionNull, type FullSnapshot, type PairAlignment } from "./measure";
 import { drawSharedDirection, effectiveFeatures, initParams, ToyModel, zeroParams, type Losses } from "./model";
 import { AdamW } from "./optimizer";
 import { Random } from "./random";
@@ -65,6 +66,8 @@ export interface ToyFinal {
   /** random-direction null (method §5) for the matching statistics */
   nullMatchedMean: number;
   nullMatchedCount: number;
+  /** method §5's report from the shared analysis/alignment module (per-side matchings over all features, null, theory) */
+  method: AlignmentResult;
   /** |cos| between every feature (rows) and every singular vector (columns): [N][k] */
   cosU: number[][];
   cosV: number[][];
@@ -189,6 +192,7 @@ export function trainToy(cfg: ToyConfig, seed: number, kernels: Kernels, onMeasu
   sampleReconBatch(probe, cfg, 256, new Random(seed ^ 0x70c3));
   effectiveFeatures(params.w, e, cfg.anisotropy, cfg.nFeatures, wEff);
   const tokenCos = meanTokenCosine(wEff, cfg.dModel, cfg.nFeatures, probe);
+  const method = methodAlignment(cfg, kernels, wEff, params.wQ, params.wK, seed);
   const wall = (performance.now() - t0) / 1000;
   const measureSeconds = measureMs / 1000;
   const n = cfg.nFeatures;
@@ -221,6 +225,7 @@ export function trainToy(cfg: ToyConfig, seed: number, kernels: Kernels, onMeasu
       orthogonalStep: firstStep(curves.attendedMaxCosToOthers, (v) => v <= cfg.orthogonalThreshold),
       nullMatchedMean: nul.matchedMean,
       nullMatchedCount: nul.matchedCount,
+      method,
       cosU: toRows(snap.cosU, n, snap.k),
       cosV: toRows(snap.cosV, n, snap.k),
     },
