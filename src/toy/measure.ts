@@ -59,6 +59,8 @@ export interface Snapshot {
   attendedMaxCosToOthers: number;
   /** the pair behind attendedMaxCosToOthers, with its signed cosine (−1: antipodal) */
   attendedWorst: { attended: number; other: number; cos: number };
+  /** every feature pair with |cos| ≥ 0.9, signed: duplicates (+1) and antipodal superposition (−1) */
+  collisions: { a: number; b: number; cos: number }[];
   /** mean over pairs of |cos(Σ_X⁺ w, w)|: how far whitening moves the predicted directions */
   whitenedVsFeatureCos: number;
   /** mean over pairs of (whitenedCosU + whitenedCosV)/2 */
@@ -217,6 +219,7 @@ export function measureSnapshot(cfg: ToyConfig, kernels: Kernels, wEff: Float64A
   let offSum = 0;
   let attendedMax = 0;
   let attendedWorst = { attended: -1, other: -1, cos: 0 };
+  const collisions: { a: number; b: number; cos: number }[] = [];
   const attended = new Set(cfg.template.flatMap((t) => [t.query, t.key]));
   for (let i = 0; i < n; i++) {
     for (let j = i + 1; j < n; j++) {
@@ -225,6 +228,7 @@ export function measureSnapshot(cfg: ToyConfig, kernels: Kernels, wEff: Float64A
       off2 += c * c;
       offSum += c;
       offMax = Math.max(offMax, Math.abs(c));
+      if (Math.abs(c) >= 0.9) collisions.push({ a: i, b: j, cos: c });
       if (attended.has(i) !== attended.has(j) && Math.abs(c) > attendedMax) {
         attendedMax = Math.abs(c);
         attendedWorst = attended.has(i) ? { attended: i, other: j, cos: c } : { attended: j, other: i, cos: c };
@@ -249,6 +253,7 @@ export function measureSnapshot(cfg: ToyConfig, kernels: Kernels, wEff: Float64A
     meanPairwiseCos: offCount ? offSum / offCount : 0,
     attendedMaxCosToOthers: attendedMax,
     attendedWorst,
+    collisions,
     whitenedVsFeatureCos,
     whitenedMean: mean(pairs.map((p) => (p.whitenedCosU + p.whitenedCosV) / 2)),
     cosU: cU,

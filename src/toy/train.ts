@@ -55,6 +55,8 @@ export interface ToyFinal {
   attendedMaxCosToOthers: number;
   /** which attended feature is closest to which other feature, signed cosine (−1: antipodal) */
   attendedWorst: { attended: number; other: number; cos: number };
+  /** every feature pair with |cos| ≥ 0.9, signed (−1: antipodal superposition) */
+  collisions: { a: number; b: number; cos: number }[];
   /** mean pairwise cosine of 256 natural token vectors W_eff f (a separate seeded draw) */
   meanTokenCos: number;
   whitenedMean: number;
@@ -218,6 +220,7 @@ export function trainToy(cfg: ToyConfig, seed: number, kernels: Kernels, onMeasu
       meanPairwiseCos: snap.meanPairwiseCos,
       attendedMaxCosToOthers: snap.attendedMaxCosToOthers,
       attendedWorst: snap.attendedWorst,
+      collisions: snap.collisions,
       meanTokenCos: tokenCos,
       whitenedMean: snap.whitenedMean,
       whitenedVsFeatureCos: snap.whitenedVsFeatureCos,
