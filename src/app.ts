@@ -8,6 +8,8 @@ import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { AppError } from "./errors";
 import type { AppEnv } from "./env";
+import { analyses } from "./routes/analyses";
+import { demo } from "./routes/demo";
 import { heads } from "./routes/heads";
 import { problems } from "./routes/problems";
 import { PROBLEM_TYPES, problemTypeUri, type ProblemType } from "./wire/problem";
@@ -33,9 +35,15 @@ export const app = new Hono<AppEnv>()
         "POST /v1/models/{model}/layers/{layer}/heads/{head}/{qk|ov}",
         "GET  /v1/models/{model}/layers/{layer}/heads/{head}/{qk|ov}[?variant=]",
         "GET  /v1/models/{model}/layers/{layer}/heads/{head}/{qk|ov}/vectors[?variant=]",
+        "POST /v1/models/{model}/layers/{layer}/heads/{head}/qk/sad",
+        "GET  /v1/models/{model}/layers/{layer}/heads/{head}/qk/sad/{id}[/pairs]",
+        "POST /v1/models/{model}/layers/{layer}/heads/{head}/{qk|ov}/alignment",
+        "GET  /v1/models/{model}/layers/{layer}/heads/{head}/{qk|ov}/alignment/{id}[/cosines]",
       ],
     }),
   )
+  .route("/", analyses)
+  .route("/", demo)
   .route("/", heads)
   .route("/", problems);
 

@@ -7,6 +7,8 @@ import type { StorageBindings } from "./storage/result-store";
 
 export interface Bindings extends StorageBindings {
   HEADSCOPE_TOKEN?: string;
+  /** rate limit of the anonymous demo endpoints */
+  DEMO_LIMITER: RateLimit;
 }
 
 export interface AppEnv {

@@ -54,6 +54,13 @@ export class MalformedSafetensors extends AppError {
   }
 }
 
+export class MalformedNpy extends AppError {
+  override name = "MalformedNpy";
+  constructor(detail: string) {
+    super("malformed-npy", detail);
+  }
+}
+
 export class UnsupportedDtype extends AppError {
   override name = "UnsupportedDtype";
   constructor(detail: string, extensions?: Record<string, unknown>) {

@@ -27,3 +27,17 @@ export const DIAG_ORTHOGONALITY_U: i32 = 3;
 export const DIAG_ORTHOGONALITY_V: i32 = 4;
 export const DIAG_RANK: i32 = 5;
 export const DIAG_LENGTH: i32 = 6;
+
+/** Layout of the i32 `counts` array written by sadRun (length SAD_COUNTS_LENGTH + 2·rotations). */
+export const SAD_POSITIVE: i32 = 0;
+export const SAD_NONPOSITIVE: i32 = 1;
+export const SAD_UNREACHED: i32 = 2;
+export const SAD_SELECTED: i32 = 3;
+export const SAD_CANDIDATES: i32 = 4;
+export const SAD_COUNTS_LENGTH: i32 = 5;
+
+/** sadRun flags: skip source 0; write the selected indices of every pair; continue a run in chunks
+ * of prompts (keep counts, usage and histograms, append pairs). */
+export const SAD_EXCLUDE_FIRST: i32 = 1;
+export const SAD_RECORD_SELECTED: i32 = 2;
+export const SAD_CONTINUE: i32 = 4;

@@ -101,6 +101,22 @@ export interface TheoryPair {
   prediction_vs_feature: { u: number; v: number };
 }
 
+/**
+ * Template pairs matched one-to-one to singular indices (Hungarian on the score
+ * √(|cos(x_i, u_k)|·|cos(y_j, v_k)|), raw features, both sides at once): the "many pairs" check of
+ * method §6, where pair p should occupy singular index p.
+ */
+export interface PairMatching {
+  /** singular index assigned to each pair (−1 when there are more pairs than singular vectors) */
+  index: number[];
+  u_abs_cos: number[];
+  v_abs_cos: number[];
+  score: number[];
+  mean_score: number;
+  /** pairs assigned to their own position (index[p] = p) */
+  in_order: number;
+}
+
 export interface AlignmentResult extends AlignmentStats {
   n_features: number;
   /** feature dimension (d_model) */
@@ -112,7 +128,7 @@ export interface AlignmentResult extends AlignmentStats {
   bias_coordinate: "zero" | "none";
   /** the same statistics for random unit directions (null model) */
   null: NullSummary | null;
-  theory: { pseudo_inverse: string; pairs: TheoryPair[] } | null;
+  theory: { pseudo_inverse: string; pairs: TheoryPair[]; pair_matching: PairMatching } | null;
 }
 
 /** Unit rows of F (f64); a zero or non-finite row is an error, never a silent NaN. */
@@ -360,7 +376,11 @@ export function alignFeatures(f: Matrix, basis: SingularBasis, opts: AlignmentOp
         prediction_vs_feature: { u: rowAbsCos(pu, i * d, xq.data, i * d, d), v: rowAbsCos(pv, j * d, yk.data, j * d, d) },
       };
     });
-    theory = { pseudo_inverse: "Σ_X⁺x_i = X(XᵀX)⁺e_i; symmetric eigendecomposition, λ ≤ max(n, d)·ε·λ_max dropped", pairs };
+    theory = {
+      pseudo_inverse: "Σ_X⁺x_i = X(XᵀX)⁺e_i; symmetric eigendecomposition, λ ≤ max(n, d)·ε·λ_max dropped",
+      pairs,
+      pair_matching: matchPairs(xq, yk, opts.pairs, basis),
+    };
   }
 
   return {
@@ -372,5 +392,35 @@ export function alignFeatures(f: Matrix, basis: SingularBasis, opts: AlignmentOp
     ...stats,
     null: nullSummary,
     theory,
+  };
+}
+
+/**
+ * Matches template pairs (i, j) to singular indices one-to-one (see PairMatching).
+ * @param xq - query-side features [n_q, d] @param yk - key-side features [n_k, d]
+ */
+export function matchPairs(xq: Matrix, yk: Matrix, pairs: Array<[number, number]>, basis: SingularBasis): PairMatching {
+  const d = xq.cols;
+  const k = basis.k;
+  const cu = cosines(normalizeRows(xq, "query-side features"), xq.rows, d, basis.U, k);
+  const cv = cosines(normalizeRows(yk, "key-side features"), yk.rows, d, basis.V, k);
+  const P = pairs.length;
+  const score = new Float64Array(P * k);
+  for (let p = 0; p < P; p++) {
+    const [i, j] = pairs[p];
+    for (let c = 0; c < k; c++) score[p * k + c] = Math.sqrt(Math.abs(cu[i * k + c]) * Math.abs(cv[j * k + c]));
+  }
+  const m = hungarianMax(score, P, k);
+  const index = new Array<number>(P).fill(-1);
+  for (const [p, c] of m.pairs) index[p] = c;
+  const at = (arr: Float64Array, f: number, c: number) => (c < 0 ? 0 : Math.abs(arr[f * k + c]));
+  const scores = index.map((c, p) => (c < 0 ? 0 : score[p * k + c]));
+  return {
+    index,
+    u_abs_cos: index.map((c, p) => at(cu, pairs[p][0], c)),
+    v_abs_cos: index.map((c, p) => at(cv, pairs[p][1], c)),
+    score: scores,
+    mean_score: P ? scores.reduce((a, b) => a + b, 0) / P : 0,
+    in_order: index.filter((c, p) => c === p).length,
   };
 }

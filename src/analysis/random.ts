@@ -117,3 +117,10 @@ export function randomUnitRows(count: number, d: number, rng: Rng): Float64Array
   }
   return out;
 }
+
+/** One Haar rotation per seed, packed [seeds.length, n, n] row-major (the SAD null's input). */
+export function seededRotations(n: number, seeds: number[]): Float64Array {
+  const out = new Float64Array(seeds.length * n * n);
+  seeds.forEach((seed, i) => out.set(haarOrthogonal(n, createRng(seed)), i * n * n));
+  return out;
+}

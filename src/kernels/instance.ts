@@ -4,11 +4,11 @@
  * compile bytes at run time) and instantiated once per isolate, on first use.
  */
 import wasmModule from "../../build/kernels.release.wasm";
-import { createKernels } from "./kernels";
+import { createKernels, type WasmKernels } from "./kernels";
 
-let kernels: ReturnType<typeof createKernels> | undefined;
+let kernels: WasmKernels | undefined;
 
-export function getKernels(): ReturnType<typeof createKernels> {
+export function getKernels(): WasmKernels {
   kernels ??= createKernels(wasmModule, "wasm-release");
   return kernels;
 }

@@ -8,7 +8,7 @@
  */
 import { KernelFault, NonFiniteInput, NotConverged, ShapeMismatch } from "../errors";
 import * as st from "./status";
-import type { Kernels, Matrix, Svd, SvdDiagnostics } from "./types";
+import type { Kernels, Matrix, PairTerms, SadInput, SadKernels, SadRaw, Svd, SvdDiagnostics } from "./types";
 
 interface KernelExports {
   memory: WebAssembly.Memory;
@@ -18,6 +18,18 @@ interface KernelExports {
   svdJacobi(m: number, n: number, a: number, lda: number, s: number, v: number, ldv: number, work: number, diag: number): number;
   svdFactored(m: number, n: number, a: number, b: number, u: number, s: number, v: number, work: number, diag: number): number;
   svdFactoredWorkspace(m: number, n: number): number;
+  sadWorkspace(t: number, r: number): number;
+  sadRun(
+    nb: number, b0: number, t: number, m: number, r: number, x: number, u: number, s: number, v: number, nrot: number,
+    q: number, scale: number, tau: number, flags: number, work: number, cap: number, counts: number, pairs: number,
+    nrec: number, rt: number, score: number, relTotal: number, usage: number, selected: number, nullHist: number,
+    nullRt: number,
+  ): number;
+  sadPairTerms(
+    t: number, m: number, r: number, x: number, u: number, s: number, v: number, q: number, d: number, src: number,
+    terms: number, rel: number, work: number,
+  ): number;
+  svdFactoredBatch(count: number, m: number, n: number, a: number, b: number, u: number, s: number, v: number, work: number, diag: number, status: number): number;
 }
 
 /** Copies row-major `src` [rows, cols] into f64 column-major at element offset `at`. */
@@ -76,7 +88,18 @@ function checkStatus(status: number, kernel: string, diagnostics: SvdDiagnostics
  * Instantiates the kernels from a compiled module.
  * @example const kernels = createKernels(wasmModule); kernels.factoredSvd(wQ, wK).S
  */
-export function createKernels(module: WebAssembly.Module, name = "wasm"): Kernels & { simd: boolean } {
+/** The WebAssembly kernels: the common interface plus the layer batch and sparse attention decomposition. */
+export interface WasmKernels extends Kernels, SadKernels {
+  readonly simd: boolean;
+  /**
+   * factoredSvd for all heads of one layer in one call (one copy in, one kernel call, one copy out).
+   * All pairs must share one shape. Every head is computed; the first failing head's status is thrown
+   * with its index in the message.
+   */
+  factoredSvdBatch(pairs: Array<[Matrix, Matrix]>): Svd[];
+}
+
+export function createKernels(module: WebAssembly.Module, name = "wasm"): WasmKernels {
   const instance = new WebAssembly.Instance(module, {
     env: {
       abort(_msg: number, _file: number, line: number, column: number): never {
@@ -168,7 +191,187 @@ export function createKernels(module: WebAssembly.Module, name = "wasm"): Kernel
         ex.reset();
       }
     },
+
+    factoredSvdBatch(pairs: Array<[Matrix, Matrix]>): Svd[] {
+      if (pairs.length === 0) return [];
+      const { rows: m, cols: n } = pairs[0][0];
+      for (const [i, [a, b]] of pairs.entries()) {
+        if (a.rows !== m || a.cols !== n || b.rows !== m || b.cols !== n) {
+          throw new ShapeMismatch(`batch entry ${i}: factors [${a.rows}, ${a.cols}] and [${b.rows}, ${b.cols}], expected [${m}, ${n}]`);
+        }
+      }
+      const count = pairs.length;
+      const k = Math.min(m, n);
+      ex.reset();
+      try {
+        const pa = alloc(count * m * n);
+        const pb = alloc(count * m * n);
+        const pu = alloc(count * m * k);
+        const ps = alloc(count * k);
+        const pv = alloc(count * m * k);
+        const pw = alloc(ex.svdFactoredWorkspace(m, n));
+        const pd = alloc(count * st.DIAG_LENGTH);
+        const pst = alloc(Math.ceil(count / 2)); // i32 statuses
+        const mem = new Float64Array(ex.memory.buffer);
+        pairs.forEach(([a, b], h) => {
+          copyInColumnMajor(mem, pa / 8 + h * m * n, a);
+          copyInColumnMajor(mem, pb / 8 + h * m * n, b);
+        });
+        ex.svdFactoredBatch(count, m, n, pa, pb, pu, ps, pv, pw, pd, pst);
+        const statuses = new Int32Array(ex.memory.buffer, pst, count);
+        return pairs.map((_, h) => {
+          const diagnostics = readDiagnostics(mem, pd / 8 + h * st.DIAG_LENGTH);
+          checkStatus(statuses[h], `svdFactoredBatch[${h}]`, diagnostics);
+          return {
+            U: copyOutRowMajor(mem, pu / 8 + h * m * k, m, k),
+            S: mem.slice(ps / 8 + h * k, ps / 8 + (h + 1) * k),
+            V: copyOutRowMajor(mem, pv / 8 + h * m * k, m, k),
+            m,
+            n: m,
+            k,
+            diagnostics,
+          };
+        });
+      } finally {
+        ex.reset();
+      }
+    },
+
+    sad: (input: SadInput) => runSad(ex, alloc, input),
+    pairTerms: (svd, x, tokens, dest, src, rotation) => runPairTerms(ex, alloc, svd, x, tokens, dest, src, rotation),
   };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sparse attention decomposition (assembly/sparse/*). Same sequence as above; the one difference is
+// that the token vectors go in by chunks of prompts (SAD_CONTINUE), so that a large batch never sits
+// in linear memory as f64 all at once, while outputs and counts stay allocated across the chunks.
+// ---------------------------------------------------------------------------------------------
+
+/** f64 elements of token vectors per chunk: 1 Mi elements (8 MiB) keeps linear memory small. */
+const SAD_CHUNK_ELEMENTS = 1 << 20;
+
+/** Candidate (d, s) pairs per prompt: queries d ≥ 1, sources s ≤ d (s ≥ 1 when source 0 is excluded). */
+export function sadCandidatesPerPrompt(tokens: number, excludeFirstSource: boolean): number {
+  return (tokens * (tokens - 1)) / 2 + (excludeFirstSource ? 0 : tokens - 1);
+}
+
+function sadStatus(status: number, kernel: string): void {
+  if (status === st.STATUS_OK) return;
+  if (status === st.STATUS_NON_FINITE) throw new NonFiniteInput(`${kernel}: an attention score is not finite`);
+  throw new KernelFault(`${kernel}: invalid argument ${-status} (status ${status})`);
+}
+
+function runSad(ex: KernelExports, alloc: (count: number) => number, input: SadInput): SadRaw {
+  const { rows: m, k: r, batch: nb, tokens: t, rotationCount: nrot } = input;
+  if (input.X.length !== nb * t * m) throw new ShapeMismatch(`X has ${input.X.length} values, expected [${nb}, ${t}, ${m}]`);
+  if (input.U.length !== m * r || input.V.length !== m * r || input.S.length !== r) {
+    throw new ShapeMismatch(`U, V must be [${m}, ${r}] and S [${r}]`);
+  }
+  if (input.rotations.length !== nrot * r * r) throw new ShapeMismatch(`rotations must be [${nrot}, ${r}, ${r}]`);
+  const cap = nb * sadCandidatesPerPrompt(t, input.excludeFirstSource);
+  const chunk = Math.max(1, Math.min(nb, Math.floor(SAD_CHUNK_ELEMENTS / (t * m))));
+  const flags = (input.excludeFirstSource ? st.SAD_EXCLUDE_FIRST : 0) | (input.recordSelected ? st.SAD_RECORD_SELECTED : 0);
+  const nc = st.SAD_COUNTS_LENGTH + 2 * nrot;
+  ex.reset();
+  try {
+    // every allocation first (memory.grow detaches views); byte counts rounded to whole f64 slots
+    const px = alloc(chunk * t * m);
+    const pu = alloc(m * r);
+    const ps = alloc(r);
+    const pv = alloc(m * r);
+    const pq = alloc(Math.max(1, nrot * r * r));
+    const pw = alloc(ex.sadWorkspace(t, r));
+    const pCounts = alloc(Math.ceil(nc / 2));
+    const pPairs = alloc(Math.ceil((3 * cap) / 2));
+    const pNrec = alloc(Math.ceil(cap / 2));
+    const pRt = alloc(cap);
+    const pScore = alloc(cap);
+    const pTotal = alloc(cap);
+    const pUsage = alloc(Math.ceil(r / 2));
+    const pSel = input.recordSelected ? alloc(Math.ceil((cap * r) / 4)) : 0;
+    const pHist = alloc(Math.max(1, Math.ceil((nrot * (r + 1)) / 2)));
+    const pNullRt = alloc(Math.max(1, Math.ceil((nrot * cap) / 2)));
+    const mem = new Float64Array(ex.memory.buffer);
+    mem.set(input.U, pu / 8);
+    mem.set(input.S, ps / 8);
+    mem.set(input.V, pv / 8);
+    mem.set(input.rotations, pq / 8);
+    for (let b0 = 0; b0 < nb; b0 += chunk) {
+      const n = Math.min(chunk, nb - b0);
+      mem.set(input.X.subarray(b0 * t * m, (b0 + n) * t * m), px / 8);
+      const status = ex.sadRun(
+        n, b0, t, m, r, px, pu, ps, pv, nrot, pq, input.scale, input.tau, flags | (b0 > 0 ? st.SAD_CONTINUE : 0), pw, cap,
+        pCounts, pPairs, pNrec, pRt, pScore, pTotal, pUsage, pSel, pHist, pNullRt,
+      );
+      sadStatus(status, "sadRun");
+    }
+    const buf = ex.memory.buffer;
+    const counts = new Int32Array(buf, pCounts, nc).slice();
+    const p = counts[st.SAD_POSITIVE];
+    const nsel = counts[st.SAD_SELECTED];
+    const hist = new Int32Array(buf, pHist, nrot * (r + 1));
+    return {
+      positive: p,
+      nonpositive: counts[st.SAD_NONPOSITIVE],
+      unreached: counts[st.SAD_UNREACHED],
+      candidates: counts[st.SAD_CANDIDATES],
+      pairs: new Int32Array(buf, pPairs, 3 * p).slice(),
+      nRecon: new Int32Array(buf, pNrec, p).slice(),
+      sparseness: new Float64Array(buf, pRt, p).slice(),
+      score: new Float64Array(buf, pScore, p).slice(),
+      relativeTotal: new Float64Array(buf, pTotal, p).slice(),
+      usage: new Int32Array(buf, pUsage, r).slice(),
+      ...(input.recordSelected ? { selected: new Uint16Array(buf, pSel, nsel).slice() } : {}),
+      null: Array.from({ length: nrot }, (_, i) => {
+        const positive = counts[st.SAD_COUNTS_LENGTH + 2 * i];
+        return {
+          positive,
+          unreached: counts[st.SAD_COUNTS_LENGTH + 2 * i + 1],
+          histogram: hist.slice(i * (r + 1), (i + 1) * (r + 1)),
+          sparseness: new Float32Array(buf, pNullRt + 4 * i * cap, positive).slice(),
+        };
+      }),
+    };
+  } finally {
+    ex.reset();
+  }
+}
+
+function runPairTerms(
+  ex: KernelExports,
+  alloc: (count: number) => number,
+  svd: Pick<SadInput, "U" | "S" | "V" | "rows" | "k">,
+  x: Float32Array | Float64Array,
+  t: number,
+  dest: number,
+  src: number,
+  rotation?: Float64Array,
+): PairTerms {
+  const { rows: m, k: r } = svd;
+  if (x.length !== t * m) throw new ShapeMismatch(`X has ${x.length} values, expected [${t}, ${m}]`);
+  if (rotation && rotation.length !== r * r) throw new ShapeMismatch(`rotation must be [${r}, ${r}]`);
+  ex.reset();
+  try {
+    const px = alloc(t * m);
+    const pu = alloc(m * r);
+    const ps = alloc(r);
+    const pv = alloc(m * r);
+    const pq = rotation ? alloc(r * r) : 0;
+    const pt = alloc(r);
+    const pr = alloc(r);
+    const pw = alloc(ex.sadWorkspace(t, r));
+    const mem = new Float64Array(ex.memory.buffer);
+    mem.set(x, px / 8);
+    mem.set(svd.U, pu / 8);
+    mem.set(svd.S, ps / 8);
+    mem.set(svd.V, pv / 8);
+    if (rotation) mem.set(rotation, pq / 8);
+    sadStatus(ex.sadPairTerms(t, m, r, px, pu, ps, pv, pq, dest, src, pt, pr, pw), "sadPairTerms");
+    return { terms: mem.slice(pt / 8, pt / 8 + r), relative: mem.slice(pr / 8, pr / 8 + r) };
+  } finally {
+    ex.reset();
+  }
 }
 
 /** Flips (u_p, v_p) so the largest-magnitude entry of u_p (first on ties) is positive (method §1). */

@@ -48,3 +48,86 @@ export interface Kernels {
   /** Thin SVD of A·Bᵀ from its factors A, B [m, n]; k = min(m, n). Never forms A·Bᵀ. */
   factoredSvd(a: Matrix, b: Matrix): Svd;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Sparse attention decomposition (method §4)
+// ---------------------------------------------------------------------------------------------
+
+/** One head's SVD and a batch of token vectors, as the SAD kernel reads them. */
+export interface SadInput {
+  /** [rows, k] row-major: u_k are columns */
+  U: Float64Array;
+  S: Float64Array;
+  /** [rows, k] row-major */
+  V: Float64Array;
+  rows: number;
+  k: number;
+  /** [batch, tokens, rows] row-major token vectors, exactly as the head reads them */
+  X: Float32Array | Float64Array;
+  batch: number;
+  tokens: number;
+  /** [count, k, k] row-major orthogonal matrices for the null (ũ = U Q) */
+  rotations: Float64Array;
+  rotationCount: number;
+  scale: number;
+  tau: number;
+  excludeFirstSource: boolean;
+  /** also return the selected singular indices of every decomposed pair */
+  recordSelected: boolean;
+}
+
+/** Per-rotation null outcome. */
+export interface SadNullRaw {
+  /** firing pairs with a positive relative total in this basis */
+  positive: number;
+  unreached: number;
+  /** N_recon histogram, index n = count of pairs with N_recon = n (length k + 1) */
+  histogram: Int32Array;
+  /** sparseness of each of the `positive` pairs */
+  sparseness: Float32Array;
+}
+
+/** What the kernel measured; aggregates (medians, percentiles) are the caller's. */
+export interface SadRaw {
+  /** firing pairs with Σ t̃ > 0 (decomposed) */
+  positive: number;
+  /** firing pairs with Σ t̃ ≤ 0 (counted, not decomposed) */
+  nonpositive: number;
+  /** pairs whose threshold was never reached through rounding (reported with N_recon = 1, as numpy) */
+  unreached: number;
+  /** (d, s) pairs the firing rule looked at */
+  candidates: number;
+  /** (prompt, dest, src) of each decomposed pair, 3 per pair */
+  pairs: Int32Array;
+  nRecon: Int32Array;
+  sparseness: Float64Array;
+  score: Float64Array;
+  relativeTotal: Float64Array;
+  /** times each singular index was selected */
+  usage: Int32Array;
+  /** selected indices, pair after pair (nRecon[i] each), when asked for */
+  selected?: Uint16Array;
+  null: SadNullRaw[];
+}
+
+/** Terms of one pair. */
+export interface PairTerms {
+  terms: Float64Array;
+  relative: Float64Array;
+}
+
+export interface SadKernels {
+  sad(input: SadInput): SadRaw;
+  /**
+   * t_k(d, s) and t̃_k(d, s) of one prompt X [tokens, rows], in the singular basis or (with `rotation`
+   * [k, k]) in the rotated basis ũ = U Q.
+   */
+  pairTerms(
+    svd: Pick<SadInput, "U" | "S" | "V" | "rows" | "k">,
+    x: Float32Array | Float64Array,
+    tokens: number,
+    dest: number,
+    src: number,
+    rotation?: Float64Array,
+  ): PairTerms;
+}

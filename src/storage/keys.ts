@@ -30,3 +30,18 @@ export function parseSummaryKey(key: string) {
   if (!m) return undefined;
   return { model: m[1], layer: Number(m[2]), head: Number(m[3]), circuit: m[4] as "qk" | "ov", variant: m[5] as VariantName };
 }
+
+// Analyses (SAD, alignment) are addressed by an id: the SHA-256 of the request body, the canonical
+// options and the SVD they used, so an identical request finds its stored result.
+
+type AnalysisKind = "sad" | "alignment";
+
+/** KV: the summary of one analysis. */
+export const analysisSummaryKey = (p: HeadPath, kind: AnalysisKind, id: string) => `${kind}/${VERSION}/${headPrefix(p)}/${id}`;
+
+/** KV prefix listing the analyses of one kind for one head and circuit. */
+export const analysisPrefixForHead = (p: HeadPath, kind: AnalysisKind) => `${kind}/${VERSION}/${headPrefix(p)}/`;
+
+/** R2: the per-pair (SAD) or per-feature (alignment) detail of one analysis. */
+export const analysisDetailKey = (p: HeadPath, kind: AnalysisKind, id: string) =>
+  `results/${VERSION}/${headPrefix(p)}/${kind}/${id}.safetensors`;

@@ -58,6 +58,29 @@ export class ResultStore {
     return out;
   }
 
+  /** A stored analysis summary (SAD, alignment) by its KV key, as JSON. */
+  async getAnalysis(kvKey: string): Promise<unknown | undefined> {
+    const raw = await guard("KV read", () => this.env.JOBS.get(kvKey, "text"));
+    return raw === null ? undefined : JSON.parse(raw);
+  }
+
+  /**
+   * Stores an analysis: its detail object in R2 first (when there is one), then the summary in KV, so
+   * a summary never points at a missing object. Analyses are content-addressed: an existing key is
+   * only ever rewritten with the same content.
+   */
+  async putAnalysis(kvKey: string, summary: object, detail?: { key: string; bytes: Uint8Array; sha256: string }): Promise<void> {
+    if (detail) {
+      await guard("R2 write", () =>
+        this.env.RESULTS.put(detail.key, detail.bytes, {
+          httpMetadata: { contentType: "application/octet-stream" },
+          customMetadata: { sha256: detail.sha256 },
+        }),
+      );
+    }
+    await guard("KV write", () => this.env.JOBS.put(kvKey, JSON.stringify(summary)));
+  }
+
   async getVectors(key: string): Promise<R2ObjectBody | null> {
     return guard("R2 read", () => this.env.RESULTS.get(key));
   }

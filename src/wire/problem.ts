@@ -9,6 +9,7 @@ import { z } from "zod";
 export const PROBLEM_TYPES = {
   "invalid-request": { status: 400, title: "The request is invalid" },
   "malformed-safetensors": { status: 400, title: "The body is not a valid safetensors file" },
+  "malformed-npy": { status: 400, title: "The body is not a valid .npy file" },
   "unsupported-dtype": { status: 415, title: "A tensor has a dtype this endpoint does not accept" },
   "missing-tensor": { status: 422, title: "A required tensor is missing" },
   "shape-mismatch": { status: 422, title: "Tensor shapes are wrong or inconsistent" },

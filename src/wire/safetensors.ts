@@ -171,7 +171,8 @@ export function decodeFloat(t: TensorView): Float32Array | Float64Array {
 }
 
 export interface TensorOut {
-  dtype: "F32" | "F64";
+  /** integer dtypes carry indices and counts (SAD pair coordinates, selected singular indices) */
+  dtype: "F32" | "F64" | "I32" | "U16";
   shape: number[];
   data: Float32Array | Float64Array | ArrayLike<number>;
 }
@@ -203,7 +204,9 @@ export function encodeSafetensors(tensors: Record<string, TensorOut>, metadata?:
   for (const [off, t] of parts) {
     for (let i = 0; i < t.data.length; i++) {
       if (t.dtype === "F32") dv.setFloat32(base + off + 4 * i, t.data[i], true);
-      else dv.setFloat64(base + off + 8 * i, t.data[i], true);
+      else if (t.dtype === "F64") dv.setFloat64(base + off + 8 * i, t.data[i], true);
+      else if (t.dtype === "I32") dv.setInt32(base + off + 4 * i, t.data[i], true);
+      else dv.setUint16(base + off + 2 * i, t.data[i], true);
     }
   }
   return out;

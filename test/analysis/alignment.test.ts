@@ -110,6 +110,23 @@ describe("planted features (Ω = Σ c_i x_i y_iᵀ, orthonormal x, y)", () => {
       expect(t.best_u_index).toBe(p);
       expect(t.prediction_vs_feature.u).toBeGreaterThan(1 - 1e-12);
     }
+    const pm = r.theory!.pair_matching;
+    expect(pm.index).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(pm.in_order).toBe(n);
+    expect(pm.mean_score).toBeGreaterThan(1 - 1e-12);
+  });
+
+  test("pair matching: query feature i with key feature i + n (one dictionary) in shuffled template order", () => {
+    // F holds x_0..x_5 then y_0..y_5; pairs listed out of σ order are still matched to their own index
+    const f = new Float64Array(2 * n * d);
+    f.set(x);
+    f.set(y, n * d);
+    const pairs: Array<[number, number]> = [[2, 8], [0, 6], [5, 11], [1, 7], [4, 10], [3, 9]];
+    const r = alignFeatures({ rows: 2 * n, cols: d, data: f }, basis, { nullDraws: 0, pairs });
+    expect(r.theory!.pair_matching.index).toEqual([2, 0, 5, 1, 4, 3]);
+    expect(r.theory!.pair_matching.in_order).toBe(1); // only [4, 10] sits at its own position
+    for (const c of r.theory!.pair_matching.u_abs_cos) expect(c).toBeGreaterThan(1 - 1e-12);
+    for (const c of r.theory!.pair_matching.v_abs_cos) expect(c).toBeGreaterThan(1 - 1e-12);
   });
 
   test("augmented basis (one extra row): features get a 0 bias coordinate", () => {

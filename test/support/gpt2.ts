@@ -81,3 +81,40 @@ export interface SpectraReference {
   }>;
 }
 export const spectraReference = (): SpectraReference => JSON.parse(readFileSync(SPECTRA_PATH, "utf8"));
+
+/** Layer l's ln_1 applied to the position embeddings: x_p = ln_1(wpe[p]), p < count, f64, with a trailing 1
+ * when `augment` ([count, 769]) — the SAD reference's input (shared/reference/make_reference.py). */
+export function positionTokens(l: number, count: number, augment = true): Float64Array {
+  const wpe = tensor("wpe.weight");
+  const g = tensor(`h.${l}.ln_1.weight`);
+  const b = tensor(`h.${l}.ln_1.bias`);
+  const w = D_MODEL + (augment ? 1 : 0);
+  const out = new Float64Array(count * w);
+  for (let p = 0; p < count; p++) {
+    let mean = 0;
+    for (let i = 0; i < D_MODEL; i++) mean += wpe[p * D_MODEL + i];
+    mean /= D_MODEL;
+    let v = 0;
+    for (let i = 0; i < D_MODEL; i++) v += (wpe[p * D_MODEL + i] - mean) ** 2;
+    v /= D_MODEL;
+    const inv = Math.sqrt(v + 1e-5);
+    for (let i = 0; i < D_MODEL; i++) out[p * w + i] = ((wpe[p * D_MODEL + i] - mean) / inv) * g[i] + b[i];
+    if (augment) out[p * w + D_MODEL] = 1;
+  }
+  return out;
+}
+
+export interface SadReference {
+  heads: Array<{
+    head: number;
+    pairs_firing_positive: number;
+    pairs_firing_nonpositive: number;
+    n_recon_median: number;
+    n_recon_p90: number;
+    rolls_tovee_median: number;
+    null_rotation_n_recon_median_mean8: number;
+    null_rotation_rolls_tovee_median_mean8: number;
+  }>;
+  examples: Array<{ head: number; dest: number; src: number; score: number; terms: number[]; relative_terms: number[]; n_recon: number; rolls_tovee: number }>;
+}
+export const sadReference = (): SadReference => JSON.parse(readFileSync(SAD_REFERENCE_PATH, "utf8"));

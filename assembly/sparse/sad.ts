@@ -1,0 +1,307 @@
+/**
+ * @module sad
+ * Sparse attention decomposition of one head over a batch of prompts (method §4), with the
+ * random-rotation null, never materialising more than one pair's R terms at a time.
+ *
+ * For prompt b with token vectors X [T, m] (m = factor rows, with the trailing 1 when augmented) and
+ * the head's SVD Ω̃ = U diag(σ) Vᵀ (U, V [m, R]):
+ *   a = (X U)·diag(σ), b = X V        t_k(d, s) = a[d, k]·b[s, k],  ℓ(d, s) = Σ_k t_k(d, s)
+ *   relative terms over causal keys K(d) = {0..d}:
+ *     t̃_k(d, s) = a[d, k]·(b[s, k] − (Σ_{s'≤d} b[s', k] − b[s, k]) / d)
+ *   firing: A(d, s) ≥ 1/(d + 1) with A the causal softmax of scale·ℓ; queries d ≥ 1 (the relative
+ *   score of d = 0 has no other key); source 0 skipped when EXCLUDE_FIRST is set.
+ *   A firing pair with Σ_k t̃_k ≤ 0 is counted, not decomposed. Otherwise N_recon (select.ts) and the
+ *   Rolls–Tovee sparseness (mean|t̃|)² / mean t̃² are recorded, and the selected indices are counted.
+ *   Null, for each rotation Q (R×R orthogonal, row-major): ũ = U Q, and
+ *     a_rot = (X U) Q,  b_rot = (X V diag(σ)) Q   (= ũ_kᵀ Ω̃ x_sᵀ, since UᵀU = I)
+ *   with the same firing pairs (firing depends on ℓ, which the rotation keeps).
+ *
+ * The element-wise arithmetic follows shared/reference/make_reference.py operation for operation
+ * (`a[d] * (b[s] - (bsum - b[s]) / d)`, bsum accumulated row by row, totals in numpy's pairwise order)
+ * so that the counts and N_recon statistics match the reference exactly when the inputs agree.
+ */
+import { dot } from "../blas/dot";
+import { STATUS_OK, STATUS_NON_FINITE, SAD_POSITIVE, SAD_NONPOSITIVE, SAD_UNREACHED, SAD_SELECTED, SAD_CANDIDATES, SAD_COUNTS_LENGTH,
+  SAD_EXCLUDE_FIRST, SAD_RECORD_SELECTED, SAD_CONTINUE } from "../shared/status";
+import { pairwiseSums3 } from "./pairwise";
+import { projectRows } from "./project";
+import { nRecon } from "./select";
+
+/** f64 elements of workspace sadRun needs for T tokens and rank R. */
+export function sadWorkspace(t: i32, r: i32): i32 {
+  // XU, XV, XVσ, a, arot, brot (T×R each), bsum, rel, sorted values (R each), sorted indices (R i32),
+  // sums (3), a score row (T), firing flags (T×T bytes)
+  return 6 * t * r + 4 * r + 3 + t + ((t * t + 7) >> 3) + 4;
+}
+
+// @ts-ignore: decorator
+@inline
+function relTerms(r: i32, ad: usize, bs: usize, bsum: usize, dd: f64, rel: usize): void {
+  let k = 0;
+  if (ASC_FEATURE_SIMD) {
+    const dv = f64x2.splat(dd);
+    for (; k + 2 <= r; k += 2) {
+      const o = <usize>k << 3;
+      const bv = v128.load(bs + o);
+      v128.store(rel + o, f64x2.mul(v128.load(ad + o), f64x2.sub(bv, f64x2.div(f64x2.sub(v128.load(bsum + o), bv), dv))));
+    }
+  }
+  for (; k < r; k++) {
+    const o = <usize>k << 3;
+    const bv = load<f64>(bs + o);
+    store<f64>(rel + o, load<f64>(ad + o) * (bv - (load<f64>(bsum + o) - bv) / dd));
+  }
+}
+
+/**
+ * SAD of one head on a batch.
+ *
+ * @param nb - prompts B ≥ 1 in this call; @param b0 - index of the first of them in the whole batch; @param t - tokens per prompt T ≥ 2; @param m - factor rows; @param r - rank R ≥ 1
+ * @param x - [B, T, m] row-major f64 token vectors
+ * @param u - [m, R] row-major f64 left singular vectors; @param s - R f64 σ; @param v - [m, R] row-major f64
+ * @param nrot - rotations ≥ 0; @param q - [nrot, R, R] row-major f64 orthogonal matrices
+ * @param scale - softmax scale of ℓ; @param tau - 0 < τ ≤ 1; @param flags - SAD_EXCLUDE_FIRST | SAD_RECORD_SELECTED
+ * @param work - sadWorkspace(T, R) f64
+ * @param cap - capacity of the per-pair outputs (≥ the number of candidate pairs)
+ * @param counts - SAD_COUNTS_LENGTH + 2·nrot i32, written (per rotation: positive, unreached)
+ * @param pairs - 3·cap i32 (b, d, s) per decomposed pair; @param nrec - cap i32 N_recon
+ * @param rt - cap f64 sparseness; @param score - cap f64 ℓ(d, s); @param relTotal - cap f64 Σ_k t̃_k
+ * @param usage - R i32, written: times each singular index was selected
+ * @param selected - cap·R u16 selected indices (pair after pair), or 0
+ * @param nullHist - nrot·(R + 1) i32, written: N_recon histogram per rotation
+ * @param nullRt - nrot·cap f32, written: sparseness per rotation, pair after pair
+ * @returns STATUS_OK; STATUS_NON_FINITE when a score is not finite; −i for bad argument i
+ */
+export function sadRun(
+  nb: i32, b0: i32, t: i32, m: i32, r: i32, x: usize, u: usize, s: usize, v: usize, nrot: i32, q: usize,
+  scale: f64, tau: f64, flags: i32, work: usize, cap: i32, counts: usize, pairs: usize, nrec: usize,
+  rt: usize, score: usize, relTotal: usize, usage: usize, selected: usize, nullHist: usize, nullRt: usize,
+): i32 {
+  if (nb < 1) return -1;
+  if (b0 < 0) return -2;
+  if (t < 2) return -3;
+  if (m < 1) return -4;
+  if (r < 1) return -5;
+  if (nrot < 0) return -10;
+  if (!(scale > 0) || !isFinite(scale)) return -12;
+  if (!(tau > 0) || !(tau <= 1)) return -13;
+  const excludeFirst = (flags & SAD_EXCLUDE_FIRST) != 0;
+  const recordSelected = (flags & SAD_RECORD_SELECTED) != 0 && selected != 0;
+
+  const tr = <usize>t * <usize>r << 3;
+  const xu = work;
+  const xv = xu + tr;
+  const xvs = xv + tr;
+  const a = xvs + tr;
+  const ar = a + tr;
+  const br = ar + tr;
+  const bsum = br + tr;
+  const rel = bsum + (<usize>r << 3);
+  const sv = rel + (<usize>r << 3);
+  const si = sv + (<usize>r << 3);
+  const sums = si + (<usize>r << 3);
+  const row = sums + 24;
+  const fire = row + (<usize>t << 3);
+
+  if ((flags & SAD_CONTINUE) == 0) {
+    const nc = SAD_COUNTS_LENGTH + 2 * nrot;
+    for (let i = 0; i < nc; i++) store<i32>(counts + (<usize>i << 2), 0);
+    for (let k = 0; k < r; k++) store<i32>(usage + (<usize>k << 2), 0);
+    for (let i = 0; i < nrot * (r + 1); i++) store<i32>(nullHist + (<usize>i << 2), 0);
+  }
+  let pos = load<i32>(counts + (<usize>SAD_POSITIVE << 2));
+  let nonpos = load<i32>(counts + (<usize>SAD_NONPOSITIVE << 2));
+  let unreached = load<i32>(counts + (<usize>SAD_UNREACHED << 2));
+  let nsel = load<i32>(counts + (<usize>SAD_SELECTED << 2));
+  let cand = load<i32>(counts + (<usize>SAD_CANDIDATES << 2));
+  const s0 = excludeFirst ? 1 : 0;
+  const xStride = (<usize>t * <usize>m) << 3;
+
+  for (let b = 0; b < nb; b++) {
+    const xb = x + <usize>b * xStride;
+    projectRows(t, m, r, xb, u, xu);
+    projectRows(t, m, r, xb, v, xv);
+    for (let i = 0; i < t; i++) {
+      for (let k = 0; k < r; k++) {
+        const o = ((<usize>i * <usize>r + <usize>k) << 3);
+        const sk = load<f64>(s + (<usize>k << 3));
+        store<f64>(a + o, load<f64>(xu + o) * sk);
+        store<f64>(xvs + o, load<f64>(xv + o) * sk);
+      }
+    }
+    for (let k = 0; k < r; k++) store<f64>(bsum + (<usize>k << 3), 0.0);
+
+    // singular basis, query by query; the firing flags are kept for the null
+    for (let d = 0; d < t; d++) {
+      const ad = a + <usize>d * <usize>r * 8;
+      const bd = xv + <usize>d * <usize>r * 8;
+      for (let k = 0; k < r; k++) {
+        const o = <usize>k << 3;
+        store<f64>(bsum + o, load<f64>(bsum + o) + load<f64>(bd + o));
+      }
+      // causal softmax of scale·ℓ over s = 0..d
+      let mx = -Infinity;
+      for (let j = 0; j <= d; j++) {
+        const l = dot(r, ad, xv + <usize>j * <usize>r * 8);
+        store<f64>(row + (<usize>j << 3), l);
+        const z = l * scale;
+        if (z > mx) mx = z;
+      }
+      if (!isFinite(mx)) return STATUS_NON_FINITE;
+      let den: f64 = 0;
+      for (let j = 0; j <= d; j++) den += Math.exp(load<f64>(row + (<usize>j << 3)) * scale - mx);
+      const fireRow = fire + <usize>d * <usize>t;
+      for (let j = 0; j < t; j++) store<u8>(fireRow + <usize>j, 0);
+      if (d == 0) continue;
+      const thr = 1.0 / <f64>(d + 1);
+      const dd = <f64>d;
+      for (let j = s0; j <= d; j++) {
+        cand++;
+        if (pos >= cap) return -16;
+        const l = load<f64>(row + (<usize>j << 3));
+        if (!(Math.exp(l * scale - mx) / den >= thr)) continue;
+        store<u8>(fireRow + <usize>j, 1);
+        relTerms(r, ad, xv + <usize>j * <usize>r * 8, bsum, dd, rel);
+        pairwiseSums3(rel, r, sums);
+        const total = load<f64>(sums);
+        if (!(total > 0)) {
+          nonpos++;
+          continue;
+        }
+        let n = nRecon(rel, r, total, tau, sv, si, true);
+        if (n < 0) {
+          n = 1;
+          unreached++;
+        }
+        const meanAbs = load<f64>(sums, 8) / <f64>r;
+        const meanSq = load<f64>(sums, 16) / <f64>r;
+        const pp = <usize>pos;
+        store<i32>(pairs + pp * 12, b0 + b);
+        store<i32>(pairs + pp * 12, d, 4);
+        store<i32>(pairs + pp * 12, j, 8);
+        store<i32>(nrec + (pp << 2), n);
+        store<f64>(rt + (pp << 3), (meanAbs * meanAbs) / meanSq);
+        store<f64>(score + (pp << 3), l);
+        store<f64>(relTotal + (pp << 3), total);
+        for (let i = 0; i < n; i++) {
+          const k = load<i32>(si + (<usize>i << 2));
+          const uk = usage + (<usize>k << 2);
+          store<i32>(uk, load<i32>(uk) + 1);
+          if (recordSelected) store<u16>(selected + ((<usize>nsel + <usize>i) << 1), <u16>k);
+        }
+        nsel += n;
+        pos++;
+      }
+    }
+
+    // null: the same firing pairs in rotated bases
+    for (let rr = 0; rr < nrot; rr++) {
+      const qr = q + ((<usize>rr * <usize>r * <usize>r) << 3);
+      projectRows(t, r, r, xu, qr, ar);
+      projectRows(t, r, r, xvs, qr, br);
+      for (let k = 0; k < r; k++) store<f64>(bsum + (<usize>k << 3), 0.0);
+      const hist = nullHist + ((<usize>rr * <usize>(r + 1)) << 2);
+      const cPos = counts + (<usize>(SAD_COUNTS_LENGTH + 2 * rr) << 2);
+      let npos = load<i32>(cPos);
+      let nun = load<i32>(cPos, 4);
+      const rtOut = nullRt + ((<usize>rr * <usize>cap) << 2);
+      for (let d = 0; d < t; d++) {
+        const ad = ar + <usize>d * <usize>r * 8;
+        const bd = br + <usize>d * <usize>r * 8;
+        for (let k = 0; k < r; k++) {
+          const o = <usize>k << 3;
+          store<f64>(bsum + o, load<f64>(bsum + o) + load<f64>(bd + o));
+        }
+        if (d == 0) continue;
+        const fireRow = fire + <usize>d * <usize>t;
+        const dd = <f64>d;
+        for (let j = s0; j <= d; j++) {
+          if (load<u8>(fireRow + <usize>j) == 0) continue;
+          relTerms(r, ad, br + <usize>j * <usize>r * 8, bsum, dd, rel);
+          pairwiseSums3(rel, r, sums);
+          const total = load<f64>(sums);
+          if (!(total > 0)) continue;
+          let n = nRecon(rel, r, total, tau, sv, si, false);
+          if (n < 0) {
+            n = 1;
+            nun++;
+          }
+          const hk = hist + (<usize>n << 2);
+          store<i32>(hk, load<i32>(hk) + 1);
+          const meanAbs = load<f64>(sums, 8) / <f64>r;
+          const meanSq = load<f64>(sums, 16) / <f64>r;
+          store<f32>(rtOut + (<usize>npos << 2), <f32>((meanAbs * meanAbs) / meanSq));
+          npos++;
+        }
+      }
+      store<i32>(cPos, npos);
+      store<i32>(cPos, nun, 4);
+    }
+  }
+  store<i32>(counts + (<usize>SAD_POSITIVE << 2), pos);
+  store<i32>(counts + (<usize>SAD_NONPOSITIVE << 2), nonpos);
+  store<i32>(counts + (<usize>SAD_UNREACHED << 2), unreached);
+  store<i32>(counts + (<usize>SAD_SELECTED << 2), nsel);
+  store<i32>(counts + (<usize>SAD_CANDIDATES << 2), cand);
+  return STATUS_OK;
+}
+
+/**
+ * Terms of one pair (d, s) of one prompt, in the singular basis (q = 0) or in the rotated basis
+ * ũ = U Q: t_k, and the relative terms t̃_k over causal keys (d ≥ 1).
+ * @param x - [T, m] row-major; @param terms - R f64, written; @param relOut - R f64, written (zeros when d = 0)
+ * @param work - sadWorkspace(T, R) f64
+ * @returns STATUS_OK or −i for bad argument i
+ */
+export function sadPairTerms(
+  t: i32, m: i32, r: i32, x: usize, u: usize, s: usize, v: usize, q: usize, d: i32, src: i32,
+  terms: usize, relOut: usize, work: usize,
+): i32 {
+  if (t < 1) return -1;
+  if (m < 1) return -2;
+  if (r < 1) return -3;
+  if (d < 0 || d >= t) return -9;
+  if (src < 0 || src > d) return -10;
+  const tr = <usize>t * <usize>r << 3;
+  const xu = work;
+  const xv = xu + tr;
+  const a = xv + tr;
+  const b = a + tr;
+  const bsum = b + tr;
+  projectRows(t, m, r, x, u, xu);
+  projectRows(t, m, r, x, v, xv);
+  for (let i = 0; i < t; i++) {
+    for (let k = 0; k < r; k++) {
+      const o = ((<usize>i * <usize>r + <usize>k) << 3);
+      const sk = load<f64>(s + (<usize>k << 3));
+      store<f64>(xv + o, load<f64>(xv + o) * (q == 0 ? 1.0 : sk));
+      if (q == 0) store<f64>(xu + o, load<f64>(xu + o) * sk);
+    }
+  }
+  if (q == 0) {
+    memory.copy(a, xu, tr);
+    memory.copy(b, xv, tr);
+  } else {
+    projectRows(t, r, r, xu, q, a);
+    projectRows(t, r, r, xv, q, b);
+  }
+  for (let k = 0; k < r; k++) store<f64>(bsum + (<usize>k << 3), 0.0);
+  for (let j = 0; j <= d; j++) {
+    for (let k = 0; k < r; k++) {
+      const o = <usize>k << 3;
+      store<f64>(bsum + o, load<f64>(bsum + o) + load<f64>(b + ((<usize>j * <usize>r) << 3) + o));
+    }
+  }
+  const ad = a + ((<usize>d * <usize>r) << 3);
+  const bs = b + ((<usize>src * <usize>r) << 3);
+  for (let k = 0; k < r; k++) {
+    const o = <usize>k << 3;
+    store<f64>(terms + o, load<f64>(ad + o) * load<f64>(bs + o));
+  }
+  if (d == 0) {
+    for (let k = 0; k < r; k++) store<f64>(relOut + (<usize>k << 3), 0.0);
+  } else {
+    relTerms(r, ad, bs, bsum, <f64>d, relOut);
+  }
+  return STATUS_OK;
+}

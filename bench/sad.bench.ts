@@ -1,0 +1,113 @@
+/**
+ * SAD benchmark: one GPT-2 small head (layer 0 head 1, unfolded weights, augmented bias) on 256 prompts
+ * × 24 tokens with 8 null rotations, WebAssembly (SIMD and scalar builds) against the vectorised numpy
+ * implementation of the same definitions (bench/sad_numpy.py, run when python3 with numpy is present).
+ * Token vectors are x = ln_1(wpe[p] + g) with a Gaussian "token" g scaled to the typical residual norm,
+ * so firing patterns are neither purely positional nor random. Prints times, the ratio and a
+ * cross-check of the aggregates. Run: npm run bench:sad
+ */
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { createRng, seededRotations } from "../src/analysis/random";
+import { aggregateSad } from "../src/analysis/sad-stats";
+import { loadKernels } from "../src/kernels/load-node";
+import type { SadInput } from "../src/kernels/types";
+import { buildHeadFactors } from "../src/services/head-factors";
+import { gpt2Head, tensor } from "../test/support/gpt2";
+
+const B = 256;
+const T = 24;
+const SEEDS = [0, 1, 2, 3, 4, 5, 6, 7];
+const D = 768;
+const M = D + 1;
+const LAYER = 0;
+const HEAD = 1;
+
+function tokens(): Float64Array {
+  const wpe = tensor("wpe.weight");
+  const g = tensor(`h.${LAYER}.ln_1.weight`);
+  const beta = tensor(`h.${LAYER}.ln_1.bias`);
+  const rng = createRng(2024);
+  const x = new Float64Array(B * T * M);
+  const r = new Float64Array(D);
+  for (let b = 0; b < B; b++) {
+    for (let p = 0; p < T; p++) {
+      let norm = 0;
+      for (let i = 0; i < D; i++) norm += wpe[p * D + i] ** 2;
+      const amp = Math.sqrt(norm / D);
+      for (let i = 0; i < D; i++) r[i] = wpe[p * D + i] + amp * rng.normal();
+      let mean = 0;
+      for (let i = 0; i < D; i++) mean += r[i];
+      mean /= D;
+      let v = 0;
+      for (let i = 0; i < D; i++) v += (r[i] - mean) ** 2;
+      const sd = Math.sqrt(v / D + 1e-5);
+      const o = (b * T + p) * M;
+      for (let i = 0; i < D; i++) x[o + i] = ((r[i] - mean) / sd) * g[i] + beta[i];
+      x[o + D] = 1;
+    }
+  }
+  return x;
+}
+
+function time<T>(runs: number, f: () => T): { best: number; result: T } {
+  let best = Infinity;
+  let result!: T;
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    result = f();
+    best = Math.min(best, performance.now() - t0);
+  }
+  return { best: best / 1000, result };
+}
+
+const root = resolve(process.cwd());
+const simd = loadKernels("release", join(root, "build/kernels.release.wasm"));
+const scalar = loadKernels("scalar", join(root, "build/kernels.scalar.wasm"));
+const w = gpt2Head(LAYER, HEAD);
+const { a, b } = buildHeadFactors(
+  { circuit: "qk", dModel: D, dHead: 64, read: w.W_Q, other: w.W_K, bQ: w.b_Q, bK: w.b_K, dtypes: {} },
+  { fold_ln: false, bias: "augmented" },
+);
+const svd = simd.factoredSvd(a, b);
+const X = tokens();
+const rotations = seededRotations(svd.k, SEEDS);
+const input: SadInput = {
+  U: svd.U, S: svd.S, V: svd.V, rows: M, k: svd.k, X, batch: B, tokens: T, rotations, rotationCount: SEEDS.length,
+  scale: 1 / 8, tau: 1, excludeFirstSource: true, recordSelected: false,
+};
+
+console.log(`SAD of GPT-2 small L${LAYER}H${HEAD}: ${B} prompts × ${T} tokens, d = ${M}, R = ${svd.k}, ${SEEDS.length} null rotations`);
+const fast = time(5, () => simd.sad(input));
+const slow = time(2, () => scalar.sad(input));
+const agg = aggregateSad(fast.result, svd.k, SEEDS);
+console.log(
+  `  pairs: ${agg.pairs.candidates} candidates, ${agg.pairs.firing_positive} firing positive, ${agg.pairs.firing_nonpositive} non-positive; ` +
+    `N_recon median ${agg.n_recon.median}, p90 ${agg.n_recon.p90}; null median ${agg.null!.n_recon_median_mean.toFixed(2)}`,
+);
+console.log(`  wasm SIMD   ${(fast.best * 1000).toFixed(1)} ms per head`);
+console.log(`  wasm scalar ${(slow.best * 1000).toFixed(1)} ms per head`);
+console.log(`  target < 500 ms per head: ${fast.best < 0.5 ? "met" : "NOT met"}`);
+
+let numpy: { seconds: number; numpy: string; pairs_positive: number; n_recon_median: number; n_recon_p90: number; null_n_recon_median_mean: number } | undefined;
+try {
+  const dir = mkdtempSync(join(tmpdir(), "sad-bench-"));
+  const file = join(dir, "input.bin");
+  const parts = [Float64Array.from([B, T, M, svd.k, SEEDS.length, 1 / 8]), X, svd.U, svd.S, svd.V, rotations];
+  writeFileSync(file, Buffer.concat(parts.map((p) => Buffer.from(p.buffer, p.byteOffset, p.byteLength))));
+  const out = execFileSync("python3", [join(root, "bench/sad_numpy.py"), file], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  numpy = JSON.parse(out);
+} catch (e) {
+  console.log(`  numpy: not run (${(e as Error).message.split("\n")[0]})`);
+}
+if (numpy) {
+  console.log(`  numpy ${numpy.numpy} vectorised ${(numpy.seconds * 1000).toFixed(1)} ms per head`);
+  console.log(`  ratio numpy / wasm SIMD = ${(numpy.seconds / fast.best).toFixed(2)}× (${numpy.seconds > fast.best ? "wasm faster" : "numpy faster"})`);
+  const same = numpy.pairs_positive === agg.pairs.firing_positive && numpy.n_recon_median === agg.n_recon.median && numpy.n_recon_p90 === agg.n_recon.p90;
+  console.log(
+    `  cross-check: numpy ${numpy.pairs_positive} pairs, N_recon median ${numpy.n_recon_median}, p90 ${numpy.n_recon_p90} — ${same ? "identical" : "DIFFERENT"}; ` +
+      `null ${numpy.null_n_recon_median_mean.toFixed(2)} (its own rotations)`,
+  );
+}

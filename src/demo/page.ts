@@ -1,0 +1,122 @@
+/**
+ * @module demo/page
+ * The demo page's HTML (hono/html): structure, text and styles only. Behaviour lives in the bundled
+ * client (src/demo/client/), served at /assets/demo.js. No CDN: everything comes from this worker.
+ */
+import { html } from "hono/html";
+import { DEMO_LIMITS } from "../wire/demo";
+
+const styles = `
+:root { --fg:#1b1f24; --muted:#57606a; --line:#d0d7de; --accent:#0b5fff; --bg:#fff; --panel:#f6f8fa; }
+* { box-sizing: border-box; }
+body { margin:0; font:16px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; color:var(--fg); background:var(--bg); }
+header, main, footer { max-width: 1100px; margin: 0 auto; padding: 0 16px; }
+header h1 { font-size: 1.6rem; margin: 20px 0 4px; }
+header p { margin: 0 0 12px; color: var(--muted); }
+[role=tablist] { display:flex; flex-wrap:wrap; gap:4px; border-bottom:1px solid var(--line); margin-bottom:16px; }
+[role=tab] { font:inherit; padding:8px 14px; border:1px solid transparent; border-bottom:none; background:none; cursor:pointer; border-radius:6px 6px 0 0; color:var(--muted); }
+[role=tab][aria-selected=true] { border-color:var(--line); background:var(--bg); color:var(--fg); font-weight:600; margin-bottom:-1px; }
+[role=tab]:focus-visible, button:focus-visible, select:focus-visible, input:focus-visible { outline:3px solid var(--accent); outline-offset:2px; }
+.explain { background:var(--panel); border:1px solid var(--line); border-radius:6px; padding:10px 14px; margin:0 0 14px; }
+.explain summary { cursor:pointer; font-weight:600; }
+.controls { display:flex; flex-wrap:wrap; gap:12px; align-items:end; margin-bottom:12px; }
+.controls label { display:flex; flex-direction:column; font-size:.9rem; color:var(--muted); }
+select, input, button { font:inherit; }
+button.primary { background:var(--accent); color:#fff; border:none; border-radius:6px; padding:8px 14px; cursor:pointer; }
+button.primary[disabled] { opacity:.5; cursor:default; }
+.chart { width:100%; height:360px; }
+.chart.small { height:280px; }
+.grid2 { display:grid; grid-template-columns: 1fr 1fr; gap:12px; }
+@media (max-width: 760px) { .grid2 { grid-template-columns: 1fr; } .chart { height:300px; } }
+.status { color:var(--muted); min-height:1.5em; }
+.status.error { color:#b42318; }
+table.facts { border-collapse:collapse; margin:8px 0; }
+table.facts td, table.facts th { border:1px solid var(--line); padding:4px 8px; text-align:right; font-variant-numeric: tabular-nums; }
+table.facts th { background:var(--panel); text-align:left; }
+footer { color:var(--muted); font-size:.85rem; margin:24px auto; }
+`;
+
+export function renderDemoPage() {
+  const maxKb = Math.round(DEMO_LIMITS.maxBodyBytes / 1024);
+  return html`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>headscope — singular vectors of attention heads</title>
+<link rel="icon" href="data:,">
+<meta name="description" content="See how attention heads' singular vectors align with features and make attention scores sparse.">
+<style>${styles}</style>
+</head>
+<body>
+<header>
+  <h1>headscope</h1>
+  <p>The singular vectors of an attention head's QK matrix Ω = W<sub>Q</sub>W<sub>K</sub><sup>T</sup> align with the features a model uses; an attention score then needs only a few singular terms.</p>
+</header>
+<main>
+  <div role="tablist" aria-label="Views">
+    <button role="tab" id="tab-explore" aria-controls="view-explore" aria-selected="true">Explore a head</button>
+    <button role="tab" id="tab-prediction" aria-controls="view-prediction" aria-selected="false" tabindex="-1">The prediction</button>
+    <button role="tab" id="tab-toy" aria-controls="view-toy" aria-selected="false" tabindex="-1">The toy model</button>
+    <button role="tab" id="tab-upload" aria-controls="view-upload" aria-selected="false" tabindex="-1">Analyze your head</button>
+  </div>
+
+  <section role="tabpanel" id="view-explore" aria-labelledby="tab-explore">
+    <details class="explain" open><summary>What am I looking at?</summary>
+      <p>Each cell of the heatmap is one head of a model scanned into this server: its largest singular value σ₁ (or effective rank) of the QK circuit. Choose a head to see the full spectra of its QK circuit (which token pairs it attends between) and OV circuit (what it writes). Effective rank is exp of the entropy of σ/Σσ: low means a few directions dominate. Definitions: <a href="/v1">API</a>, method §1–3.</p>
+    </details>
+    <div class="controls">
+      <label>Model <select id="explore-model"></select></label>
+      <label>Colour by <select id="explore-metric"><option value="sigma1">σ₁ (QK)</option><option value="effective_rank">effective rank (QK)</option></select></label>
+      <label>Layer <input id="explore-layer" type="number" min="0" value="0" inputmode="numeric"></label>
+      <label>Head <input id="explore-head" type="number" min="0" value="0" inputmode="numeric"></label>
+    </div>
+    <p class="status" id="explore-status" role="status"></p>
+    <div id="explore-heatmap" class="chart" role="img" aria-label="Layer by head heatmap"></div>
+    <div class="grid2">
+      <div id="explore-qk" class="chart small" role="img" aria-label="QK spectrum"></div>
+      <div id="explore-ov" class="chart small" role="img" aria-label="OV spectrum"></div>
+    </div>
+    <table class="facts" id="explore-facts" aria-label="Selected head"></table>
+  </section>
+
+  <section role="tabpanel" id="view-prediction" aria-labelledby="tab-prediction" hidden>
+    <details class="explain" open><summary>What am I looking at?</summary>
+      <p>Sparse attention decomposition: the score of a query token on a key token is a sum of one term per singular vector. N<sub>recon</sub> is how many of the largest terms it takes to reach the score. If the singular vectors are the model's features, few terms suffice; in a randomly rotated basis many are needed. Shown for GPT-2 small layer 0 with position-only inputs, per head: the histogram of N<sub>recon</sub> in the singular basis against the rotation null. Definitions: method §4.</p>
+    </details>
+    <div class="controls"><label>Head <select id="prediction-head"></select></label></div>
+    <p class="status" id="prediction-status" role="status"></p>
+    <div id="prediction-chart" class="chart" role="img" aria-label="N_recon histogram against the rotation null"></div>
+    <table class="facts" id="prediction-facts" aria-label="SAD summary"></table>
+  </section>
+
+  <section role="tabpanel" id="view-toy" aria-labelledby="tab-toy" hidden>
+    <details class="explain" open><summary>What am I looking at?</summary>
+      <p>A toy model whose features are known: an autoencoder with sparse features and one attention head trained to attend from feature 0 to feature 1. The head never sees the features, yet its top singular vectors turn to them: |cos(w₀, u₁)| and |cos(w₁, v₁)| rise to 1, before the two features become orthogonal to the rest. Definitions: method §6.</p>
+    </details>
+    <p class="status" id="toy-status" role="status"></p>
+    <div class="grid2">
+      <div id="toy-curves" class="chart small" role="img" aria-label="Alignment over training"></div>
+      <div id="toy-heatmap" class="chart small" role="img" aria-label="Feature by singular vector cosine"></div>
+    </div>
+  </section>
+
+  <section role="tabpanel" id="view-upload" aria-labelledby="tab-upload" hidden>
+    <details class="explain" open><summary>What am I looking at?</summary>
+      <p>Upload one head as a safetensors file (W_Q and W_K [d_model, d_head] for QK; W_V [d_model, d_head] and W_O [d_head, d_model] for OV; optionally b_Q, b_K, ln_w, ln_b). The server computes the exact SVD of the circuit from its factors and shows the spectrum. Nothing is stored. At most ${maxKb} KiB and a few requests a minute.</p>
+    </details>
+    <form id="upload-form" class="controls">
+      <label>Head file (.safetensors) <input id="upload-file" type="file" accept=".safetensors,application/octet-stream" required></label>
+      <label>Fold LayerNorm <select id="upload-fold"><option value="">auto</option><option value="true">yes</option><option value="false">no</option></select></label>
+      <button class="primary" id="upload-submit" type="submit">Analyze</button>
+    </form>
+    <p class="status" id="upload-status" role="status" aria-live="polite"></p>
+    <div id="upload-chart" class="chart small" role="img" aria-label="Uploaded head spectrum"></div>
+    <table class="facts" id="upload-facts" aria-label="Uploaded head"></table>
+  </section>
+</main>
+<footer>headscope · exact factored SVD in WebAssembly on Cloudflare Workers · <a href="/v1">API</a></footer>
+<script type="module" src="/assets/demo.js"></script>
+</body>
+</html>`;
+}
