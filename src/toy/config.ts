@@ -64,6 +64,12 @@ export interface ToyConfig {
   alignThreshold: number;
   /** orthogonality threshold (max |cos| of attended features to the others) for the "orthogonal" step */
   orthogonalThreshold: number;
+  /** attention samples for SAD (method §4) on the final model (0: no SAD) */
+  sadSamples: number;
+  /** Haar rotations for the SAD null */
+  sadNullSeeds: number;
+  /** τ values for SAD's N_recon */
+  sadTaus: number[];
 }
 
 const SHARED = {
@@ -84,6 +90,9 @@ const SHARED = {
   matchThreshold: 0.8,
   alignThreshold: 0.95,
   orthogonalThreshold: 0.1,
+  sadSamples: 0,
+  sadNullSeeds: 8,
+  sadTaus: [1, 0.9],
 } satisfies Partial<ToyConfig>;
 
 /** single pair: N 20, D 10, H 10, T_01 = 1 (method §6: p 0.05, λ 1, β 5, 3,000 steps). */
@@ -99,6 +108,7 @@ export const SINGLE_PAIR: ToyConfig = {
   targetTemperature: 5,
   steps: 3000,
   measureEvery: 10,
+  sadSamples: 1024,
 };
 
 /** Template values 1, 0.95, …, 0.05 for pairs (i, i + 20), i = 0..19. */

@@ -70,6 +70,18 @@ export function formatAcceptance(report: ToyReport): string {
     }
     lines.push(`${report.summary.passed}/${report.runs.length} runs pass every check`);
   }
+  const sadRuns = report.runs.filter((r) => r.final.sad);
+  if (sadRuns.length) {
+    lines.push("SAD (method §4) on the final head, median N_recon singular vs rotation null (pairs):");
+    for (const r of sadRuns) {
+      for (const s of r.final.sad ?? []) {
+        lines.push(
+          `seed ${r.seed} τ=${s.tau}: targeted ${fmt(s.targeted.medianNRecon, 1)} vs ${fmt(s.targeted.nullMedianNRecon, 2)} (${s.targeted.pairs}); ` +
+            `all positive query pairs ${fmt(s.all.medianNRecon, 1)} vs ${fmt(s.all.nullMedianNRecon, 2)} (${s.all.pairs})`,
+        );
+      }
+    }
+  }
   if (report.summary.anisotropy) {
     lines.push("c | mean pairwise feature cos | mean token cos | mean matched |cos| (avg [min, max]) | matched pairs (avg) | Spearman (avg)");
     for (const a of report.summary.anisotropy) {

@@ -8,12 +8,13 @@
  * the final snapshot; writing files is report.ts's job.
  */
 import type { ToyKernels } from "../kernels/kernels";
-import type { Kernels } from "../kernels/types";
+import type { Kernels, SadKernels } from "../kernels/types";
 import type { ToyConfig } from "./config";
 import type { AlignmentResult } from "../analysis/alignment";
 import { meanTokenCosine, measureSnapshot, methodAlignment, randomDirectionNull, type FullSnapshot, type PairAlignment } from "./measure";
 import { drawSharedDirection, effectiveFeatures, initParams, ToyModel, zeroParams, type Losses } from "./model";
 import { AdamW } from "./optimizer";
+import { toySad, type ToySad } from "./sad";
 import { Random } from "./random";
 import { sampleAttentionBatch, sampleReconBatch, TokenBuffer } from "./sampling";
 
@@ -70,6 +71,10 @@ export interface ToyFinal {
   nullMatchedCount: number;
   /** method §5's report from the shared analysis/alignment module (per-side matchings over all features, null, theory) */
   method: AlignmentResult;
+  /** SAD of the final head on its own token batches, one entry per τ (null: not asked or no SAD kernel) */
+  sad: ToySad[] | null;
+  /** the final parameters: w [D][N], b [N], wQ, wK [D][H] */
+  params: { w: number[][]; b: number[]; wQ: number[][]; wK: number[][] };
   /** |cos| between every feature (rows) and every singular vector (columns): [N][k] */
   cosU: number[][];
   cosV: number[][];
@@ -120,7 +125,7 @@ function toRows(x: Float64Array, rows: number, cols: number): number[][] {
  * @param onMeasure - called at every measurement (progress printing)
  * @param passes - the WebAssembly per-sample passes; without them the TypeScript reference runs
  */
-export function trainToy(cfg: ToyConfig, seed: number, kernels: Kernels, onMeasure?: (e: ProgressEvent) => void, passes?: ToyKernels): ToyRun {
+export function trainToy(cfg: ToyConfig, seed: number, kernels: Kernels & Partial<SadKernels>, onMeasure?: (e: ProgressEvent) => void, passes?: ToyKernels): ToyRun {
   const t0 = performance.now();
   let measureMs = 0;
   const rng = new Random(seed);
@@ -195,6 +200,11 @@ export function trainToy(cfg: ToyConfig, seed: number, kernels: Kernels, onMeasu
   effectiveFeatures(params.w, e, cfg.anisotropy, cfg.nFeatures, wEff);
   const tokenCos = meanTokenCosine(wEff, cfg.dModel, cfg.nFeatures, probe);
   const method = methodAlignment(cfg, kernels, wEff, params.wQ, params.wK, seed);
+  const sadKernels = kernels.sad && kernels.pairTerms ? (kernels as Kernels & SadKernels) : undefined;
+  const sad =
+    (cfg.sadSamples ?? 0) > 0 && sadKernels
+      ? toySad(cfg, sadKernels, params, e, seed, { samples: cfg.sadSamples, nullSeeds: cfg.sadNullSeeds, taus: cfg.sadTaus })
+      : null;
   const wall = (performance.now() - t0) / 1000;
   const measureSeconds = measureMs / 1000;
   const n = cfg.nFeatures;
@@ -229,6 +239,13 @@ export function trainToy(cfg: ToyConfig, seed: number, kernels: Kernels, onMeasu
       nullMatchedMean: nul.matchedMean,
       nullMatchedCount: nul.matchedCount,
       method,
+      sad,
+      params: {
+        w: toRows(params.w, cfg.dModel, n),
+        b: Array.from(params.b),
+        wQ: toRows(params.wQ, cfg.dModel, cfg.dHead),
+        wK: toRows(params.wK, cfg.dModel, cfg.dHead),
+      },
       cosU: toRows(snap.cosU, n, snap.k),
       cosV: toRows(snap.cosV, n, snap.k),
     },
