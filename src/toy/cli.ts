@@ -112,6 +112,7 @@ async function main(argv: string[]): Promise<void> {
     .option("--seed <n>", "first seed (seeds are consecutive)", nonNegativeInt, 0)
     .option("--steps <n>", "override the number of steps", positiveInt)
     .option("--anisotropy <list>", "comma-separated c values (overrides the experiment's)")
+    .option("--set <key=value...>", "override numeric config fields, e.g. --set lambda=0 featureProbability=0.1")
     .option("--jobs <n>", "runs in parallel (worker threads)", positiveInt, Math.max(1, Math.min(2, cpus().length)))
     .option("--print-every <n>", "progress line every n steps (default 10 measurements)", positiveInt)
     .option("--wasm <path>", "kernels .wasm file", defaultWasm())
@@ -125,6 +126,7 @@ async function main(argv: string[]): Promise<void> {
     seed: number;
     steps?: number;
     anisotropy?: string;
+    set?: string[];
     jobs: number;
     printEvery?: number;
     wasm: string;
@@ -146,6 +148,14 @@ async function main(argv: string[]): Promise<void> {
   }
   if (o.backend !== "wasm" && o.backend !== "ts") program.error(`--backend: expected wasm or ts, got ${o.backend}`);
   if (o.steps) configs = configs.map((c) => ({ ...c, steps: o.steps as number }));
+  for (const kv of o.set ?? []) {
+    const [key, value] = kv.split("=");
+    const v = Number(value);
+    if (!(key in configs[0]) || typeof configs[0][key as keyof ToyConfig] !== "number" || !Number.isFinite(v)) {
+      program.error(`--set ${kv}: expected a numeric config field (${Object.keys(configs[0]).filter((k) => typeof configs[0][k as keyof ToyConfig] === "number").join(", ")})`);
+    }
+    configs = configs.map((c) => ({ ...c, [key]: v }));
+  }
   const jobs: Job[] = configs.flatMap((cfg) =>
     Array.from({ length: o.seeds }, (_, i) => ({ cfg, seed: o.seed + i, wasm: o.wasm, printEvery: o.printEvery ?? cfg.measureEvery * 10, backend: o.backend as "wasm" | "ts" })),
   );
