@@ -2,7 +2,11 @@
  * @module toy/config
  * The toy model's configuration (method §6) and the named experiments. Every choice the method page
  * leaves open is a field here, with the default the method page measured in its float64 numpy
- * implementation; a result records the whole object, so nothing about a run is implicit.
+ * implementation (p, m, λ, β, steps, batch, AdamW with lr 3e-3 and cosine decay, weight decay 1e-2 on
+ * W_Q and W_K, co-occurrence in half the samples, reconstruction summed over features). Fields the
+ * method page does not state (initialisation scales, Adam β's and ε, cosine floor, warm-up, the
+ * "matched" threshold, measurement cadence) are this implementation's choices, marked "(chosen here)".
+ * A result records the whole object, so nothing about a run is implicit.
  * This module holds data only: no sampling, no training.
  */
 
@@ -42,29 +46,31 @@ export interface ToyConfig {
   cooccurrenceFraction: number;
   /** AdamW peak learning rate, decayed by a cosine to `lr · minLrFraction` */
   learningRate: number;
+  /** (chosen here: 0) */
   minLrFraction: number;
-  /** linear warm-up steps before the cosine (0: none) */
+  /** linear warm-up steps before the cosine (chosen here: 0, none) */
   warmupSteps: number;
+  /** (chosen here: PyTorch's defaults 0.9, 0.999, 1e-8) */
   adamBeta1: number;
   adamBeta2: number;
   adamEpsilon: number;
   /** decoupled weight decay on W_Q and W_K (W and b have none) */
   weightDecay: number;
-  /** W ~ N(0, (initScaleW/√D)²): feature columns start with norm ≈ initScaleW */
+  /** W ~ N(0, (initScaleW/√D)²): feature columns start with norm ≈ initScaleW (chosen here: 1) */
   initScaleW: number;
-  /** W_Q, W_K ~ N(0, (initScaleHead/√D)²): a small head starts near uniform attention */
+  /** W_Q, W_K ~ N(0, (initScaleHead/√D)²): a small head starts near uniform attention (chosen here: 0.1) */
   initScaleHead: number;
   /** c: strength of the shared unit direction e added to every feature column (0: isotropic) */
   anisotropy: number;
-  /** measure every this many steps (and at step 0 and the last step) */
+  /** measure every this many steps (and at step 0 and the last step) (chosen here: 10 single-pair, 50 many-pairs) */
   measureEvery: number;
-  /** a template pair counts as matched when its Hungarian-assigned singular index has |cos| ≥ this on both sides */
+  /** a template pair counts as matched when its Hungarian-assigned singular index (among the top #pairs) has |cos| ≥ this on both sides (chosen here: 0.8) */
   matchThreshold: number;
   /** alignment threshold for the "alignment rises" step */
   alignThreshold: number;
   /** orthogonality threshold (max |cos| of attended features to the others) for the "orthogonal" step */
   orthogonalThreshold: number;
-  /** attention samples for SAD (method §4) on the final model (0: no SAD) */
+  /** attention samples for SAD (method §4) on the final model (0: no SAD; chosen here: 1,024 for single-pair) */
   sadSamples: number;
   /** Haar rotations for the SAD null */
   sadNullSeeds: number;
