@@ -62,6 +62,14 @@ export interface ToyConfig {
   initScaleHead: number;
   /** c: strength of the shared unit direction e added to every feature column (0: isotropic) */
   anisotropy: number;
+  /**
+   * How the shift c·e behaves during training. "free": W_eff = W + c e 1ᵀ with W unconstrained, the
+   * method page's literal wording; W can (and does) learn −c e and cancel the shift, leaving the
+   * features isotropic. "orthogonal": W is kept orthogonal to e (projected after every update), so
+   * every feature's e-component is exactly c and the anisotropy cannot be trained away; this is the
+   * reading consistent with the method page's measured mean feature cosine (≈ 0.45 at c = 0.75).
+   */
+  anisotropyMode: "free" | "orthogonal";
   /** measure every this many steps (and at step 0 and the last step) (chosen here: 10 single-pair, 50 many-pairs) */
   measureEvery: number;
   /** a template pair counts as matched when its Hungarian-assigned singular index (among the top #pairs) has |cos| ≥ this on both sides (chosen here: 0.8) */
@@ -93,6 +101,7 @@ const SHARED = {
   initScaleW: 1,
   initScaleHead: 0.1,
   anisotropy: 0,
+  anisotropyMode: "free",
   matchThreshold: 0.8,
   alignThreshold: 0.95,
   orthogonalThreshold: 0.1,
@@ -151,6 +160,6 @@ export function experimentConfigs(name: ExperimentName): ToyConfig[] {
     case "many-pairs":
       return [MANY_PAIRS];
     case "anisotropy":
-      return ANISOTROPY_SWEEP.map((c) => ({ ...MANY_PAIRS, name: "anisotropy", anisotropy: c }));
+      return ANISOTROPY_SWEEP.map((c) => ({ ...MANY_PAIRS, name: "anisotropy", anisotropy: c, anisotropyMode: "orthogonal" as const }));
   }
 }

@@ -325,3 +325,13 @@ export class ToyModel {
     return ceSum / samples;
   }
 }
+
+/** W ← (I − e eᵀ) W: removes every column's component along the unit direction e (W [D, N]). */
+export function projectOutDirection(w: Float64Array, e: Float64Array, n: number): void {
+  const d = e.length;
+  for (let i = 0; i < n; i++) {
+    let dot = 0;
+    for (let k = 0; k < d; k++) dot += e[k] * w[k * n + i];
+    for (let k = 0; k < d; k++) w[k * n + i] -= dot * e[k];
+  }
+}

@@ -12,7 +12,7 @@ import type { Kernels, SadKernels } from "../kernels/types";
 import type { ToyConfig } from "./config";
 import type { AlignmentResult } from "../analysis/alignment";
 import { meanTokenCosine, measureSnapshot, methodAlignment, randomDirectionNull, type FullSnapshot, type PairAlignment } from "./measure";
-import { drawSharedDirection, effectiveFeatures, initParams, ToyModel, zeroParams, type Losses } from "./model";
+import { drawSharedDirection, effectiveFeatures, initParams, projectOutDirection, ToyModel, zeroParams, type Losses } from "./model";
 import { AdamW } from "./optimizer";
 import { toySad, type ToySad } from "./sad";
 import { Random } from "./random";
@@ -132,6 +132,8 @@ export function trainToy(cfg: ToyConfig, seed: number, kernels: Kernels & Partia
   const params = initParams(cfg, rng);
   const e = drawSharedDirection(cfg.dModel, rng);
   const model = new ToyModel(cfg, e, passes);
+  const keepOrthogonal = cfg.anisotropyMode === "orthogonal";
+  if (keepOrthogonal) projectOutDirection(params.w, e, cfg.nFeatures);
   const grads = zeroParams(cfg);
   const opt = new AdamW<"w" | "b" | "wQ" | "wK">(
     {
@@ -186,6 +188,7 @@ export function trainToy(cfg: ToyConfig, seed: number, kernels: Kernels & Partia
     lastLosses = model.lossAndGradients(params, recon, attn, grads);
     if (step % cfg.measureEvery === 0) measure(step, lastLosses, lr);
     lr = opt.step(params, grads);
+    if (keepOrthogonal) projectOutDirection(params.w, e, cfg.nFeatures);
   }
   measure(cfg.steps, lastLosses, lr);
   const snap = last as FullSnapshot;

@@ -79,3 +79,25 @@ describe("toy training", () => {
     expect(run.final.nullMatchedMean).toBeLessThan(0.6);
   }, 60_000); // the vitest limit is looser than the asserted 30 s so a slow run fails on the assertion
 });
+
+describe("anisotropy modes", () => {
+  it("orthogonal mode keeps W ⊥ e, so every feature's e-component stays exactly c", async () => {
+    const { MANY_PAIRS } = await import("../../src/toy/config");
+    const { drawSharedDirection, initParams } = await import("../../src/toy/model");
+    const cfg = { ...MANY_PAIRS, anisotropy: 0.75, anisotropyMode: "orthogonal" as const, steps: 30, attentionBatch: 64, reconBatch: 64, measureEvery: 10 };
+    const run = trainToy(cfg, 2, loadKernels(), undefined, loadToyKernels());
+    // the same stream order as trainToy: W, W_Q, W_K, then e
+    const rng = new Random(2);
+    initParams(cfg, rng);
+    const e = drawSharedDirection(cfg.dModel, rng);
+    const { w } = run.final.params;
+    let worst = 0;
+    for (let i = 0; i < cfg.nFeatures; i++) {
+      let dot = 0;
+      for (let k = 0; k < cfg.dModel; k++) dot += e[k] * w[k][i];
+      worst = Math.max(worst, Math.abs(dot));
+    }
+    expect(worst).toBeLessThan(1e-12);
+    expect(run.final.meanPairwiseCos).toBeGreaterThan(0.3);
+  });
+});
