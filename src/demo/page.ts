@@ -108,7 +108,7 @@ export function renderDemoPage() {
     <details class="explain" open><summary>What am I looking at?</summary>
       <p>Upload one head as a safetensors file (W_Q and W_K [d_model, d_head] for QK; W_V [d_model, d_head] and W_O [d_head, d_model] for OV; optionally b_Q, b_K, ln_w, ln_b). The server computes the exact SVD of the circuit from its factors and shows the spectrum. Nothing is stored. At most ${maxKb} KiB and a few requests a minute.</p>
     </details>
-    <form id="upload-form" class="controls">
+    <form id="upload-form" class="controls" data-max-bytes="${DEMO_LIMITS.maxBodyBytes}">
       <label>Head file (.safetensors) <input id="upload-file" type="file" accept=".safetensors,application/octet-stream" required></label>
       <label>Fold LayerNorm <select id="upload-fold"><option value="">auto</option><option value="true">yes</option><option value="false">no</option></select></label>
       <button class="primary" id="upload-submit" type="submit">Analyze</button>

@@ -22,6 +22,11 @@ export function initUpload() {
     ev.preventDefault();
     const file = $<HTMLInputElement>("upload-file").files?.[0];
     if (!file) return setStatus("upload-status", "Choose a .safetensors file first.");
+    // the server refuses larger bodies with a 413; saying so before uploading saves the visitor the upload
+    const maxBytes = Number(form.dataset.maxBytes);
+    if (file.size > maxBytes) {
+      return setStatus("upload-status", `${file.name} is ${file.size} bytes; the demo accepts heads up to ${maxBytes} bytes (1 MiB). Run a local server (npm start) for larger ones.`, true);
+    }
     const fold = $<HTMLSelectElement>("upload-fold").value;
     const button = $<HTMLButtonElement>("upload-submit");
     button.disabled = true;
