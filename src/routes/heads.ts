@@ -40,6 +40,14 @@ async function sha256Hex(buf: ArrayBuffer): Promise<string> {
 
 const VariantQuery = z.object({ variant: z.enum(VARIANTS).optional() });
 
+/** The stored summary a GET addresses (its variant: the one asked for, or the only one stored). */
+async function storedSummary(store: ResultStore, path: HeadPath, asked: VariantName | undefined): Promise<SvdSummary> {
+  const v = await pickVariant(store, path, asked);
+  const summary = await store.getSummary(path, v);
+  if (!summary) throw new ResultNotFound(`no ${v} result stored for ${path.model} layer ${path.layer} head ${path.head} ${path.circuit}`);
+  return summary;
+}
+
 /** The variant a GET addresses: the one asked for, or the only one stored. */
 async function pickVariant(store: ResultStore, p: HeadPath, asked: VariantName | undefined): Promise<VariantName> {
   if (asked) return asked;
@@ -85,19 +93,14 @@ export const heads = new Hono<AppEnv>()
   .get(HEAD_PATH, async (c) => {
     const path = parseParams(HeadPathSchema, c.req.param(), "path");
     const { variant } = parseParams(VariantQuery, c.req.query(), "query");
-    const store = new ResultStore(c.env);
-    const v = await pickVariant(store, path, variant);
-    const summary = await store.getSummary(path, v);
-    if (!summary) throw new ResultNotFound(`no ${v} result stored for ${path.model} layer ${path.layer} head ${path.head} ${path.circuit}`);
-    return c.json(answer(path, summary));
+    return c.json(answer(path, await storedSummary(new ResultStore(c.env), path, variant)));
   })
   .get(`${HEAD_PATH}/vectors`, async (c) => {
     const path = parseParams(HeadPathSchema, c.req.param(), "path");
     const { variant } = parseParams(VariantQuery, c.req.query(), "query");
     const store = new ResultStore(c.env);
-    const v = await pickVariant(store, path, variant);
-    const summary = await store.getSummary(path, v);
-    if (!summary) throw new ResultNotFound(`no ${v} result stored for ${path.model} layer ${path.layer} head ${path.head} ${path.circuit}`);
+    const summary = await storedSummary(store, path, variant);
+    const v = summary.variant.name;
     const obj = await store.getVectors(summary.vectors.key);
     if (!obj) throw new ResultNotFound(`vectors ${summary.vectors.key} are missing`);
     return new Response(obj.body, {

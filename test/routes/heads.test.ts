@@ -5,6 +5,7 @@
 import { reset } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { beforeEach, describe, expect, inject, test } from "vitest";
+import { expectProblem, storedKeys } from "../support/worker-assertions";
 import { encodeSafetensors } from "../../src/wire/safetensors";
 
 const TOKEN = "test-token-0123456789";
@@ -23,21 +24,7 @@ function post(path: string, body: BodyInit | null, headers: Record<string, strin
 }
 const get = (path: string) => exports.default.fetch(new Request(`${BASE}${path}`));
 
-async function expectProblem(res: Response, status: number, type: string) {
-  expect(res.status).toBe(status);
-  expect(res.headers.get("content-type")).toBe("application/problem+json");
-  const p = (await res.json()) as Record<string, unknown>;
-  expect(p.type).toBe(`/problems/${type}`);
-  expect(p.status).toBe(status);
-  expect(typeof p.detail).toBe("string");
-  return p;
-}
 
-async function storedKeys() {
-  const kv = await env.JOBS.list();
-  const r2 = await env.RESULTS.list();
-  return { kv: kv.keys.map((k) => k.name), r2: r2.objects.map((o) => o.key) };
-}
 
 beforeEach(async () => {
   await reset();
