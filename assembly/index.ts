@@ -7,6 +7,7 @@ export { reset, alloc } from "./shared/arena";
 export { svdJacobi } from "./svd/jacobi";
 export { svdFactored, svdFactoredBatch, svdFactoredWorkspace } from "./svd/factored";
 export { qrHouseholder } from "./svd/qr";
+export { toyReconPass, toyAttentionPass } from "./toy/passes";
 
 /** 1 when this build uses 128-bit SIMD, 0 for the scalar build. */
 export function simdEnabled(): i32 {

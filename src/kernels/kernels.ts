@@ -397,3 +397,145 @@ export function canonicalize(r: Svd): Svd {
   }
   return r;
 }
+
+// ─────────────────────────────────────────────────────────────────────────────────────────────────
+// Toy model passes (issue 5). Self-contained: its own instance, its own export interface. The toy
+// trainer (src/toy/model.ts) calls this once per step with the batch as compressed sparse rows and
+// the per-step feature-space products; see assembly/toy/passes.ts for the arithmetic.
+// ─────────────────────────────────────────────────────────────────────────────────────────────────
+
+interface ToyExports {
+  memory: WebAssembly.Memory;
+  reset(): void;
+  alloc(bytes: number): number;
+  toyReconPass(n: number, tokens: number, ptr: number, idx: number, val: number, gram: number, b: number, dGram: number, db: number, backward: number, work: number, out: number): number;
+  toyAttentionPass(
+    n: number, m: number, samples: number, ptr: number, idx: number, val: number, mOmega: number,
+    tplPtr: number, tplKey: number, tplVal: number, beta: number, lambda: number, dM: number, backward: number, work: number, out: number,
+  ): number;
+}
+
+/** Tokens as compressed sparse rows (the shape src/toy/sampling.ts produces). */
+export interface ToySparseTokens {
+  tokens: number;
+  ptr: Int32Array;
+  idx: Int32Array;
+  val: Float64Array;
+}
+
+export interface ToyPassInput {
+  /** features N */
+  n: number;
+  /** keys per query m */
+  m: number;
+  beta: number;
+  lambda: number;
+  /** G = W_effᵀ W_eff [N, N] */
+  gram: Float64Array;
+  b: Float64Array;
+  /** M = W_effᵀ Ω W_eff [N, N] */
+  mOmega: Float64Array;
+  recon: ToySparseTokens;
+  attn: ToySparseTokens;
+  template: { ptr: Int32Array; key: Int32Array; value: Float64Array };
+}
+
+/** Where the passes' gradients go (overwritten): dG [N, N], db [N], dM [N, N]. */
+export interface ToyPassGradients {
+  dGram: Float64Array;
+  db: Float64Array;
+  dM: Float64Array;
+}
+
+export interface ToyKernels {
+  readonly name: string;
+  readonly simd: boolean;
+  /** Both per-sample passes; returns the mean reconstruction loss and mean CE, gradients into `grads`. */
+  toyPasses(input: ToyPassInput, grads?: ToyPassGradients): { recon: number; ce: number };
+}
+
+/**
+ * Instantiates the toy passes from the kernels' module (a separate instance from createKernels').
+ * @example const toy = createToyKernels(wasmModule); toy.toyPasses(input, grads).recon
+ */
+export function createToyKernels(module: WebAssembly.Module, name = "wasm"): ToyKernels {
+  const instance = new WebAssembly.Instance(module, {
+    env: {
+      abort(_msg: number, _file: number, line: number, column: number): never {
+        throw new KernelFault(`WebAssembly abort at ${line}:${column}`);
+      },
+    },
+  });
+  const ex = instance.exports as unknown as ToyExports & { simdEnabled(): number };
+  const alloc = (bytes: number): number => {
+    const ptr = ex.alloc(bytes);
+    if (ptr === 0) throw new KernelFault(`WebAssembly memory could not grow to ${bytes} more bytes`);
+    return ptr;
+  };
+  const check = (status: number, kernel: string) => {
+    if (status !== st.STATUS_OK) throw new KernelFault(`${kernel}: invalid argument ${-status} (status ${status})`);
+  };
+
+  return {
+    name,
+    simd: ex.simdEnabled() === 1,
+    toyPasses(input: ToyPassInput, grads?: ToyPassGradients): { recon: number; ce: number } {
+      const { n, m, recon, attn, template } = input;
+      const reconNnz = recon.ptr[recon.tokens];
+      const attnNnz = attn.ptr[attn.tokens];
+      const samples = attn.tokens / (m + 1);
+      if (!Number.isInteger(samples)) throw new ShapeMismatch(`attention tokens ${attn.tokens} are not a multiple of m + 1 = ${m + 1}`);
+      if (input.gram.length !== n * n || input.mOmega.length !== n * n || input.b.length !== n) {
+        throw new ShapeMismatch(`expected G, M [${n}, ${n}] and b [${n}]; got ${input.gram.length}, ${input.mOmega.length}, ${input.b.length} entries`);
+      }
+      ex.reset();
+      try {
+        const pRPtr = alloc(4 * (recon.tokens + 1));
+        const pRIdx = alloc(4 * Math.max(1, reconNnz));
+        const pRVal = alloc(8 * Math.max(1, reconNnz));
+        const pAPtr = alloc(4 * (attn.tokens + 1));
+        const pAIdx = alloc(4 * Math.max(1, attnNnz));
+        const pAVal = alloc(8 * Math.max(1, attnNnz));
+        const pTPtr = alloc(4 * (n + 1));
+        const pTKey = alloc(4 * Math.max(1, template.key.length));
+        const pTVal = alloc(8 * Math.max(1, template.value.length));
+        const pG = alloc(8 * n * n);
+        const pB = alloc(8 * n);
+        const pM = alloc(8 * n * n);
+        const pdG = alloc(8 * n * n);
+        const pdb = alloc(8 * n);
+        const pdM = alloc(8 * n * n);
+        const pWork = alloc(8 * (3 * n + 2 * m));
+        const pOut = alloc(16);
+        const buf = ex.memory.buffer;
+        new Int32Array(buf, pRPtr, recon.tokens + 1).set(recon.ptr.subarray(0, recon.tokens + 1));
+        new Int32Array(buf, pRIdx, reconNnz).set(recon.idx.subarray(0, reconNnz));
+        new Float64Array(buf, pRVal, reconNnz).set(recon.val.subarray(0, reconNnz));
+        new Int32Array(buf, pAPtr, attn.tokens + 1).set(attn.ptr.subarray(0, attn.tokens + 1));
+        new Int32Array(buf, pAIdx, attnNnz).set(attn.idx.subarray(0, attnNnz));
+        new Float64Array(buf, pAVal, attnNnz).set(attn.val.subarray(0, attnNnz));
+        new Int32Array(buf, pTPtr, n + 1).set(template.ptr);
+        new Int32Array(buf, pTKey, template.key.length).set(template.key);
+        new Float64Array(buf, pTVal, template.value.length).set(template.value);
+        new Float64Array(buf, pG, n * n).set(input.gram);
+        new Float64Array(buf, pB, n).set(input.b);
+        new Float64Array(buf, pM, n * n).set(input.mOmega);
+        const backward = grads ? 1 : 0;
+        const out = new Float64Array(buf, pOut, 2);
+        check(ex.toyReconPass(n, recon.tokens, pRPtr, pRIdx, pRVal, pG, pB, pdG, pdb, backward, pWork, pOut), "toyReconPass");
+        check(
+          ex.toyAttentionPass(n, m, samples, pAPtr, pAIdx, pAVal, pM, pTPtr, pTKey, pTVal, input.beta, input.lambda, pdM, backward, pWork, pOut + 8),
+          "toyAttentionPass",
+        );
+        if (grads) {
+          grads.dGram.set(new Float64Array(buf, pdG, n * n));
+          grads.db.set(new Float64Array(buf, pdb, n));
+          grads.dM.set(new Float64Array(buf, pdM, n * n));
+        }
+        return { recon: out[0], ce: out[1] };
+      } finally {
+        ex.reset();
+      }
+    },
+  };
+}

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { createKernels } from "./kernels";
+import { createKernels, createToyKernels } from "./kernels";
 
 export type KernelBuild = "release" | "scalar";
 
@@ -14,7 +14,7 @@ export function kernelPath(build: KernelBuild = "release"): string {
   return fileURLToPath(new URL(`../../build/kernels.${build}.wasm`, import.meta.url));
 }
 
-export function loadKernels(build: KernelBuild = "release", path = kernelPath(build)) {
+function compileKernels(path: string): WebAssembly.Module {
   let bytes: Buffer;
   try {
     bytes = readFileSync(path);
@@ -23,5 +23,14 @@ export function loadKernels(build: KernelBuild = "release", path = kernelPath(bu
   }
   // the Workers runtime types (shared tsconfig) declare Module abstract; Node constructs it synchronously
   const Module = WebAssembly.Module as unknown as new (bytes: Uint8Array) => WebAssembly.Module;
-  return createKernels(new Module(bytes), `wasm-${build}`);
+  return new Module(bytes);
+}
+
+export function loadKernels(build: KernelBuild = "release", path = kernelPath(build)) {
+  return createKernels(compileKernels(path), `wasm-${build}`);
+}
+
+/** The toy model's per-sample passes (issue 5), from the same .wasm file. */
+export function loadToyKernels(build: KernelBuild = "release", path = kernelPath(build)) {
+  return createToyKernels(compileKernels(path), `wasm-${build}`);
 }
