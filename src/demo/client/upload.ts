@@ -41,7 +41,7 @@ export function initUpload() {
       ]);
       setStatus("upload-status", `Done: σ₁ = ${a.singular_values[0].toPrecision(6)}, effective rank ${a.effective_rank.toFixed(2)}. Nothing was stored.`);
     } catch (e) {
-      setStatus("upload-status", (e as Error).message);
+      setStatus("upload-status", (e as Error).message, true);
     } finally {
       button.disabled = false;
     }
