@@ -134,6 +134,19 @@ describe("demo page", () => {
     await page.close();
   });
 
+  test("the toy model: with nothing published, the view says how to publish", async () => {
+    const page = await browser.newPage();
+    const errors = collectErrors(page);
+    // this server has a report; answer the listing as an empty server would
+    await page.route("**/v1/toy/reports", (r) => r.fulfill({ json: { reports: [] } }));
+    await page.goto(`${worker.url}/#toy`);
+    await page.waitForFunction('document.querySelector("#toy-status")?.textContent?.startsWith("No toy run")');
+    expect(await page.textContent("#toy-status")).toContain("--publish URL --token T");
+    expect(await page.isEnabled("#toy-start")).toBe(true);
+    expect(errors, errors.join("\n")).toEqual([]);
+    await page.close();
+  });
+
   test("the toy model: a live run trains in a Web Worker with the WebAssembly kernels and aligns", async () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
     const errors = collectErrors(page);

@@ -77,6 +77,8 @@ export interface ToyRunView {
     top1CosV: number;
     matchedMean: number;
     attendedMaxCosToOthers: number;
+    /** the attended feature closest to another feature, signed cosine (−1: antipodal) */
+    attendedWorst?: { attended: number; other: number; cos: number };
     alignStep: number | null;
     orthogonalStep: number | null;
     cosU: number[][];

@@ -55,6 +55,14 @@ function cosHeatmapOption(title: string, cos: number[][], vector: "u" | "v") {
 
 const stepOrNever = (s: number | null) => (s === null ? "not reached" : s);
 
+/** When an attended feature ends up sharing its direction with another (method §6 warns of this). */
+function collisionNote(r: ToyRunView): string {
+  const w = r.final.attendedWorst;
+  if (!w || Math.abs(w.cos) < 0.9) return "";
+  const how = w.cos < 0 ? "antipodal to" : "along";
+  return ` But feature ${w.attended} ended ${how} feature ${w.other} (cos ${w.cos.toFixed(3)}): |cos| with the singular vectors alone can pass while features collide.`;
+}
+
 function runFacts(r: ToyRunView): Array<[string, string | number]> {
   const c = r.config;
   return [
@@ -100,7 +108,7 @@ async function showPublished() {
     const others = report.runs.length > 1 ? ` (first of ${report.runs.length} runs)` : "";
     setStatus(
       "toy-status",
-      `Published ${report.experiment} run, seed ${run.seed}${others}: |cos(w₀, u₁)| = ${run.final.top1CosU.toFixed(4)}, |cos(w₁, v₁)| = ${run.final.top1CosV.toFixed(4)} after ${run.config.steps} steps.`,
+      `Published ${report.experiment} run, seed ${run.seed}${others}: |cos(w₀, u₁)| = ${run.final.top1CosU.toFixed(4)}, |cos(w₁, v₁)| = ${run.final.top1CosV.toFixed(4)} after ${run.config.steps} steps.${collisionNote(run)}`,
     );
   } catch (e) {
     setStatus("toy-status", (e as Error).message, true);
@@ -185,7 +193,7 @@ function initLive() {
         const total = (performance.now() - t0) / 1000;
         setStatus(
           "toy-live-status",
-          `Done in ${total.toFixed(1)} s: |cos(w₀, u₁)| = ${run.final.top1CosU.toFixed(4)}, |cos(w₁, v₁)| = ${run.final.top1CosV.toFixed(4)}, σ₁/σ₂ = ${run.final.sigmaRatio.toFixed(1)}.`,
+          `Done in ${total.toFixed(1)} s: |cos(w₀, u₁)| = ${run.final.top1CosU.toFixed(4)}, |cos(w₁, v₁)| = ${run.final.top1CosV.toFixed(4)}, σ₁/σ₂ = ${run.final.sigmaRatio.toFixed(1)}.${collisionNote(run)}`,
         );
       } else {
         finish();
