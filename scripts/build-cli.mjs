@@ -3,8 +3,9 @@
  * Builds what `headscope scan` runs (Node 20 cannot run TypeScript): the CLI bundle
  * build/cli/headscope.mjs (npm packages stay external, resolved from node_modules) and the worker
  * bundle build/worker/worker.mjs with the kernels' .wasm beside it, which the CLI's embedded local
- * worker (Miniflare) serves, with the kernels' .wasm and the demo page's script beside it. Builds the
- * kernels and the demo script first when they are missing or older than their sources.
+ * worker (Miniflare) serves, with the kernels' .wasm and the demo page's scripts (page and toy Web
+ * Worker) beside it. Builds the kernels and the demo scripts first when they are missing or older
+ * than their sources.
  */
 import { execFileSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
@@ -14,6 +15,7 @@ import { build } from "esbuild";
 const root = fileURLToPath(new URL("..", import.meta.url));
 const wasm = `${root}build/kernels.release.wasm`;
 const demoClient = `${root}build/demo-client.js`;
+const toyWorker = `${root}build/toy-worker.js`;
 
 /** Newest modification time under a directory. */
 const newest = (dir) =>
@@ -25,12 +27,13 @@ export async function buildCli({ quiet = false } = {}) {
       cwd: root, stdio: quiet ? "ignore" : "inherit",
     });
   }
-  if (!existsSync(demoClient) || newest(`${root}src/demo/client`) > statSync(demoClient).mtimeMs) {
+  // the toy Web Worker also bundles the kernels' boundary, the trainer and the .wasm bytes
+  const demoSources = Math.max(...["src/demo/client", "src/toy", "src/kernels", "src/analysis"].map((d) => newest(`${root}${d}`)), statSync(wasm).mtimeMs);
+  if (![demoClient, toyWorker].every((f) => existsSync(f) && statSync(f).mtimeMs >= demoSources)) {
     // same options as the `build:demo` npm script
-    await build({
-      entryPoints: [`${root}src/demo/client/main.ts`], outfile: demoClient, bundle: true, minify: true, format: "esm",
-      target: "es2022", legalComments: "none", logLevel: quiet ? "silent" : "warning",
-    });
+    const common = { bundle: true, minify: true, format: "esm", target: "es2022", legalComments: "none", logLevel: quiet ? "silent" : "warning" };
+    await build({ entryPoints: [`${root}src/demo/client/main.ts`], outfile: demoClient, ...common });
+    await build({ entryPoints: [`${root}src/demo/client/toy-worker.ts`], outfile: toyWorker, loader: { ".wasm": "binary" }, ...common });
   }
   await build({
     entryPoints: [`${root}src/cli/main.ts`],
@@ -41,6 +44,7 @@ export async function buildCli({ quiet = false } = {}) {
   mkdirSync(`${root}build/worker`, { recursive: true });
   copyFileSync(wasm, `${root}build/worker/kernels.release.wasm`);
   copyFileSync(demoClient, `${root}build/worker/demo-client.js`);
+  copyFileSync(toyWorker, `${root}build/worker/toy-worker.js`);
   await build({
     entryPoints: [`${root}src/worker.ts`],
     outfile: `${root}build/worker/worker.mjs`,
@@ -49,10 +53,11 @@ export async function buildCli({ quiet = false } = {}) {
     plugins: [{
       name: "wasm-beside",
       setup(b) {
-        // the worker imports ../../build/kernels.release.wasm and ../../build/demo-client.js (a Text
-        // module); the bundle finds their copies beside it
+        // the worker imports ../../build/kernels.release.wasm, ../../build/demo-client.js and
+        // ../../build/toy-worker.js (Text modules); the bundle finds their copies beside it
         b.onResolve({ filter: /\.wasm$/ }, () => ({ path: "./kernels.release.wasm", external: true }));
         b.onResolve({ filter: /demo-client\.js$/ }, () => ({ path: "./demo-client.js", external: true }));
+        b.onResolve({ filter: /toy-worker\.js$/ }, () => ({ path: "./toy-worker.js", external: true }));
       },
     }],
   });

@@ -1,6 +1,7 @@
 /**
  * `npm run demo:seed`: fills a running worker (default: `npm start`'s, http://127.0.0.1:8787, with
- * HEADSCOPE_TOKEN) with the demo page's data: the GPT-2 small scan and layer 0's positional SAD.
+ * HEADSCOPE_TOKEN) with the demo page's data: the GPT-2 small scan, layer 0's positional SAD and a
+ * published single-pair toy run.
  */
 import { parseArgs } from "node:util";
 import { seedDemo } from "./demo/seed";

@@ -2,9 +2,12 @@
  * Fills a headscope worker with what the demo page shows, using the scan CLI as a user would:
  * every GPT-2 small head (QK and OV, default variants) and, for the prediction view, SAD of layer 0's
  * QK heads on position-only inputs (x_p = ln_1(wpe[p]), p < 128, raw augmented variant: the setting
- * of shared/reference/gpt2-small-sad-L0-positions.json).
+ * of shared/reference/gpt2-small-sad-L0-positions.json), and, for the toy view, one single-pair toy
+ * run (seed 0, the default configuration of method §6: about 4 s here) published with the toy CLI's
+ * --publish.
  */
 import { spawn } from "node:child_process";
+import { build } from "esbuild";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -15,14 +18,26 @@ import { PROJECT_ROOT } from "../../test/support/paths";
 export const DEMO_MODEL = "gpt2-small";
 export const DEMO_POSITIONS = 128;
 
-function cli(args: string[]): Promise<void> {
+export const DEMO_TOY_EXPERIMENT = "single-pair";
+
+function run(script: string, args: string[], quiet = false): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(PROJECT_ROOT, "build/cli/headscope.mjs"), ...args], {
+    const child = spawn(process.execPath, [join(PROJECT_ROOT, script), ...args], {
       cwd: PROJECT_ROOT,
-      stdio: ["ignore", "inherit", "inherit"],
+      stdio: ["ignore", quiet ? "ignore" : "inherit", "inherit"],
     });
     child.on("error", reject);
-    child.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`headscope ${args[0]} exited with ${code}`))));
+    child.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`${script} ${args[0]} exited with ${code}`))));
+  });
+}
+
+const cli = (args: string[]) => run("build/cli/headscope.mjs", args);
+
+/** Bundles the toy CLI as `npm run toy:build` does (beside build/kernels.release.wasm, which build-cli.mjs builds). */
+async function buildToyCli(): Promise<void> {
+  await build({
+    entryPoints: [join(PROJECT_ROOT, "src/toy/cli.ts")], outfile: join(PROJECT_ROOT, "build/toy.mjs"),
+    bundle: true, platform: "node", format: "esm", packages: "external", logLevel: "warning",
   });
 }
 
@@ -35,6 +50,12 @@ export async function seedDemo(o: { endpoint: string; token: string; checkpoint?
     const acts = join(tmp, "positions.safetensors");
     writeFileSync(acts, encodeSafetensors({ "layer.0": { dtype: "F32", shape: [DEMO_POSITIONS, 768], data: normalisedPositions(DEMO_POSITIONS) } }));
     await cli(["scan", checkpoint, "--out", join(tmp, "sad"), ...common, "--layers", "0", "--circuits", "qk", "--variants", "raw_augmented", "--activations", acts]);
+    await buildToyCli();
+    await run(
+      "build/toy.mjs",
+      ["--config", DEMO_TOY_EXPERIMENT, "--seeds", "1", "--jobs", "1", "--out", join(tmp, "toy"), "--publish", o.endpoint, "--token", o.token],
+      o.progress === "quiet",
+    );
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }

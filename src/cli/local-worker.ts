@@ -69,7 +69,7 @@ export async function startLocalWorker(opts: { root: string; stateDir: string; t
     modulesRoot: dirname(script),
     modulesRules: [
       { type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: false },
-      { type: "Text", include: ["**/demo-client.js"], fallthrough: false },
+      { type: "Text", include: ["**/demo-client.js", "**/toy-worker.js"], fallthrough: false },
     ],
     compatibilityDate: cfg.compatibilityDate,
     kvNamespaces: { JOBS: cfg.kvId },

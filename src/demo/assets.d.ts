@@ -3,3 +3,9 @@ declare module "*/demo-client.js" {
   const source: string;
   export default source;
 }
+
+/** The toy model's Web Worker bundle (kernels inlined), imported as text (same rule). */
+declare module "*/toy-worker.js" {
+  const source: string;
+  export default source;
+}

@@ -26,13 +26,18 @@ button.primary { background:var(--accent); color:#fff; border:none; border-radiu
 button.primary[disabled] { opacity:.5; cursor:default; }
 .chart { width:100%; height:360px; }
 .chart.small { height:280px; }
-.grid2 { display:grid; grid-template-columns: 1fr 1fr; gap:12px; }
-@media (max-width: 760px) { .grid2 { grid-template-columns: 1fr; } .chart { height:300px; } }
+.grid2 { display:grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap:12px; }
+@media (max-width: 760px) { .grid2 { grid-template-columns: minmax(0, 1fr); } .chart { height:300px; } }
 .status { color:var(--muted); min-height:1.5em; }
 .status.error { color:#b42318; }
 table.facts { border-collapse:collapse; margin:8px 0; }
 table.facts td, table.facts th { border:1px solid var(--line); padding:4px 8px; text-align:right; font-variant-numeric: tabular-nums; }
 table.facts th { background:var(--panel); text-align:left; }
+h2 { font-size:1.15rem; margin:18px 0 6px; }
+.note { color:var(--muted); font-size:.9rem; }
+button:not(.primary) { border:1px solid var(--line); background:var(--bg); border-radius:6px; padding:8px 14px; cursor:pointer; }
+button[disabled] { opacity:.5; cursor:default; }
+table.facts { max-width:100%; overflow-wrap:anywhere; }
 footer { color:var(--muted); font-size:.85rem; margin:24px auto; }
 `;
 
@@ -95,13 +100,32 @@ export function renderDemoPage() {
 
   <section role="tabpanel" id="view-toy" aria-labelledby="tab-toy" hidden>
     <details class="explain" open><summary>What am I looking at?</summary>
-      <p>A toy model whose features are known: an autoencoder with sparse features and one attention head trained to attend from feature 0 to feature 1. The head never sees the features, yet its top singular vectors turn to them: |cos(w₀, u₁)| and |cos(w₁, v₁)| rise to 1, before the two features become orthogonal to the rest. Definitions: method §6.</p>
+      <p>A toy model whose features are known: an autoencoder with 20 sparse features in 10 dimensions (feature i is the column w<sub>i</sub>) and one attention head trained to attend from feature 0 in the query to feature 1 in a key. The head never sees the features, yet the top singular vectors u₁, v₁ of its Ω turn to them: |cos(w₀, u₁)| and |cos(w₁, v₁)| rise to 1 within the first couple of hundred steps, and only later do w₀ and w₁ become orthogonal to the other features (the dashed curve falls). The heatmaps show |cos| of every feature with every singular vector at the end: column k = 1 is bright only for feature 0 on the query side (u₁) and feature 1 on the key side (v₁); the other singular vectors have σ near 0 and mix the remaining features. Definitions: method §5–6.</p>
     </details>
+    <h2>Published run</h2>
     <p class="status" id="toy-status" role="status"></p>
     <div class="grid2">
-      <div id="toy-curves" class="chart small" role="img" aria-label="Alignment over training"></div>
-      <div id="toy-heatmap" class="chart small" role="img" aria-label="Feature by singular vector cosine"></div>
+      <div id="toy-curves" class="chart small" role="img" aria-label="Alignment and orthogonality over training, published run"></div>
+      <div id="toy-heatmap" class="chart small" role="img" aria-label="Feature by left singular vector cosine, query side"></div>
+      <div id="toy-heatmap-v" class="chart small" role="img" aria-label="Feature by right singular vector cosine, key side"></div>
+      <table class="facts" id="toy-facts" aria-label="Published toy run"></table>
     </div>
+    <h2>Train one in your browser</h2>
+    <p>The same WebAssembly kernels and trainer run in a Web Worker on your machine; nothing is sent to the server. It takes a few seconds.</p>
+    <form id="toy-form" class="controls">
+      <label>Seed <input id="toy-seed" type="number" min="0" step="1" value="0" inputmode="numeric"></label>
+      <label>Anisotropy c <input id="toy-c" type="number" min="0" max="1" step="0.05" value="0" inputmode="decimal"></label>
+      <label>Steps <input id="toy-steps" type="number" min="200" max="3000" step="100" value="2000" inputmode="numeric"></label>
+      <button class="primary" id="toy-start" type="submit">Start</button>
+      <button id="toy-stop" type="button" disabled>Stop</button>
+    </form>
+    <p class="note" id="toy-live-config"></p>
+    <p class="status" id="toy-live-status" role="status" aria-live="polite"></p>
+    <div class="grid2">
+      <div id="toy-live-curves" class="chart small" role="img" aria-label="Alignment over training, live run"></div>
+      <div id="toy-live-heatmap" class="chart small" role="img" aria-label="Feature by left singular vector cosine, live run"></div>
+    </div>
+    <table class="facts" id="toy-live-facts" aria-label="Live toy run"></table>
   </section>
 
   <section role="tabpanel" id="view-upload" aria-labelledby="tab-upload" hidden>

@@ -1,6 +1,6 @@
 /**
  * @module routes/demo
- * The public demo: the page at /, its bundled script, and the anonymous analysis endpoint
+ * The public demo: the page at /, its bundled scripts (the page's, and the toy model's Web Worker), and the anonymous analysis endpoint
  * (POST /v1/demo/analyze: at most DEMO_MAX_BODY_BYTES, rate-limited per client, nothing stored).
  */
 import { Hono } from "hono";
@@ -14,6 +14,7 @@ import { parseSafetensors } from "../wire/safetensors";
 import { DEMO_LIMITS } from "../wire/demo";
 import { renderDemoPage } from "../demo/page";
 import demoScript from "../../build/demo-client.js";
+import toyWorkerScript from "../../build/toy-worker.js";
 import { parseParams } from "./validate";
 
 class RateLimited extends AppError {
@@ -35,6 +36,9 @@ export const demo = new Hono<AppEnv>()
   .get("/", (c) => c.html(renderDemoPage()))
   .get("/assets/demo.js", (c) =>
     c.body(demoScript, 200, { "content-type": "text/javascript; charset=utf-8", "cache-control": "public, max-age=300" }),
+  )
+  .get("/assets/toy-worker.js", (c) =>
+    c.body(toyWorkerScript, 200, { "content-type": "text/javascript; charset=utf-8", "cache-control": "public, max-age=300" }),
   )
   .post(
     "/v1/demo/analyze",

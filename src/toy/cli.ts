@@ -1,9 +1,10 @@
 /**
  * @module toy/cli
- * `npm run toy -- --config single-pair --out DIR [--seeds 5] [--jobs 2]`: trains the named toy
+ * `npm run toy -- --config single-pair --out DIR [--seeds 5] [--jobs 2] [--publish URL --token T]`: trains the named toy
  * experiment for each seed (in worker threads when --jobs > 1; each run is single-threaded and
  * seeded, so the result does not depend on --jobs), prints progress and the acceptance table, and
- * writes DIR/toy.json and DIR/toy.html. Bundled by esbuild into build/toy.mjs, next to the .wasm
+ * writes DIR/toy.json and DIR/toy.html; with --publish, POSTs toy.json to the worker's
+ * /v1/toy/reports (token from --token or HEADSCOPE_TOKEN) for the demo page. Bundled by esbuild into build/toy.mjs, next to the .wasm
  * kernels it loads. Argument parsing and file writing live here; everything else in the modules it calls.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -15,6 +16,7 @@ import { isMainThread, parentPort, Worker, workerData } from "node:worker_thread
 import { Command, InvalidArgumentError } from "commander";
 import { kernelPath, loadKernels, loadToyKernels } from "../kernels/load-node";
 import { EXPERIMENTS, experimentConfigs, type ExperimentName, type ToyConfig } from "./config";
+import { publishToyReport } from "./publish";
 import { buildReport, formatAcceptance, renderHtml, type ToyReport } from "./report";
 import { trainToy, type ProgressEvent, type ToyRun } from "./train";
 
@@ -85,11 +87,20 @@ async function runAll(jobs: Job[], parallel: number): Promise<ToyRun[]> {
   return results;
 }
 
-function writeOutputs(out: string, report: ToyReport): void {
+/** Writes toy.json and toy.html; returns toy.json's text. */
+function writeOutputs(out: string, report: ToyReport): string {
   mkdirSync(out, { recursive: true });
-  writeFileSync(join(out, "toy.json"), JSON.stringify(report));
+  const json = JSON.stringify(report);
+  writeFileSync(join(out, "toy.json"), json);
   const echarts = readFileSync(createRequire(import.meta.url).resolve("echarts/dist/echarts.min.js"), "utf8");
   writeFileSync(join(out, "toy.html"), renderHtml(report, echarts));
+  return json;
+}
+
+async function publish(endpoint: string, token: string | undefined, json: string): Promise<void> {
+  if (!token) throw new Error("--publish needs the worker's write token: --token T or HEADSCOPE_TOKEN");
+  const r = await publishToyReport(endpoint, token, json);
+  console.log(`published to ${endpoint.replace(/\/+$/, "")}${r.self} (${r.stored ? "stored" : "identical report already stored"})`);
 }
 
 const positiveInt = (v: string) => {
@@ -119,6 +130,8 @@ async function main(argv: string[]): Promise<void> {
     .option("--wasm <path>", "kernels .wasm file", defaultWasm())
     .option("--backend <name>", "per-sample passes: wasm, or ts (the TypeScript reference)", "wasm")
     .option("--rerender <toy.json>", "only re-render toy.html (and the table) from an existing toy.json")
+    .option("--publish <url>", "POST toy.json to this headscope worker (/v1/toy/reports) for the demo page")
+    .option("--token <token>", "the worker's write token (default: HEADSCOPE_TOKEN)")
     .parse(argv);
   const o = program.opts<{
     config: string;
@@ -134,11 +147,16 @@ async function main(argv: string[]): Promise<void> {
     wasm: string;
     backend: string;
     rerender?: string;
+    publish?: string;
+    token?: string;
   }>();
+  const token = o.token ?? process.env.HEADSCOPE_TOKEN;
+  if (o.publish !== undefined && !token) program.error("--publish needs the worker's write token: --token T or HEADSCOPE_TOKEN");
   if (o.rerender) {
     const report = JSON.parse(readFileSync(o.rerender, "utf8")) as ToyReport;
-    writeOutputs(o.out, report);
+    const json = writeOutputs(o.out, report);
     console.log(formatAcceptance(report));
+    if (o.publish !== undefined) await publish(o.publish, token, json);
     return;
   }
   if (!(EXPERIMENTS as readonly string[]).includes(o.config)) program.error(`unknown --config ${o.config}; expected one of ${EXPERIMENTS.join(", ")}`);
@@ -174,9 +192,10 @@ async function main(argv: string[]): Promise<void> {
     console.log(`seed ${r.seed} c=${r.config.anisotropy}: ${r.config.steps} steps in ${r.timing.wallSeconds.toFixed(1)} s (${r.timing.stepsPerSecond.toFixed(1)} steps/s training, ${r.timing.measureSeconds.toFixed(1)} s measuring)`);
   }
   const report = buildReport(o.config, runs, { name: kernels.name, simd: kernels.simd });
-  writeOutputs(o.out, report);
+  const json = writeOutputs(o.out, report);
   console.log(formatAcceptance(report));
   console.log(`wall time ${wall.toFixed(1)} s; wrote ${join(o.out, "toy.json")} and ${join(o.out, "toy.html")}`);
+  if (o.publish !== undefined) await publish(o.publish, token, json);
 }
 
 if (!isMainThread && workerData?.toyJob) {

@@ -1,6 +1,6 @@
 /**
  * The demo page in real headless Chromium against the real local worker (wrangler dev, local R2/KV).
- * Screenshots of each view are written to artifacts/.
+ * Screenshots of each view are written to artifacts/ (the toy view also at a phone's 390-px width).
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -112,6 +112,88 @@ describe("demo page", () => {
     expect(posts).toEqual([]);
     expect(errors).toEqual([]);
     // the server enforces the same limit on its own (413 before the body is read): test/routes/demo.test.ts
+    await page.close();
+  });
+
+  test("the toy model: the published single-pair run is shown with the stored toy.json's final numbers", async () => {
+    const report = (await (await fetch(`${worker.url}/v1/toy/reports/single-pair`)).json()) as {
+      runs: Array<{ seed: number; config: { steps: number }; final: { top1CosU: number; top1CosV: number; matchedMean: number; sigmaRatio: number; attendedMaxCosToOthers: number } }>;
+    };
+    const run = report.runs[0];
+    const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+    const errors = collectErrors(page);
+    await page.goto(`${worker.url}/#toy`);
+    await page.waitForFunction('document.querySelector("#toy-status")?.textContent?.startsWith("Published single-pair run")');
+    const facts = await factsOf(page, "toy-facts");
+    expect(Number(facts.seed)).toBe(run.seed);
+    expect(Number(facts.steps)).toBe(run.config.steps);
+    expect(Number(facts["|cos(w₀, u₁)|"])).toBeCloseTo(run.final.top1CosU, 4);
+    expect(Number(facts["|cos(w₁, v₁)|"])).toBeCloseTo(run.final.top1CosV, 4);
+    expect(Number(facts["mean matched |cos|"])).toBeCloseTo(run.final.matchedMean, 4);
+    expect(Number(facts["max |cos| of w₀, w₁ to the others"])).toBeCloseTo(run.final.attendedMaxCosToOthers, 4);
+    expect(Number(facts["σ₁/σ₂"])).toBeCloseTo(run.final.sigmaRatio, 3);
+    // the default single-pair run aligns (method §6: |cos| ≥ 0.9999 on every seed)
+    expect(run.final.top1CosU).toBeGreaterThan(0.99);
+    for (const id of ["toy-curves", "toy-heatmap", "toy-heatmap-v"]) expect(await page.$$eval(`#${id} canvas`, (c) => c.length), id).toBeGreaterThan(0);
+    expect(errors, errors.join("\n")).toEqual([]);
+    await page.close();
+  });
+
+  test("the toy model: with nothing published, the view says how to publish", async () => {
+    const page = await browser.newPage();
+    const errors = collectErrors(page);
+    // this server has a report; answer the listing as an empty server would
+    await page.route("**/v1/toy/reports", (r) => r.fulfill({ json: { reports: [] } }));
+    await page.goto(`${worker.url}/#toy`);
+    await page.waitForFunction('document.querySelector("#toy-status")?.textContent?.startsWith("No toy run")');
+    expect(await page.textContent("#toy-status")).toContain("--publish URL --token T");
+    expect(await page.isEnabled("#toy-start")).toBe(true);
+    expect(errors, errors.join("\n")).toEqual([]);
+    await page.close();
+  });
+
+  test("the toy model: a live run trains in a Web Worker with the WebAssembly kernels and aligns", async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+    const errors = collectErrors(page);
+    await page.goto(`${worker.url}/#toy`);
+    await page.waitForFunction('document.querySelector("#toy-status")?.textContent?.startsWith("Published")');
+    // every status the live run shows, to see that progress arrives while it trains
+    await page.evaluate(`(() => {
+      const el = document.getElementById("toy-live-status");
+      const seen = (window.toyStatuses = []);
+      new MutationObserver(() => seen.push(el.textContent)).observe(el, { childList: true, characterData: true, subtree: true });
+    })()`);
+    // with the keyboard only: seed 3, then Tab over c and steps to Start
+    await page.focus("#toy-seed");
+    await page.keyboard.press("Control+A");
+    await page.keyboard.type("3");
+    await page.keyboard.press("Tab");
+    await page.keyboard.press("Tab");
+    await page.keyboard.press("Tab");
+    expect(await page.evaluate("document.activeElement?.id")).toBe("toy-start");
+    const t0 = Date.now();
+    await page.keyboard.press("Enter");
+    await page.waitForFunction('document.querySelector("#toy-live-status")?.textContent?.startsWith("Done")', undefined, { timeout: 90_000 });
+    const seconds = (Date.now() - t0) / 1000;
+    const facts = await factsOf(page, "toy-live-facts");
+    const cosU = Number(facts["|cos(w₀, u₁)|"]);
+    const cosV = Number(facts["|cos(w₁, v₁)|"]);
+    console.log(`live toy run in Chromium: ${seconds.toFixed(1)} s (${facts["training time in this browser"]} training), |cos(w₀, u₁)| ${cosU}, |cos(w₁, v₁)| ${cosV}`);
+    expect(Number(facts.seed)).toBe(3);
+    expect(Number(facts.steps)).toBe(2000);
+    expect(cosU).toBeGreaterThanOrEqual(0.9);
+    expect(cosV).toBeGreaterThanOrEqual(0.9);
+    const statuses = (await page.evaluate("window.toyStatuses")) as string[];
+    expect(statuses.some((t) => t.startsWith("Step "))).toBe(true);
+    expect(await page.isEnabled("#toy-start")).toBe(true);
+    for (const id of ["toy-live-curves", "toy-live-heatmap"]) expect(await page.$$eval(`#${id} canvas`, (c) => c.length), id).toBeGreaterThan(0);
+    await page.screenshot({ path: join(ARTIFACTS, "demo-toy.png"), fullPage: true });
+    // a phone's width: nothing wider than the screen
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.waitForTimeout(300);
+    expect(await page.evaluate("document.documentElement.scrollWidth")).toBeLessThanOrEqual(390);
+    await page.screenshot({ path: join(ARTIFACTS, "demo-toy-390.png"), fullPage: true });
+    expect(errors, errors.join("\n")).toEqual([]);
     await page.close();
   });
 

@@ -57,3 +57,44 @@ export function preferredVariant(stored: string[]): string | undefined {
 
 /** The model shown first: GPT-2 small when present. */
 export const preferredModel = (models: string[]) => (models.includes("gpt2-small") ? "gpt2-small" : models[0]);
+
+/** A published toy experiment (GET /v1/toy/reports). */
+export interface ToyPointer {
+  experiment: string;
+  seeds: number[];
+  passed: number;
+  runs: number;
+}
+
+/** The fields of a headscope.toy/v1 run the page reads (src/toy/report.ts documents the whole shape). */
+export interface ToyRunView {
+  seed: number;
+  config: { name: string; steps: number; nFeatures: number; dModel: number; dHead: number; attentionBatch: number; reconBatch: number; anisotropy: number; lambda: number; featureProbability: number; targetTemperature: number };
+  curves: { step: number[]; top1CosU: number[]; top1CosV: number[]; alignment: number[]; attendedMaxCosToOthers: number[] };
+  final: {
+    sigmaRatio: number;
+    top1CosU: number;
+    top1CosV: number;
+    matchedMean: number;
+    attendedMaxCosToOthers: number;
+    /** the attended feature closest to another feature, signed cosine (−1: antipodal) */
+    attendedWorst?: { attended: number; other: number; cos: number };
+    alignStep: number | null;
+    orthogonalStep: number | null;
+    cosU: number[][];
+    cosV: number[][];
+  };
+  acceptance?: { pass: boolean };
+  timing?: { wallSeconds: number };
+}
+
+export interface ToyReportView {
+  schema: string;
+  experiment: string;
+  generatedAt: string;
+  kernels: { name: string; simd: boolean };
+  runs: ToyRunView[];
+}
+
+export const listToyReports = () => getJson<{ reports: ToyPointer[] }>("/v1/toy/reports");
+export const toyReport = (experiment: string) => getJson<ToyReportView>(`/v1/toy/reports/${enc(experiment)}`);

@@ -42,7 +42,7 @@ async function showHead(layer: number, head: number) {
     ]);
     setStatus("explore-status", `${s.model}: layer ${layer}, head ${head}. Click a cell of the heatmap to choose another head.`);
   } catch (e) {
-    setStatus("explore-status", (e as Error).message);
+    setStatus("explore-status", (e as Error).message, true);
   }
 }
 
@@ -64,14 +64,14 @@ async function loadModel(model: string) {
     drawHeatmap();
     await showHead(Math.min(Number($<HTMLInputElement>("explore-layer").value) || 0, summary.n_layers - 1), Math.min(Number($<HTMLInputElement>("explore-head").value) || 0, summary.n_heads - 1));
   } catch (e) {
-    setStatus("explore-status", (e as Error).message);
+    setStatus("explore-status", (e as Error).message, true);
   }
 }
 
 export async function initExplore() {
   const select = $<HTMLSelectElement>("explore-model");
   const { models } = await listModels().catch((e) => {
-    setStatus("explore-status", (e as Error).message);
+    setStatus("explore-status", (e as Error).message, true);
     return { models: [] as string[] };
   });
   if (models.length === 0) {

@@ -7,11 +7,13 @@ import { resizeAll } from "./charts";
 import { initExplore } from "./explore";
 import { initPrediction } from "./prediction";
 import { initTabs } from "./tabs";
+import { initToy } from "./toy";
 import { initUpload } from "./upload";
 
 const loaders: Record<string, () => void> = {
   "view-explore": () => void initExplore(),
   "view-prediction": () => void initPrediction(),
+  "view-toy": () => initToy(),
 };
 const loaded = new Set<string>();
 

@@ -64,7 +64,7 @@ async function showHead(model: string, entry: SummaryEntry, all: SummaryEntry[])
     );
     setStatus("prediction-status", `Head ${entry.head}: median N_recon ${r.n_recon.median} in the singular basis against ${r.null.n_recon_median_mean.toFixed(2)} under rotation.`);
   } catch (e) {
-    setStatus("prediction-status", (e as Error).message);
+    setStatus("prediction-status", (e as Error).message, true);
   }
 }
 
@@ -90,6 +90,6 @@ export async function initPrediction() {
     select.addEventListener("change", () => showHead(model, entries.find((e) => String(e.head) === select.value)!, entries));
     await showHead(model, entries[0], entries);
   } catch (e) {
-    setStatus("prediction-status", (e as Error).message);
+    setStatus("prediction-status", (e as Error).message, true);
   }
 }

@@ -21,7 +21,7 @@ export function initUpload() {
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const file = $<HTMLInputElement>("upload-file").files?.[0];
-    if (!file) return setStatus("upload-status", "Choose a .safetensors file first.");
+    if (!file) return setStatus("upload-status", "Choose a .safetensors file first.", true);
     // the server refuses larger bodies with a 413; saying so before uploading saves the visitor the upload
     const maxBytes = Number(form.dataset.maxBytes);
     if (file.size > maxBytes) {
@@ -46,7 +46,7 @@ export function initUpload() {
       ]);
       setStatus("upload-status", `Done: σ₁ = ${a.singular_values[0].toPrecision(6)}, effective rank ${a.effective_rank.toFixed(2)}. Nothing was stored.`);
     } catch (e) {
-      setStatus("upload-status", (e as Error).message);
+      setStatus("upload-status", (e as Error).message, true);
     } finally {
       button.disabled = false;
     }

@@ -1,0 +1,46 @@
+/**
+ * @module demo/client/toy-worker
+ * The Web Worker behind the demo page's live toy run: the same WebAssembly kernels as the server
+ * (build/kernels.release.wasm, inlined as bytes by esbuild's binary loader) through the same boundary
+ * (createKernels, createToyKernels) and the same trainer (trainToy). Bundled into build/toy-worker.js,
+ * served at /assets/toy-worker.js. One run per message; each measurement is posted back.
+ */
+import wasmBytes from "../../../build/kernels.release.wasm";
+import { createKernels, createToyKernels } from "../../kernels/kernels";
+import { trainToy } from "../../toy/train";
+import { liveConfig, type LiveMessage, type LiveRequest } from "./toy-protocol";
+
+const post = (m: LiveMessage) => (self as unknown as { postMessage(m: LiveMessage): void }).postMessage(m);
+
+let compiled: Promise<WebAssembly.Module> | undefined;
+
+self.addEventListener("message", async (ev: MessageEvent<LiveRequest>) => {
+  try {
+    compiled ??= WebAssembly.compile(wasmBytes);
+    const module = await compiled;
+    const kernels = createKernels(module, "wasm-release");
+    const passes = createToyKernels(module, "wasm-release");
+    const cfg = liveConfig(ev.data);
+    post({ kind: "started", kernels: kernels.name, simd: kernels.simd, config: cfg });
+    const t0 = performance.now();
+    const run = trainToy(
+      cfg,
+      ev.data.seed,
+      kernels,
+      (e) =>
+        post({
+          kind: "progress",
+          step: e.step,
+          top1CosU: e.snapshot.top1CosU,
+          top1CosV: e.snapshot.top1CosV,
+          alignment: e.snapshot.matchedMean,
+          attendedMaxCosToOthers: e.snapshot.attendedMaxCosToOthers,
+          sigmaRatio: e.snapshot.sigmaRatio,
+        }),
+      passes,
+    );
+    post({ kind: "done", run, seconds: (performance.now() - t0) / 1000 });
+  } catch (e) {
+    post({ kind: "error", message: e instanceof Error ? e.message : String(e) });
+  }
+});
