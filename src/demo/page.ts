@@ -113,8 +113,8 @@ export function renderDemoPage() {
     <h2>Train one in your browser</h2>
     <p>The same WebAssembly kernels and trainer run in a Web Worker on your machine; nothing is sent to the server. It takes a few seconds.</p>
     <form id="toy-form" class="controls">
-      <label>Seed <input id="toy-seed" type="number" min="0" step="1" value="0" inputmode="numeric"></label>
-      <label>Anisotropy c <input id="toy-c" type="number" min="0" max="1" step="0.05" value="0" inputmode="decimal"></label>
+      <label>Seed <output id="toy-seed-value" for="toy-seed">0</output> <input id="toy-seed" type="range" min="0" max="99" step="1" value="0"></label>
+      <label>Anisotropy c <output id="toy-c-value" for="toy-c">0</output> <input id="toy-c" type="range" min="0" max="1" step="0.05" value="0"></label>
       <label>Steps <input id="toy-steps" type="number" min="200" max="3000" step="100" value="2000" inputmode="numeric"></label>
       <button class="primary" id="toy-start" type="submit">Start</button>
       <button id="toy-stop" type="button" disabled>Stop</button>

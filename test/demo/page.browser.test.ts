@@ -163,10 +163,10 @@ describe("demo page", () => {
       const seen = (window.toyStatuses = []);
       new MutationObserver(() => seen.push(el.textContent)).observe(el, { childList: true, characterData: true, subtree: true });
     })()`);
-    // with the keyboard only: seed 3, then Tab over c and steps to Start
+    // with the keyboard only: the seed slider to 3, then Tab over c and steps to Start
     await page.focus("#toy-seed");
-    await page.keyboard.press("Control+A");
-    await page.keyboard.type("3");
+    for (let i = 0; i < 3; i++) await page.keyboard.press("ArrowRight");
+    expect(await page.textContent("#toy-seed-value")).toBe("3");
     await page.keyboard.press("Tab");
     await page.keyboard.press("Tab");
     await page.keyboard.press("Tab");

@@ -132,6 +132,14 @@ function initLive() {
   const steps = $<HTMLInputElement>("toy-steps");
   steps.min = String(LIVE_LIMITS.steps.min);
   steps.max = String(LIVE_LIMITS.steps.max);
+  // the sliders show their values beside them
+  for (const id of ["toy-seed", "toy-c"]) {
+    const input = $<HTMLInputElement>(id);
+    const out = $(`${id}-value`);
+    const show = () => (out.textContent = input.value);
+    input.addEventListener("input", show);
+    show();
+  }
   let worker: Worker | undefined;
   const finish = () => {
     worker?.terminate();
