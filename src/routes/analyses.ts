@@ -28,14 +28,11 @@ import { isNpy, parseNpy } from "../wire/npy";
 import { parseSafetensors, type ParsedSafetensors } from "../wire/safetensors";
 import type { SvdSummary } from "../wire/svd-result";
 import { parseParams } from "./validate";
+import { sha256Hex } from "../services/sha256";
 
 const HEAD = "/v1/models/:model/layers/:layer/heads/:head";
 const IdParam = z.object({ id: z.string().regex(/^[0-9a-f]{64}$/, "id must be 64 hex digits") });
 
-async function sha256Hex(data: ArrayBuffer | Uint8Array): Promise<string> {
-  const d = new Uint8Array(await crypto.subtle.digest("SHA-256", data));
-  return Array.from(d, (b) => b.toString(16).padStart(2, "0")).join("");
-}
 
 /** JSON with sorted keys, so the id does not depend on the order options were written in. */
 function canonical(v: unknown): string {

@@ -19,6 +19,7 @@ import { HeadOptionsSchema, HeadPathSchema, LIMITS, VARIANTS, type HeadPath, typ
 import { parseSafetensors } from "../wire/safetensors";
 import type { SvdAnswer, SvdSummary } from "../wire/svd-result";
 import { parseParams } from "./validate";
+import { sha256Hex } from "../services/sha256";
 
 const HEAD_PATH = "/v1/models/:model/layers/:layer/heads/:head/:circuit";
 
@@ -33,10 +34,6 @@ const answer = (p: HeadPath, s: SvdSummary, computed?: boolean): SvdAnswer => ({
   links: headLinks(p, s.variant.name),
 });
 
-async function sha256Hex(buf: ArrayBuffer): Promise<string> {
-  const d = new Uint8Array(await crypto.subtle.digest("SHA-256", buf));
-  return Array.from(d, (b) => b.toString(16).padStart(2, "0")).join("");
-}
 
 const VariantQuery = z.object({ variant: z.enum(VARIANTS).optional() });
 

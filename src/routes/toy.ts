@@ -11,11 +11,8 @@ import { InvalidRequest, PayloadTooLarge, ResultNotFound } from "../errors";
 import type { AppEnv } from "../env";
 import { ResultStore } from "../storage/result-store";
 import { EXPERIMENT_NAME, TOY_REPORT_LIMIT_BYTES, ToyReportSchema } from "../wire/toy-report";
+import { sha256Hex } from "../services/sha256";
 
-async function sha256Hex(buf: ArrayBuffer): Promise<string> {
-  const d = new Uint8Array(await crypto.subtle.digest("SHA-256", buf));
-  return Array.from(d, (b) => b.toString(16).padStart(2, "0")).join("");
-}
 
 export const toy = new Hono<AppEnv>()
   .post(

@@ -3,13 +3,14 @@
  * once per test file.
  */
 import { execFileSync, spawn } from "node:child_process";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+import { PROJECT_ROOT } from "./paths";
 
-export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-export const CLI = `${ROOT}build/cli/headscope.mjs`;
+export const ROOT = PROJECT_ROOT;
+export const CLI = join(ROOT, "build/cli/headscope.mjs");
 
 export function buildCli(): void {
-  execFileSync(process.execPath, [`${ROOT}scripts/build-cli.mjs`], { cwd: ROOT, stdio: "inherit" });
+  execFileSync(process.execPath, [join(ROOT, "scripts/build-cli.mjs")], { cwd: ROOT, stdio: "inherit" });
 }
 
 export interface CliRun {
