@@ -171,6 +171,9 @@ const f16 = (h: number): number => {
   return s * (1 + m / 1024) * 2 ** (e - 15);
 };
 
+/** Safetensors is little-endian; on a little-endian host (every one Workers and Node run on) arrays are copied whole. */
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
 /**
  * Decodes a float tensor: F32, F16 and BF16 to Float32Array (exactly), F64 to Float64Array.
  * @throws UnsupportedDtype for integer and 8-bit float dtypes
@@ -181,18 +184,25 @@ export function decodeFloat(t: TensorView): Float32Array | Float64Array {
   switch (t.dtype) {
     case "F32": {
       const out = new Float32Array(count);
-      for (let i = 0; i < count; i++) out[i] = dv.getFloat32(4 * i, true);
+      if (LITTLE_ENDIAN) new Uint8Array(out.buffer).set(t.bytes.subarray(0, 4 * count));
+      else for (let i = 0; i < count; i++) out[i] = dv.getFloat32(4 * i, true);
       return out;
     }
     case "F64": {
       const out = new Float64Array(count);
-      for (let i = 0; i < count; i++) out[i] = dv.getFloat64(8 * i, true);
+      if (LITTLE_ENDIAN) new Uint8Array(out.buffer).set(t.bytes.subarray(0, 8 * count));
+      else for (let i = 0; i < count; i++) out[i] = dv.getFloat64(8 * i, true);
       return out;
     }
     case "BF16": {
       const out = new Float32Array(count);
       const u = new Uint32Array(out.buffer);
-      for (let i = 0; i < count; i++) u[i] = dv.getUint16(2 * i, true) << 16;
+      if (LITTLE_ENDIAN) {
+        // an aligned copy of the raw halves, then one shift each (the DataView loop was 5–10× slower)
+        const h = new Uint16Array(count);
+        new Uint8Array(h.buffer).set(t.bytes.subarray(0, 2 * count));
+        for (let i = 0; i < count; i++) u[i] = h[i] << 16;
+      } else for (let i = 0; i < count; i++) u[i] = dv.getUint16(2 * i, true) << 16;
       return out;
     }
     case "F16": {
@@ -240,6 +250,16 @@ export function encodeSafetensors(tensors: Record<string, TensorOut>, metadata?:
   out.set(json, 8);
   const base = 8 + padded;
   for (const [off, t] of parts) {
+    // whole-array copies where the host's byte order is the file's (little-endian)
+    const raw =
+      !LITTLE_ENDIAN ? undefined
+      : t.dtype === "F32" ? (t.data instanceof Float32Array ? t.data : t.data instanceof Float64Array ? new Float32Array(t.data) : undefined)
+      : t.dtype === "F64" && t.data instanceof Float64Array ? t.data
+      : undefined;
+    if (raw) {
+      out.set(new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength), base + off);
+      continue;
+    }
     for (let i = 0; i < t.data.length; i++) {
       if (t.dtype === "F32") dv.setFloat32(base + off + 4 * i, t.data[i], true);
       else if (t.dtype === "F64") dv.setFloat64(base + off + 8 * i, t.data[i], true);
