@@ -342,7 +342,7 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
       checkpoint: { files: ckpt.files.map((x) => basename(x)), dtypes: ckpt.dtypes() },
       facts: { ...f, kv_head_of: [...Array(f.n_heads).keys()].map((h) => arch.kvHead(h)) },
       scan: {
-        circuits, variants, layers, heads, rotary_offsets: f.rotary_dim ? offsets : [0], endpoint: o.endpoint ? "remote" : "local",
+        circuits, variants, layers, heads, rotary_offsets: f.rotary_dim ? offsets : [0], endpoint: o.endpoint ? "remote" : "local", vectors,
         ...(activations ? { sad: { activations: basename(o.activations!), tau: o.sadTau } } : {}),
       },
       ...(kernels.size === 1 ? { kernel: [...kernels.values()][0] } : {}),

@@ -23,16 +23,19 @@ import { sha256Hex } from "../services/sha256";
 
 const HEAD_PATH = "/v1/models/:model/layers/:layer/heads/:head/:circuit";
 
-export const headLinks = (p: HeadPath, variant: VariantName) => {
+export const headLinks = (p: HeadPath, variant: VariantName, withVectors = true) => {
   const base = `/v1/models/${p.model}/layers/${p.layer}/heads/${p.head}/${p.circuit}`;
-  return { self: `${base}?variant=${variant}`, vectors: `${base}/vectors?variant=${variant}` };
+  return { self: `${base}?variant=${variant}`, ...(withVectors ? { vectors: `${base}/vectors?variant=${variant}` } : {}) };
 };
 
 const answer = (p: HeadPath, s: SvdSummary, computed?: boolean): SvdAnswer => ({
   ...s,
   ...(computed === undefined ? {} : { computed }),
-  links: headLinks(p, s.variant.name),
+  links: headLinks(p, s.variant.name, s.vectors !== null),
 });
+
+/** How a stored summary keeps its vectors, in the POST option's terms. */
+const vectorsPolicyOf = (s: SvdSummary) => (s.vectors === null ? "none" : s.vectors.dtype.U === "F16" ? "f16" : "f32");
 
 
 const VariantQuery = z.object({ variant: z.enum(VARIANTS).optional() });
@@ -73,7 +76,14 @@ export const heads = new Hono<AppEnv>()
       const sha256 = await sha256Hex(body);
       const store = new ResultStore(c.env);
       const previous = await store.getSummary(path, variant);
-      if (previous && previous.input.sha256 === sha256) return c.json(answer(path, previous, false), 200);
+      const policy = options.vectors ?? "f32";
+      if (previous && previous.input.sha256 === sha256 && vectorsPolicyOf(previous) === policy) return c.json(answer(path, previous, false), 200);
+      if (previous && previous.input.sha256 === sha256 && !options.overwrite) {
+        throw new Conflict(
+          `this input's result is stored with vectors=${vectorsPolicyOf(previous)}, not ${policy}; POST with ?overwrite=true to replace it`,
+          { stored_sha256: previous.input.sha256, sha256, stored_vectors: vectorsPolicyOf(previous), vectors: policy },
+        );
+      }
       if (previous && !options.overwrite) {
         throw new Conflict(
           `a result from a different input (sha256 ${previous.input.sha256}) is stored for this head and variant; ` +
@@ -98,6 +108,9 @@ export const heads = new Hono<AppEnv>()
     const store = new ResultStore(c.env);
     const summary = await storedSummary(store, path, variant);
     const v = summary.variant.name;
+    if (summary.vectors === null) {
+      throw new ResultNotFound(`the ${v} result of ${path.model} layer ${path.layer} head ${path.head} ${path.circuit} was stored without vectors (vectors=none)`);
+    }
     const obj = await store.getVectors(summary.vectors.key);
     if (!obj) throw new ResultNotFound(`vectors ${summary.vectors.key} are missing`);
     return new Response(obj.body, {

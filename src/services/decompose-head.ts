@@ -18,7 +18,8 @@ const CHECK_FACTOR = 64;
 
 export interface DecomposedHead {
   summary: SvdSummary;
-  vectors: Uint8Array;
+  /** the vectors file to store; absent with `vectors=none` */
+  vectors?: Uint8Array;
 }
 
 export interface InputFacts {
@@ -60,7 +61,9 @@ export function decomposeHead(
   const svd: Svd = kernels.factoredSvd(a, b);
   const { m, k, diagnostics: dg } = svd;
   const limit = CHECK_FACTOR * EPS * Math.max(m, weights.dHead);
-  const key = vectorsKey(path, variant.name, input.sha256);
+  const policy = options.vectors ?? "f32";
+  const dtype = policy === "f16" ? "F16" : "F32";
+  const key = vectorsKey(path, variant.name, input.sha256, dtype);
   const summary: SvdSummary = {
     schema: "headscope.svd/v1",
     model: path.model,
@@ -82,18 +85,17 @@ export function decomposeHead(
     diagnostics: { sweeps: dg.sweeps, off_orthogonality: dg.offOrthogonality },
     input: { sha256: input.sha256, bytes: input.bytes, dtypes: weights.dtypes },
     kernel: { name: kernels.name, simd: kernels.simd ?? false },
-    vectors: {
-      key,
-      format: "safetensors",
-      tensors: { U: [m, k], S: [k], V: [m, k] },
-      dtype: { U: "F32", S: "F64", V: "F32" },
-    },
+    vectors:
+      policy === "none"
+        ? null
+        : { key, format: "safetensors", tensors: { U: [m, k], S: [k], V: [m, k] }, dtype: { U: dtype, S: "F64", V: dtype } },
   };
+  if (policy === "none") return { summary };
   const vectors = encodeSafetensors(
     {
-      U: { dtype: "F32", shape: [m, k], data: svd.U },
+      U: { dtype, shape: [m, k], data: svd.U },
       S: { dtype: "F64", shape: [k], data: svd.S },
-      V: { dtype: "F32", shape: [m, k], data: svd.V },
+      V: { dtype, shape: [m, k], data: svd.V },
     },
     {
       schema: "headscope.svd-vectors/v1",

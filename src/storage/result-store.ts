@@ -109,19 +109,21 @@ export class ResultStore {
    * reading the summary). If a previous summary for the same head, circuit and variant pointed at other
    * vectors, those are deleted last.
    */
-  async put(p: HeadPath, summary: SvdSummary, vectors: Uint8Array, previous?: SvdSummary, metadata?: object): Promise<void> {
-    await guard("R2 write", () =>
-      this.env.RESULTS.put(summary.vectors.key, vectors, {
-        httpMetadata: { contentType: "application/octet-stream" },
-        customMetadata: { sha256: summary.input.sha256 },
-      }),
-    );
+  async put(p: HeadPath, summary: SvdSummary, vectors: Uint8Array | undefined, previous?: SvdSummary, metadata?: object): Promise<void> {
+    const key = summary.vectors?.key;
+    if (key !== undefined && vectors) {
+      await guard("R2 write", () =>
+        this.env.RESULTS.put(key, vectors, {
+          httpMetadata: { contentType: "application/octet-stream" },
+          customMetadata: { sha256: summary.input.sha256 },
+        }),
+      );
+    }
     // KV metadata is limited to 1,024 bytes; a digest that does not fit is simply not attached
     const meta = metadata && JSON.stringify(metadata).length <= KV_METADATA_LIMIT ? { metadata } : undefined;
     await guard("KV write", () => this.env.JOBS.put(summaryKey(p, summary.variant.name), JSON.stringify(summary), meta));
-    if (previous && previous.vectors.key !== summary.vectors.key) {
-      await guard("R2 delete", () => this.env.RESULTS.delete(previous.vectors.key));
-    }
+    const old = previous?.vectors?.key;
+    if (old !== undefined && old !== key) await guard("R2 delete", () => this.env.RESULTS.delete(old));
     // written once per model (KV allows one write per second per key, so never on every result)
     const marker = modelMarkerKey(p.model);
     if ((await guard("KV read", () => this.env.JOBS.get(marker, "text"))) === null) {

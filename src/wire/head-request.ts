@@ -34,6 +34,8 @@ export const HeadOptionsSchema = z.object({
   norm: z.enum(["layernorm", "rmsnorm"]).optional(),
   /** replace a stored result whose input differs (otherwise such a POST is a 409 conflict) */
   overwrite: booleanParam.optional(),
+  /** how U and V are stored: `f32` (default), `f16` (half the bytes), `none` (spectrum and checks only) */
+  vectors: z.enum(["f32", "f16", "none"]).optional(),
 });
 export type HeadOptions = z.infer<typeof HeadOptionsSchema>;
 
