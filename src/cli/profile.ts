@@ -53,7 +53,7 @@ export class Profile {
     this.counts[phase]++;
   }
 
-  toJSON(extra: { wallSeconds: number; cliCpuSeconds: number; workerCpuSeconds?: number; bytesRead: number; startSeconds?: number }) {
+  toJSON(extra: { wallSeconds: number; cliCpuSeconds: number; workerCpuSeconds?: number; bytesRead: number; startSeconds?: number; hashCacheHits: number }) {
     const s = (x: number) => Math.round(x) / 1000;
     return {
       /** seconds summed over steps (concurrent steps overlap, so the sum can exceed wall_seconds) */
@@ -63,6 +63,8 @@ export class Profile {
       ...(extra.startSeconds !== undefined ? { worker_start_seconds: extra.startSeconds } : {}),
       cpu_seconds: { cli: extra.cliCpuSeconds, ...(extra.workerCpuSeconds !== undefined ? { worker: extra.workerCpuSeconds } : {}) },
       bytes: { read: extra.bytesRead, hashed: this.bytesHashed, uploaded: this.bytesUploaded },
+      /** requests whose body hash came from DIR/hashes.json (no weights read for them) */
+      hash_cache_hits: extra.hashCacheHits,
       /** the worker's code timed in this process on one body per circuit (seconds per circuit) */
       worker_sampled: this.sampled,
     };

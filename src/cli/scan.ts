@@ -18,6 +18,7 @@ import { headBody, planTasks, taskLabel, taskUrl, type ScanTask, type VectorsPol
 import { createHash } from "node:crypto";
 import { estimateScan, formatBytes, formatSeconds, freeDiskBytes } from "./estimate";
 import { httpRequest } from "./http";
+import { HashCache } from "./hash-cache";
 import { Profile } from "./profile";
 import { sampleCosts } from "./sample-costs";
 import { storedAnswer } from "./stored-check";
@@ -244,6 +245,7 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
     const pendingInLayer = new Map<number, number>();
     for (const t of tasks) pendingInLayer.set(t.layer, (pendingInLayer.get(t.layer) ?? 0) + 1);
     const posted = new Map<ScanTask, number>();
+    const hashes = HashCache.open(out, ckpt.files);
     await fanOut(tasks, {
       concurrency: o.concurrency,
       token: token!,
@@ -251,17 +253,30 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
       signal: abort.signal,
       build: async (t) => {
         const urls = taskUrl(endpoint!, arch, t, vectors);
-        const w = profile.time("read", () => arch.circuit(t.layer, t.head, t.circuit));
+        const request = urls.post.slice(endpoint!.length);
+        const storedInput = storedSha.get(keyOf(t.model, t.layer, t.head, t.circuit, t.variant));
         const left = pendingInLayer.get(t.layer)! - 1;
         pendingInLayer.set(t.layer, left);
+        const check = async (sha256: string) => {
+          if (storedInput !== sha256) return undefined;
+          const stored = await profile.timeAsync("check", () => storedAnswer(urls.get, sha256, (a) => vectorsMatch(a, vectors), abort.signal));
+          return stored && { outcome: { ok: true as const, answer: stored, attempts: 0 } };
+        };
+        // a resume: the body's hash is known from an earlier run on these very files, so nothing is read
+        const known = storedInput !== undefined ? hashes.get(request) : undefined;
+        const skip = known !== undefined ? await check(known) : undefined;
+        if (skip) {
+          if (left === 0) arch.release(t.layer);
+          return skip;
+        }
+        const w = profile.time("read", () => arch.circuit(t.layer, t.head, t.circuit));
         if (left === 0) arch.release(t.layer);
         const body = profile.time("encode", () => headBody(arch, w, t.circuit, t.offset));
         const sha256 = profile.time("hash", () => createHash("sha256").update(body).digest("hex"));
         profile.bytesHashed += body.byteLength;
-        if (storedSha.get(keyOf(t.model, t.layer, t.head, t.circuit, t.variant)) === sha256) {
-          const stored = await profile.timeAsync("check", () => storedAnswer(urls.get, sha256, (a) => vectorsMatch(a, vectors), abort.signal));
-          if (stored) return { outcome: { ok: true as const, answer: stored, attempts: 0 } };
-        }
+        hashes.set(request, sha256);
+        const stored = sha256 !== known ? await check(sha256) : undefined;
+        if (stored) return stored;
         profile.bytesUploaded += body.byteLength;
         posted.set(t, performance.now());
         return { url: urls.post, body };
@@ -325,6 +340,7 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
     }
     progress.stop();
     process.off("SIGINT", onSigint);
+    hashes.save();
     const workerPeak = peakRssOf(worker?.pid);
     const workerCpu = cpuSecondsOf(worker?.pid);
     if (worker) {
@@ -368,7 +384,7 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
       peak_rss_bytes: { cli: process.resourceUsage().maxRSS * 1024, ...(workerPeak ? { worker: workerPeak } : {}) },
       vectors,
       profile: profile.toJSON({
-        wallSeconds: seconds, startSeconds, bytesRead: ckpt.bytesRead,
+        wallSeconds: seconds, startSeconds, bytesRead: ckpt.bytesRead, hashCacheHits: hashes.hits,
         cliCpuSeconds: (() => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6; })(),
         workerCpuSeconds: workerCpu,
       }),

@@ -2,7 +2,8 @@
  * What a scan stores and sends (issue 12), through the real local worker (workerd, local R2 and KV)
  * on real GPT-2 small weights:
  * - a re-scan of stored heads uploads nothing (the CLI hashes each body and reads the stored summary)
- *   and writes the same report.json byte for byte;
+ *   and writes the same report.json byte for byte; with the body hashes of the previous run
+ *   (DIR/hashes.json, valid for the same files) it reads no weights; a file changed since is read again;
  * - `--vectors f16` stores U and V as F16 (same spectra; vectors within half precision of the F32
  *   ones), `--vectors none` stores spectra only (no vectors link, the vectors GET is a 404) and the
  *   report records which; asking for another vectors format over a stored result is a conflict that
@@ -18,7 +19,9 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { startLocalWorker } from "../../src/cli/local-worker";
 import { decodeFloat, parseSafetensors } from "../../src/wire/safetensors";
 import { buildCli, ROOT, runCli } from "../support/cli";
+import { writeCheckpoint, type RawTensor } from "../support/checkpoints";
 import { GPT2_PATH } from "../support/gpt2";
+import { gaussian, rng } from "../support/matrices";
 
 const tmp = mkdtempSync(join(tmpdir(), "headscope-vectors-"));
 beforeAll(buildCli, 120_000);
@@ -45,8 +48,17 @@ describe("stored-result check and vectors policy", () => {
     expect(run2).toMatchObject({ computed: 0, stored: 24 });
     expect(run2.profile.bytes.uploaded).toBe(0);
     expect(run2.profile.steps.http).toBe(0);
+    // the body hashes of the first run (DIR/hashes.json) are valid for these files: no weights read
+    expect(run2.profile.hash_cache_hits).toBe(24);
+    expect(run2.profile.steps.read).toBe(0);
     expect(second.stderr).toMatch(/estimate: 0 new result\(s\) of 24/);
     expect(readFileSync(join(tmp, "a2/report.json"), "utf8")).toBe(readFileSync(join(tmp, "a1/report.json"), "utf8"));
+    // without the cache (another output directory) the bodies are read and hashed, and still not uploaded
+    const third = await scan("a3", "s-f32");
+    const run3 = json(join(tmp, "a3"), "run.json");
+    expect(run3).toMatchObject({ computed: 0, stored: 24 });
+    expect(run3.profile).toMatchObject({ hash_cache_hits: 0, steps: { read: 24, hash: 24, http: 0 } });
+    expect(run3.profile.bytes.uploaded).toBe(0);
   }, 180_000);
 
   test("--vectors f16 and none: same spectra, the vectors as asked, recorded in the report", async () => {
@@ -68,7 +80,7 @@ describe("stored-result check and vectors policy", () => {
       const w = await startLocalWorker({ root: ROOT, stateDir: join(tmp, state) });
       try {
         const base = `${w.url}/v1/models/gpt2-small/layers/0/heads/3/${circuit}`;
-        const summary = await (await fetch(`${base}?variant=${variant}`)).json();
+        const summary = (await (await fetch(`${base}?variant=${variant}`)).json()) as any;
         const res = await fetch(`${base}/vectors?variant=${variant}`);
         return { summary, status: res.status, body: new Uint8Array(await res.arrayBuffer()) };
       } finally {
@@ -109,6 +121,30 @@ describe("stored-result check and vectors policy", () => {
     expect(readFileSync(join(tmp, "c2/report.json"), "utf8")).toBe(readFileSync(join(tmp, "a1/report.json"), "utf8"));
   }, 180_000);
 });
+
+test("a checkpoint changed since the last run is read again, not taken for the stored one", async () => {
+  const r = rng(5);
+  const t = (...shape: number[]): RawTensor => ({ shape, data: Float64Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => gaussian(r)) });
+  const d = 8;
+  const tensors: Record<string, RawTensor> = {
+    "h.0.ln_1.weight": t(d), "h.0.ln_1.bias": t(d), "h.0.attn.c_attn.weight": t(d, 3 * d), "h.0.attn.c_attn.bias": t(3 * d), "h.0.attn.c_proj.weight": t(d, d),
+  };
+  const dir = join(tmp, "tiny");
+  const args = () => ["scan", join(dir, "model.safetensors"), "--out", join(tmp, "e"), "--state", join(tmp, "s-tiny"), "--model-name", "tiny", "--progress", "quiet", "--no-html"];
+  writeCheckpoint(dir, tensors, { dtype: "F32", config: { model_type: "gpt2", n_head: 2 } });
+  const a = await runCli(args());
+  expect(a.code, a.stderr).toBe(0);
+  expect(json(join(tmp, "e"), "run.json")).toMatchObject({ computed: 4 });
+  // new weights in the same file, same size: every body differs, so every stored result is another input
+  tensors["h.0.attn.c_attn.weight"] = t(d, 3 * d);
+  tensors["h.0.attn.c_proj.weight"] = t(d, d);
+  await new Promise((res) => setTimeout(res, 20));
+  writeCheckpoint(dir, tensors, { dtype: "F32", config: { model_type: "gpt2", n_head: 2 } });
+  const b = await runCli(args());
+  expect(b.code).toBe(1);
+  expect(b.stderr).toMatch(/by type: conflict ×4/);
+  expect(json(join(tmp, "e"), "run.json").profile).toMatchObject({ hash_cache_hits: 0, steps: { read: 4, hash: 4 } });
+}, 120_000);
 
 const small = join(tmp, "small-disk");
 let mounted = false;
