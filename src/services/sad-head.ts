@@ -12,7 +12,6 @@ import { aggregateSad, decomposeTerms, type SadAggregates } from "../analysis/sa
 import { InvalidRequest, MissingTensor, NonFiniteInput, ShapeMismatch } from "../errors";
 import { sadCandidatesPerPrompt } from "../kernels/sad";
 import type { Kernels } from "../kernels/types";
-import { analysisDetailKey } from "../storage/keys";
 import { ANALYSIS_LIMITS, SAD_TENSORS, type SadOptions } from "../wire/analysis-request";
 import type { HeadPath, Variant } from "../wire/head-request";
 import { decodeFloat, encodeSafetensors, type ParsedSafetensors } from "../wire/safetensors";
@@ -192,6 +191,8 @@ export function decomposeAttention(
   options: SadOptions,
   input: { sha256: string; bytes: number },
   id: string,
+  /** where the detail object will be stored (ResultStore.analysisDetailKey), recorded in the summary */
+  detailKey: string,
 ): SadResult {
   requireNonzero(basis, "qk");
   const seeds = Array.from({ length: options.null_seeds }, (_, i) => i);
@@ -229,7 +230,7 @@ export function decomposeAttention(
     const P = raw.positive;
     const offsets = new Int32Array(P + 1);
     for (let i = 0; i < P; i++) offsets[i + 1] = offsets[i] + raw.nRecon[i];
-    const key = analysisDetailKey(path, "sad", id);
+    const key = detailKey;
     detail = encodeSafetensors(
       {
         pairs: { dtype: "I32", shape: [P, 3], data: raw.pairs },
