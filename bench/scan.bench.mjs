@@ -66,8 +66,9 @@ async function benchShape() {
   const facts = writeSyntheticLlama(model, shape, shapeLayers ? Number(shapeLayers) : undefined);
   console.log(`${shape}-shaped checkpoint: ${facts.layers} of ${facts.full_layers} layers, d_model ${facts.hidden_size}, ${facts.num_attention_heads} heads (${facts.num_key_value_heads} kv), d_head ${facts.head_dim}, BF16 sharded, ${mb(facts.bytes)} written in ${((performance.now() - t) / 1000).toFixed(1)} s`);
   const state = join(tmp, "state");
-  const fresh = await scan(join(tmp, "fresh"), state);
-  const again = await scan(join(tmp, "again"), state);
+  // the same command twice: the second is a resume of a stored model (same --out, so its body hashes are known)
+  const fresh = await scan(join(tmp, "scan"), state);
+  const again = await scan(join(tmp, "scan"), state);
   const stateBytes = Number(execFileSync("du", ["-sb", state], { encoding: "utf8" }).split("\t")[0]);
   t = performance.now();
   let py;
@@ -92,6 +93,9 @@ async function benchShape() {
       `(read ${py.read_seconds.toFixed(2)}, fold ${py.fold_seconds.toFixed(2)}, QR+SVD ${py.svd_seconds.toFixed(2)} s)`);
     console.log(`  σ₁ headscope vs numpy: max relative difference ${worst.toExponential(2)}`);
     console.log(`  ratio, fresh scan / numpy: ${(fresh.wall / pyWall).toFixed(2)}×; all-stored re-scan / numpy: ${(again.wall / pyWall).toFixed(2)}×`);
+    const cpu = fresh.run.profile.cpu_seconds;
+    console.log(`  CPU seconds (robust to other load): headscope CLI ${cpu.cli.toFixed(1)} + worker ${cpu.worker?.toFixed(1)} = ${(cpu.cli + (cpu.worker ?? 0)).toFixed(1)} s, ` +
+      `numpy ${py.cpu_seconds.toFixed(1)} s: ${((cpu.cli + (cpu.worker ?? 0)) / py.cpu_seconds).toFixed(2)}×`);
     console.log(`  per circuit: headscope ${(1000 * fresh.wall / n).toFixed(0)} ms, numpy ${(1000 * pyWall / n).toFixed(0)} ms; ` +
       `a full ${facts.full_layers}-layer model has ${(n * facts.full_layers) / facts.layers} circuits`);
   }
@@ -106,8 +110,8 @@ try {
 
 async function benchGpt2() {
   const state = join(tmp, "state");
-  const fresh = await scan(join(tmp, "fresh"), state);
-  const again = await scan(join(tmp, "again"), state);
+  const fresh = await scan(join(tmp, "scan"), state);
+  const again = await scan(join(tmp, "scan"), state);
   const entries = fresh.report.entries;
   console.log(`GPT-2 small scan, ${entries.length} spectra (qk folded_augmented, ov folded); load average ${load()}`);
   console.log(`  headscope scan, fresh storage (all computed):   ${fresh.wall.toFixed(2)} s  (${fresh.run.computed} computed)`);

@@ -56,4 +56,4 @@ for l in range(L):
         t_svd += time.perf_counter() - t
 print(json.dumps({"numpy": np.__version__, "threads": os.environ.get("OPENBLAS_NUM_THREADS", "default"), "circuits": len(sigma1),
                   "read_seconds": t_read, "fold_seconds": t_fold, "svd_seconds": t_svd,
-                  "seconds": time.perf_counter() - t_start, "sigma1": sigma1}))
+                  "seconds": time.perf_counter() - t_start, "cpu_seconds": time.process_time(), "sigma1": sigma1}))

@@ -15,12 +15,12 @@ import type { SampledCosts } from "./profile";
 
 let kernels: ReturnType<typeof loadKernels> | undefined;
 
-/** Seconds of each step for one body (for a small head, the second of two runs, so compilation is not counted). */
+/** Seconds of each step for one body (the second of two runs, so compilation and warm-up are not counted). */
 export function sampleCosts(body: Uint8Array, url: string, circuit: Circuit): SampledCosts {
   kernels ??= loadKernels("release");
   const options = HeadOptionsSchema.parse(Object.fromEntries(new URL(url).searchParams));
   let out: SampledCosts | undefined;
-  for (let run = 0; run < 2 && !(run === 1 && out!.parse + out!.fold + out!.svd > 0.5); run++) {
+  for (let run = 0; run < 2; run++) {
     const t0 = performance.now();
     const weights = readHeadWeights(circuit, parseSafetensors(body));
     const t1 = performance.now();

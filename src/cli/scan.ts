@@ -195,13 +195,21 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
     } else if (!token) {
       throw new UsageError("--endpoint needs a write token: --token or HEADSCOPE_TOKEN");
     } else sampleFirst();
-    /** The worker's code timed here on the first task of each circuit (for the profile and the estimate). */
+    /**
+     * The worker's code timed here on the first task of each circuit (for the profile and the
+     * estimate). Optional: a head the worker would reject (a zero circuit, NaN) is reported by the
+     * fan-out as usual, so a failure here only leaves the estimate without a time.
+     */
     function sampleFirst() {
       for (const c of circuits) {
         const t = tasks.find((x) => x.circuit === c);
         if (!t) continue;
-        const body = headBody(arch, arch.circuit(t.layer, t.head, c), c, t.offset);
-        profile.sampled.push(sampleCosts(body, taskUrl("http://x", arch, t, vectors).post, c));
+        try {
+          const body = headBody(arch, arch.circuit(t.layer, t.head, c), c, t.offset);
+          profile.sampled.push(sampleCosts(body, taskUrl("http://x", arch, t, vectors).post, c));
+        } catch {
+          /* see above */
+        }
       }
     }
 
