@@ -42,7 +42,9 @@ describe("round trip", () => {
     expect(a.variant).toMatchObject({ name: "folded_augmented", fold_ln: true, bias: "augmented", factor_rows: 769 });
     expect(a.variant.scale).toBeCloseTo(1 / 8, 15);
     expect(relErr(a.singular_values, gpt2.reference.qk.folded_augmented)).toBeLessThan(1e-5);
-    expect(a.checks.every((c: any) => c.passed)).toBe(true);
+    // the kernel's own checks: measured values (never 0 after rounding) within the limits it applied
+    expect(a.checks.map((c: any) => c.name)).toEqual(["core_residual", "orthogonality_U", "orthogonality_V", "jacobi_off_orthogonality"]);
+    for (const c of a.checks) expect(c.value > 0 && c.value <= c.limit && c.passed).toBe(true);
     expect(a.input.sha256).toMatch(/^[0-9a-f]{64}$/);
     expect(a.links.self).toBe(`${PATH}/qk?variant=folded_augmented`);
 
