@@ -15,16 +15,15 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { afterAll, describe, expect, test } from "vitest";
 import { startLocalWorker } from "../../src/cli/local-worker";
 import { decodeFloat, parseSafetensors } from "../../src/wire/safetensors";
-import { buildCli, ROOT, runCli } from "../support/cli";
+import { ROOT, runCli } from "../support/cli";
 import { writeCheckpoint, type RawTensor } from "../support/checkpoints";
 import { GPT2_PATH } from "../support/gpt2";
 import { gaussian, rng } from "../support/matrices";
 
 const tmp = mkdtempSync(join(tmpdir(), "headscope-vectors-"));
-beforeAll(buildCli, 120_000);
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 const json = (dir: string, f: string) => JSON.parse(readFileSync(join(dir, f), "utf8"));
