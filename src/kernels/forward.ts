@@ -52,32 +52,37 @@ export interface PackedLinear {
  */
 export function packLinear(src: ArrayLike<number>, k: number, m: number, layout: "in_out" | "out_in", bias?: ArrayLike<number>, into?: Float32Array): PackedLinear {
   if (src.length !== k * m) throw new ShapeMismatch(`weight has ${src.length} entries, expected ${k} × ${m}`);
-  if (bias && bias.length !== m) throw new ShapeMismatch(`bias has ${bias.length} entries, expected ${m}`);
   const panels = into ?? new Float32Array(packedLength(k, m));
-  const np = Math.ceil(m / PANEL);
-  for (let p = 0; p < np; p++) {
-    const j0 = p * PANEL;
-    const cols = Math.min(PANEL, m - j0);
-    const base = p * k * PANEL;
-    if (layout === "in_out") {
-      for (let i = 0; i < k; i++) {
-        const o = base + i * PANEL;
-        const s = i * m + j0;
-        for (let c = 0; c < cols; c++) panels[o + c] = src[s + c];
-        for (let c = cols; c < PANEL; c++) panels[o + c] = 0;
-      }
-    } else {
-      for (let c = 0; c < PANEL; c++) {
-        if (c >= cols) {
-          for (let i = 0; i < k; i++) panels[base + i * PANEL + c] = 0;
-          continue;
-        }
-        const s = (j0 + c) * k;
-        for (let i = 0; i < k; i++) panels[base + i * PANEL + c] = src[s + i];
-      }
+  packRows(panels, k, m, layout, 0, src);
+  return withBias(k, m, panels, bias);
+}
+
+/** A packed matrix with its bias (checked against m). */
+export function withBias(k: number, m: number, panels: Float32Array, bias?: ArrayLike<number>): PackedLinear {
+  if (bias && bias.length !== m) throw new ShapeMismatch(`bias has ${bias.length} entries, expected ${m}`);
+  return { k, m, panels, bias: bias ? Float32Array.from(bias) : undefined };
+}
+
+/**
+ * Packs consecutive rows of `src`'s layout, starting at row `r0` (rows are input dimensions for
+ * "in_out", output columns for "out_in"), so a matrix can be packed a few rows at a time as it is
+ * read. Padding columns of the last panel must be zero beforehand (fresh memory is).
+ */
+export function packRows(panels: Float32Array, k: number, m: number, layout: "in_out" | "out_in", r0: number, rows: ArrayLike<number>): void {
+  if (layout === "in_out") {
+    const n = rows.length / m;
+    for (let r = 0; r < n; r++) {
+      const i = r0 + r;
+      for (let j = 0; j < m; j++) panels[(j >> 3) * k * PANEL + i * PANEL + (j & 7)] = rows[r * m + j];
+    }
+  } else {
+    const n = rows.length / k;
+    for (let r = 0; r < n; r++) {
+      const j = r0 + r;
+      const base = (j >> 3) * k * PANEL + (j & 7);
+      for (let i = 0; i < k; i++) panels[base + i * PANEL] = rows[r * k + i];
     }
   }
-  return { k, m, panels, bias: bias ? Float32Array.from(bias) : undefined };
 }
 
 export function packedLength(k: number, m: number): number {
