@@ -29,6 +29,20 @@ export function norm(ckpt: Checkpoint, weight: string, bias?: string): NormParam
   return { weight: f32(ckpt.read(weight)), bias: bias ? f32(ckpt.read(bias)) : undefined };
 }
 
+/**
+ * Every tensor the pass will read must be there before anything runs: `names(-1)` the embeddings,
+ * `names(l)` block l's.
+ */
+export function requireAll(ckpt: Checkpoint, nLayers: number, names: (layer: number) => string[]): void {
+  const missing = [-1, ...Array.from({ length: nLayers }, (_, l) => l)].flatMap(names).filter((n) => !ckpt.has(n));
+  if (missing.length) {
+    throw new CheckpointError(
+      `the forward pass needs the whole model (embeddings, and every block's norms, attention and MLP); missing ${missing.slice(0, 6).join(", ")}` +
+        `${missing.length > 6 ? ` and ${missing.length - 6} more` : ""}`,
+    );
+  }
+}
+
 /** Rows [from, from + count) of a 2-D checkpoint tensor. */
 export interface RowSegment {
   name: string;

@@ -10,7 +10,7 @@ import { CheckpointError, type Checkpoint } from "../../cli/checkpoint";
 import type { ArchitectureFacts } from "../../cli/architectures";
 import { GPT_NEO_PATTERN } from "../../cli/architectures/gpt-neo";
 import { activationOf } from "./activation";
-import { embedRows, findPrefix, norm, pack, requireShape } from "./common";
+import { embedRows, findPrefix, norm, pack, requireAll, requireShape } from "./common";
 import type { ForwardModel } from "./types";
 
 function attentionLayers(config: Record<string, unknown> | undefined, nLayers: number): string[] {
@@ -32,6 +32,9 @@ export function gptNeoForward(ckpt: Checkpoint, facts: ArchitectureFacts): Forwa
   const prefix = findPrefix(ckpt, GPT_NEO_PATTERN);
   const p = (l: number, s: string) => `${prefix}h.${l}.${s}`;
   const d = facts.d_model;
+  requireAll(ckpt, facts.n_layers, (l) => l < 0 ? [`${prefix}wte.weight`, `${prefix}wpe.weight`]
+    : [...["ln_1", "ln_2", "attn.attention.out_proj", "mlp.c_fc", "mlp.c_proj"].flatMap((x) => [p(l, `${x}.weight`), p(l, `${x}.bias`)]),
+      ...["q", "k", "v"].map((x) => p(l, `attn.attention.${x}_proj.weight`))]);
   const cfg = ckpt.config;
   const kinds = attentionLayers(cfg, facts.n_layers);
   const windowSize = typeof cfg?.window_size === "number" ? cfg.window_size : 256;

@@ -11,13 +11,16 @@ import type { Checkpoint } from "../../cli/checkpoint";
 import type { ArchitectureFacts } from "../../cli/architectures";
 import { GPT_NEOX_PATTERN } from "../../cli/architectures/gpt-neox";
 import { activationOf } from "./activation";
-import { embedRows, findPrefix, norm, pack, requireShape, ropePositionScale } from "./common";
+import { embedRows, findPrefix, norm, pack, requireAll, requireShape, ropePositionScale } from "./common";
 import type { ForwardModel } from "./types";
 
 export function gptNeoxForward(ckpt: Checkpoint, facts: ArchitectureFacts): ForwardModel {
   const prefix = findPrefix(ckpt, GPT_NEOX_PATTERN);
   const p = (l: number, s: string) => `${prefix}layers.${l}.${s}`;
   const d = facts.d_model;
+  requireAll(ckpt, facts.n_layers, (l) => l < 0 ? [`${prefix}embed_in.weight`]
+    : ["input_layernorm", "post_attention_layernorm", "attention.query_key_value", "attention.dense", "mlp.dense_h_to_4h", "mlp.dense_4h_to_h"]
+      .flatMap((x) => [p(l, `${x}.weight`), p(l, `${x}.bias`)]));
   const dh = facts.d_head;
   const nH = facts.n_heads;
   const cfg = ckpt.config;

@@ -8,7 +8,7 @@ import type { Checkpoint } from "../../cli/checkpoint";
 import type { ArchitectureFacts } from "../../cli/architectures";
 import { GPT2_PATTERN } from "../../cli/architectures/gpt2";
 import type { Activation } from "../../kernels/forward";
-import { embedRows, findPrefix, norm, pack, requireShape } from "./common";
+import { embedRows, findPrefix, norm, pack, requireAll, requireShape } from "./common";
 import type { ForwardModel } from "./types";
 import { activationOf } from "./activation";
 
@@ -16,6 +16,8 @@ export function gpt2Forward(ckpt: Checkpoint, facts: ArchitectureFacts): Forward
   const prefix = findPrefix(ckpt, GPT2_PATTERN);
   const p = (l: number, s: string) => `${prefix}h.${l}.${s}`;
   const d = facts.d_model;
+  requireAll(ckpt, facts.n_layers, (l) => l < 0 ? [`${prefix}wte.weight`, `${prefix}wpe.weight`]
+    : ["ln_1", "ln_2", "attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj"].flatMap((x) => [p(l, `${x}.weight`), p(l, `${x}.bias`)]));
   const [vocab] = ckpt.info(`${prefix}wte.weight`).shape;
   const [nPos] = ckpt.info(`${prefix}wpe.weight`).shape;
   requireShape(ckpt, `${prefix}wte.weight`, [vocab, d]);

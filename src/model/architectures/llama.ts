@@ -11,13 +11,16 @@ import type { Checkpoint } from "../../cli/checkpoint";
 import type { ArchitectureFacts } from "../../cli/architectures";
 import { LLAMA_PATTERN } from "../../cli/architectures/llama";
 import { activationOf } from "./activation";
-import { concat, embedRows, findPrefix, norm, pack, requireShape, ropePositionScale } from "./common";
+import { concat, embedRows, findPrefix, norm, pack, requireAll, requireShape, ropePositionScale } from "./common";
 import type { ForwardModel } from "./types";
 
 export function llamaForward(ckpt: Checkpoint, facts: ArchitectureFacts): ForwardModel {
   const prefix = findPrefix(ckpt, LLAMA_PATTERN);
   const p = (l: number, s: string) => `${prefix}layers.${l}.${s}`;
   const d = facts.d_model;
+  requireAll(ckpt, facts.n_layers, (l) => l < 0 ? [`${prefix}embed_tokens.weight`]
+    : ["input_layernorm", "post_attention_layernorm", "self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
+      "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"].map((x) => p(l, `${x}.weight`)));
   const dh = facts.d_head;
   const nH = facts.n_heads;
   const nKv = facts.n_kv_heads;
