@@ -6,29 +6,8 @@
  * create views, copy in, call the kernels, copy out, reset. A block's weights, the residual stream of
  * its tokens and the block's activations are all that is in WebAssembly memory at once.
  */
-import { KernelFault, ShapeMismatch } from "../errors";
-
-interface ForwardExports {
-  memory: WebAssembly.Memory;
-  reset(): void;
-  alloc(bytes: number): number;
-  simdEnabled(): number;
-  linearF32(n: number, k: number, m: number, x: number, ldx: number, wp: number, bias: number, y: number, ldy: number, accumulate: number): void;
-  normRowsF32(n: number, d: number, x: number, ldx: number, z: number, ldz: number, eps: number, rms: number): void;
-  affineRowsF32(n: number, d: number, z: number, ldz: number, gamma: number, beta: number, out: number, ldo: number): void;
-  activateF32(n: number, m: number, h: number, ldh: number, kind: number): void;
-  gluF32(n: number, f: number, h: number, ldh: number, kind: number): void;
-  attentionWorkspace(tMax: number, dh: number): number;
-  attentionF32(
-    nb: number, offsets: number, qkv: number, ld: number, nH: number, nKv: number, dh: number, scale: number, window: number,
-    z: number, ldz: number, work: number,
-  ): void;
-  rotaryWorkspace(rot: number): number;
-  rotaryF32(
-    nb: number, offsets: number, qkv: number, ld: number, nH: number, nKv: number, dh: number, rot: number, base: number,
-    posScale: number, work: number,
-  ): void;
-}
+import { ShapeMismatch } from "../errors";
+import { instantiate, type KernelInstance } from "./instance";
 
 /** Output columns per packed panel (assembly/forward/linear.ts). */
 export const PANEL = 8;
@@ -150,24 +129,18 @@ export interface ForwardKernels {
   runBlock(input: BlockInput): Float32Array;
 }
 
+/** The forward pass's kernels on their own instance (the CLI's forward pass; never the worker). */
 export function createForwardKernels(module: WebAssembly.Module, name = "wasm"): ForwardKernels {
-  const instance = new WebAssembly.Instance(module, {
-    env: {
-      abort(_msg: number, _file: number, line: number, column: number): never {
-        throw new KernelFault(`WebAssembly abort at ${line}:${column}`);
-      },
-    },
-  });
-  const ex = instance.exports as unknown as ForwardExports;
-  const alloc = (bytes: number): number => {
-    const ptr = ex.alloc(Math.max(16, bytes));
-    if (ptr === 0) throw new KernelFault(`WebAssembly memory could not grow to ${bytes} more bytes`);
-    return ptr;
-  };
+  return forwardKernels(instantiate(module), name);
+}
 
+/** runBlock over one instance. */
+export function forwardKernels(k: KernelInstance, name = "wasm"): ForwardKernels {
+  const ex = k.exports;
+  const alloc = (bytes: number): number => k.alloc(Math.max(16, bytes));
   return {
     name,
-    simd: ex.simdEnabled() === 1,
+    simd: k.simd,
     runBlock({ shape, resid, offsets, block, window = 0 }: BlockInput): Float32Array {
       const d = shape.dModel;
       const n = resid.length / d;
@@ -176,8 +149,7 @@ export function createForwardKernels(module: WebAssembly.Module, name = "wasm"):
         throw new ShapeMismatch(`residual of ${resid.length} values does not hold the ${offsets[nb]} tokens of width ${d} the offsets describe`);
       }
       const rms = shape.norm === "rmsnorm" ? 1 : 0;
-      ex.reset();
-      try {
+      return k.call(() => {
         const f32 = (count: number) => alloc(4 * count);
         const pResid = f32(n * d);
         const pZ = f32(n * d);
@@ -244,9 +216,7 @@ export function createForwardKernels(module: WebAssembly.Module, name = "wasm"):
         ex.linearF32(n, ff, d, pH, block.up.m, pDown.w, pDown.b, pResid, d, 1);
         resid.set(new Float32Array(ex.memory.buffer, pResid, n * d));
         return captured;
-      } finally {
-        ex.reset();
-      }
+      });
     },
   };
 }
