@@ -21,8 +21,9 @@ import { analysisSummaryKey } from "../storage/keys";
 import { ResultStore } from "../storage/result-store";
 import {
   ALIGNMENT_TENSORS, ANALYSIS_LIMITS, AlignmentOptionsSchema, AlignmentSummarySchema, SAD_TENSORS, SadOptionsSchema,
-  SadSummarySchema,
+  SadSummarySchema, type SadOptions,
 } from "../wire/analysis-request";
+import { pickActivationTensor } from "../services/activation-files";
 import { HEAD_TENSORS, HeadPathSchema, type Circuit, type HeadPath, type VariantName } from "../wire/head-request";
 import { isNpy, parseNpy } from "../wire/npy";
 import { parseSafetensors, type ParsedSafetensors } from "../wire/safetensors";
@@ -139,17 +140,39 @@ async function detailResponse(c: Context<AppEnv>, path: HeadPath, kind: "sad" | 
   });
 }
 
+/**
+ * The SAD body's tensors, with X either in the body or, with activations=ID, read from the stored
+ * activation file (layer= or tensor= picks it; the body then holds at most the head's weights).
+ */
+async function sadTokensSource(store: ResultStore, body: Uint8Array, options: SadOptions): Promise<ParsedSafetensors> {
+  const X = SAD_TENSORS.tokens;
+  if (!options.activations) {
+    if (options.layer !== undefined || options.tensor !== undefined) {
+      throw new InvalidRequest("layer= and tensor= pick a tensor of a stored activation file: add activations=ID", { parameter: options.layer !== undefined ? "layer" : "tensor" });
+    }
+    const parsed = parseSafetensors(body);
+    if (!parsed.tensors.has(X)) throw new MissingTensor(`the body needs tensor ${X} [T, d] or [B, T, d] (or name a stored file with activations=ID)`, { tensor: X });
+    return parsed;
+  }
+  const parsed = body.byteLength ? parseSafetensors(body) : { tensors: new Map(), metadata: {} };
+  if (parsed.tensors.has(X)) throw new InvalidRequest(`send ${X} in the body or name stored activations, not both`, { parameter: "activations" });
+  const obj = await store.getActivations(options.activations);
+  if (!obj) throw new ResultNotFound(`no activation file ${options.activations} is stored (POST /v1/activations first)`);
+  const stored = parseSafetensors(new Uint8Array(await obj.arrayBuffer()));
+  const picked = pickActivationTensor(stored, options.activations, { layer: options.layer, tensor: options.tensor });
+  const tensors = new Map(parsed.tensors);
+  tensors.set(X, picked);
+  return { tensors, metadata: parsed.metadata };
+}
+
 export const analyses = new Hono<AppEnv>()
   .post(`${HEAD}/qk/sad`, requireToken, limit, async (c) => {
     const path = headPath(c, "qk");
     const options = parseParams(SadOptionsSchema, c.req.query(), "query");
     const body = new Uint8Array(await c.req.arrayBuffer());
-    const parsed = parseSafetensors(body);
-    if (!parsed.tensors.has(SAD_TENSORS.tokens)) {
-      throw new MissingTensor(`the body needs tensor ${SAD_TENSORS.tokens} [T, d] or [B, T, d]`, { tensor: SAD_TENSORS.tokens });
-    }
     const store = new ResultStore(c.env);
-    const plan = await planBasis(store, path, parsed, [SAD_TENSORS.tokens], options);
+    const parsed = await sadTokensSource(store, body, options);
+    const plan = await planBasis(store, path, parsed.tensors.size ? parsed : undefined, [SAD_TENSORS.tokens], options);
     const sha256 = await sha256Hex(body);
     const id = await sha256Hex(new TextEncoder().encode(canonical({ kind: "sad/v1", body: sha256, options, basis: planIdentity(plan) })));
     const kvKey = analysisSummaryKey(path, "sad", id);
@@ -160,7 +183,8 @@ export const analyses = new Hono<AppEnv>()
     }
     const basis = await loadBasis(store, path, plan, options);
     const tokens = readTokens(parsed, basis, options.exclude_first_source);
-    const { summary, detail } = decomposeAttention(getKernels(), path, basis, tokens, options, { sha256, bytes: body.byteLength }, id);
+    const input = { sha256, bytes: body.byteLength, ...(options.activations ? { activations: { id: options.activations, tensor: parsed.tensors.get(SAD_TENSORS.tokens)!.name } } : {}) };
+    const { summary, detail } = decomposeAttention(getKernels(), path, basis, tokens, options, input, id);
     await store.putAnalysis(kvKey, summary, detail ? { key: (summary.detail as { key: string }).key, bytes: detail, sha256 } : undefined);
     return c.json({ ...summary, computed: true, links: analysisLinks(path, "sad", id, detail !== undefined) }, 201);
   })

@@ -190,7 +190,7 @@ export function decomposeAttention(
   basis: HeadBasis,
   batch: TokenBatch,
   options: SadOptions,
-  input: { sha256: string; bytes: number },
+  input: { sha256: string; bytes: number; activations?: { id: string; tensor: string } },
   id: string,
 ): SadResult {
   requireNonzero(basis, "qk");
@@ -295,7 +295,7 @@ export function decomposeAttention(
     rank: basis.k,
     singular_values: Array.from(basis.S),
     ...(basis.checks ? { svd_checks: basis.checks } : {}),
-    input: { sha256: input.sha256, bytes: input.bytes, batch: batch.batch, tokens: batch.tokens, columns: batch.sentColumns, dtype: batch.dtype },
+    input: { sha256: input.sha256, bytes: input.bytes, ...(input.activations ? { activations: input.activations } : {}), batch: batch.batch, tokens: batch.tokens, columns: batch.sentColumns, dtype: batch.dtype },
     ...agg,
     kernel: { name: kernels.name, simd: kernels.simd ?? false },
     detail: detailInfo,

@@ -9,7 +9,7 @@ import { StorageUnavailable } from "../errors";
 import type { HeadPath, VariantName } from "../wire/head-request";
 import { SvdSummarySchema, type SvdSummary } from "../wire/svd-result";
 import type { ToyPointer } from "../wire/toy-report";
-import { MODEL_MARKER_PREFIX, TOY_POINTER_PREFIX, analysisPrefixForModel, modelMarkerKey, parseSummaryKey, toyPointerKey, toyReportKey, summaryKey, summaryPrefixForHead, summaryPrefixForModel } from "./keys";
+import { activationsKey, MODEL_MARKER_PREFIX, TOY_POINTER_PREFIX, analysisPrefixForModel, modelMarkerKey, parseSummaryKey, toyPointerKey, toyReportKey, summaryKey, summaryPrefixForHead, summaryPrefixForModel } from "./keys";
 
 const KV_METADATA_LIMIT = 1024;
 
@@ -156,6 +156,27 @@ export class ResultStore {
     const keys = await this.listKeys(TOY_POINTER_PREFIX);
     const values = await Promise.all(keys.map((k) => guard("KV read", () => this.env.JOBS.get(k, "text"))));
     return values.filter((v): v is string => v !== null).map((v) => JSON.parse(v) as ToyPointer);
+  }
+
+  /**
+   * Stores an activation file under its content hash, unless it is already there (one R2 put: the
+   * object appears whole or not at all). Returns true when this call wrote it.
+   */
+  async putActivations(sha256: string, bytes: Uint8Array): Promise<boolean> {
+    const key = activationsKey(sha256);
+    if (await guard("R2 head", () => this.env.RESULTS.head(key))) return false;
+    await guard("R2 write", () =>
+      this.env.RESULTS.put(key, bytes, {
+        httpMetadata: { contentType: "application/octet-stream" },
+        customMetadata: { sha256 },
+      }),
+    );
+    return true;
+  }
+
+  /** A stored activation file, or null. */
+  async getActivations(sha256: string): Promise<R2ObjectBody | null> {
+    return guard("R2 read", () => this.env.RESULTS.get(activationsKey(sha256)));
   }
 
   /** Names of the models with stored results, sorted. */

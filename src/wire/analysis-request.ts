@@ -5,6 +5,7 @@
  * tensor names, limits, and the answer schemas the CLI parses. Only zod at run time.
  */
 import { z } from "zod";
+import { ACTIVATION_TENSOR, ActivationIdSchema } from "./activations";
 import { VARIANTS } from "./head-request";
 
 const booleanParam = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
@@ -37,6 +38,12 @@ export const SadOptionsSchema = z.object({
   bias: z.enum(["augmented", "none"]).optional(),
   /** when no weights are sent: which stored SVD to use (default: the only one stored) */
   variant: z.enum(VARIANTS).optional(),
+  /** read X from a stored activation file (POST /v1/activations) instead of the body */
+  activations: ActivationIdSchema.optional(),
+  /** with activations=: the stored tensor layer.{layer} … */
+  layer: z.coerce.number().int().min(0).max(4095).optional(),
+  /** … or the stored tensor of this name (default: the file's only tensor) */
+  tensor: z.string().regex(ACTIVATION_TENSOR, "tensor must be X or layer.{l}").optional(),
 });
 export type SadOptions = z.infer<typeof SadOptionsSchema>;
 

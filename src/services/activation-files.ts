@@ -1,0 +1,85 @@
+/**
+ * @module services/activation-files
+ * What the activation store accepts and how a SAD request reads from it: an uploaded file must be a
+ * valid safetensors file whose tensors are all `layer.{l}` or a single `X`, each `[T, d]` or
+ * `[B, T, d]` (all with the same d), in a float dtype, finite everywhere — checked whole before
+ * anything is stored. A SAD request that names a stored file picks one tensor from it (`layer=L`, or
+ * `tensor=NAME`, or the only one). No Hono, no storage bindings.
+ */
+import { InvalidRequest, MissingTensor, NonFiniteInput, ShapeMismatch, UnsupportedDtype } from "../errors";
+import { ACTIVATION_TENSOR, activationTensorName } from "../wire/activations";
+import { decodeFloat, FLOAT_DTYPES, parseSafetensors, type ParsedSafetensors, type TensorView } from "../wire/safetensors";
+
+export interface ActivationIndex {
+  tensors: Record<string, { dtype: string; shape: number[] }>;
+}
+
+const fmt = (s: number[]) => `[${s.join(", ")}]`;
+
+/**
+ * Validates an activation file and lists its tensors.
+ * @throws MalformedSafetensors, InvalidRequest (names), ShapeMismatch, UnsupportedDtype, NonFiniteInput
+ */
+export function validateActivationFile(body: Uint8Array): { parsed: ParsedSafetensors; index: ActivationIndex } {
+  const parsed = parseSafetensors(body);
+  if (parsed.tensors.size === 0) throw new MissingTensor("the activation file holds no tensor; expected layer.{l} tensors or one X", { tensor: "X" });
+  const names = [...parsed.tensors.keys()];
+  for (const n of names) {
+    if (!ACTIVATION_TENSOR.test(n)) {
+      throw new InvalidRequest(`unexpected tensor ${n}; an activation file holds layer.{l} tensors (l = layer index) or one X`, { tensor: n });
+    }
+  }
+  if (parsed.tensors.has("X") && names.length > 1) {
+    throw new InvalidRequest("an activation file holds either one X or layer.{l} tensors, not both", { tensor: "X" });
+  }
+  let width: number | undefined;
+  const index: ActivationIndex = { tensors: {} };
+  for (const t of parsed.tensors.values()) {
+    if (!(FLOAT_DTYPES as readonly string[]).includes(t.dtype)) {
+      throw new UnsupportedDtype(`tensor ${t.name} has dtype ${t.dtype}; accepted: ${FLOAT_DTYPES.join(", ")}`, { tensor: t.name, dtype: t.dtype });
+    }
+    const s = t.shape;
+    if ((s.length !== 2 && s.length !== 3) || s.some((x) => x < 1)) {
+      throw new ShapeMismatch(`${t.name} must be [T, d] or [B, T, d] with every dimension ≥ 1, got ${fmt(s)}`, { tensor: t.name, actual: s });
+    }
+    const d = s[s.length - 1];
+    if (width !== undefined && d !== width) {
+      throw new ShapeMismatch(`${t.name} has ${d} columns, the file's other tensors ${width}`, { tensor: t.name, actual: s });
+    }
+    width = d;
+    requireFinite(t);
+    index.tensors[t.name] = { dtype: t.dtype, shape: s };
+  }
+  return { parsed, index };
+}
+
+function requireFinite(t: TensorView): void {
+  const v = decodeFloat(t);
+  for (let i = 0; i < v.length; i++) {
+    if (!Number.isFinite(v[i])) throw new NonFiniteInput(`${t.name} holds ${v[i]} at flat index ${i}`, { tensor: t.name, index: i });
+  }
+}
+
+/**
+ * The tensor a SAD request reads from a stored activation file: `layer.{layer}` when a layer is named,
+ * `tensor` when a name is given, else the file's only tensor.
+ */
+export function pickActivationTensor(parsed: ParsedSafetensors, id: string, sel: { layer?: number; tensor?: string }): TensorView {
+  if (sel.layer !== undefined && sel.tensor !== undefined) {
+    throw new InvalidRequest("choose the stored tensor with layer= or tensor=, not both", { parameter: "tensor" });
+  }
+  const name = sel.layer !== undefined ? activationTensorName(sel.layer) : sel.tensor;
+  if (name === undefined) {
+    if (parsed.tensors.size !== 1) {
+      throw new InvalidRequest(`activation file ${id} holds ${parsed.tensors.size} tensors (${[...parsed.tensors.keys()].join(", ")}); choose one with layer= or tensor=`, {
+        parameter: "layer",
+      });
+    }
+    return parsed.tensors.values().next().value as TensorView;
+  }
+  const t = parsed.tensors.get(name);
+  if (!t) {
+    throw new MissingTensor(`activation file ${id} has no tensor ${name} (it holds ${[...parsed.tensors.keys()].join(", ")})`, { tensor: name });
+  }
+  return t;
+}
