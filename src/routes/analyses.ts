@@ -103,7 +103,7 @@ async function planBasis(
   return { kind: "stored", summary };
 }
 
-async function loadBasis(store: ResultStore, path: HeadPath, plan: BasisPlan, opts: { fold_ln?: boolean; bias?: "augmented" | "none"; scale?: number }): Promise<HeadBasis> {
+async function loadBasis(store: ResultStore, path: HeadPath, plan: BasisPlan, opts: { fold_ln?: boolean; bias?: "augmented" | "none"; scale?: number; norm?: "layernorm" | "rmsnorm" }): Promise<HeadBasis> {
   if (plan.kind === "weights") return basisFromWeights(getKernels(), readHeadWeights(path.circuit, plan.tensors), opts);
   const obj = await store.getVectors(plan.summary.vectors.key);
   if (!obj) throw new ResultNotFound(`the stored SVD's vectors ${plan.summary.vectors.key} are missing`);
@@ -172,7 +172,7 @@ export const analyses = new Hono<AppEnv>()
     const body = new Uint8Array(await c.req.arrayBuffer());
     const store = new ResultStore(c.env);
     const parsed = await sadTokensSource(store, body, options);
-    const plan = await planBasis(store, path, parsed.tensors.size ? parsed : undefined, [SAD_TENSORS.tokens], options);
+    const plan = await planBasis(store, path, parsed.tensors.size ? parsed : undefined, [SAD_TENSORS.tokens, SAD_TENSORS.focus], options);
     const sha256 = await sha256Hex(body);
     const id = await sha256Hex(new TextEncoder().encode(canonical({ kind: "sad/v1", body: sha256, options, basis: planIdentity(plan) })));
     const kvKey = analysisSummaryKey(path, "sad", id);
@@ -184,7 +184,7 @@ export const analyses = new Hono<AppEnv>()
     const basis = await loadBasis(store, path, plan, options);
     const tokens = readTokens(parsed, basis, options.exclude_first_source);
     const input = { sha256, bytes: body.byteLength, ...(options.activations ? { activations: { id: options.activations, tensor: parsed.tensors.get(SAD_TENSORS.tokens)!.name } } : {}) };
-    const { summary, detail } = decomposeAttention(getKernels(), path, basis, tokens, options, input, id);
+    const { summary, detail } = decomposeAttention(getKernels(), path, basis, tokens, options, input, id, parsed.tensors.get(SAD_TENSORS.focus));
     await store.putAnalysis(kvKey, summary, detail ? { key: (summary.detail as { key: string }).key, bytes: detail, sha256 } : undefined);
     return c.json({ ...summary, computed: true, links: analysisLinks(path, "sad", id, detail !== undefined) }, 201);
   })

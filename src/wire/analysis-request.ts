@@ -38,6 +38,14 @@ export const SadOptionsSchema = z.object({
   bias: z.enum(["augmented", "none"]).optional(),
   /** when no weights are sent: which stored SVD to use (default: the only one stored) */
   variant: z.enum(VARIANTS).optional(),
+  /** the pre-attention norm of the head's weights (as POST …/qk): rmsnorm folds γ without centring */
+  norm: z.enum(["layernorm", "rmsnorm"]).optional(),
+  /** rotary dimensions of the head (GPT-NeoX/Pythia partial, Llama full): each pair is decomposed in the SVD of Ω_Δ, Δ = d − s */
+  rotary_dim: z.coerce.number().int().min(0).max(1024).optional(),
+  /** rotary base (rope_theta / rotary_emb_base), default 10000 */
+  rotary_base: z.coerce.number().positive().finite().optional(),
+  /** local attention window (GPT-Neo's local layers): keys with d − s < window */
+  window: z.coerce.number().int().min(1).optional(),
   /** read X from a stored activation file (POST /v1/activations) instead of the body */
   activations: ActivationIdSchema.optional(),
   /** with activations=: the stored tensor layer.{layer} … */
@@ -67,7 +75,7 @@ export const AlignmentOptionsSchema = z.object({
 export type AlignmentQuery = z.infer<typeof AlignmentOptionsSchema>;
 
 /** Tensor names of the analysis bodies (besides the head weights of POST …/{qk|ov}). */
-export const SAD_TENSORS = { tokens: "X" } as const;
+export const SAD_TENSORS = { tokens: "X", focus: "focus" } as const;
 export const ALIGNMENT_TENSORS = { features: "F", querySide: "F_query", keySide: "F_key" } as const;
 
 export const ANALYSIS_LIMITS = {
