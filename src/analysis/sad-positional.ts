@@ -61,6 +61,8 @@ export interface PositionalSadInput {
   scale: number;
   tau: number;
   excludeFirstSource: boolean;
+  /** per-prompt lengths (right-padded prompts): prompt b's positions are 0..lengths[b]−1 */
+  lengths?: Int32Array;
   /** only these (prompt, dest, src) pairs, 3 per pair (default: every candidate pair) */
   focus?: Int32Array;
 }
@@ -274,7 +276,8 @@ export function sadPositional(inp: PositionalSadInput): PositionalSadRaw {
     const byD = focus?.get(b);
     if (focus && !byD) continue;
     const ps = new PromptState(inp, b, rotary, fixed);
-    for (let d = 1; d < T; d++) {
+    const Tb = inp.lengths ? inp.lengths[b] : T;
+    for (let d = 1; d < Tb; d++) {
       const wanted = byD?.get(d);
       if (focus && !wanted) continue;
       const lo = keyRange(d, g.window);

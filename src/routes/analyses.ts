@@ -162,6 +162,11 @@ async function sadTokensSource(store: ResultStore, body: Uint8Array, options: Sa
   const picked = pickActivationTensor(stored, options.activations, { layer: options.layer, tensor: options.tensor });
   const tensors = new Map(parsed.tensors);
   tensors.set(X, picked);
+  const lengths = stored.tensors.get(SAD_TENSORS.lengths);
+  if (lengths) {
+    if (parsed.tensors.has(SAD_TENSORS.lengths)) throw new InvalidRequest(`the stored activation file has ${SAD_TENSORS.lengths}; do not send it in the body too`, { tensor: SAD_TENSORS.lengths });
+    tensors.set(SAD_TENSORS.lengths, lengths);
+  }
   return { tensors, metadata: parsed.metadata };
 }
 
@@ -172,7 +177,7 @@ export const analyses = new Hono<AppEnv>()
     const body = new Uint8Array(await c.req.arrayBuffer());
     const store = new ResultStore(c.env);
     const parsed = await sadTokensSource(store, body, options);
-    const plan = await planBasis(store, path, parsed.tensors.size ? parsed : undefined, [SAD_TENSORS.tokens, SAD_TENSORS.focus], options);
+    const plan = await planBasis(store, path, parsed.tensors.size ? parsed : undefined, [SAD_TENSORS.tokens, SAD_TENSORS.focus, SAD_TENSORS.lengths], options);
     const sha256 = await sha256Hex(body);
     const id = await sha256Hex(new TextEncoder().encode(canonical({ kind: "sad/v1", body: sha256, options, basis: planIdentity(plan) })));
     const kvKey = analysisSummaryKey(path, "sad", id);

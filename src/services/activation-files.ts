@@ -2,12 +2,13 @@
  * @module services/activation-files
  * What the activation store accepts and how a SAD request reads from it: an uploaded file must be a
  * valid safetensors file whose tensors are all `layer.{l}` or a single `X`, each `[T, d]` or
- * `[B, T, d]` (all with the same d), in a float dtype, finite everywhere — checked whole before
+ * `[B, T, d]` (all with the same d), in a float dtype, finite everywhere, optionally with `lengths`
+ * I32 [B] for prompts of different lengths (right-padded) — checked whole before
  * anything is stored. A SAD request that names a stored file picks one tensor from it (`layer=L`, or
  * `tensor=NAME`, or the only one). No Hono, no storage bindings.
  */
 import { InvalidRequest, MissingTensor, NonFiniteInput, ShapeMismatch, UnsupportedDtype } from "../errors";
-import { ACTIVATION_TENSOR, activationTensorName } from "../wire/activations";
+import { ACTIVATION_LENGTHS, ACTIVATION_TENSOR, activationTensorName } from "../wire/activations";
 import { decodeFloat, FLOAT_DTYPES, parseSafetensors, type ParsedSafetensors, type TensorView } from "../wire/safetensors";
 
 export interface ActivationIndex {
@@ -22,8 +23,9 @@ const fmt = (s: number[]) => `[${s.join(", ")}]`;
  */
 export function validateActivationFile(body: Uint8Array): { parsed: ParsedSafetensors; index: ActivationIndex } {
   const parsed = parseSafetensors(body);
-  if (parsed.tensors.size === 0) throw new MissingTensor("the activation file holds no tensor; expected layer.{l} tensors or one X", { tensor: "X" });
-  const names = [...parsed.tensors.keys()];
+  const lengths = parsed.tensors.get(ACTIVATION_LENGTHS);
+  const names = [...parsed.tensors.keys()].filter((n) => n !== ACTIVATION_LENGTHS);
+  if (names.length === 0) throw new MissingTensor("the activation file holds no tensor; expected layer.{l} tensors or one X", { tensor: "X" });
   for (const n of names) {
     if (!ACTIVATION_TENSOR.test(n)) {
       throw new InvalidRequest(`unexpected tensor ${n}; an activation file holds layer.{l} tensors (l = layer index) or one X`, { tensor: n });
@@ -35,6 +37,7 @@ export function validateActivationFile(body: Uint8Array): { parsed: ParsedSafete
   let width: number | undefined;
   const index: ActivationIndex = { tensors: {} };
   for (const t of parsed.tensors.values()) {
+    if (t.name === ACTIVATION_LENGTHS) continue;
     if (!(FLOAT_DTYPES as readonly string[]).includes(t.dtype)) {
       throw new UnsupportedDtype(`tensor ${t.name} has dtype ${t.dtype}; accepted: ${FLOAT_DTYPES.join(", ")}`, { tensor: t.name, dtype: t.dtype });
     }
@@ -50,7 +53,35 @@ export function validateActivationFile(body: Uint8Array): { parsed: ParsedSafete
     requireFinite(t);
     index.tensors[t.name] = { dtype: t.dtype, shape: s };
   }
+  if (lengths) {
+    for (const n of names) {
+      const s = parsed.tensors.get(n)!.shape;
+      if (s.length !== 3) throw new ShapeMismatch(`${ACTIVATION_LENGTHS} goes with [B, T, d] tensors; ${n} is ${fmt(s)}`, { tensor: n, actual: s });
+      readLengths(lengths, s[0], s[1]);
+    }
+    index.tensors[ACTIVATION_LENGTHS] = { dtype: lengths.dtype, shape: lengths.shape };
+  }
   return { parsed, index };
+}
+
+/**
+ * lengths I32 [B]: prompt b holds tokens 0..lengths[b]−1, each 1 ≤ lengths[b] ≤ T.
+ * @throws UnsupportedDtype, ShapeMismatch
+ */
+export function readLengths(t: TensorView, batch: number, tokens: number): Int32Array {
+  if (t.dtype !== "I32") throw new UnsupportedDtype(`${t.name} must be I32 [B], got ${t.dtype}`, { tensor: t.name, dtype: t.dtype });
+  if (t.shape.length !== 1 || t.shape[0] !== batch) {
+    throw new ShapeMismatch(`${t.name} must be [${batch}] (one length per prompt), got ${fmt(t.shape)}`, { tensor: t.name, actual: t.shape });
+  }
+  const dv = new DataView(t.bytes.buffer, t.bytes.byteOffset, t.bytes.byteLength);
+  const out = new Int32Array(batch);
+  for (let b = 0; b < batch; b++) {
+    out[b] = dv.getInt32(4 * b, true);
+    if (!(out[b] >= 1 && out[b] <= tokens)) {
+      throw new ShapeMismatch(`${t.name}[${b}] = ${out[b]} is outside 1..${tokens}`, { tensor: t.name, actual: t.shape });
+    }
+  }
+  return out;
 }
 
 function requireFinite(t: TensorView): void {
@@ -65,21 +96,22 @@ function requireFinite(t: TensorView): void {
  * `tensor` when a name is given, else the file's only tensor.
  */
 export function pickActivationTensor(parsed: ParsedSafetensors, id: string, sel: { layer?: number; tensor?: string }): TensorView {
+  const names = [...parsed.tensors.keys()].filter((n) => n !== ACTIVATION_LENGTHS);
   if (sel.layer !== undefined && sel.tensor !== undefined) {
     throw new InvalidRequest("choose the stored tensor with layer= or tensor=, not both", { parameter: "tensor" });
   }
   const name = sel.layer !== undefined ? activationTensorName(sel.layer) : sel.tensor;
   if (name === undefined) {
-    if (parsed.tensors.size !== 1) {
-      throw new InvalidRequest(`activation file ${id} holds ${parsed.tensors.size} tensors (${[...parsed.tensors.keys()].join(", ")}); choose one with layer= or tensor=`, {
+    if (names.length !== 1) {
+      throw new InvalidRequest(`activation file ${id} holds ${names.length} tensors (${names.join(", ")}); choose one with layer= or tensor=`, {
         parameter: "layer",
       });
     }
-    return parsed.tensors.values().next().value as TensorView;
+    return parsed.tensors.get(names[0])!;
   }
   const t = parsed.tensors.get(name);
   if (!t) {
-    throw new MissingTensor(`activation file ${id} has no tensor ${name} (it holds ${[...parsed.tensors.keys()].join(", ")})`, { tensor: name });
+    throw new MissingTensor(`activation file ${id} has no tensor ${name} (it holds ${names.join(", ")})`, { tensor: name });
   }
   return t;
 }

@@ -19,6 +19,7 @@ import { ANALYSIS_LIMITS, SAD_TENSORS, type SadOptions } from "../wire/analysis-
 import type { HeadPath, Variant } from "../wire/head-request";
 import { decodeFloat, encodeSafetensors, type ParsedSafetensors, type TensorView } from "../wire/safetensors";
 import type { SvdSummary } from "../wire/svd-result";
+import { readLengths } from "./activation-files";
 import { buildHeadFactors } from "./head-factors";
 import type { HeadWeights } from "./head-weights";
 
@@ -108,6 +109,8 @@ export interface TokenBatch {
   /** "appended": the caller sent d_model columns and the bias coordinate 1 was added here */
   biasCoordinate: "appended" | "sent" | "none";
   dtype: string;
+  /** per-prompt lengths when prompts differ in length (right-padded; positions ≥ lengths[b] are never read) */
+  lengths?: Int32Array;
 }
 
 const fmt = (s: number[]) => `[${s.join(", ")}]`;
@@ -143,26 +146,33 @@ export function readTokens(parsed: ParsedSafetensors, basis: HeadBasis, excludeF
       tensor: name, actual: shape, limits: ANALYSIS_LIMITS,
     });
   }
-  const candidates = batch * sadCandidatesPerPrompt(tokens, excludeFirstSource);
+  const lengthsTensor = parsed.tensors.get(SAD_TENSORS.lengths);
+  const lengths = lengthsTensor ? readLengths(lengthsTensor, batch, tokens) : undefined;
+  if (lengths?.some((n) => n < 2)) {
+    throw new ShapeMismatch(`${SAD_TENSORS.lengths} holds a prompt of fewer than 2 tokens; SAD needs T ≥ 2`, { tensor: SAD_TENSORS.lengths, actual: lengthsTensor!.shape });
+  }
+  let candidates = 0;
+  for (let b = 0; b < batch; b++) candidates += sadCandidatesPerPrompt(lengths ? lengths[b] : tokens, excludeFirstSource);
   if (candidates > ANALYSIS_LIMITS.maxCandidatePairs) {
     throw new ShapeMismatch(
       `${name} ${fmt(shape)} gives ${candidates} candidate pairs; one request may hold ${ANALYSIS_LIMITS.maxCandidatePairs} (split the batch)`,
       { tensor: name, actual: shape, limits: ANALYSIS_LIMITS },
     );
   }
+  const ragged = lengths && lengths.some((n) => n !== tokens) ? { lengths } : {};
   const raw = decodeFloat(t);
   for (let i = 0; i < raw.length; i++) {
     if (!Number.isFinite(raw[i])) throw new NonFiniteInput(`${name} holds ${raw[i]} at flat index ${i}`, { tensor: name, index: i });
   }
   if (d === basis.rows) {
-    return { X: raw, batch, tokens, sentColumns: d, biasCoordinate: augmented ? "sent" : "none", dtype: t.dtype };
+    return { X: raw, batch, tokens, sentColumns: d, biasCoordinate: augmented ? "sent" : "none", dtype: t.dtype, ...ragged };
   }
   const X = raw instanceof Float64Array ? new Float64Array(batch * tokens * basis.rows) : new Float32Array(batch * tokens * basis.rows);
   for (let r = 0; r < batch * tokens; r++) {
     X.set(raw.subarray(r * d, (r + 1) * d), r * basis.rows);
     X[r * basis.rows + d] = 1;
   }
-  return { X, batch, tokens, sentColumns: d, biasCoordinate: "appended", dtype: t.dtype };
+  return { X, batch, tokens, sentColumns: d, biasCoordinate: "appended", dtype: t.dtype, ...ragged };
 }
 
 export interface SadChoices {
@@ -180,6 +190,7 @@ export interface SadChoices {
   sparseness: string;
   x_bias_coordinate: TokenBatch["biasCoordinate"];
   null: { kind: string; seeds: number[]; generator: string; haar: string } | null;
+  prompt_lengths: string;
   /** rotary / windowed SAD (analysis/sad-positional.ts); null when the score does not depend on position */
   positional: { rotary_dim: number; rotary_base: number | null; rotary_convention: string | null; window: number | null; offsets: number[] } | null;
 }
@@ -236,7 +247,7 @@ export function readFocus(t: TensorView | undefined, batch: TokenBatch): Int32Ar
   for (let i = 0; i < out.length; i++) out[i] = dv.getInt32(4 * i, true);
   for (let i = 0; i < out.length; i += 3) {
     const [b, d, s] = [out[i], out[i + 1], out[i + 2]];
-    if (!(b >= 0 && b < batch.batch && d >= 0 && d < batch.tokens && s >= 0 && s <= d)) {
+    if (!(b >= 0 && b < batch.batch && d >= 0 && d < (batch.lengths ? batch.lengths[b] : batch.tokens) && s >= 0 && s <= d)) {
       throw new InvalidRequest(`${name} row ${i / 3} (${b}, ${d}, ${s}) is outside the batch (${batch.batch} prompts × ${batch.tokens} tokens, src ≤ dest)`, { tensor: name });
     }
   }
@@ -275,13 +286,15 @@ export function decomposeAttention(
   const seeds = Array.from({ length: options.null_seeds }, (_, i) => i);
   const scale = options.scale ?? basis.variant.scale;
   const wantPairs = options.detail === "pairs";
-  const geometry = sadGeometry(options, basis);
+  const asked = sadGeometry(options, basis);
+  // prompts of different lengths go through the positional path too (it reads each prompt's own length)
+  const geometry = asked ?? (batch.lengths ? { rotaryDim: 0, rotaryBase: 10000, window: null } : null);
   const focus = readFocus(focusTensor, batch);
   const rotations = seededRotations(basis.k, seeds);
   const positionalInput = (g: PositionalGeometry): PositionalSadInput => ({
     rows: basis.rows, k: basis.k, dHead: basis.dHead, X: batch.X, batch: batch.batch, tokens: batch.tokens, geometry: g,
     factors: basis.factors, basisOf: offsetBases(kernels, basis, g), rotations, rotationCount: seeds.length,
-    scale, tau: options.tau, excludeFirstSource: options.exclude_first_source,
+    scale, tau: options.tau, excludeFirstSource: options.exclude_first_source, lengths: batch.lengths,
   });
   let raw: SadRaw & { offsets?: number[] };
   try {
@@ -326,11 +339,12 @@ export function decomposeAttention(
           seeds, generator: RNG_NAME, haar: HAAR_NAME,
         }
       : null,
-    positional: geometry
+    prompt_lengths: batch.lengths ? "per prompt (lengths tensor): queries and keys of prompt b are positions 0..lengths[b]−1" : "all T",
+    positional: asked
       ? {
-          rotary_dim: geometry.rotaryDim,
-          rotary_base: geometry.rotaryDim ? geometry.rotaryBase : null,
-          rotary_convention: geometry.rotaryDim ? "Hugging Face rotate_half: dims i and i + r/2 rotate by p·base^(−2i/r) at position p; Ω_Δ = W̃_Q R_Δ W̃_Kᵀ" : null,
+          rotary_dim: asked.rotaryDim,
+          rotary_base: asked.rotaryDim ? asked.rotaryBase : null,
+          rotary_convention: asked.rotaryDim ? "Hugging Face rotate_half: dims i and i + r/2 rotate by p·base^(−2i/r) at position p; Ω_Δ = W̃_Q R_Δ W̃_Kᵀ" : null,
           window,
           offsets: raw.offsets ?? [0],
         }
@@ -378,7 +392,7 @@ export function decomposeAttention(
   }
 
   const termVectors = (options.terms ?? []).map(([prompt, dest, src]) => {
-    if (prompt >= batch.batch || dest >= batch.tokens || src > dest) {
+    if (prompt >= batch.batch || dest >= (batch.lengths ? batch.lengths[prompt] : batch.tokens) || src > dest) {
       throw new InvalidRequest(
         `terms pair ${prompt}:${dest}:${src} is outside the batch (${batch.batch} prompts × ${batch.tokens} tokens, src ≤ dest)`,
         { parameter: "terms" },

@@ -9,6 +9,9 @@ import { z } from "zod";
 /** Tensor names an activation file may hold: `layer.{l}` (one per layer, as `--save-activations` writes) or one `X`. */
 export const ACTIVATION_TENSOR = /^(?:X|layer\.(\d{1,4}))$/;
 
+/** Optional I32 [B] tensor of an activation file: prompt b's tokens are positions 0..lengths[b]−1 (the rest is padding, never read). */
+export const ACTIVATION_LENGTHS = "lengths";
+
 /** The tensor a SAD request reads for layer l. */
 export const activationTensorName = (layer: number) => `layer.${layer}`;
 

@@ -75,7 +75,7 @@ export const AlignmentOptionsSchema = z.object({
 export type AlignmentQuery = z.infer<typeof AlignmentOptionsSchema>;
 
 /** Tensor names of the analysis bodies (besides the head weights of POST …/{qk|ov}). */
-export const SAD_TENSORS = { tokens: "X", focus: "focus" } as const;
+export const SAD_TENSORS = { tokens: "X", focus: "focus", lengths: "lengths" } as const;
 export const ALIGNMENT_TENSORS = { features: "F", querySide: "F_query", keySide: "F_key" } as const;
 
 export const ANALYSIS_LIMITS = {

@@ -236,3 +236,21 @@ describe("rotary SAD", () => {
     expect(Array.from(part.nRecon)).toEqual(chosen.map((i) => full.nRecon[i]));
   });
 });
+
+describe("prompts of different lengths", () => {
+  test("a right-padded prompt gives exactly the figures of the same prompt alone", () => {
+    const inp = inputFor(true, ROTARY);
+    const m = D + 1;
+    const short = 6;
+    // prompt 1 truncated to 6 tokens, padded with garbage that must never be read
+    const X = Float64Array.from(inp.X);
+    for (let t = short; t < T; t++) for (let i = 0; i < m; i++) X[(T + t) * m + i] = 1e6 * (i + 1);
+    const ragged = sadPositional({ ...inp, X, lengths: Int32Array.from([T, short, T]) });
+    const alone = sadPositional({ ...inp, X: inp.X.subarray(T * m, (T + short) * m), batch: 1, tokens: short });
+    const mine = [...Array(ragged.positive).keys()].filter((i) => ragged.pairs[3 * i] === 1);
+    expect(mine.map((i) => [ragged.pairs[3 * i + 1], ragged.pairs[3 * i + 2], ragged.nRecon[i]])).toEqual(
+      [...Array(alone.positive).keys()].map((i) => [alone.pairs[3 * i + 1], alone.pairs[3 * i + 2], alone.nRecon[i]]),
+    );
+    expect(ragged.candidates).toBe((2 * T * (T - 1)) / 2 + (short * (short - 1)) / 2);
+  });
+});

@@ -80,6 +80,35 @@ describe("activation store", () => {
     expect((await storedKeys()).r2).toEqual([`activations/v1/${up.id}.safetensors`]);
   });
 
+  test("prompts of different lengths: lengths I32 [B] travels with the stored file; padding is never read", async () => {
+    const { X, weights } = parts(); // [128, 768] F64
+    const [T, d] = X.shape.slice(-2);
+    const two = new Float64Array(2 * T * d);
+    two.set(X.data as Float64Array, 0);
+    two.set((X.data as Float64Array).subarray(0, 40 * d), T * d); // prompt 1: the first 40 positions, then zeros
+    const lengths = { dtype: "I32" as const, shape: [2], data: Int32Array.from([T, 40]) };
+    const up = await post("/v1/activations", encodeSafetensors({ "layer.0": { dtype: "F64", shape: [2, T, d], data: two }, lengths }));
+    expect(up.status).toBe(201);
+    const id = ((await up.json()) as any).id;
+    const res = await post(`${HEAD(sad.head)}/qk/sad?null_seeds=0&activations=${id}&layer=0`, encodeSafetensors(weights));
+    expect(res.status).toBe(201);
+    const a = (await res.json()) as any;
+    expect(a.choices.prompt_lengths).toContain("per prompt");
+    expect(a.pairs.candidates).toBe((127 * 128) / 2 + (39 * 40) / 2); // d = 1..T_b−1, s = 1..d
+    expect(a.usage_by_prompt).toHaveLength(2);
+    // bad lengths are refused whole
+    for (const bad of [Int32Array.from([T, 0]), Int32Array.from([T + 1, 3])]) {
+      await expectProblem(
+        await post("/v1/activations", encodeSafetensors({ "layer.0": { dtype: "F64", shape: [2, T, d], data: two }, lengths: { dtype: "I32", shape: [2], data: bad } })),
+        422, "shape-mismatch",
+      );
+    }
+    await expectProblem(
+      await post("/v1/activations", encodeSafetensors({ "layer.0": { dtype: "F64", shape: [2, T, d], data: two }, lengths: { dtype: "I32", shape: [3], data: new Int32Array(3) } })),
+      422, "shape-mismatch",
+    );
+  });
+
   test("bad ids: 400 when malformed, 404 when unknown, on GET and on SAD; nothing stored", async () => {
     const { weights } = parts();
     await expectProblem(await get("/v1/activations/not-hex"), 400, "invalid-request");
