@@ -154,7 +154,7 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
       if (o.activations) activations = ActivationSource.openFile(o.activations, arch, layers);
     }
     if (o.prompts) {
-      activations = await promptActivations(path, o.prompts, { arch: o.arch, overrides: { nHeads: o.nHeads, nKvHeads: o.nKvHeads, rotaryDim: o.rotaryDim, rotaryBase: o.rotaryBase }, layers, log });
+      activations = await promptActivations(path, ckpt, o.prompts, { arch: f.architecture, overrides: { nHeads: o.nHeads, nKvHeads: o.nKvHeads, rotaryDim: o.rotaryDim, rotaryBase: o.rotaryBase }, layers, log });
       if (o.saveActivations) {
         activations.save(resolve(o.saveActivations), layers);
         log(`attention inputs of ${activations.batch} prompts × ${activations.tokens} tokens written to ${o.saveActivations}`);
@@ -218,6 +218,7 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
     const sads = new Map<ScanTask, SadHeadReport>();
     const sadFailures: typeof failures = [];
     const activationIds = new Map<string, string>();
+    const uploaded = { stored: 0, already_stored: 0, failed: 0 };
     if (activations && !abort.signal.aborted) {
       const src = activations;
       const policy = { ...DEFAULT_RETRY, retries: o.retries, baseDelayMs: o.retryBaseMs };
@@ -237,8 +238,15 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
           if (o.progress !== "quiet") progress.log(`retry ${attempt}/${o.retries} upload of layer ${u.layer} activations: ${why}`);
         },
         done: (u, outcome) => {
-          if (outcome.ok) activationIds.set(uploadKey(u), (outcome.answer as unknown as ActivationAnswer).id);
-          else uploadFailed.set(uploadKey(u), outcome);
+          if (outcome.ok) {
+            const a = outcome.answer as unknown as ActivationAnswer;
+            activationIds.set(uploadKey(u), a.id);
+            if (a.stored) uploaded.stored++;
+            else uploaded.already_stored++;
+          } else {
+            uploaded.failed++;
+            uploadFailed.set(uploadKey(u), outcome);
+          }
         },
       });
       const sendable = ready.filter((t) => {
@@ -336,6 +344,7 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
     const run = {
       schema: "headscope.scan-run/v1", model, tasks: tasks.length, ...counts, interrupted, seconds,
       peak_rss_bytes: { cli: process.resourceUsage().maxRSS * 1024, ...(workerPeak ? { worker: workerPeak } : {}) },
+      ...(activations ? { activation_uploads: uploaded } : {}),
       /** what this run computed (the rest was already stored, or failed) */
       computed_tasks: computedTasks.sort(),
     };
