@@ -15,6 +15,8 @@ import { buildCli, ROOT, runCli } from "../support/cli";
 import { writeCheckpoint, type RawTensor } from "../support/checkpoints";
 import { gaussian, rng } from "../support/matrices";
 import { readStoredState } from "../support/stored-state";
+import { CHROMIUM, collectErrors, launchBrowser } from "../support/browser";
+import { existsSync, mkdirSync } from "node:fs";
 
 const tmp = mkdtempSync(join(tmpdir(), "headscope-prompts-"));
 beforeAll(buildCli, 120_000);
@@ -82,6 +84,29 @@ describe("scan --prompts", () => {
     expect(readFileSync(join(tmp, "ioi-b/report.json"))).toEqual(readFileSync(join(tmp, "ioi-a/report.json")));
     expect(readFileSync(join(tmp, "ioi-b/report.html"))).toEqual(readFileSync(join(tmp, "ioi-a/report.html")));
     expect(JSON.parse(readFileSync(join(tmp, "ioi-b/run.json"), "utf8")).computed).toBeGreaterThan(0);
+
+    // report.html draws the SAD section offline: Fig. 9a (all pairs and IOI pairs), heatmaps, the per-head table
+    if (!existsSync(CHROMIUM)) return;
+    const browser = await launchBrowser();
+    try {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 3000 } });
+      const errors = collectErrors(page);
+      await page.goto(`file://${join(tmp, "ioi-a/report.html")}`);
+      await page.waitForFunction(() => (globalThis as unknown as { HEADSCOPE_READY?: boolean }).HEADSCOPE_READY === true, null, { timeout: 30_000 });
+      expect(errors).toEqual([]);
+      for (const id of ["sad-fig9a", "sad-fig9a-focus", "sad-usage", "sad-usage-focus"]) expect(await page.locator(`#${id} svg path`).count(), id).toBeGreaterThan(2);
+      expect(await page.locator("#sad-heads tbody tr").count()).toBe(NL * NH);
+      const e = sads[NH + 1];
+      const cells = await page.locator(`#sad-heads tr[data-layer="${e.layer}"][data-head="${e.head}"] td`).allTextContents();
+      expect(cells[11]).toBe(e.sad.verdict);
+      expect(cells[15]).toBe(e.sad.focus.verdict);
+      await page.selectOption("#sad-head", String(NH + 1));
+      expect(await page.locator("#sad-usage svg").textContent()).toContain(`L${e.layer}H${e.head}`);
+      mkdirSync(join(ROOT, "artifacts"), { recursive: true });
+      await page.screenshot({ path: join(ROOT, "artifacts/report-sad-ioi.png"), fullPage: true });
+    } finally {
+      await browser.close();
+    }
   }, 300_000);
 
   test("GPT-NeoX (partial rotary), token-id prompts of different lengths: rotary SAD per head", async () => {
