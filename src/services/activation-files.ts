@@ -4,11 +4,13 @@
  * valid safetensors file whose tensors are all `layer.{l}` or a single `X`, each `[T, d]` or
  * `[B, T, d]` (all with the same d), in a float dtype, finite everywhere, optionally with `lengths`
  * I32 [B] for prompts of different lengths (right-padded) — checked whole before
- * anything is stored. A SAD request that names a stored file picks one tensor from it (`layer=L`, or
- * `tensor=NAME`, or the only one). No Hono, no storage bindings.
+ * anything is stored (then one write, through ResultStore). A SAD request that names a stored file
+ * picks one tensor from it (`layer=L`, or `tensor=NAME`, or the only one). No Hono.
  */
-import { InvalidRequest, MissingTensor, NonFiniteInput, ShapeMismatch, UnsupportedDtype } from "../errors";
-import { ACTIVATION_LENGTHS, ACTIVATION_TENSOR, activationTensorName } from "../wire/activations";
+import { InvalidRequest, MissingTensor, NonFiniteInput, ResultNotFound, ShapeMismatch, UnsupportedDtype } from "../errors";
+import type { ResultStore } from "../storage/result-store";
+import { ACTIVATION_LENGTHS, ACTIVATION_TENSOR, activationTensorName, type ActivationAnswer } from "../wire/activations";
+import { sha256Hex } from "./sha256";
 import { decodeFloat, FLOAT_DTYPES, parseSafetensors, type ParsedSafetensors, type TensorView } from "../wire/safetensors";
 
 export interface ActivationIndex {
@@ -114,4 +116,19 @@ export function pickActivationTensor(parsed: ParsedSafetensors, id: string, sel:
     throw new MissingTensor(`activation file ${id} has no tensor ${name} (it holds ${names.join(", ")})`, { tensor: name });
   }
   return t;
+}
+
+/** Validates an uploaded activation file whole, then stores it under its SHA-256 (once). */
+export async function storeActivations(store: ResultStore, body: Uint8Array): Promise<ActivationAnswer> {
+  const { index } = validateActivationFile(body);
+  const id = await sha256Hex(body);
+  const stored = await store.putActivations(id, body);
+  return { schema: "headscope.activations/v1", id, bytes: body.byteLength, tensors: index.tensors, stored, links: { self: `/v1/activations/${id}` } };
+}
+
+/** A stored activation file's object. @throws ResultNotFound */
+export async function storedActivations(store: ResultStore, id: string): Promise<R2ObjectBody> {
+  const obj = await store.getActivations(id);
+  if (!obj) throw new ResultNotFound(`no activation file ${id} is stored (POST /v1/activations first)`);
+  return obj;
 }

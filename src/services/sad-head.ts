@@ -12,9 +12,8 @@ import { rotateKeyRows } from "../analysis/rotary";
 import { pairTermsPositional, sadPositional, type OffsetBasis, type PositionalGeometry, type PositionalSadInput } from "../analysis/sad-positional";
 import { aggregateSad, decomposeTerms, type SadAggregates } from "../analysis/sad-stats";
 import { InvalidRequest, MissingTensor, NonFiniteInput, ShapeMismatch, UnsupportedDtype } from "../errors";
-import { sadCandidatesPerPrompt } from "../kernels/kernels";
-import type { Kernels, SadKernels, SadRaw } from "../kernels/types";
-import { analysisDetailKey } from "../storage/keys";
+import { sadCandidatesPerPrompt } from "../kernels/sad";
+import type { Kernels, SadRaw } from "../kernels/types";
 import { ANALYSIS_LIMITS, SAD_TENSORS, type SadOptions } from "../wire/analysis-request";
 import type { HeadPath, Variant } from "../wire/head-request";
 import { decodeFloat, encodeSafetensors, type ParsedSafetensors, type TensorView } from "../wire/safetensors";
@@ -273,13 +272,15 @@ export function usageByPrompt(raw: Pick<SadRaw, "pairs" | "nRecon"> & { selected
  * @param focusTensor - optional `focus` I32 [F, 3]: the same aggregates restricted to these pairs, with their own null
  */
 export function decomposeAttention(
-  kernels: Kernels & SadKernels & { simd?: boolean },
+  kernels: Kernels,
   path: HeadPath,
   basis: HeadBasis,
   batch: TokenBatch,
   options: SadOptions,
   input: { sha256: string; bytes: number; activations?: { id: string; tensor: string } },
   id: string,
+  /** where the detail object will be stored (ResultStore.analysisDetailKey), recorded in the summary */
+  detailKey: string,
   focusTensor?: TensorView,
 ): SadResult {
   requireNonzero(basis, "qk");
@@ -356,7 +357,7 @@ export function decomposeAttention(
     const P = raw.positive;
     const offsets = new Int32Array(P + 1);
     for (let i = 0; i < P; i++) offsets[i + 1] = offsets[i] + raw.nRecon[i];
-    const key = analysisDetailKey(path, "sad", id);
+    const key = detailKey;
     detail = encodeSafetensors(
       {
         pairs: { dtype: "I32", shape: [P, 3], data: raw.pairs },
