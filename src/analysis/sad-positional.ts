@@ -21,7 +21,7 @@
  * In head space y_{s'} = W̃_Q rot(k̂_{s'}, −d), so u_k·y = (U^Δᵀ W̃_Q)_k · rot(k̂_{s'}, −d) and the mean
  * over keys is one running sum of rotated keys per query.
  */
-import { decomposeTerms } from "./sad-stats";
+import { decomposeTerms, numpySum } from "./sad-stats";
 import { rotateRows } from "./rotary";
 import type { SadRaw } from "../kernels/types";
 
@@ -235,6 +235,50 @@ class PairTermsBuilder {
   }
 }
 
+/**
+ * N_recon and Rolls–Tovee sparseness of a relative term vector by decomposeTerms' rule (totals in
+ * numpy's pairwise order, positive terms summed in descending order, the same 1e-12 slack), without
+ * the selected set and without allocating: the null calls this for every pair and rotation.
+ */
+class NullCounter {
+  private readonly pos: Float64Array;
+  private readonly abs: Float64Array;
+  private readonly sq: Float64Array;
+  constructor(r: number) {
+    this.pos = new Float64Array(r);
+    this.abs = new Float64Array(r);
+    this.sq = new Float64Array(r);
+  }
+  /** returns N_recon (0 when Σ t̃ ≤ 0), and sets `reached` and `sparseness` */
+  reached = true;
+  sparseness = 0;
+  count(rel: Float64Array, tau: number): number {
+    const r = rel.length;
+    let np = 0;
+    for (let k = 0; k < r; k++) {
+      const v = rel[k];
+      this.abs[k] = Math.abs(v);
+      this.sq[k] = v * v;
+      if (v > 0) this.pos[np++] = v;
+    }
+    const total = numpySum(rel);
+    this.sparseness = (numpySum(this.abs) / r) ** 2 / (numpySum(this.sq) / r);
+    if (!(total > 0)) return 0;
+    const sorted = this.pos.subarray(0, np).sort();
+    const thr = tau * total - 1e-12 * Math.abs(total);
+    let c = 0;
+    for (let i = np - 1; i >= 0; i--) {
+      c += sorted[i];
+      if (c >= thr) {
+        this.reached = true;
+        return np - i;
+      }
+    }
+    this.reached = false;
+    return 1;
+  }
+}
+
 /** Runs positional SAD (or focus-restricted SAD) over the batch. */
 export function sadPositional(inp: PositionalSadInput): PositionalSadRaw {
   const { batch: B, tokens: T, k: R, geometry: g } = inp;
@@ -271,6 +315,8 @@ export function sadPositional(inp: PositionalSadInput): PositionalSadRaw {
   const alpha = new Float64Array(R), betaRel = new Float64Array(R), rel = new Float64Array(R);
   const aRot = new Float64Array(R), bRot = new Float64Array(R);
   const row = new Float64Array(T);
+  const counter = new NullCounter(R);
+  const rotationViews = Array.from({ length: nrot }, (_, r) => inp.rotations.subarray(r * R * R, (r + 1) * R * R));
 
   for (let b = 0; b < B; b++) {
     const byD = focus?.get(b);
@@ -314,17 +360,17 @@ export function sadPositional(inp: PositionalSadInput): PositionalSadRaw {
           selected.push(k);
         }
         for (let r = 0; r < nrot; r++) {
-          const Q = inp.rotations.subarray(r * R * R, (r + 1) * R * R);
+          const Q = rotationViews[r];
           vecMat(alpha, Q, R, R, aRot);
           vecMat(betaRel, Q, R, R, bRot);
           for (let k = 0; k < R; k++) rel[k] = aRot[k] * bRot[k];
-          const nd = decomposeTerms(rel, inp.tau);
-          if (nd.n_recon === null) continue;
+          const n = counter.count(rel, inp.tau);
+          if (n === 0) continue;
           const o = nullOut[r];
-          if (!nd.reached) o.unreached++;
+          if (!counter.reached) o.unreached++;
           o.positive++;
-          o.histogram[nd.n_recon]++;
-          o.sparseness.push(nd.sparseness);
+          o.histogram[n]++;
+          o.sparseness.push(counter.sparseness);
         }
       }
     }
