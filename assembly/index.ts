@@ -13,6 +13,7 @@ export function simdEnabled(): i32 {
   return ASC_FEATURE_SIMD ? 1 : 0;
 }
 export { sadRun, sadWorkspace, sadPairTerms } from "./sparse/sad";
+export { sadNRecon } from "./sparse/select";
 export { linearF32 } from "./forward/linear";
 export { normRowsF32, affineRowsF32 } from "./forward/norm";
 export { activateF32, gluF32 } from "./forward/activation";

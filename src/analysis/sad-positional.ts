@@ -275,7 +275,7 @@ class NullCounter {
       }
     }
     this.reached = false;
-    return 1;
+    return np;
   }
 }
 

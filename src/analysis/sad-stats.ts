@@ -66,7 +66,7 @@ export interface SadAggregates {
     firing: number;
     firing_positive: number;
     firing_nonpositive: number;
-    /** pairs whose threshold rounding kept out of reach; reported with N_recon = 1 as numpy does */
+    /** pairs whose threshold rounding kept out of reach; reported with N_recon = their number of positive terms */
     n_recon_unreached: number;
   };
   n_recon: { median: number; p90: number; mean: number; histogram: number[] };
@@ -163,5 +163,6 @@ export function decomposeTerms(rel: ArrayLike<number>, tau: number): { total: nu
     c += rel[order[i]];
     if (c >= thr) return { total, n_recon: i + 1, selected: order.slice(0, i + 1), sparseness, reached: true };
   }
-  return { total, n_recon: 1, selected: order.slice(0, 1), sparseness, reached: false };
+  // out of reach through rounding: every positive term was needed (the kernel's rule, assembly/sparse/select.ts)
+  return { total, n_recon: order.length, selected: order, sparseness, reached: false };
 }

@@ -329,7 +329,7 @@ export function decomposeAttention(
     relative: geometry?.rotaryDim
       ? "t̃_k(d,s) = (x̃_d·u_k^Δ)(u_k^Δ·(y_s − mean_{s'∈K(d), s'≠s} y_s')), y_s' = Ω_{d−s'} x̃_s'ᵀ, (u^Δ, σ^Δ, v^Δ) the SVD of Ω_Δ, Δ = d − s; firing pairs with Σ_k t̃_k ≤ 0 are counted, not decomposed"
       : `t̃_k(d,s) = σ_k (x̃_d·u_k)(v_k·(x̃_s − mean_{s'∈K(d), s'≠s} x̃_s'))${window === null ? ", K(d) = {0..d}" : ""}; firing pairs with Σ_k t̃_k ≤ 0 are counted, not decomposed`,
-    n_recon_rule: "smallest n with Σ_{i≤n} t̃_(i) ≥ τ·Σt̃ − 1e-12·|Σt̃| (terms sorted descending; totals in numpy's pairwise order)",
+    n_recon_rule: "smallest n with Σ_{i≤n} t̃_(i) ≥ τ·Σt̃ − 1e-12·|Σt̃| (terms sorted descending; totals in numpy's pairwise order); when rounding keeps it out of reach, n = the number of positive terms, counted in pairs.n_recon_unreached",
     sparseness: "Rolls–Tovee (mean_k |t̃_k|)² / mean_k t̃_k²",
     x_bias_coordinate: batch.biasCoordinate,
     null: seeds.length
