@@ -6,9 +6,7 @@
  * IOI roles, and a description of the prompts for the report and for `--save-activations`.
  */
 import { basename } from "node:path";
-import { computeAttentionInputs } from "../model/forward";
-import { resolvePrompts } from "../model/prompts";
-import { loadTokenizer } from "../model/tokenizer";
+import { computeAttentionInputs, loadTokenizer, resolvePrompts } from "../model";
 import type { ArchitectureOverrides } from "./architectures";
 import type { Checkpoint } from "./checkpoint";
 import { ActivationSource } from "./sad";

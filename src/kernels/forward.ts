@@ -6,29 +6,8 @@
  * create views, copy in, call the kernels, copy out, reset. A block's weights, the residual stream of
  * its tokens and the block's activations are all that is in WebAssembly memory at once.
  */
-import { KernelFault, ShapeMismatch } from "../errors";
-
-interface ForwardExports {
-  memory: WebAssembly.Memory;
-  reset(): void;
-  alloc(bytes: number): number;
-  simdEnabled(): number;
-  linearF32(n: number, k: number, m: number, x: number, ldx: number, wp: number, bias: number, y: number, ldy: number, accumulate: number): void;
-  normRowsF32(n: number, d: number, x: number, ldx: number, z: number, ldz: number, eps: number, rms: number): void;
-  affineRowsF32(n: number, d: number, z: number, ldz: number, gamma: number, beta: number, out: number, ldo: number): void;
-  activateF32(n: number, m: number, h: number, ldh: number, kind: number): void;
-  gluF32(n: number, f: number, h: number, ldh: number, kind: number): void;
-  attentionWorkspace(tMax: number, dh: number): number;
-  attentionF32(
-    nb: number, offsets: number, qkv: number, ld: number, nH: number, nKv: number, dh: number, scale: number, window: number,
-    z: number, ldz: number, work: number,
-  ): void;
-  rotaryWorkspace(rot: number): number;
-  rotaryF32(
-    nb: number, offsets: number, qkv: number, ld: number, nH: number, nKv: number, dh: number, rot: number, base: number,
-    posScale: number, work: number,
-  ): void;
-}
+import { ShapeMismatch } from "../errors";
+import { instantiate, type KernelInstance } from "./instance";
 
 /** Output columns per packed panel (assembly/forward/linear.ts). */
 export const PANEL = 8;
@@ -52,32 +31,37 @@ export interface PackedLinear {
  */
 export function packLinear(src: ArrayLike<number>, k: number, m: number, layout: "in_out" | "out_in", bias?: ArrayLike<number>, into?: Float32Array): PackedLinear {
   if (src.length !== k * m) throw new ShapeMismatch(`weight has ${src.length} entries, expected ${k} × ${m}`);
-  if (bias && bias.length !== m) throw new ShapeMismatch(`bias has ${bias.length} entries, expected ${m}`);
   const panels = into ?? new Float32Array(packedLength(k, m));
-  const np = Math.ceil(m / PANEL);
-  for (let p = 0; p < np; p++) {
-    const j0 = p * PANEL;
-    const cols = Math.min(PANEL, m - j0);
-    const base = p * k * PANEL;
-    if (layout === "in_out") {
-      for (let i = 0; i < k; i++) {
-        const o = base + i * PANEL;
-        const s = i * m + j0;
-        for (let c = 0; c < cols; c++) panels[o + c] = src[s + c];
-        for (let c = cols; c < PANEL; c++) panels[o + c] = 0;
-      }
-    } else {
-      for (let c = 0; c < PANEL; c++) {
-        if (c >= cols) {
-          for (let i = 0; i < k; i++) panels[base + i * PANEL + c] = 0;
-          continue;
-        }
-        const s = (j0 + c) * k;
-        for (let i = 0; i < k; i++) panels[base + i * PANEL + c] = src[s + i];
-      }
+  packRows(panels, k, m, layout, 0, src);
+  return withBias(k, m, panels, bias);
+}
+
+/** A packed matrix with its bias (checked against m). */
+export function withBias(k: number, m: number, panels: Float32Array, bias?: ArrayLike<number>): PackedLinear {
+  if (bias && bias.length !== m) throw new ShapeMismatch(`bias has ${bias.length} entries, expected ${m}`);
+  return { k, m, panels, bias: bias ? Float32Array.from(bias) : undefined };
+}
+
+/**
+ * Packs consecutive rows of `src`'s layout, starting at row `r0` (rows are input dimensions for
+ * "in_out", output columns for "out_in"), so a matrix can be packed a few rows at a time as it is
+ * read. Padding columns of the last panel must be zero beforehand (fresh memory is).
+ */
+export function packRows(panels: Float32Array, k: number, m: number, layout: "in_out" | "out_in", r0: number, rows: ArrayLike<number>): void {
+  if (layout === "in_out") {
+    const n = rows.length / m;
+    for (let r = 0; r < n; r++) {
+      const i = r0 + r;
+      for (let j = 0; j < m; j++) panels[(j >> 3) * k * PANEL + i * PANEL + (j & 7)] = rows[r * m + j];
+    }
+  } else {
+    const n = rows.length / k;
+    for (let r = 0; r < n; r++) {
+      const j = r0 + r;
+      const base = (j >> 3) * k * PANEL + (j & 7);
+      for (let i = 0; i < k; i++) panels[base + i * PANEL] = rows[r * k + i];
     }
   }
-  return { k, m, panels, bias: bias ? Float32Array.from(bias) : undefined };
 }
 
 export function packedLength(k: number, m: number): number {
@@ -145,24 +129,18 @@ export interface ForwardKernels {
   runBlock(input: BlockInput): Float32Array;
 }
 
+/** The forward pass's kernels on their own instance (the CLI's forward pass; never the worker). */
 export function createForwardKernels(module: WebAssembly.Module, name = "wasm"): ForwardKernels {
-  const instance = new WebAssembly.Instance(module, {
-    env: {
-      abort(_msg: number, _file: number, line: number, column: number): never {
-        throw new KernelFault(`WebAssembly abort at ${line}:${column}`);
-      },
-    },
-  });
-  const ex = instance.exports as unknown as ForwardExports;
-  const alloc = (bytes: number): number => {
-    const ptr = ex.alloc(Math.max(16, bytes));
-    if (ptr === 0) throw new KernelFault(`WebAssembly memory could not grow to ${bytes} more bytes`);
-    return ptr;
-  };
+  return forwardKernels(instantiate(module), name);
+}
 
+/** runBlock over one instance. */
+export function forwardKernels(k: KernelInstance, name = "wasm"): ForwardKernels {
+  const ex = k.exports;
+  const alloc = (bytes: number): number => k.alloc(Math.max(16, bytes));
   return {
     name,
-    simd: ex.simdEnabled() === 1,
+    simd: k.simd,
     runBlock({ shape, resid, offsets, block, window = 0 }: BlockInput): Float32Array {
       const d = shape.dModel;
       const n = resid.length / d;
@@ -171,8 +149,7 @@ export function createForwardKernels(module: WebAssembly.Module, name = "wasm"):
         throw new ShapeMismatch(`residual of ${resid.length} values does not hold the ${offsets[nb]} tokens of width ${d} the offsets describe`);
       }
       const rms = shape.norm === "rmsnorm" ? 1 : 0;
-      ex.reset();
-      try {
+      return k.call(() => {
         const f32 = (count: number) => alloc(4 * count);
         const pResid = f32(n * d);
         const pZ = f32(n * d);
@@ -239,9 +216,7 @@ export function createForwardKernels(module: WebAssembly.Module, name = "wasm"):
         ex.linearF32(n, ff, d, pH, block.up.m, pDown.w, pDown.b, pResid, d, 1);
         resid.set(new Float32Array(ex.memory.buffer, pResid, n * d));
         return captured;
-      } finally {
-        ex.reset();
-      }
+      });
     },
   };
 }

@@ -143,8 +143,27 @@ function shares(lengths: number[], parts: number): Array<[number, number]> {
   return out;
 }
 
-function sharedAlloc(length: number): Float32Array {
-  return new Float32Array(new SharedArrayBuffer(4 * length));
+/**
+ * Shared memory for packed blocks, reused block after block: two of these alternate (the block the
+ * lanes run, and the next one being read), so reading a model leaves no block-sized garbage behind.
+ * Every block of a model has the same shapes, so the n-th allocation of a block reuses the n-th buffer.
+ */
+function sharedArena(): { reset(): void; alloc(length: number): Float32Array } {
+  const buffers: Float32Array[] = [];
+  let next = 0;
+  return {
+    reset: () => void (next = 0),
+    alloc(length) {
+      const b = buffers[next];
+      if (b && b.length === length) {
+        next++;
+        return b.fill(0);
+      }
+      const fresh = new Float32Array(new SharedArrayBuffer(4 * length));
+      buffers[next++] = fresh;
+      return fresh;
+    },
+  };
 }
 
 /**
@@ -201,12 +220,17 @@ async function run(model: ForwardModel, prompts: number[][], opts: ForwardOption
     }
     const wanted = new Set(layers);
     const activations: Float32Array[] = [];
-    let next: BlockWeights | undefined = last > 0 ? model.block(0, sharedAlloc) : undefined;
+    const arenas = [sharedArena(), sharedArena()];
+    const load = (l: number) => {
+      arenas[l % 2].reset();
+      return model.block(l, arenas[l % 2].alloc);
+    };
+    let next: BlockWeights | undefined = last > 0 ? load(0) : undefined;
     for (let l = 0; l <= last; l++) {
       const block = l < last ? next : undefined;
       const running = Promise.all(lanes.map((lane) => lane.run(block, model.window(l))));
-      // read and pack the next block while the lanes run this one
-      next = l + 1 < last ? model.block(l + 1, sharedAlloc) : undefined;
+      // read and pack the next block (into the other arena) while the lanes run this one
+      next = l + 1 < last ? load(l + 1) : undefined;
       const captured = await running;
       if (!wanted.has(l)) continue;
       const out = new Float32Array(B * T * d);

@@ -11,8 +11,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
 import { computeAttentionInputs, groupByLength } from "../../src/model/forward";
+import { resolvePrompts } from "../../src/model/prompts";
+import { gpt2Tokenizer } from "../../src/model/tokenizer";
+import { writeCheckpoint, type RawTensor } from "../support/checkpoints";
+import { gaussian, rng } from "../support/matrices";
 import { decodeFloat, parseSafetensors } from "../../src/wire/safetensors";
-import { PROJECT_ROOT } from "../support/paths";
+import { PROJECT_ROOT, SHARED } from "../support/paths";
 
 const FIXTURES = join(PROJECT_ROOT, "test/fixtures/forward");
 const LAYOUTS = ["gpt2", "gpt-neo", "gpt-neox", "gpt-neox-sequential", "llama"] as const;
@@ -109,4 +113,42 @@ describe("refusals", () => {
     await expect(computeAttentionInputs(gpt2, [[1], []])).rejects.toThrow(/prompt 1 has no tokens/);
     await expect(computeAttentionInputs(gpt2, [[1]], { layers: [3] })).rejects.toThrow(/layer 3 is outside 0..2/);
   });
+});
+
+test("ioi prompts through GPT-2's tokenizer into a GPT-2-vocabulary model: layer 0 is LN(wte[token] + wpe[position])", async () => {
+  const V = 50257, P = 64, D = 16, FF = 32;
+  const r = rng(5);
+  const rand = (...shape: number[]): RawTensor => ({ shape, data: Float64Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => 0.3 * gaussian(r)) });
+  const tensors: Record<string, RawTensor> = { "wte.weight": rand(V, D), "wpe.weight": rand(P, D) };
+  for (let l = 0; l < 2; l++) {
+    for (const [n, shape] of [["ln_1", [D]], ["ln_2", [D]]] as const) {
+      tensors[`h.${l}.${n}.weight`] = rand(...shape);
+      tensors[`h.${l}.${n}.bias`] = rand(...shape);
+    }
+    Object.assign(tensors, {
+      [`h.${l}.attn.c_attn.weight`]: rand(D, 3 * D), [`h.${l}.attn.c_attn.bias`]: rand(3 * D),
+      [`h.${l}.attn.c_proj.weight`]: rand(D, D), [`h.${l}.attn.c_proj.bias`]: rand(D),
+      [`h.${l}.mlp.c_fc.weight`]: rand(D, FF), [`h.${l}.mlp.c_fc.bias`]: rand(FF),
+      [`h.${l}.mlp.c_proj.weight`]: rand(FF, D), [`h.${l}.mlp.c_proj.bias`]: rand(D),
+    });
+  }
+  const ckpt = writeCheckpoint(join(tmp, "gpt2-vocab"), tensors, { dtype: "F32", config: { model_type: "gpt2", n_head: 2 } });
+  const { tokens, meta } = resolvePrompts("ioi:6", gpt2Tokenizer());
+  const got = await computeAttentionInputs(ckpt, tokens, { threads: 2 });
+  expect(got.lengths).toEqual(tokens.map((t) => t.length));
+  expect(meta.ioi!.every((m, b) => m.positions.END === got.lengths[b] - 1)).toBe(true);
+  const [wte, wpe] = [tensors["wte.weight"].data, tensors["wpe.weight"].data];
+  let worst = 0;
+  tokens.forEach((ids, b) => ids.forEach((id, t) => {
+    const x = Array.from({ length: D }, (_, i) => wte[id * D + i] + wpe[t * D + i]);
+    const mean = x.reduce((a, v) => a + v, 0) / D;
+    const sd = Math.sqrt(x.reduce((a, v) => a + (v - mean) ** 2, 0) / D + 1e-5);
+    x.forEach((v, i) => (worst = Math.max(worst, Math.abs((v - mean) / sd - got.activations[0][(b * got.tokens + t) * D + i]))));
+  }));
+  expect(worst).toBeLessThan(1e-5);
+});
+
+test("a checkpoint holding only attention weights is refused before anything runs", async () => {
+  await expect(computeAttentionInputs(join(SHARED, "models/gpt2-small-attn.safetensors"), [[1, 2]], { threads: 1 }))
+    .rejects.toThrow(/the forward pass needs the whole model .*missing wte\.weight/);
 });

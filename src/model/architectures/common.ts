@@ -4,7 +4,7 @@
  * lookups that read only the rows of the tokens used, tensor shape checks and small conversions.
  */
 import { CheckpointError, type Checkpoint } from "../../cli/checkpoint";
-import { packedLength, packLinear, type NormParams, type PackedLinear } from "../../kernels/forward";
+import { packedLength, packRows, withBias, type NormParams, type PackedLinear } from "../../kernels/forward";
 import type { Allocate } from "./types";
 
 /** The prefix (group 1) of the first tensor name matching the adapter's signature pattern. */
@@ -29,8 +29,53 @@ export function norm(ckpt: Checkpoint, weight: string, bias?: string): NormParam
   return { weight: f32(ckpt.read(weight)), bias: bias ? f32(ckpt.read(bias)) : undefined };
 }
 
-export function pack(alloc: Allocate, src: ArrayLike<number>, k: number, m: number, layout: "in_out" | "out_in", bias?: ArrayLike<number>): PackedLinear {
-  return packLinear(src, k, m, layout, bias, alloc(packedLength(k, m)));
+/**
+ * Every tensor the pass will read must be there before anything runs: `names(-1)` the embeddings,
+ * `names(l)` block l's.
+ */
+export function requireAll(ckpt: Checkpoint, nLayers: number, names: (layer: number) => string[]): void {
+  const missing = [-1, ...Array.from({ length: nLayers }, (_, l) => l)].flatMap(names).filter((n) => !ckpt.has(n));
+  if (missing.length) {
+    throw new CheckpointError(
+      `the forward pass needs the whole model (embeddings, and every block's norms, attention and MLP); missing ${missing.slice(0, 6).join(", ")}` +
+        `${missing.length > 6 ? ` and ${missing.length - 6} more` : ""}`,
+    );
+  }
+}
+
+/** Rows [from, from + count) of a 2-D checkpoint tensor. */
+export interface RowSegment {
+  name: string;
+  from?: number;
+  count?: number;
+}
+
+/** Rows read per positioned read while packing: small buffers, so a block leaves little garbage behind. */
+const PACK_ROWS = 64;
+
+/**
+ * Packs the matrix whose rows are the given segments, in order (rows are input dimensions for
+ * "in_out", output columns for "out_in"), reading a few rows at a time straight into the panels.
+ */
+export function pack(
+  ckpt: Checkpoint, alloc: Allocate, segments: RowSegment[], k: number, m: number, layout: "in_out" | "out_in", bias?: ArrayLike<number>,
+): PackedLinear {
+  const panels = alloc(packedLength(k, m));
+  const width = layout === "in_out" ? m : k;
+  let row = 0;
+  for (const s of segments) {
+    const [rows, cols] = ckpt.info(s.name).shape;
+    if (cols !== width) throw new CheckpointError(`tensor ${s.name} has ${cols} columns, expected ${width}`);
+    const from = s.from ?? 0;
+    const end = from + (s.count ?? rows);
+    for (let r = from; r < end; r += PACK_ROWS) {
+      const chunk = ckpt.readRows(s.name, r, Math.min(end, r + PACK_ROWS));
+      packRows(panels, k, m, layout, row, chunk);
+      row += chunk.length / width;
+    }
+  }
+  if (row !== (layout === "in_out" ? k : m)) throw new CheckpointError(`${segments.map((s) => s.name).join(" + ")}: ${row} rows, expected ${layout === "in_out" ? k : m}`);
+  return withBias(k, m, panels, bias);
 }
 
 /** Rows of `name` [vocab, d] for every token of every prompt, stacked; plus `positions` rows 0… added when given. */

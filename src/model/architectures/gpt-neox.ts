@@ -11,13 +11,16 @@ import type { Checkpoint } from "../../cli/checkpoint";
 import type { ArchitectureFacts } from "../../cli/architectures";
 import { GPT_NEOX_PATTERN } from "../../cli/architectures/gpt-neox";
 import { activationOf } from "./activation";
-import { embedRows, findPrefix, norm, pack, requireShape, ropePositionScale } from "./common";
+import { embedRows, findPrefix, norm, pack, requireAll, requireShape, ropePositionScale } from "./common";
 import type { ForwardModel } from "./types";
 
 export function gptNeoxForward(ckpt: Checkpoint, facts: ArchitectureFacts): ForwardModel {
   const prefix = findPrefix(ckpt, GPT_NEOX_PATTERN);
   const p = (l: number, s: string) => `${prefix}layers.${l}.${s}`;
   const d = facts.d_model;
+  requireAll(ckpt, facts.n_layers, (l) => l < 0 ? [`${prefix}embed_in.weight`]
+    : ["input_layernorm", "post_attention_layernorm", "attention.query_key_value", "attention.dense", "mlp.dense_h_to_4h", "mlp.dense_4h_to_h"]
+      .flatMap((x) => [p(l, `${x}.weight`), p(l, `${x}.bias`)]));
   const dh = facts.d_head;
   const nH = facts.n_heads;
   const cfg = ckpt.config;
@@ -39,26 +42,19 @@ export function gptNeoxForward(ckpt: Checkpoint, facts: ArchitectureFacts): Forw
     block(l, alloc) {
       requireShape(ckpt, p(l, "mlp.dense_h_to_4h.weight"), [ff, d]);
       requireShape(ckpt, p(l, "mlp.dense_4h_to_h.weight"), [d, ff]);
-      const w = ckpt.read(p(l, "attention.query_key_value.weight"));
+      const qkvName = p(l, "attention.query_key_value.weight");
       const b = ckpt.read(p(l, "attention.query_key_value.bias"));
-      // head h's rows h·3·dh + part·dh … → row (part·nH + h)·dh … of [Q heads | K heads | V heads]
-      const wq = new Float32Array(3 * d * d);
+      // head h's rows h·3·dh + part·dh … → rows (part·nH + h)·dh … of [Q heads | K heads | V heads]
+      const segments = [0, 1, 2].flatMap((part) => Array.from({ length: nH }, (_, h) => ({ name: qkvName, from: h * 3 * dh + part * dh, count: dh })));
       const bq = new Float32Array(3 * d);
-      for (let h = 0; h < nH; h++) {
-        for (let part = 0; part < 3; part++) {
-          const from = h * 3 * dh + part * dh;
-          const to = (part * nH + h) * dh;
-          wq.set(w.subarray(from * d, (from + dh) * d), to * d);
-          bq.set(b.subarray(from, from + dh), to);
-        }
-      }
+      segments.forEach((s, i) => bq.set(b.subarray(s.from, s.from + dh), i * dh));
       return {
         ln1: norm(ckpt, p(l, "input_layernorm.weight"), p(l, "input_layernorm.bias")),
-        qkv: pack(alloc, wq, d, 3 * d, "out_in", bq),
-        out: pack(alloc, ckpt.read(p(l, "attention.dense.weight")), d, d, "out_in", ckpt.read(p(l, "attention.dense.bias"))),
+        qkv: pack(ckpt, alloc, segments, d, 3 * d, "out_in", bq),
+        out: pack(ckpt, alloc, [{ name: p(l, "attention.dense.weight") }], d, d, "out_in", ckpt.read(p(l, "attention.dense.bias"))),
         ln2: norm(ckpt, p(l, "post_attention_layernorm.weight"), p(l, "post_attention_layernorm.bias")),
-        up: pack(alloc, ckpt.read(p(l, "mlp.dense_h_to_4h.weight")), d, ff, "out_in", ckpt.read(p(l, "mlp.dense_h_to_4h.bias"))),
-        down: pack(alloc, ckpt.read(p(l, "mlp.dense_4h_to_h.weight")), ff, d, "out_in", ckpt.read(p(l, "mlp.dense_4h_to_h.bias"))),
+        up: pack(ckpt, alloc, [{ name: p(l, "mlp.dense_h_to_4h.weight") }], d, ff, "out_in", ckpt.read(p(l, "mlp.dense_h_to_4h.bias"))),
+        down: pack(ckpt, alloc, [{ name: p(l, "mlp.dense_4h_to_h.weight") }], ff, d, "out_in", ckpt.read(p(l, "mlp.dense_4h_to_h.bias"))),
       };
     },
     layout: `embed_in; input_layernorm; fused query_key_value regrouped per head; rotary ${facts.rotary_dim}/${dh} dims (rotate_half); dense; post_attention_layernorm; mlp; ${parallel ? "parallel" : "sequential"} residual`,

@@ -11,13 +11,16 @@ import type { Checkpoint } from "../../cli/checkpoint";
 import type { ArchitectureFacts } from "../../cli/architectures";
 import { LLAMA_PATTERN } from "../../cli/architectures/llama";
 import { activationOf } from "./activation";
-import { concat, embedRows, findPrefix, norm, pack, requireShape, ropePositionScale } from "./common";
+import { concat, embedRows, findPrefix, norm, pack, requireAll, requireShape, ropePositionScale } from "./common";
 import type { ForwardModel } from "./types";
 
 export function llamaForward(ckpt: Checkpoint, facts: ArchitectureFacts): ForwardModel {
   const prefix = findPrefix(ckpt, LLAMA_PATTERN);
   const p = (l: number, s: string) => `${prefix}layers.${l}.${s}`;
   const d = facts.d_model;
+  requireAll(ckpt, facts.n_layers, (l) => l < 0 ? [`${prefix}embed_tokens.weight`]
+    : ["input_layernorm", "post_attention_layernorm", "self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
+      "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"].map((x) => p(l, `${x}.weight`)));
   const dh = facts.d_head;
   const nH = facts.n_heads;
   const nKv = facts.n_kv_heads;
@@ -42,21 +45,21 @@ export function llamaForward(ckpt: Checkpoint, facts: ArchitectureFacts): Forwar
     block(l, alloc) {
       for (const x of ["gate", "up"]) requireShape(ckpt, p(l, `mlp.${x}_proj.weight`), [ff, d]);
       requireShape(ckpt, p(l, "mlp.down_proj.weight"), [d, ff]);
-      const a = (x: string) => ckpt.read(p(l, `self_attn.${x}`));
+      const a = (x: string) => ({ name: p(l, `self_attn.${x}_proj.weight`) });
       const bq = maybe(p(l, "self_attn.q_proj.bias"));
       const bk = maybe(p(l, "self_attn.k_proj.bias"));
       const bv = maybe(p(l, "self_attn.v_proj.bias"));
       const qkvBias = bq || bk || bv
         ? concat([bq ?? new Float32Array(nH * dh), bk ?? new Float32Array(nKv * dh), bv ?? new Float32Array(nKv * dh)])
         : undefined;
-      const m = (x: string) => ckpt.read(p(l, `mlp.${x}_proj.weight`));
+      const m = (x: string) => ({ name: p(l, `mlp.${x}_proj.weight`) });
       return {
         ln1: norm(ckpt, p(l, "input_layernorm.weight")),
-        qkv: pack(alloc, concat([a("q_proj.weight"), a("k_proj.weight"), a("v_proj.weight")]), d, (nH + 2 * nKv) * dh, "out_in", qkvBias),
-        out: pack(alloc, a("o_proj.weight"), nH * dh, d, "out_in", maybe(p(l, "self_attn.o_proj.bias"))),
+        qkv: pack(ckpt, alloc, [a("q"), a("k"), a("v")], d, (nH + 2 * nKv) * dh, "out_in", qkvBias),
+        out: pack(ckpt, alloc, [a("o")], nH * dh, d, "out_in", maybe(p(l, "self_attn.o_proj.bias"))),
         ln2: norm(ckpt, p(l, "post_attention_layernorm.weight")),
-        up: pack(alloc, concat([m("gate"), m("up")]), d, 2 * ff, "out_in", maybe(p(l, "mlp.gate_proj.bias")) && concat([maybe(p(l, "mlp.gate_proj.bias"))!, maybe(p(l, "mlp.up_proj.bias"))!])),
-        down: pack(alloc, m("down"), ff, d, "out_in", maybe(p(l, "mlp.down_proj.bias"))),
+        up: pack(ckpt, alloc, [m("gate"), m("up")], d, 2 * ff, "out_in", maybe(p(l, "mlp.gate_proj.bias")) && concat([maybe(p(l, "mlp.gate_proj.bias"))!, maybe(p(l, "mlp.up_proj.bias"))!])),
+        down: pack(ckpt, alloc, [m("down")], ff, d, "out_in", maybe(p(l, "mlp.down_proj.bias"))),
       };
     },
     layout: `embed_tokens; input_layernorm (RMSNorm); q/k/v_proj fused (GQA ${nH}/${nKv}); RoPE θ=${facts.rotary_base ?? 10000}${positionScale !== 1 ? ` positions ÷ ${positionScale}` : ""}; o_proj; post_attention_layernorm; SwiGLU`,
