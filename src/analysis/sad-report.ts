@@ -35,6 +35,8 @@ export interface SadFigures {
   null_n_recon_median_mean: number | null;
   null_n_recon_p90_mean: number | null;
   null_sparseness_median_mean: number | null;
+  /** the null's mean median N_recon minus the singular basis's (> 0 is the SAD claim) */
+  n_recon_median_gap: number | null;
   verdict: SadVerdict;
   /** times each singular index was selected */
   usage: number[];
@@ -73,6 +75,7 @@ function figures(a: Record<string, any>): SadFigures {
     null_n_recon_median_mean: nullMedian,
     null_n_recon_p90_mean: num(mean(perSeed.map((s) => Number(s.n_recon_p90)).filter(Number.isFinite))),
     null_sparseness_median_mean: num(a.null?.sparseness_median_mean),
+    n_recon_median_gap: median !== null && nullMedian !== null ? nullMedian - median : null,
     verdict: sadVerdict(positive, median, nullMedian),
     usage: Array.isArray(a.usage) ? a.usage : [],
     usage_by_prompt: Array.isArray(a.usage_by_prompt) ? a.usage_by_prompt : [],

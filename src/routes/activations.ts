@@ -7,7 +7,7 @@
  * one service (services/activation-files.ts) and respond.
  */
 import { Hono } from "hono";
-import { z } from "zod";
+import * as z from "zod/mini";
 import { requireToken } from "../auth";
 import type { AppEnv } from "../env";
 import { storeActivations, storedActivations } from "../services/activation-files";
