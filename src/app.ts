@@ -8,6 +8,7 @@ import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { AppError } from "./errors";
 import type { AppEnv } from "./env";
+import { activations } from "./routes/activations";
 import { analyses } from "./routes/analyses";
 import { demo } from "./routes/demo";
 import { toy } from "./routes/toy";
@@ -38,13 +39,16 @@ export const app = new Hono<AppEnv>()
         "GET  /v1/models/{model}/layers/{layer}/heads/{head}/{qk|ov}[?variant=]",
         "GET  /v1/models/{model}/layers/{layer}/heads/{head}/{qk|ov}/vectors[?variant=]",
         "GET  /v1/models/{model}/summary",
-        "POST /v1/models/{model}/layers/{layer}/heads/{head}/qk/sad",
+        "POST /v1/activations",
+        "GET  /v1/activations/{id}",
+        "POST /v1/models/{model}/layers/{layer}/heads/{head}/qk/sad[?activations={id}&layer=]",
         "GET  /v1/models/{model}/layers/{layer}/heads/{head}/qk/sad/{id}[/pairs]",
         "POST /v1/models/{model}/layers/{layer}/heads/{head}/{qk|ov}/alignment",
         "GET  /v1/models/{model}/layers/{layer}/heads/{head}/{qk|ov}/alignment/{id}[/cosines]",
       ],
     }),
   )
+  .route("/", activations)
   .route("/", analyses)
   .route("/", demo)
   .route("/", toy)

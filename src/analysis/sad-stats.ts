@@ -151,17 +151,18 @@ export function numpySum(x: ArrayLike<number>, start = 0, n = x.length): number 
 }
 
 /** N_recon, selected indices and Rolls–Tovee sparseness of one relative term vector (the kernel's rule, in TS). */
-export function decomposeTerms(rel: ArrayLike<number>, tau: number): { total: number; n_recon: number | null; selected: number[]; sparseness: number } {
+export function decomposeTerms(rel: ArrayLike<number>, tau: number): { total: number; n_recon: number | null; selected: number[]; sparseness: number; reached: boolean } {
   const r = rel.length;
   const total = numpySum(rel);
   const sparseness = (numpySum(Array.from(rel, Math.abs)) / r) ** 2 / (numpySum(Array.from(rel, (v) => v * v)) / r);
-  if (!(total > 0)) return { total, n_recon: null, selected: [], sparseness };
+  if (!(total > 0)) return { total, n_recon: null, selected: [], sparseness, reached: false };
   const order = Array.from({ length: r }, (_, i) => i).filter((i) => rel[i] > 0).sort((a, b) => rel[b] - rel[a]);
   const thr = tau * total - 1e-12 * Math.abs(total);
   let c = 0;
   for (let i = 0; i < order.length; i++) {
     c += rel[order[i]];
-    if (c >= thr) return { total, n_recon: i + 1, selected: order.slice(0, i + 1), sparseness };
+    if (c >= thr) return { total, n_recon: i + 1, selected: order.slice(0, i + 1), sparseness, reached: true };
   }
-  return { total, n_recon: 1, selected: order.slice(0, 1), sparseness };
+  // out of reach through rounding: every positive term was needed (the kernel's rule, assembly/sparse/select.ts)
+  return { total, n_recon: order.length, selected: order, sparseness, reached: false };
 }

@@ -46,6 +46,8 @@ export function program(): Command {
     .option("--rotary-dim <n>", "rotary dimensions per head (overrides config.json)", int(0))
     .option("--rotary-base <x>", "rotary base θ (overrides config.json)", num)
     .option("--activations <file>", "safetensors with layer.{l} [T, d_model] or [B, T, d_model] normalised token vectors: adds SAD per qk head")
+    .option("--prompts <spec>", "ioi[:N], FILE.txt or FILE.jsonl: run the forward pass here and add SAD per qk head on the model's own attention inputs")
+    .option("--save-activations <file>", "with --prompts: write the attention inputs (layer.{l} [B, T, d_model] F32) in the format --activations reads")
     .option("--sad-tau <x>", "SAD N_recon threshold τ (method §4)", num, 1)
     .addOption(new Option("--vectors <dtype>", "how each result's U and V are stored: f32, f16 (half the storage), or none (spectra only)").choices(["f32", "f16", "none"]).default("f32"))
     .option("--state <dir>", "local worker's R2/KV state (default: .wrangler/state in the project)")
@@ -57,7 +59,7 @@ export function program(): Command {
         circuits: opts.circuits, layers: opts.layers, heads: opts.heads, variants: opts.variants,
         concurrency: opts.concurrency, retries: opts.retries, retryBaseMs: opts.retryBaseMs, rotaryOffsets: opts.rotaryOffsets,
         nHeads: opts.nHeads, nKvHeads: opts.nKvHeads, rotaryDim: opts.rotaryDim, rotaryBase: opts.rotaryBase,
-        stateDir: opts.state, activations: opts.activations, sadTau: opts.sadTau, vectors: opts.vectors, progress: opts.progress, html: opts.html, root: projectRoot(),
+        stateDir: opts.state, activations: opts.activations, prompts: opts.prompts, saveActivations: opts.saveActivations, sadTau: opts.sadTau, vectors: opts.vectors, progress: opts.progress, html: opts.html, root: projectRoot(),
       });
       // exit now: a failed local runtime can leave handles behind that would keep the process alive
       process.exit(r.exitCode);

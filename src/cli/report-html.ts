@@ -24,6 +24,8 @@ export const fmt = (x: number) => (x === 0 ? "0" : Math.abs(x) >= 1e4 || Math.ab
 export function renderReportHtml(report: Report, echarts = echartsSource()): string {
   const f = report.facts;
   const withSad = report.entries.some((e) => e.sad);
+  const withFocus = report.entries.some((e) => e.sad?.focus);
+  const sadSection = withSad ? renderSadSection(report, withFocus) : "";
   const sadCells = (e: Report["entries"][number]) =>
     !withSad ? "" : e.sad ? `<td class="sad">${e.sad.n_recon_median ?? "–"}</td><td>${e.sad.null_n_recon_median_mean === null ? "–" : fmt(e.sad.null_n_recon_median_mean)}</td>` : "<td></td><td></td>";
   const rows = report.entries
@@ -48,7 +50,8 @@ h1{font-size:20px}h2{font-size:16px;margin-top:28px}
 .grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(560px,1fr));gap:16px}
 .chart{height:380px;border:1px solid #ddd;border-radius:4px}
 table{border-collapse:collapse;font-variant-numeric:tabular-nums}td,th{padding:2px 8px;border-bottom:1px solid #eee;text-align:right}
-th{text-align:left}#heads{max-height:480px;overflow:auto;display:block}
+th{text-align:left}#heads,#sad-heads{max-height:480px;overflow:auto;display:block}
+.v-sparse{color:#1a7f37;font-weight:600}.v-not{color:#b42318}.v-few{color:#888}
 .note{color:#666}
 </style></head><body>
 <h1>headscope scan · <span id="model">${esc(report.model)}</span></h1>
@@ -58,6 +61,7 @@ th{text-align:left}#heads{max-height:480px;overflow:auto;display:block}
 <h2>Effective rank per layer and head</h2><div class="grid"><div id="er-qk" class="chart"></div><div id="er-ov" class="chart"></div></div>
 <h2>Spectra of layer <select id="layer"></select></h2><div class="grid"><div id="spec-qk" class="chart"></div><div id="spec-ov" class="chart"></div></div>
 <h2>QK against OV</h2><div class="grid"><div id="qk-ov" class="chart"></div></div>
+${sadSection}
 <h2>Every head</h2>
 <table id="heads"><thead><tr><th>layer</th><th>head</th><th>circuit</th><th>variant</th><th>σ₁</th><th>σ₂</th><th>eff. rank</th><th>σ₁²/Σσ²</th>${withSad ? "<th>SAD N_recon median</th><th>null (rotation)</th>" : ""}</tr></thead><tbody>
 ${rows}
@@ -133,9 +137,101 @@ spectra(0);
     series: byLayer,
   });
 }
+${withSad ? SAD_SCRIPT : ""}
 window.addEventListener("resize", () => charts.forEach((c) => c.resize()));
 window.HEADSCOPE_READY = true;
 </script>
 </body></html>
 `;
 }
+
+const nums = (x: number | null) => (x === null ? "–" : fmt(x));
+const verdictClass = (v: string) => (v === "sparse" ? "v-sparse" : v === "not sparse" ? "v-not" : "v-few");
+
+/** The SAD part of the page: the rule, Fig. 9a, a per-head table against the null, and the index × prompt heatmaps. */
+function renderSadSection(report: Report, withFocus: boolean): string {
+  const sad = report.scan.sad;
+  const heads = report.entries.filter((e) => e.sad);
+  const v = report.sad_overview?.verdicts;
+  const prompts = sad?.prompts ? Object.entries(sad.prompts).filter(([, x]) => typeof x !== "object").map(([k, x]) => `${k} ${x}`).join(", ") : "from an activation file";
+  const focusCells = (e: (typeof heads)[number]) => {
+    const f = e.sad!.focus;
+    return !withFocus ? "" : f
+      ? `<td>${f.firing_positive}/${f.pairs_listed}</td><td>${nums(f.n_recon_median)}</td><td>${nums(f.null_n_recon_median_mean)}</td><td class="${verdictClass(f.verdict)}">${f.verdict}</td>`
+      : "<td></td><td></td><td></td><td></td>";
+  };
+  const rows = heads.map((e) => {
+    const d = e.sad!;
+    return `<tr data-layer="${e.layer}" data-head="${e.head}"><td>${e.layer}</td><td>${e.head}</td><td>${e.variant}</td><td>${d.firing_positive}</td><td>${d.firing_nonpositive}</td>` +
+      `<td class="med">${nums(d.n_recon_median)}</td><td>${nums(d.n_recon_p90)}</td><td class="nullmed">${nums(d.null_n_recon_median_mean)}</td><td>${nums(d.null_n_recon_p90_mean)}</td>` +
+      `<td>${nums(d.sparseness_median)}</td><td>${nums(d.null_sparseness_median_mean)}</td><td class="verdict ${verdictClass(d.verdict)}">${d.verdict}</td>${focusCells(e)}</tr>`;
+  }).join("\n");
+  const positional = heads.find((e) => e.sad!.positional)?.sad!.positional;
+  return `<h2>Sparse attention decomposition (method §4)</h2>
+<p class="note">Prompts: ${esc(prompts)}; ${sad?.batch ?? "?"} prompts × ${sad?.tokens ?? "?"} tokens (${esc(sad?.prompt_lengths ?? "")}); τ = ${sad?.tau}.
+${positional ? `Score depends on position: ${positional.rotary_dim ? `rotary (rotary_dim ${positional.rotary_dim}, base ${positional.rotary_base}): each firing pair (d, s) is decomposed in the SVD of Ω_Δ, Δ = d − s, and the null rotates each Ω_Δ's basis` : ""}${positional.window ? ` local window ${positional.window}` : ""}.` : ""}
+Verdict rule: ${esc(sad?.verdict_rule ?? "")}. Heads: <span id="sad-verdicts">${v ? `${v.sparse} sparse, ${v["not sparse"]} not sparse, ${v["too few pairs"]} too few pairs` : ""}</span>.</p>
+<div class="grid"><div id="sad-fig9a" class="chart"></div>${withFocus ? '<div id="sad-fig9a-focus" class="chart"></div>' : ""}</div>
+<h2>Singular index × prompt: how often each index is selected, <select id="sad-head"></select></h2>
+<div class="grid"><div id="sad-usage" class="chart"></div>${withFocus ? '<div id="sad-usage-focus" class="chart"></div>' : ""}</div>
+<h2>SAD per head against the rotation null</h2>
+<table id="sad-heads"><thead><tr><th>layer</th><th>head</th><th>variant</th><th>firing (Σt̃ &gt; 0)</th><th>firing (Σt̃ ≤ 0)</th><th>N_recon median</th><th>p90</th><th>null median</th><th>null p90</th><th>Rolls–Tovee</th><th>null R–T</th><th>verdict</th>${withFocus ? "<th>END→IO/S2 firing</th><th>median</th><th>null</th><th>verdict</th>" : ""}</tr></thead><tbody>
+${rows}
+</tbody></table>`;
+}
+
+/** Page script for the SAD section (runs after the main script; REPORT, mk, nL, nH are in scope). */
+const SAD_SCRIPT = `
+{
+  const sadHeads = entries.filter((e) => e.sad && e.circuit === "qk");
+  const dist = (get) => {
+    const own = sadHeads.map((e) => get(e) && get(e).n_recon_median).filter((x) => x !== null && x !== undefined);
+    const nul = sadHeads.map((e) => get(e) && get(e).null_n_recon_median_mean).filter((x) => x !== null && x !== undefined);
+    const top = Math.ceil(Math.max(1, ...own, ...nul));
+    const h = (xs) => { const o = new Array(top + 1).fill(0); for (const x of xs) o[Math.round(x)]++; return o; };
+    return { bins: [...Array(top + 1).keys()].map(String), own: h(own), nul: h(nul) };
+  };
+  const fig = (id, get, title) => {
+    const d = dist(get);
+    mk(id).setOption({
+      animation: false,
+      title: { text: title, left: "center", textStyle: { fontSize: 13 } },
+      tooltip: { trigger: "axis" }, legend: { bottom: 0 },
+      grid: { left: 50, right: 20, top: 40, bottom: 60 },
+      xAxis: { type: "category", name: "median N_recon", data: d.bins },
+      yAxis: { type: "value", name: "heads" },
+      series: [{ name: "singular basis", type: "bar", data: d.own }, { name: "rotation null (mean of per-seed medians, rounded)", type: "bar", data: d.nul }],
+    });
+  };
+  fig("sad-fig9a", (e) => e.sad, "Per-head median N_recon: singular basis against the null (Fig. 9a)");
+  if (document.getElementById("sad-fig9a-focus")) fig("sad-fig9a-focus", (e) => e.sad.focus, "The same on END→IO and END→S2 pairs");
+  const hs = document.getElementById("sad-head");
+  sadHeads.forEach((e, i) => hs.add(new Option("L" + e.layer + "H" + e.head + " (" + e.sad.verdict + ")", String(i))));
+  const usageCharts = { all: mk("sad-usage"), focus: document.getElementById("sad-usage-focus") ? mk("sad-usage-focus") : null };
+  const heat = (chart, rows, title) => {
+    if (!chart) return;
+    const data = [];
+    let max = 1;
+    rows.forEach((r, p) => r.forEach((c, k) => { if (c) { data.push([p, k, c]); if (c > max) max = c; } }));
+    const R = rows.length ? rows[0].length : 0;
+    chart.setOption({
+      animation: false,
+      title: { text: title, left: "center", textStyle: { fontSize: 13 } },
+      tooltip: { formatter: (q) => "prompt " + q.value[0] + ", index " + (q.value[1] + 1) + ": selected " + q.value[2] + "×" },
+      grid: { left: 50, right: 80, top: 40, bottom: 40 },
+      xAxis: { type: "category", name: "prompt", data: rows.map((_, p) => String(p)) },
+      yAxis: { type: "category", name: "singular index", data: [...Array(R).keys()].map((k) => String(k + 1)) },
+      visualMap: { min: 0, max, calculable: true, orient: "vertical", right: 0, top: "middle", inRange: { color: ["#f7fbff", "#6baed6", "#08306b"] } },
+      series: [{ type: "heatmap", data }],
+    }, true);
+  };
+  const show = (i) => {
+    const e = sadHeads[i];
+    if (!e) return;
+    heat(usageCharts.all, e.sad.usage_by_prompt, "L" + e.layer + "H" + e.head + ": selected singular indices per prompt (all firing pairs)");
+    if (e.sad.focus) heat(usageCharts.focus, e.sad.focus.usage_by_prompt, "L" + e.layer + "H" + e.head + ": END→IO and END→S2 pairs");
+  };
+  hs.addEventListener("change", () => show(Number(hs.value)));
+  show(0);
+}
+`;

@@ -29,8 +29,8 @@ export interface ReportEntry {
   input_sha256: string;
   /** the vectors' URL path; null when the scan stored none (--vectors none) */
   vectors: string | null;
-  /** with --activations, qk only: the sparse attention decomposition's digest (method §4) */
-  sad?: import("./sad").SadDigest;
+  /** with --activations or --prompts, qk only: the sparse attention decomposition's report (method §4) */
+  sad?: import("../analysis/sad-report").SadHeadReport;
 }
 
 export interface Report {
@@ -42,10 +42,17 @@ export interface Report {
     circuits: string[]; variants: string[]; layers: number[]; heads: number[]; rotary_offsets: number[]; endpoint: string;
     /** how U and V were stored (--vectors): f32, f16 or none (spectra only) */
     vectors: "f32" | "f16" | "none";
-    sad?: { activations: string; tau: number };
+    sad?: {
+      tau: number; batch: number; tokens: number; prompt_lengths: string; prompts: Record<string, unknown> | null; focus: string | null;
+      /** the stored activation files per layer and form ("{layer}/normalised", "{layer}/affine") */
+      activations: Record<string, string>;
+      verdict_rule: string;
+    };
   };
   kernel?: { name: string; simd: boolean };
   entries: ReportEntry[];
+  /** across heads: per-head median N_recon against the null's (the paper's Fig. 9a), and verdict counts */
+  sad_overview?: ReturnType<typeof import("../analysis/sad-report").medianDistribution>;
   failures?: Array<{ layer: number; head: number; circuit: string; variant: string; rotary_offset: number; type: string; status?: number; detail: string }>;
 }
 

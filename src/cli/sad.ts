@@ -1,35 +1,81 @@
 /**
  * @module cli/sad
- * `--activations FILE`: sparse attention decomposition (method §4) of every scanned qk head, through
- * POST …/qk/sad. FILE is a safetensors file with one tensor per layer, `layer.{l}`, `[T, d_model]`
- * or `[B, T, d_model]`: the normalised residual each head reads before its norm's gain
- * (TransformerLens `ln1.hook_normalized`; RMSNorm: r/rms(r)). Folded variants read it as it is;
- * raw variants read x = γ∘z + β, which is formed here. The head's weights go with X, so the worker
- * computes the SVD in float64 in the same variant (for RMSNorm models, whose fold the SAD endpoint
- * does not offer, the SVD the scan just stored is used instead). The file is read like a checkpoint:
- * validated header, one layer at a time.
+ * SAD of every scanned qk head (method §4) through POST …/qk/sad, on the model's own attention inputs:
+ * from `--prompts` (the forward pass, cli/prompt-activations.ts) or from `--activations FILE`.
+ *
+ * Activation files (what `--save-activations` writes and `--activations` reads) are safetensors:
+ * `layer.{l}` F32 `[B, T, d_model]` (or `[T, d_model]`) per layer — the normalised residual each head
+ * reads before its norm's gain (TransformerLens `ln1.hook_normalized`; RMSNorm: r/rms(r)) —, optionally
+ * `lengths` I32 `[B]` (prompts right-padded to T; padding is never read), `ioi_positions` I32 `[B, 4]`
+ * (IO, S1, S2, END token positions of IOI prompts), and the prompts' description as JSON in the
+ * metadata key `headscope.prompts`.
+ *
+ * Each layer's activations are uploaded once per run to the activation store (POST /v1/activations,
+ * content-addressed, so a repeated run uploads nothing new) and every head's request names them
+ * (`?activations=ID&layer=L`), carrying only the head's weights (the worker computes the SVD in
+ * float64 in the scan's variant). Folded variants read z as it is; raw variants read x = γ∘z + β,
+ * uploaded as its own file. Rotary models send `rotary_dim`/`rotary_base` (each pair is decomposed
+ * in the SVD of its Ω_Δ), GPT-Neo's local layers their `window`; IOI prompts add the END→IO and
+ * END→S2 pairs as a `focus` set.
  */
+import { closeSync, openSync, readSync, writeFileSync } from "node:fs";
 import { encodeSafetensors, type TensorOut } from "../wire/safetensors";
+import { ActivationAnswerSchema, ACTIVATION_LENGTHS, ACTIVATION_LIMITS, activationTensorName } from "../wire/activations";
 import type { Architecture } from "./architectures";
-import { Checkpoint, CheckpointError } from "./checkpoint";
+import { Checkpoint, CheckpointError, readFileHeader } from "./checkpoint";
 import { LayerCache } from "./architectures/layout";
 import type { HeadRequest } from "./fan-out";
 import { headTensors, type ScanTask } from "./plan";
 
-export { sadDigest, type SadDigest } from "../services/summarize-model";
+export { sadHeadReport, type SadHeadReport } from "../analysis/sad-report";
 
-export const activationName = (layer: number) => `layer.${layer}`;
+export const activationName = activationTensorName;
+export const IOI_POSITIONS = "ioi_positions";
+export const PROMPTS_METADATA = "headscope.prompts";
 
-export class Activations {
-  private readonly layers: LayerCache<{ x: Float32Array | Float64Array; shape: number[] }>;
-  private constructor(readonly ckpt: Checkpoint) {
-    this.layers = new LayerCache((l) => ({ x: ckpt.read(activationName(l)), shape: ckpt.info(activationName(l)).shape }), 1);
+type Floats = Float32Array | Float64Array;
+
+/** The token vectors SAD reads, per layer, with what is known about the prompts. */
+export class ActivationSource {
+  private constructor(
+    readonly batch: number,
+    readonly tokens: number,
+    readonly dModel: number,
+    private readonly get: (layer: number) => Floats,
+    /** per-prompt lengths, when the file or the forward pass gave them */
+    readonly lengths: Int32Array | undefined,
+    /** [B, 4] IO, S1, S2, END per IOI prompt */
+    readonly ioi: Int32Array | undefined,
+    /** what the prompts were (spec, tokenizer, …), for the report */
+    readonly prompts: Record<string, unknown> | null,
+    private readonly onClose: () => void = () => {},
+  ) {}
+
+  layer(l: number): Floats {
+    return this.get(l);
   }
 
-  /** Opens and checks the file against the layers to scan, before anything is sent. */
-  static open(path: string, arch: Architecture, layers: number[]): Activations {
+  /** lengths when prompts differ in length (only then do requests carry them) */
+  get ragged(): Int32Array | undefined {
+    return this.lengths && this.lengths.some((n) => n !== this.tokens) ? this.lengths : undefined;
+  }
+
+  /** IOI's END→IO and END→S2 pairs, [F, 3] rows (prompt, dest, src). */
+  focus(): Int32Array | undefined {
+    if (!this.ioi) return undefined;
+    const out: number[] = [];
+    for (let b = 0; b < this.batch; b++) {
+      const [io, , s2, end] = this.ioi.subarray(4 * b, 4 * b + 4);
+      out.push(b, end, io, b, end, s2);
+    }
+    return Int32Array.from(out);
+  }
+
+  /** Opens and checks an activation file against the layers to scan, before anything is sent. */
+  static openFile(path: string, arch: Architecture, layers: number[]): ActivationSource {
     const ckpt = Checkpoint.open(path);
     const d = arch.facts.d_model;
+    let shape: number[] | undefined;
     for (const l of layers) {
       if (!ckpt.has(activationName(l))) {
         throw new CheckpointError(`--activations: no tensor ${activationName(l)} for layer ${l} (expected [T, ${d}] or [B, T, ${d}] per scanned layer)`);
@@ -38,37 +84,153 @@ export class Activations {
       if ((s.length !== 2 && s.length !== 3) || s[s.length - 1] !== d) {
         throw new CheckpointError(`--activations: ${activationName(l)} is ${JSON.stringify(s)}, expected [T, ${d}] or [B, T, ${d}]`);
       }
+      const bt = s.length === 3 ? s : [1, ...s];
+      if (shape && (shape[0] !== bt[0] || shape[1] !== bt[1])) {
+        throw new CheckpointError(`--activations: ${activationName(l)} is ${JSON.stringify(s)}, other layers ${JSON.stringify(shape)}`);
+      }
+      shape = bt;
     }
-    return new Activations(ckpt);
+    const [B, T] = shape!;
+    const file = ckpt.files[0];
+    const header = readFileHeader(file);
+    const ints = (name: string, want: number[]): Int32Array | undefined => {
+      const e = header.entries.find((x) => x.name === name);
+      if (!e) return undefined;
+      if (e.dtype !== "I32" || e.shape.length !== want.length || e.shape.some((x, i) => x !== want[i])) {
+        throw new CheckpointError(`--activations: ${name} must be I32 ${JSON.stringify(want)}, got ${e.dtype} ${JSON.stringify(e.shape)}`);
+      }
+      const bytes = new Uint8Array(e.end - e.begin);
+      const fd = openSync(file, "r");
+      try {
+        readSync(fd, bytes, 0, bytes.byteLength, header.dataStart + e.begin);
+      } finally {
+        closeSync(fd);
+      }
+      return new Int32Array(bytes.buffer.slice(0));
+    };
+    const lengths = ints(ACTIVATION_LENGTHS, [B]);
+    if (lengths?.some((n) => n < 1 || n > T)) throw new CheckpointError(`--activations: ${ACTIVATION_LENGTHS} must lie in 1..${T}`);
+    const ioi = ints(IOI_POSITIONS, [B, 4]);
+    if (ioi) {
+      for (let b = 0; b < B; b++) {
+        const len = lengths ? lengths[b] : T;
+        if (ioi.subarray(4 * b, 4 * b + 4).some((p) => p < 0 || p >= len)) throw new CheckpointError(`--activations: ${IOI_POSITIONS} of prompt ${b} lie outside its ${len} tokens`);
+      }
+    }
+    let prompts: Record<string, unknown> | null = null;
+    const meta = header.metadata[PROMPTS_METADATA];
+    if (meta !== undefined) {
+      try {
+        prompts = JSON.parse(meta);
+      } catch {
+        throw new CheckpointError(`--activations: metadata ${PROMPTS_METADATA} is not JSON`);
+      }
+    }
+    const cache = new LayerCache((l) => ckpt.read(activationName(l)), 1);
+    return new ActivationSource(B, T, d, (l) => cache.get(l), lengths, ioi, prompts, () => ckpt.close());
   }
 
-  /** The SAD request of one qk task. */
-  request(endpoint: string, arch: Architecture, task: ScanTask, tau: number): HeadRequest {
-    const { x: z, shape } = this.layers.get(task.layer);
-    const w = arch.head(task.layer, task.head);
-    const folded = task.variant.startsWith("folded");
-    let x: Float32Array | Float64Array = z;
-    if (!folded && w.ln_w) {
-      // raw variants read γ∘z + β
-      const d = arch.facts.d_model;
-      x = new Float64Array(z.length);
-      for (let i = 0; i < z.length; i++) x[i] = w.ln_w[i % d] * z[i] + (w.ln_b ? w.ln_b[i % d] : 0);
-    }
-    const q = new URLSearchParams({ tau: String(tau), scale: String(arch.facts.attention_scale) });
-    const tensors: Record<string, TensorOut> = { X: { dtype: x instanceof Float64Array ? "F64" : "F32", shape, data: x } };
-    if (arch.facts.norm === "rmsnorm") {
-      q.set("variant", task.variant); // the SVD the scan stored (the SAD endpoint has no norm=rmsnorm fold)
-    } else {
-      q.set("fold_ln", String(folded));
-      q.set("bias", task.variant.endsWith("_augmented") ? "augmented" : "none");
-      // the head's weights, exactly as POST …/qk gets them
-      Object.assign(tensors, headTensors(arch, w, "qk", task.offset));
-    }
-    const url = `${endpoint}/v1/models/${encodeURIComponent(task.model)}/layers/${task.layer}/heads/${task.head}/qk/sad?${q}`;
-    return { url, body: encodeSafetensors(tensors) };
+  /** The forward pass's attention inputs ([B, T, d] F32 per layer, right-padded) and its prompts. */
+  static fromForward(
+    r: { layers: number[]; activations: Float32Array[]; batch: number; tokens: number; dModel: number; lengths: number[] },
+    ioi: Int32Array | undefined,
+    prompts: Record<string, unknown>,
+  ): ActivationSource {
+    const byLayer = new Map(r.layers.map((l, i) => [l, r.activations[i]]));
+    return new ActivationSource(r.batch, r.tokens, r.dModel, (l) => {
+      const x = byLayer.get(l);
+      if (!x) throw new CheckpointError(`the forward pass did not return layer ${l}`);
+      return x;
+    }, Int32Array.from(r.lengths), ioi, prompts);
+  }
+
+  /** `--save-activations FILE`: the format `--activations` reads (F32 layers, lengths, IOI positions, prompts). */
+  save(path: string, layers: number[]): void {
+    const tensors: Record<string, TensorOut> = {};
+    for (const l of layers) tensors[activationName(l)] = { dtype: "F32", shape: [this.batch, this.tokens, this.dModel], data: Float32Array.from(this.layer(l)) };
+    tensors[ACTIVATION_LENGTHS] = { dtype: "I32", shape: [this.batch], data: this.lengths ?? new Int32Array(this.batch).fill(this.tokens) };
+    if (this.ioi) tensors[IOI_POSITIONS] = { dtype: "I32", shape: [this.batch, 4], data: this.ioi };
+    writeFileSync(path, encodeSafetensors(tensors, this.prompts ? { [PROMPTS_METADATA]: JSON.stringify(this.prompts) } : undefined));
   }
 
   close(): void {
-    this.ckpt.close();
+    this.onClose();
   }
+}
+
+/** Which token vectors a variant reads: z as it is (folded), or x = γ∘z + β (raw, with a norm gain). */
+export type ActivationForm = "normalised" | "affine";
+export const formOf = (arch: Architecture, task: ScanTask): ActivationForm =>
+  task.variant.startsWith("folded") || !arch.head(task.layer, task.head).ln_w ? "normalised" : "affine";
+
+export interface ActivationUpload {
+  layer: number;
+  form: ActivationForm;
+}
+export const uploadKey = (u: ActivationUpload) => `${u.layer}/${u.form}`;
+
+/** The body of one upload: `layer.{l}` (and `lengths` for ragged prompts). */
+export function uploadBody(src: ActivationSource, arch: Architecture, u: ActivationUpload): HeadRequest["body"] {
+  const z = src.layer(u.layer);
+  let x: Floats = z;
+  if (u.form === "affine") {
+    const w = arch.head(u.layer, 0); // the norm is per layer
+    const d = src.dModel;
+    x = new Float64Array(z.length);
+    for (let i = 0; i < z.length; i++) x[i] = w.ln_w![i % d] * z[i] + (w.ln_b ? w.ln_b[i % d] : 0);
+  }
+  const tensors: Record<string, TensorOut> = {
+    [activationName(u.layer)]: { dtype: x instanceof Float64Array ? "F64" : "F32", shape: [src.batch, src.tokens, src.dModel], data: x },
+  };
+  const ragged = src.ragged;
+  if (ragged) tensors[ACTIVATION_LENGTHS] = { dtype: "I32", shape: [src.batch], data: ragged };
+  const body = encodeSafetensors(tensors);
+  if (body.byteLength > ACTIVATION_LIMITS.maxBodyBytes) {
+    throw new CheckpointError(
+      `layer ${u.layer}'s activations are ${body.byteLength} bytes; the activation store takes at most ${ACTIVATION_LIMITS.maxBodyBytes} per file (use fewer prompts)`,
+    );
+  }
+  return body;
+}
+
+export const uploadRequest = (endpoint: string, src: ActivationSource, arch: Architecture, u: ActivationUpload): HeadRequest => ({
+  url: `${endpoint}/v1/activations`,
+  body: uploadBody(src, arch, u),
+  parse: (j) => ActivationAnswerSchema.parse(j),
+});
+
+/** Local attention windows per layer (GPT-Neo: `attention_layers` or `attention_types`, `window_size`); 0 = global. */
+export function localWindows(arch: Architecture, config: Record<string, unknown> | undefined): number[] {
+  const n = arch.facts.n_layers;
+  if (arch.facts.architecture !== "gpt-neo") return new Array(n).fill(0);
+  let kinds: unknown = config?.attention_layers;
+  if (!Array.isArray(kinds) && Array.isArray(config?.attention_types)) {
+    kinds = (config!.attention_types as Array<[string[], number]>).flatMap(([pattern, times]) => Array.from({ length: times }, () => pattern).flat());
+  }
+  if (!Array.isArray(kinds) || kinds.length !== n || kinds.some((k) => k !== "global" && k !== "local")) {
+    throw new CheckpointError("gpt-neo SAD: config.json beside the checkpoint must say which layers are local (attention_layers or attention_types)");
+  }
+  const w = typeof config?.window_size === "number" ? config.window_size : 256;
+  return kinds.map((k) => (k === "local" ? w : 0));
+}
+
+/** The SAD request of one qk task, naming the uploaded activations. */
+export function sadRequest(
+  endpoint: string, arch: Architecture, task: ScanTask, o: { tau: number; activationsId: string; window: number; focus?: Int32Array },
+): HeadRequest {
+  const f = arch.facts;
+  const q = new URLSearchParams({
+    tau: String(o.tau), scale: String(f.attention_scale), activations: o.activationsId, layer: String(task.layer),
+    fold_ln: String(task.variant.startsWith("folded")), bias: task.variant.endsWith("_augmented") ? "augmented" : "none",
+  });
+  if (f.norm === "rmsnorm") q.set("norm", "rmsnorm");
+  if (f.rotary_dim > 0) {
+    q.set("rotary_dim", String(f.rotary_dim));
+    q.set("rotary_base", String(f.rotary_base ?? 10000));
+  }
+  if (o.window > 0) q.set("window", String(o.window));
+  const tensors: Record<string, TensorOut> = headTensors(arch, arch.head(task.layer, task.head), "qk", 0);
+  if (o.focus) tensors.focus = { dtype: "I32", shape: [o.focus.length / 3, 3], data: o.focus };
+  const url = `${endpoint}/v1/models/${encodeURIComponent(task.model)}/layers/${task.layer}/heads/${task.head}/qk/sad?${q}`;
+  return { url, body: encodeSafetensors(tensors) };
 }

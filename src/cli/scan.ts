@@ -25,9 +25,12 @@ import { storedAnswer } from "./stored-check";
 import { createProgress, type Counts } from "./progress";
 import { compareEntries, reportEntry, type Report, type ReportEntry } from "./report";
 import { renderReportHtml } from "./report-html";
-import { Activations, sadDigest, type SadDigest } from "./sad";
+import { ActivationSource, formOf, localWindows, sadHeadReport, sadRequest, uploadKey, uploadRequest, type ActivationUpload, type SadHeadReport } from "./sad";
 import { SadSummarySchema } from "../wire/analysis-request";
 import type { SvdAnswer } from "../wire/svd-result";
+import type { ActivationAnswer } from "../wire/activations";
+import { medianDistribution, SAD_VERDICT_RULE } from "../analysis/sad-report";
+import { promptActivations } from "./prompt-activations";
 
 export interface ScanOptions {
   checkpoint?: string;
@@ -51,6 +54,10 @@ export interface ScanOptions {
   stateDir?: string;
   /** per-layer normalised token vectors for SAD of every qk head (cli/sad.ts) */
   activations?: string;
+  /** --prompts SPEC: run the forward pass here and SAD on its attention inputs */
+  prompts?: string;
+  /** --save-activations FILE (with --prompts): write the attention inputs in the format --activations reads */
+  saveActivations?: string;
   sadTau: number;
   /** how stored vectors are kept: U and V in F32 (default), F16, or none (spectra only) */
   vectors?: VectorsPolicy;
@@ -127,7 +134,7 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
   const t0 = Date.now();
   let ckpt: Checkpoint | undefined;
   let worker: LocalWorker | undefined;
-  let activations: Activations | undefined;
+  let activations: ActivationSource | undefined;
   const abort = new AbortController();
   let interrupted = false;
   const onSigint = () => {
@@ -164,14 +171,24 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
     // every tensor's dtype and shape were checked from the headers (decodable float dtypes only), so
     // nothing is read here: weights are read layer by layer as the requests are built
     const vectors: VectorsPolicy = o.vectors ?? "f32";
-    if (o.activations) {
-      if (f.rotary_dim > 0) {
-        throw new UsageError("--activations: SAD of a rotary model needs Ω_Δ for every pair's offset; only models without rotary embeddings are supported");
-      }
+    if (o.activations && o.prompts) throw new UsageError("--activations and --prompts are two sources of the same thing: give one");
+    if (o.saveActivations && !o.prompts) throw new UsageError("--save-activations writes what --prompts computes: add --prompts SPEC");
+    let windows: number[] = [];
+    if (o.activations || o.prompts) {
       if (!(o.sadTau > 0 && o.sadTau <= 1)) throw new UsageError("--sad-tau must be in (0, 1]");
-      activations = Activations.open(o.activations, arch, layers);
+      windows = localWindows(arch, ckpt.config);
+      if (o.activations) activations = ActivationSource.openFile(o.activations, arch, layers);
     }
-    const sadTasks = activations ? tasks.filter((t) => t.circuit === "qk") : [];
+    if (o.prompts) {
+      activations = await promptActivations(path, ckpt, o.prompts, { arch: f.architecture, overrides: { nHeads: o.nHeads, nKvHeads: o.nKvHeads, rotaryDim: o.rotaryDim, rotaryBase: o.rotaryBase }, layers, log });
+      if (o.saveActivations) {
+        activations.save(resolve(o.saveActivations), layers);
+        log(`attention inputs of ${activations.batch} prompts × ${activations.tokens} tokens written to ${o.saveActivations}`);
+      }
+    }
+    // SAD of every qk head at offset 0: rotary models decompose each pair in its own Ω_Δ there
+    const sadTasks = activations ? tasks.filter((t) => t.circuit === "qk" && t.offset === 0) : [];
+    const focus = activations?.focus();
     const out = resolve(o.out ?? join("out", model));
     mkdirSync(out, { recursive: true });
     log(`headscope scan: ${model} (${f.architecture}, ${f.n_layers} layers × ${f.n_heads} heads, d_model ${f.d_model}, d_head ${f.d_head}) → ${tasks.length} requests`);
@@ -312,18 +329,60 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
         progress.update(done, counts);
       },
     });
-    // SAD of every qk head whose SVD is stored (phase two: the rotary-free qk results exist now)
-    const sads = new Map<ScanTask, SadDigest>();
+    // SAD of every qk head whose SVD is stored (phase two), each layer's activations uploaded once first
+    const sads = new Map<ScanTask, SadHeadReport>();
     const sadFailures: typeof failures = [];
+    const activationIds = new Map<string, string>();
+    const uploaded = { stored: 0, already_stored: 0, failed: 0 };
     if (activations && !abort.signal.aborted) {
+      const src = activations;
+      const policy = { ...DEFAULT_RETRY, retries: o.retries, baseDelayMs: o.retryBaseMs };
       const ready = sadTasks.filter((t) => answers.has(t));
       done += sadTasks.length - ready.length;
-      await fanOut(ready, {
+      const uploads = new Map<string, ActivationUpload>();
+      for (const t of ready) {
+        const u = { layer: t.layer, form: formOf(arch, t) };
+        uploads.set(uploadKey(u), u);
+      }
+      const uploadFailed = new Map<string, Extract<Outcome, { ok: false }>>();
+      await fanOut([...uploads.values()], {
+        concurrency: 1, token: token!, policy, signal: abort.signal,
+        build: (u) => uploadRequest(endpoint!, src, arch, u),
+        onRetry: (u, attempt, why) => {
+          counts.retries++;
+          if (o.progress !== "quiet") progress.log(`retry ${attempt}/${o.retries} upload of layer ${u.layer} activations: ${why}`);
+        },
+        done: (u, outcome) => {
+          if (outcome.ok) {
+            const a = outcome.answer as unknown as ActivationAnswer;
+            activationIds.set(uploadKey(u), a.id);
+            if (a.stored) uploaded.stored++;
+            else uploaded.already_stored++;
+          } else {
+            uploaded.failed++;
+            uploadFailed.set(uploadKey(u), outcome);
+          }
+        },
+      });
+      const sendable = ready.filter((t) => {
+        const failed = uploadFailed.get(uploadKey({ layer: t.layer, form: formOf(arch, t) }));
+        if (!failed) return true;
+        counts.failed++;
+        done++;
+        sadFailures.push({ task: t, outcome: { ...failed, detail: `uploading layer ${t.layer}'s activations failed: ${failed.detail}` } });
+        return false;
+      });
+      await fanOut(sendable, {
         concurrency: o.concurrency,
         token: token!,
-        policy: { ...DEFAULT_RETRY, retries: o.retries, baseDelayMs: o.retryBaseMs },
+        policy,
         signal: abort.signal,
-        build: (t) => ({ ...activations!.request(endpoint!, arch, t, o.sadTau), parse: (j) => SadSummarySchema.parse(j) }),
+        build: (t) => ({
+          ...sadRequest(endpoint!, arch, t, {
+            tau: o.sadTau, activationsId: activationIds.get(uploadKey({ layer: t.layer, form: formOf(arch, t) }))!, window: windows[t.layer] ?? 0, focus,
+          }),
+          parse: (j) => SadSummarySchema.parse(j),
+        }),
         onRetry: (t, attempt, why) => {
           counts.retries++;
           if (o.progress !== "quiet") progress.log(`retry ${attempt}/${o.retries} SAD ${taskLabel(t)}: ${why}`);
@@ -332,7 +391,7 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
           done++;
           if (outcome.ok) {
             const a = outcome.answer as unknown as Record<string, unknown>;
-            sads.set(t, sadDigest(a));
+            sads.set(t, sadHeadReport(a));
             if (a.computed) {
               counts.computed++;
               computedTasks.push(`SAD ${taskLabel(t)}`);
@@ -367,10 +426,22 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
       facts: { ...f, kv_head_of: [...Array(f.n_heads).keys()].map((h) => arch.kvHead(h)) },
       scan: {
         circuits, variants, layers, heads, rotary_offsets: f.rotary_dim ? offsets : [0], endpoint: o.endpoint ? "remote" : "local", vectors,
-        ...(activations ? { sad: { activations: basename(o.activations!), tau: o.sadTau } } : {}),
+        ...(activations
+          ? {
+              sad: {
+                tau: o.sadTau, batch: activations.batch, tokens: activations.tokens,
+                prompt_lengths: activations.ragged ? "per prompt (right-padded; padding never read)" : "all equal",
+                prompts: activations.prompts,
+                focus: focus ? "IOI: END→IO and END→S2 of every prompt" : null,
+                activations: Object.fromEntries([...activationIds].sort(([a], [b]) => (a < b ? -1 : 1))),
+                verdict_rule: SAD_VERDICT_RULE,
+              },
+            }
+          : {}),
       },
       ...(kernels.size === 1 ? { kernel: [...kernels.values()][0] } : {}),
       entries,
+      ...(sads.size ? { sad_overview: medianDistribution([...sads.values()]) } : {}),
       ...(failures.length
         ? {
             failures: failures
@@ -397,6 +468,7 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
         workerCpuSeconds: workerCpu,
       }),
       estimate: est,
+      ...(activations ? { activation_uploads: uploaded } : {}),
       /** what this run computed (the rest was already stored, or failed) */
       computed_tasks: computedTasks.sort(),
     };

@@ -87,13 +87,16 @@ export function renderDemoPage() {
 
   <section role="tabpanel" id="view-prediction" aria-labelledby="tab-prediction" hidden>
     <details class="explain" open><summary>What am I looking at?</summary>
-      <p>Sparse attention decomposition: the score of a query token on a key token is a sum of one term per singular vector. N<sub>recon</sub> is how many of the largest terms it takes to reach the score. If the singular vectors are the model's features, few terms suffice; in a randomly rotated basis many are needed. Shown for GPT-2 small layer 0 with position-only inputs, per head: the histogram of N<sub>recon</sub> in the singular basis against the rotation null. Definitions: method §4.</p>
+      <p>Sparse attention decomposition: the score of a query token on a key token is a sum of one term per singular vector. N<sub>recon</sub> is how many of the largest terms it takes to reach the score. If the singular vectors are the model's features, few terms suffice; in a randomly rotated basis many are needed. Shown for every head with stored SAD results (the model's own activations from <code>scan --prompts</code>, or GPT-2 small layer 0 with position-only inputs from <code>npm run demo:seed</code>): per head the histogram of N<sub>recon</sub> in the singular basis against the rotation null, a verdict, and which singular indices each prompt selects; across heads the per-head median against the null's (the paper's Fig. 9a). Rotary models decompose each pair in the SVD of its own Ω<sub>Δ</sub>. Definitions: method §4.</p>
+      <p class="note" id="prediction-rule"></p>
     </details>
-    <div class="controls"><label>Head <select id="prediction-head"></select></label></div>
+    <div class="controls"><label>Layer <select id="prediction-layer"></select></label> <label>Head <select id="prediction-head"></select></label></div>
     <p class="status" id="prediction-status" role="status"></p>
     <div class="grid2">
       <div id="prediction-chart" class="chart small" role="img" aria-label="N_recon histogram against the rotation null"></div>
-      <div id="prediction-medians" class="chart small" role="img" aria-label="Median N_recon per head against the rotation null"></div>
+      <div id="prediction-medians" class="chart small" role="img" aria-label="Per-head median N_recon against the rotation null (Fig. 9a)"></div>
+      <div id="prediction-usage" class="chart small" role="img" aria-label="Singular index × prompt selection counts"></div>
+      <div id="prediction-usage-focus" class="chart small" role="img" aria-label="Singular index × prompt selection counts on END→IO and END→S2 pairs" hidden></div>
     </div>
     <table class="facts" id="prediction-facts" aria-label="SAD summary"></table>
   </section>

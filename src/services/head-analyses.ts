@@ -4,7 +4,8 @@
  * from weights in the body, else the stored one), the content address of a request (an RFC 8785
  * canonical JSON of the body hash, the parsed options and the SVD used, hashed), the re-post policy
  * (an identical request returns the stored result, `computed: false`), and storing detail before
- * summary. Storage goes through ResultStore; never imports Hono. Nothing is stored when a request fails.
+ * summary. SAD reads X from the body or from the activation store (`activations=ID`). Storage goes
+ * through ResultStore; never imports Hono. Nothing is stored when a request fails.
  */
 import canonicalize from "canonicalize";
 import { InvalidRequest, MissingTensor, ResultNotFound } from "../errors";
@@ -17,6 +18,7 @@ import { HEAD_TENSORS, type HeadPath, type VariantName } from "../wire/head-requ
 import { isNpy, parseNpy } from "../wire/npy";
 import { parseSafetensors, type ParsedSafetensors } from "../wire/safetensors";
 import type { SvdSummary } from "../wire/svd-result";
+import { pickActivationTensor } from "./activation-files";
 import { alignHead, readFeatures } from "./align-head";
 import { resolveVariant } from "./head-factors";
 import { onlyStoredVariant } from "./head-results";
@@ -24,7 +26,7 @@ import { readHeadWeights } from "./head-weights";
 import { basisFromStored, basisFromWeights, decomposeAttention, readTokens, type HeadBasis } from "./sad-head";
 import { sha256Hex } from "./sha256";
 
-type VariantChoice = { fold_ln?: boolean; bias?: "augmented" | "none"; variant?: VariantName; scale?: number };
+type VariantChoice = { fold_ln?: boolean; bias?: "augmented" | "none"; variant?: VariantName; scale?: number; norm?: "layernorm" | "rmsnorm" };
 
 /** Where the SVD will come from, decided before anything heavy runs (so the id can be checked first). */
 type BasisPlan =
@@ -110,11 +112,8 @@ export interface AnalysisOutcome {
 
 /** SAD of one head over the prompts in the body (`X`), with the head's weights or its stored SVD. */
 export async function postSad(store: ResultStore, kernels: Kernels, path: HeadPath, body: Uint8Array, options: SadOptions): Promise<AnalysisOutcome> {
-  const parsed = parseSafetensors(body);
-  if (!parsed.tensors.has(SAD_TENSORS.tokens)) {
-    throw new MissingTensor(`the body needs tensor ${SAD_TENSORS.tokens} [T, d] or [B, T, d]`, { tensor: SAD_TENSORS.tokens });
-  }
-  const plan = await planBasis(store, path, parsed, [SAD_TENSORS.tokens], options);
+  const parsed = await sadTokensSource(store, body, options);
+  const plan = await planBasis(store, path, parsed.tensors.size ? parsed : undefined, [SAD_TENSORS.tokens, SAD_TENSORS.focus, SAD_TENSORS.lengths], options);
   const sha256 = await sha256Hex(body);
   const id = await analysisId("sad/v1", sha256, options, plan);
   const previous = await findAnalysis(store, path, "sad", id);
@@ -122,9 +121,47 @@ export async function postSad(store: ResultStore, kernels: Kernels, path: HeadPa
   const basis = await loadBasis(store, kernels, path, plan, options);
   const tokens = readTokens(parsed, basis, options.exclude_first_source);
   const detailKey = store.analysisDetailKey(path, "sad", id);
-  const { summary, detail } = decomposeAttention(kernels, path, basis, tokens, options, { sha256, bytes: body.byteLength }, id, detailKey);
+  const input = {
+    sha256, bytes: body.byteLength,
+    ...(options.activations ? { activations: { id: options.activations, tensor: parsed.tensors.get(SAD_TENSORS.tokens)!.name } } : {}),
+  };
+  const { summary, detail } = decomposeAttention(kernels, path, basis, tokens, options, input, id, detailKey, parsed.tensors.get(SAD_TENSORS.focus));
   await store.putAnalysis(path, "sad", id, summary, detail ? { key: detailKey, bytes: detail, sha256 } : undefined);
   return { summary: summary as StoredAnalysis, computed: true };
+}
+
+/**
+ * The SAD body's tensors, with X either in the body or, with activations=ID, read from the stored
+ * activation file (layer= or tensor= picks it; the body then holds at most the head's weights, and
+ * the file's `lengths` come along).
+ */
+async function sadTokensSource(store: ResultStore, body: Uint8Array, options: SadOptions): Promise<ParsedSafetensors> {
+  const X = SAD_TENSORS.tokens;
+  if (!options.activations) {
+    if (options.layer !== undefined || options.tensor !== undefined) {
+      throw new InvalidRequest("layer= and tensor= pick a tensor of a stored activation file: add activations=ID", {
+        parameter: options.layer !== undefined ? "layer" : "tensor",
+      });
+    }
+    const parsed = parseSafetensors(body);
+    if (!parsed.tensors.has(X)) throw new MissingTensor(`the body needs tensor ${X} [T, d] or [B, T, d] (or name a stored file with activations=ID)`, { tensor: X });
+    return parsed;
+  }
+  const parsed: ParsedSafetensors = body.byteLength ? parseSafetensors(body) : { tensors: new Map(), metadata: {} };
+  if (parsed.tensors.has(X)) throw new InvalidRequest(`send ${X} in the body or name stored activations, not both`, { parameter: "activations" });
+  const obj = await store.getActivations(options.activations);
+  if (!obj) throw new ResultNotFound(`no activation file ${options.activations} is stored (POST /v1/activations first)`);
+  const stored = parseSafetensors(new Uint8Array(await obj.arrayBuffer()));
+  const tensors = new Map(parsed.tensors);
+  tensors.set(X, pickActivationTensor(stored, options.activations, { layer: options.layer, tensor: options.tensor }));
+  const lengths = stored.tensors.get(SAD_TENSORS.lengths);
+  if (lengths) {
+    if (parsed.tensors.has(SAD_TENSORS.lengths)) {
+      throw new InvalidRequest(`the stored activation file has ${SAD_TENSORS.lengths}; do not send it in the body too`, { tensor: SAD_TENSORS.lengths });
+    }
+    tensors.set(SAD_TENSORS.lengths, lengths);
+  }
+  return { tensors, metadata: parsed.metadata };
 }
 
 /** Alignment of one head's singular vectors with the features in the body (.npy `F`, or safetensors). */

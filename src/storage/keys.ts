@@ -64,6 +64,9 @@ export function parseAnalysisKey(key: string) {
   return { kind: m[1] as AnalysisKind, model: m[2], layer: Number(m[3]), head: Number(m[4]), circuit: m[5] as "qk" | "ov", id: m[6] };
 }
 
+/** R2: one uploaded activation file (token vectors for SAD), content-addressed by the SHA-256 of its bytes. */
+export const activationsKey = (sha256: string) => `activations/${VERSION}/${sha256}.safetensors`;
+
 /** R2: one toy-model report (toy.json), content-addressed. */
 export const toyReportKey = (experiment: string, sha256: string) => `toy/${VERSION}/${experiment}/${sha256}.json`;
 /** KV: the latest published toy report of an experiment (a pointer to its R2 object). */

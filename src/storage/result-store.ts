@@ -11,7 +11,7 @@ import type { Circuit, HeadPath, VariantName } from "../wire/head-request";
 import { SvdSummarySchema, type SvdSummary } from "../wire/svd-result";
 import type { ToyPointer } from "../wire/toy-report";
 import {
-  MODEL_MARKER_PREFIX, TOY_POINTER_PREFIX, analysisDetailKey, analysisPrefixForModel, analysisSummaryKey, modelFromMarkerKey,
+  activationsKey, MODEL_MARKER_PREFIX, TOY_POINTER_PREFIX, analysisDetailKey, analysisPrefixForModel, analysisSummaryKey, modelFromMarkerKey,
   modelMarkerKey, parseAnalysisKey, parseSummaryKey, summaryKey, summaryPrefixForHead, summaryPrefixForModel, toyPointerKey,
   toyReportKey, vectorsKey, type AnalysisKind,
 } from "./keys";
@@ -205,6 +205,27 @@ export class ResultStore {
     const entries = await this.list(TOY_POINTER_PREFIX);
     const values = await Promise.all(entries.map((k) => this.readJson(k.name)));
     return values.filter((v): v is ToyPointer => v !== undefined);
+  }
+
+  /**
+   * Stores an activation file under its content hash, unless it is already there (one R2 put: the
+   * object appears whole or not at all). Returns true when this call wrote it.
+   */
+  async putActivations(sha256: string, bytes: Uint8Array): Promise<boolean> {
+    const key = activationsKey(sha256);
+    if (await guard("R2 head", () => this.env.RESULTS.head(key))) return false;
+    await guard("R2 write", () =>
+      this.env.RESULTS.put(key, bytes, {
+        httpMetadata: { contentType: "application/octet-stream" },
+        customMetadata: { sha256 },
+      }),
+    );
+    return true;
+  }
+
+  /** A stored activation file, or null. */
+  async getActivations(sha256: string): Promise<R2ObjectBody | null> {
+    return guard("R2 read", () => this.env.RESULTS.get(activationsKey(sha256)));
   }
 
   /** Names of the models with stored results, sorted. */

@@ -5,6 +5,7 @@
  * tensor names, limits, and the answer schemas the CLI parses. Only zod at run time.
  */
 import * as z from "zod/mini";
+import { ACTIVATION_TENSOR, ActivationIdSchema } from "./activations";
 import { VARIANTS, booleanParam, coercedInt, positiveNumber } from "./head-request";
 
 
@@ -37,6 +38,20 @@ export const SadOptionsSchema = z.object({
   bias: z.optional(z.enum(["augmented", "none"])),
   /** when no weights are sent: which stored SVD to use (default: the only one stored) */
   variant: z.optional(z.enum(VARIANTS)),
+  /** the pre-attention norm of the head's weights (as POST …/qk): rmsnorm folds γ without centring */
+  norm: z.optional(z.enum(["layernorm", "rmsnorm"])),
+  /** rotary dimensions of the head (GPT-NeoX/Pythia partial, Llama full): each pair is decomposed in the SVD of Ω_Δ, Δ = d − s */
+  rotary_dim: z.optional(coercedInt(0, 1024)),
+  /** rotary base (rope_theta / rotary_emb_base), default 10000 */
+  rotary_base: z.optional(positiveNumber),
+  /** local attention window (GPT-Neo's local layers): keys with d − s < window */
+  window: z.optional(coercedInt(1, 1 << 20)),
+  /** read X from a stored activation file (POST /v1/activations) instead of the body */
+  activations: z.optional(ActivationIdSchema),
+  /** with activations=: the stored tensor layer.{layer} … */
+  layer: z.optional(coercedInt(0, 4095)),
+  /** … or the stored tensor of this name (default: the file's only tensor) */
+  tensor: z.optional(z.string().check(z.regex(ACTIVATION_TENSOR, "tensor must be X or layer.{l}"))),
 });
 export type SadOptions = z.infer<typeof SadOptionsSchema>;
 
@@ -61,7 +76,7 @@ export const AlignmentOptionsSchema = z.object({
 export type AlignmentQuery = z.infer<typeof AlignmentOptionsSchema>;
 
 /** Tensor names of the analysis bodies (besides the head weights of POST …/{qk|ov}). */
-export const SAD_TENSORS = { tokens: "X" } as const;
+export const SAD_TENSORS = { tokens: "X", focus: "focus", lengths: "lengths" } as const;
 export const ALIGNMENT_TENSORS = { features: "F", querySide: "F_query", keySide: "F_key" } as const;
 
 export const ANALYSIS_LIMITS = {

@@ -27,7 +27,12 @@ test("SAD of GPT-2 layer 0 on position embeddings matches the numpy reference, a
   expect(r.code, r.stderr).toBe(0);
   const report = JSON.parse(readFileSync(join(tmp, "out/report.json"), "utf8"));
   const ref = JSON.parse(readFileSync(SAD_REFERENCE_PATH, "utf8"));
-  expect(report.scan.sad).toEqual({ activations: "model.safetensors", tau: 1 });
+  expect(report.scan.sad).toMatchObject({ tau: 1, batch: 1, tokens: P, prompts: null, focus: null, prompt_lengths: "all equal" });
+  // one upload of layer 0 (raw variant: x = γ∘z + β), named by every head's request
+  expect(Object.keys(report.scan.sad.activations)).toEqual(["0/affine"]);
+  expect(report.scan.sad.activations["0/affine"]).toMatch(/^[0-9a-f]{64}$/);
+  expect(report.sad_overview).toMatchObject({ heads: 12 });
+  expect(Object.values(report.sad_overview.verdicts).reduce((a: number, b: any) => a + b, 0)).toBe(12);
   expect(report.entries).toHaveLength(12);
   for (const h of ref.heads) {
     const e = report.entries.find((x: any) => x.head === h.head);
@@ -36,7 +41,12 @@ test("SAD of GPT-2 layer 0 on position embeddings matches the numpy reference, a
     expect(e.sad.n_recon_median).toBe(h.n_recon_median);
     expect(e.sad.n_recon_p90).toBe(h.n_recon_p90);
     expect(e.sad.sparseness_median).toBeCloseTo(h.rolls_tovee_median, 4);
+    expect(e.sad.verdict).toBe(h.pairs_firing_positive < 20 ? "too few pairs" : e.sad.n_recon_median <= 0.5 * e.sad.null_n_recon_median_mean ? "sparse" : "not sparse");
+    expect(e.sad.usage_by_prompt).toHaveLength(1);
+    expect(e.sad.usage_by_prompt[0]).toEqual(e.sad.usage);
   }
+  const html = readFileSync(join(tmp, "out/report.html"), "utf8");
+  expect(html).toContain('id="sad-fig9a"');
   const run1 = JSON.parse(readFileSync(join(tmp, "out/run.json"), "utf8"));
   expect(run1).toMatchObject({ tasks: 12, computed: 24, stored: 0, failed: 0 });
 

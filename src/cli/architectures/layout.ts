@@ -4,7 +4,7 @@
  * values are at most float32-precise except F64, which keeps its own type), column blocks decoded
  * straight from a tensor's raw bytes (so a layer's fused or output matrix is kept in its file dtype,
  * half the memory for BF16, and only the columns a head needs are ever decoded), the rotary rotation
- * of key weights, and a per-layer cache that the scan empties as soon as a layer's heads are done.
+ * of key weights (re-exported from analysis/rotary.ts), and a per-layer cache that the scan empties as soon as a layer's heads are done.
  */
 import { DTYPE_BYTES, decodeFloat, type TensorView } from "../../wire/safetensors";
 import type { Vec } from "./types";
@@ -36,29 +36,8 @@ export function transpose(m: Vec, rows: number, ncols: number): Vec {
   return out;
 }
 
-/**
- * Rotates the rotary dimensions of every row of W [d, d_head] (and a bias [d_head]) so that
- * Ω_Δ = W_Q R_Δ W_Kᵀ = W_Q (W_K R_Δᵀ)ᵀ: each key row is rotated by −Δ. Convention of Hugging Face
- * GPT-NeoX and Llama ("rotate_half"): dimension i < r/2 pairs with i + r/2, frequency
- * θ_i = base^(−2i/r), and a vector at position p becomes x·cos(pθ) + rotate_half(x)·sin(pθ).
- */
-export function rotateKeyRows(w: Vec, rows: number, dHead: number, rotaryDim: number, base: number, delta: number): Vec {
-  const out = w.slice() as Vec;
-  if (delta === 0 || rotaryDim === 0) return out;
-  const half = rotaryDim / 2;
-  for (let i = 0; i < half; i++) {
-    const angle = -delta * base ** (-(2 * i) / rotaryDim);
-    const c = Math.cos(angle);
-    const s = Math.sin(angle);
-    for (let r = 0; r < rows; r++) {
-      const x1 = w[r * dHead + i];
-      const x2 = w[r * dHead + i + half];
-      out[r * dHead + i] = x1 * c - x2 * s;
-      out[r * dHead + i + half] = x2 * c + x1 * s;
-    }
-  }
-  return out;
-}
+/** The rotary convention lives in analysis/rotary.ts (the worker's rotary SAD uses it too). */
+export { rotateKeyRows } from "../../analysis/rotary";
 
 /**
  * A layer's shared tensors, loaded on first use. The fan-out works on about one layer at a time; the

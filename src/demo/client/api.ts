@@ -32,13 +32,20 @@ export interface HeadResult {
   variant: { name: string };
 }
 
-export interface SadResult {
-  pairs: { firing_positive: number; firing_nonpositive: number };
+export interface SadFiguresView {
+  pairs: { candidates: number; firing_positive: number; firing_nonpositive: number };
   n_recon: { median: number; p90: number; histogram: number[] };
   sparseness: { median: number };
-  null: { n_recon_median_mean: number; sparseness_median_mean: number; n_recon_histogram: number[]; seeds: number[] };
-  input: { batch: number; tokens: number };
-  choices: { tau: number; variant: { name: string } };
+  null: { n_recon_median_mean: number; sparseness_median_mean: number; n_recon_histogram: number[]; seeds: number[]; per_seed: Array<{ n_recon_p90: number }> } | null;
+  /** [prompt][singular index] selection counts (results stored before it existed lack it) */
+  usage_by_prompt?: number[][];
+}
+
+export interface SadResult extends SadFiguresView {
+  input: { batch: number; tokens: number; activations?: { id: string; tensor: string } };
+  choices: { tau: number; variant: { name: string }; positional?: { rotary_dim: number; window: number | null; offsets: number[] } | null };
+  /** the same figures on the requested focus pairs (IOI: END→IO and END→S2) */
+  focus?: (SadFiguresView & { pairs_listed: number }) | null;
 }
 
 const enc = encodeURIComponent;

@@ -1,0 +1,40 @@
+/**
+ * @module cli/prompt-activations
+ * `scan --prompts SPEC`: prompts → token ids (model/prompts.ts, with the checkpoint's tokenizer) →
+ * the forward pass (model/forward.ts, every core) → every scanned layer's attention input, as an
+ * ActivationSource (cli/sad.ts) carrying the prompt lengths (right-padded, padding never read), the
+ * IOI roles, and a description of the prompts for the report and for `--save-activations`.
+ */
+import { basename } from "node:path";
+import { computeAttentionInputs, loadTokenizer, resolvePrompts } from "../model";
+import type { ArchitectureOverrides } from "./architectures";
+import type { Checkpoint } from "./checkpoint";
+import { ActivationSource } from "./sad";
+
+export interface PromptRunOptions {
+  arch: string;
+  overrides?: ArchitectureOverrides;
+  layers: number[];
+  log: (s: string) => void;
+}
+
+export async function promptActivations(path: string, ckpt: Checkpoint, spec: string, o: PromptRunOptions): Promise<ActivationSource> {
+  const tokenizer = loadTokenizer(path, o.arch, ckpt.config);
+  const { tokens, meta } = resolvePrompts(spec, tokenizer);
+  const t0 = Date.now();
+  const r = await computeAttentionInputs(ckpt, tokens, { arch: o.arch, overrides: o.overrides, layers: o.layers });
+  o.log(`forward pass: ${r.batch} prompts (${Math.min(...r.lengths)}–${r.tokens} tokens), layers ${r.layers[0]}–${r.layers[r.layers.length - 1]}, ` +
+    `${r.kernel.threads} thread(s), ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  const ioi = meta.ioi ? Int32Array.from(meta.ioi.flatMap((p) => [p.positions.IO, p.positions.S1, p.positions.S2, p.positions.END])) : undefined;
+  const description: Record<string, unknown> = {
+    spec: meta.kind === "ioi" ? meta.spec : basename(meta.spec),
+    kind: meta.kind,
+    ...(meta.seed !== undefined ? { seed: meta.seed } : {}),
+    count: r.batch,
+    tokenizer: meta.tokenizer === null ? null : basename(meta.tokenizer),
+    bos: meta.bos,
+    padding: r.padding,
+    ...(meta.ioi ? { ioi_single_token_names: meta.ioi.filter((p) => p.single_token_names).length, ioi_roles: "ioi_positions [B, 4] = IO, S1, S2, END" } : {}),
+  };
+  return ActivationSource.fromForward(r, ioi, description);
+}
