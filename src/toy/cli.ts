@@ -123,7 +123,6 @@ async function main(argv: string[]): Promise<void> {
     .option("--seed <n>", "first seed (seeds are consecutive)", nonNegativeInt, 0)
     .option("--steps <n>", "override the number of steps", positiveInt)
     .option("--anisotropy <list>", "comma-separated c values (overrides the experiment's)")
-    .option("--anisotropy-mode <mode>", "free (W may cancel the shift) or orthogonal (W kept ⊥ e)")
     .option("--set <key=value...>", "override numeric config fields, e.g. --set lambda=0 featureProbability=0.1")
     .option("--jobs <n>", "runs in parallel (worker threads)", positiveInt, Math.max(1, Math.min(2, cpus().length)))
     .option("--print-every <n>", "progress line every n steps (default 10 measurements)", positiveInt)
@@ -141,7 +140,6 @@ async function main(argv: string[]): Promise<void> {
     steps?: number;
     anisotropy?: string;
     set?: string[];
-    anisotropyMode?: string;
     jobs: number;
     printEvery?: number;
     wasm: string;
@@ -167,10 +165,6 @@ async function main(argv: string[]): Promise<void> {
     configs = cs.map((c) => ({ ...configs[0], anisotropy: c }));
   }
   if (o.backend !== "wasm" && o.backend !== "ts") program.error(`--backend: expected wasm or ts, got ${o.backend}`);
-  if (o.anisotropyMode !== undefined) {
-    if (o.anisotropyMode !== "free" && o.anisotropyMode !== "orthogonal") program.error(`--anisotropy-mode: expected free or orthogonal, got ${o.anisotropyMode}`);
-    configs = configs.map((c) => ({ ...c, anisotropyMode: o.anisotropyMode as "free" | "orthogonal" }));
-  }
   if (o.steps) configs = configs.map((c) => ({ ...c, steps: o.steps as number }));
   for (const kv of o.set ?? []) {
     const [key, value] = kv.split("=");
