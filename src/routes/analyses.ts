@@ -12,7 +12,7 @@ import { z } from "zod";
 import { requireToken } from "../auth";
 import { InvalidRequest, MissingTensor, PayloadTooLarge, ResultNotFound } from "../errors";
 import type { AppEnv } from "../env";
-import { getKernels } from "../kernels/instance";
+import { getKernels } from "../kernels/worker";
 import { alignHead, readFeatures } from "../services/align-head";
 import { resolveVariant } from "../services/head-factors";
 import { readHeadWeights } from "../services/head-weights";

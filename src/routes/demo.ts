@@ -7,7 +7,7 @@ import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { AppError, PayloadTooLarge } from "../errors";
 import type { AppEnv } from "../env";
-import { getKernels } from "../kernels/instance";
+import { getKernels } from "../kernels/worker";
 import { analyzeUpload, inferCircuit } from "../services/analyze-upload";
 import { HeadOptionsSchema } from "../wire/head-request";
 import { parseSafetensors } from "../wire/safetensors";

@@ -9,7 +9,7 @@ import { z } from "zod";
 import { requireToken } from "../auth";
 import { Conflict, InvalidRequest, PayloadTooLarge, ResultNotFound } from "../errors";
 import type { AppEnv } from "../env";
-import { getKernels } from "../kernels/instance";
+import { getKernels } from "../kernels/worker";
 import { decomposeHead } from "../services/decompose-head";
 import { summaryMetadata } from "../services/summarize-model";
 import { resolveVariantName } from "../services/head-factors";

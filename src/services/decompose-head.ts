@@ -50,7 +50,7 @@ export function summarizeSpectrum(s: ArrayLike<number>) {
 }
 
 export function decomposeHead(
-  kernels: Kernels & { simd?: boolean },
+  kernels: Kernels,
   path: HeadPath,
   weights: HeadWeights,
   options: HeadOptions,

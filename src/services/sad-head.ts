@@ -10,8 +10,8 @@
 import { HAAR_NAME, RNG_NAME, seededRotations } from "../analysis/random";
 import { aggregateSad, decomposeTerms, type SadAggregates } from "../analysis/sad-stats";
 import { InvalidRequest, MissingTensor, NonFiniteInput, ShapeMismatch } from "../errors";
-import { sadCandidatesPerPrompt } from "../kernels/kernels";
-import type { Kernels, SadKernels } from "../kernels/types";
+import { sadCandidatesPerPrompt } from "../kernels/sad";
+import type { Kernels } from "../kernels/types";
 import { analysisDetailKey } from "../storage/keys";
 import { ANALYSIS_LIMITS, SAD_TENSORS, type SadOptions } from "../wire/analysis-request";
 import type { HeadPath, Variant } from "../wire/head-request";
@@ -185,7 +185,7 @@ export interface SadResult {
  * @param id - the analysis id (hash of body, options and SVD), used for the detail key
  */
 export function decomposeAttention(
-  kernels: Kernels & SadKernels & { simd?: boolean },
+  kernels: Kernels,
   path: HeadPath,
   basis: HeadBasis,
   batch: TokenBatch,

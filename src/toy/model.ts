@@ -10,19 +10,16 @@
  * space: `G = WᵀW` (reconstruction), `M = W_effᵀ Ω W_eff` (attention); since the shift is constant,
  * the attention's `∂L/∂W_eff` is its `∂L/∂W`.
  *
- * The per-sample passes run either here in TypeScript (the reference: no `passes` given) or in the
- * AssemblyScript kernel assembly/toy/passes.ts through src/kernels/kernels.ts (`passes` given: what
- * training uses). Chosen by measurement on this machine (2 cores, Node 20; N = 100, batch 1024,
- * p = 0.2): the reconstruction pass took 9.3 ms per step in TypeScript against 1.2 ms in WebAssembly
- * with f64x2 SIMD, copies across the boundary included; both passes are axpys over contiguous rows of
- * G, M, dG, dM, which SIMD halves and the JIT does not vectorise. End to end (bench/toy.bench.ts, load ≈ 3
- * on 2 cores): many-pairs 69 against 35 steps/s, single-pair 808 against 629. The per-step dense products stay in
- * TypeScript (dense.ts): they are O(N²·max(D, H)) once per step, a minor share. Both backends are
- * checked against finite differences and against each other.
+ * A step runs either here in TypeScript (the reference: no `passes` given) or in one call to the
+ * AssemblyScript kernel assembly/toy/step.ts through src/kernels/toy.ts (`passes` given: what training
+ * uses): the feature-space products, the per-sample passes (assembly/toy/passes.ts) and the map back
+ * to W, W_Q, W_K, with the same loop order as this file. Both are checked against finite differences
+ * and against each other. Measured on this machine (2 cores shared with other jobs, Node 20,
+ * many-pairs N = 100, batch 1024, p = 0.2): see bench/toy.bench.ts (`npm run bench:toy`).
  *
  * This module must not draw random numbers (sampling.ts does) or update parameters (optimizer.ts).
  */
-import type { ToyKernels } from "../kernels/kernels";
+import type { ToyPasses } from "../kernels/types";
 import type { ToyConfig } from "./config";
 import { mulNN, mulNT, mulTN } from "./dense";
 import type { Random } from "./random";
@@ -136,13 +133,13 @@ export class ToyModel {
   private readonly logits: Float64Array;
   private readonly target: Float64Array;
 
-  private readonly passes: ToyKernels | undefined;
+  private readonly passes: ToyPasses | undefined;
 
   /**
    * @param e - the shared direction [D] (used only when cfg.anisotropy ≠ 0)
    * @param passes - the WebAssembly per-sample passes; without them the TypeScript reference runs
    */
-  constructor(cfg: ToyConfig, e: Float64Array, passes?: ToyKernels) {
+  constructor(cfg: ToyConfig, e: Float64Array, passes?: ToyPasses) {
     this.passes = passes;
     const { nFeatures: n, dModel: d, dHead: h } = cfg;
     this.cfg = cfg;
@@ -176,6 +173,16 @@ export class ToyModel {
    */
   lossAndGradients(params: ToyParams, recon: SparseTokens, attn: SparseTokens, grads?: ToyParams): Losses {
     const { n, d, h, cfg } = this;
+    if (this.passes) {
+      const r = this.passes.toyStep(
+        {
+          n, d, h, m: cfg.keysPerQuery, beta: cfg.targetTemperature, lambda: cfg.lambda, c: cfg.anisotropy, e: this.e,
+          w: params.w, b: params.b, wQ: params.wQ, wK: params.wK, recon, attn, template: this.tpl,
+        },
+        grads,
+      );
+      return { recon: r.recon, ce: r.ce, total: r.recon + cfg.lambda * r.ce };
+    }
     const wEff = effectiveFeatures(params.w, this.e, cfg.anisotropy, n, this.wEff);
     mulTN(n, n, d, params.w, params.w, this.gram); // G = Wᵀ W: the decoder never sees the shift
     mulTN(n, h, d, wEff, params.wQ, this.aQ); // A_Q = W_effᵀ W_Q
@@ -184,20 +191,8 @@ export class ToyModel {
     this.dGram.fill(0);
     this.dM.fill(0);
     if (grads) grads.b.fill(0);
-
-    let reconLoss: number;
-    let ce: number;
-    if (this.passes) {
-      const r = this.passes.toyPasses(
-        { n, m: cfg.keysPerQuery, beta: cfg.targetTemperature, lambda: cfg.lambda, gram: this.gram, b: params.b, mOmega: this.mOmega, recon, attn, template: this.tpl },
-        grads ? { dGram: this.dGram, db: grads.b, dM: this.dM } : undefined,
-      );
-      reconLoss = r.recon;
-      ce = r.ce;
-    } else {
-      reconLoss = this.reconPass(params.b, recon, grads?.b);
-      ce = this.attentionPass(attn, grads !== undefined);
-    }
+    const reconLoss = this.reconPass(params.b, recon, grads?.b);
+    const ce = this.attentionPass(attn, grads !== undefined);
 
     if (grads) {
       // dW = W (dG + dGᵀ) + W_Q dA_Qᵀ + W_K dA_Kᵀ (the last two through W_eff = W + c e 1ᵀ)

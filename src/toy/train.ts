@@ -7,8 +7,7 @@
  * Measurement never touches that stream. Returns curves in columnar form (one array per metric) and
  * the final snapshot; writing files is report.ts's job.
  */
-import type { ToyKernels } from "../kernels/kernels";
-import type { Kernels } from "../kernels/types";
+import type { Kernels, ToyPasses } from "../kernels/types";
 import type { ToyConfig } from "./config";
 import type { AlignmentResult } from "../analysis/alignment";
 import { decomposeHead, meanTokenCosine, measureSnapshot, methodAlignment, randomDirectionNull, type FullSnapshot, type HeadSvd, type PairAlignment, type PairOccupancy } from "./measure";
@@ -129,7 +128,7 @@ function toRows(x: Float64Array, rows: number, cols: number): number[][] {
  * @param onMeasure - called at every measurement (progress printing)
  * @param passes - the WebAssembly per-sample passes; without them the TypeScript reference runs
  */
-export function trainToy(cfg: ToyConfig, seed: number, kernels: Pick<Kernels, "factoredSvd">, onMeasure?: (e: ProgressEvent) => void, passes?: ToyKernels): ToyRun {
+export function trainToy(cfg: ToyConfig, seed: number, kernels: Pick<Kernels, "factoredSvd">, onMeasure?: (e: ProgressEvent) => void, passes?: ToyPasses): ToyRun {
   const t0 = performance.now();
   let measureMs = 0;
   const rng = new Random(seed);

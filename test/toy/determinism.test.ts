@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { loadKernels, loadToyKernels } from "../../src/kernels/load-node";
+import { loadKernels } from "../../src/kernels/load-node";
 import { SINGLE_PAIR } from "../../src/toy/config";
 import { Random } from "../../src/toy/random";
 import { sampleAttentionBatch, sampleReconBatch, TokenBuffer } from "../../src/toy/sampling";
@@ -54,7 +54,7 @@ describe("seeded randomness", () => {
 
 describe("toy training", () => {
   const kernels = loadKernels();
-  const passes = loadToyKernels();
+  const passes = loadKernels();
 
   it("is deterministic for a fixed seed", () => {
     const cfg = { ...SINGLE_PAIR, steps: 60 };
@@ -84,7 +84,7 @@ describe("token-side anisotropy (method §6)", () => {
   it("the decoder ignores the shift: reconstruction at c > 0 equals reconstruction at c = 0 for the same W, while the head sees it", async () => {
     const { MANY_PAIRS } = await import("../../src/toy/config");
     const { drawSharedDirection, initParams, PARAM_NAMES, ToyModel, zeroParams } = await import("../../src/toy/model");
-    for (const passes of [undefined, loadToyKernels()]) {
+    for (const passes of [undefined, loadKernels()]) {
       const base = { ...MANY_PAIRS, attentionBatch: 32, reconBatch: 32 };
       const rng = new Random(21);
       const params = initParams(base, rng);
@@ -112,7 +112,7 @@ describe("token-side anisotropy (method §6)", () => {
   it("training at c = 0.75 keeps the features anisotropic (nothing trains the shift away)", async () => {
     const { MANY_PAIRS } = await import("../../src/toy/config");
     const cfg = { ...MANY_PAIRS, anisotropy: 0.75, steps: 30, attentionBatch: 64, reconBatch: 64, measureEvery: 10 };
-    const run = trainToy(cfg, 2, loadKernels(), undefined, loadToyKernels());
+    const run = trainToy(cfg, 2, loadKernels(), undefined, loadKernels());
     expect(run.final.meanPairwiseCos).toBeGreaterThan(0.2);
     expect(run.final.meanTokenCos).toBeGreaterThan(run.final.meanPairwiseCos);
   });
@@ -122,7 +122,7 @@ describe("acceptance tables regenerate from a seed", () => {
   it("the same seeds give the same table, and a seed's run does not depend on which other seeds ran", async () => {
     const { buildReport, formatAcceptance } = await import("../../src/toy/report");
     const kernels = loadKernels();
-    const passes = loadToyKernels();
+    const passes = loadKernels();
     const cfg = { ...SINGLE_PAIR, steps: 80, sadSamples: 64, sadNullSeeds: 2 };
     const table = (seeds: number[]) => formatAcceptance(buildReport("single-pair", seeds.map((s) => trainToy(cfg, s, kernels, undefined, passes)), { name: "x", simd: true }, new Date(0)));
     const both = table([3, 4]);
