@@ -128,7 +128,7 @@ async function main(argv: string[]): Promise<void> {
     .option("--print-every <n>", "progress line every n steps (default 10 measurements)", positiveInt)
     .option("--wasm <path>", "kernels .wasm file", defaultWasm())
     .option("--backend <name>", "per-sample passes: wasm, or ts (the TypeScript reference)", "wasm")
-    .option("--rerender <toy.json>", "only re-render toy.html (and the table) from an existing toy.json")
+    .option("--rerender <toy.json,...>", "only re-render toy.html and the table from existing toy.json files (several: their runs merged into one report of --config's experiment)")
     .option("--publish <url>", "POST toy.json to this headscope worker (/v1/toy/reports) for the demo page")
     .option("--token <token>", "the worker's write token (default: HEADSCOPE_TOKEN)")
     .parse(argv);
@@ -151,7 +151,11 @@ async function main(argv: string[]): Promise<void> {
   const token = o.token ?? process.env.HEADSCOPE_TOKEN;
   if (o.publish !== undefined && !token) program.error("--publish needs the worker's write token: --token T or HEADSCOPE_TOKEN");
   if (o.rerender) {
-    const report = JSON.parse(readFileSync(o.rerender, "utf8")) as ToyReport;
+    const files = o.rerender.split(",");
+    const reports = files.map((f) => JSON.parse(readFileSync(f, "utf8")) as ToyReport);
+    // the report (acceptance, tables) is rebuilt from the stored runs with this version's rules
+    const experiment = reports.length === 1 ? reports[0].experiment : o.config;
+    const report = buildReport(experiment, reports.flatMap((r) => r.runs), reports[0].kernels);
     const json = writeOutputs(o.out, report);
     console.log(formatAcceptance(report));
     if (o.publish !== undefined) await publish(o.publish, token, json);
