@@ -4,7 +4,8 @@
  * the full single-pair run (3,000 steps) with the WebAssembly step and with the TypeScript reference,
  * then many-pairs (N = 100, D = H = 50, batch 1,024) with the WebAssembly step against the numpy port
  * bench/toy_numpy.py, both run here, interleaved, in the same process tree, so machine load hits both
- * alike. Prints one JSON line per case, then a table with the ratio wasm / numpy.
+ * alike, numpy with one BLAS thread as the project's run has one thread. Prints one JSON line per
+ * case, then a table with the ratio wasm / numpy.
  * Bundled by `npm run bench:toy` into build/toy.bench.mjs, next to the .wasm kernels.
  * Options (environment): TOY_BENCH_STEPS (many-pairs steps, default 300), TOY_BENCH_ROUNDS (default 2).
  */
@@ -37,6 +38,8 @@ function numpy(name: string, cfgName: string, n: number): number | null {
   try {
     const out = execFileSync("python3", [join(here, "../bench/toy_numpy.py"), "--config", cfgName, "--steps", String(n), "--seeds", "0"], {
       encoding: "utf8", stdio: ["ignore", "pipe", "pipe"],
+      // one BLAS thread: a project run is one thread too (seeds go to worker threads in both cases)
+      env: { ...process.env, OPENBLAS_NUM_THREADS: "1", OMP_NUM_THREADS: "1", MKL_NUM_THREADS: "1" },
     });
     const r = JSON.parse(out.trim().split("\n").pop() as string) as { stepsPerSecond: number; dtype: string; numpy: string };
     console.log(JSON.stringify({ case: name, backend: `numpy ${r.numpy} ${r.dtype}`, steps: n, stepsPerSecond: +r.stepsPerSecond.toFixed(1) }));
