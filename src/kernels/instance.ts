@@ -27,6 +27,7 @@ export interface KernelExports {
     t: number, m: number, r: number, x: number, u: number, s: number, v: number, q: number, d: number, src: number,
     terms: number, rel: number, work: number,
   ): number;
+  sadNRecon(t: number, r: number, total: number, tau: number, work: number): number;
   toyStepWorkspace(n: number, d: number, h: number, m: number): number;
   toyStep(
     n: number, d: number, h: number, m: number, reconTokens: number, rPtr: number, rIdx: number, rVal: number,

@@ -17,7 +17,6 @@ import { createRng, haarOrthogonal, HAAR_NAME, RNG_NAME } from "../analysis/rand
 import { decomposeTerms } from "../analysis/sad-stats";
 import type { ToyConfig } from "./config";
 import type { HeadSvd } from "./measure";
-import { Random } from "./random";
 import { sampleAttentionBatch, TokenBuffer } from "./sampling";
 
 export interface SadGroup {
@@ -87,7 +86,7 @@ export function toySad(cfg: ToyConfig, omega: HeadSvd, wEff: Float64Array, seed:
   const { nFeatures: n, dModel: d, keysPerQuery: m } = cfg;
   const k = omega.k;
   const T = m + 1;
-  const rng = new Random(seed ^ 0x5ad);
+  const rng = createRng(seed ^ 0x5ad);
   const buf = new TokenBuffer(opts.samples * T, opts.samples * T * (cfg.featureProbability * n + 2));
   sampleAttentionBatch(buf, cfg, opts.samples, rng);
   // token vectors W_eff f, in sampling order: query first, then the m keys

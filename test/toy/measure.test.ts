@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { loadKernels } from "../../src/kernels/load-node";
 import { MANY_PAIRS, SINGLE_PAIR } from "../../src/toy/config";
 import { decomposeHead, measureSnapshot, methodAlignment, spearman } from "../../src/toy/measure";
-import { Random } from "../../src/toy/random";
+import { createRng } from "../../src/analysis/random";
 
 /** W = I (orthonormal features, so Σ⁺ w = w) and a head planted column by column. */
 function planted(n: number, h: number, columns: { q: number[]; k: number[]; scale: number }[]) {
@@ -62,7 +62,7 @@ describe("toy measurements", () => {
   });
 
   it("random heads do not align (the scale of the null)", () => {
-    const rng = new Random(5);
+    const rng = createRng(5);
     const { dModel: d, nFeatures: n, dHead: h } = SINGLE_PAIR;
     const rand = (len: number) => Float64Array.from({ length: len }, () => rng.normal());
     const s = measureSnapshot(SINGLE_PAIR, decomposeHead(SINGLE_PAIR, kernels, rand(d * h), rand(d * h)), rand(d * n));
