@@ -59,4 +59,4 @@ for name, fn, subset in (("factored", factored, fs), ("dense", dense, fs[:dense_
     # a subset is scaled to all heads (qk and ov alternate, so any even prefix is balanced)
     res[name] = {"seconds": (time.perf_counter() - t) * len(fs) / len(subset), "heads": len(subset), "sigma1": s1}
 print(json.dumps({"numpy": np.__version__, "heads": len(fs), "read_and_fold_seconds": t_read,
-                  "threads": os.environ.get("OPENBLAS_NUM_THREADS", "default"), **res}))
+                  "threads": os.environ.get("OPENBLAS_NUM_THREADS", "default"), "cpu_seconds": time.process_time(), **res}))

@@ -4,7 +4,7 @@
  * build/cli/headscope.mjs (npm packages stay external, resolved from node_modules) and the worker
  * bundle build/worker/worker.mjs with the kernels' .wasm beside it, which the CLI's embedded local
  * worker (Miniflare) serves, with the kernels' .wasm and the demo page's scripts (page and toy Web
- * Worker) beside it. Builds the kernels and the demo scripts first when they are missing or older
+ * Worker) beside it, and build/forward-worker.mjs (the forward pass's worker threads). Builds the kernels and the demo scripts first when they are missing or older
  * than their sources.
  */
 import { execFileSync } from "node:child_process";
@@ -40,6 +40,12 @@ export async function buildCli({ quiet = false } = {}) {
     outfile: `${root}build/cli/headscope.mjs`,
     bundle: true, platform: "node", format: "esm", target: "node20", packages: "external",
     sourcemap: "linked", logLevel: quiet ? "silent" : "warning",
+  });
+  // the forward pass's worker threads (src/model/forward.ts starts build/forward-worker.mjs)
+  await build({
+    entryPoints: [`${root}src/model/forward-worker.ts`],
+    outfile: `${root}build/forward-worker.mjs`,
+    bundle: true, platform: "node", format: "esm", target: "node20", packages: "external", logLevel: quiet ? "silent" : "warning",
   });
   mkdirSync(`${root}build/worker`, { recursive: true });
   copyFileSync(wasm, `${root}build/worker/kernels.release.wasm`);

@@ -11,7 +11,7 @@ import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, sta
 import { basename, dirname, join, resolve } from "node:path";
 import { MalformedSafetensors } from "../errors";
 import {
-  DTYPE_BYTES, decodeFloat, parseSafetensorsHeader, readHeaderLength, type Dtype, type TensorEntry,
+  DTYPE_BYTES, decodeFloat, parseSafetensorsHeader, readHeaderLength, type Dtype, type TensorEntry, type TensorView,
 } from "../wire/safetensors";
 
 /** The safetensors format's own header limit (100 MB); request bodies use a smaller one. */
@@ -169,10 +169,18 @@ export class Checkpoint {
 
   /** The whole tensor, decoded (F32/F16/BF16 → Float32Array exactly, F64 → Float64Array). */
   read(name: string): Float32Array | Float64Array {
-    const t = this.info(name);
-    const bytes = readAt(this.fd(t.file), t.offset, t.bytes);
-    return decodeFloat({ name, dtype: t.dtype, shape: t.shape, bytes });
+    return decodeFloat(this.readRaw(name));
   }
+
+  /** The whole tensor's bytes as stored (decode parts of it with architectures/layout.ts rawCols). */
+  readRaw(name: string): TensorView {
+    const t = this.info(name);
+    this.bytesRead += t.bytes;
+    return { name, dtype: t.dtype, shape: t.shape, bytes: readAt(this.fd(t.file), t.offset, t.bytes) };
+  }
+
+  /** Bytes of tensor data read so far (for the scan's profile). */
+  bytesRead = 0;
 
   /** Rows [r0, r1) of a 2-D tensor [rows, cols], decoded; reads only those bytes. */
   readRows(name: string, r0: number, r1: number): Float32Array | Float64Array {
@@ -182,6 +190,7 @@ export class Checkpoint {
     if (r0 < 0 || r1 > rows || r0 > r1) throw new CheckpointError(`rows [${r0}, ${r1}) outside ${name} ${JSON.stringify(t.shape)}`);
     const width = DTYPE_BYTES[t.dtype] * cols;
     const bytes = readAt(this.fd(t.file), t.offset + r0 * width, (r1 - r0) * width);
+    this.bytesRead += bytes.byteLength;
     return decodeFloat({ name, dtype: t.dtype, shape: [r1 - r0, cols], bytes });
   }
 

@@ -139,7 +139,8 @@ export async function fanOut<T>(
     token: string;
     policy: RetryPolicy;
     signal?: AbortSignal;
-    build: (t: T) => HeadRequest;
+    /** the task's request, or (after a stored-result check) its outcome without any upload */
+    build: (t: T) => HeadRequest | Promise<HeadRequest | { outcome: Outcome }>;
     done: (t: T, o: Outcome) => void;
     onRetry?: (t: T, attempt: number, why: string) => void;
   },
@@ -151,7 +152,8 @@ export async function fanOut<T>(
         if (opts.signal?.aborted) return;
         let outcome: Outcome;
         try {
-          outcome = await postWithRetry(opts.build(t), opts.token, opts.policy, opts.signal, (a, why) => opts.onRetry?.(t, a, why));
+          const req = await opts.build(t);
+          outcome = "outcome" in req ? req.outcome : await postWithRetry(req, opts.token, opts.policy, opts.signal, (a, why) => opts.onRetry?.(t, a, why));
         } catch (e) {
           if (opts.signal?.aborted) return;
           outcome = { ok: false, type: "client", detail: (e as Error).message, attempts: 1 };

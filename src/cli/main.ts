@@ -47,6 +47,7 @@ export function program(): Command {
     .option("--rotary-base <x>", "rotary base θ (overrides config.json)", num)
     .option("--activations <file>", "safetensors with layer.{l} [T, d_model] or [B, T, d_model] normalised token vectors: adds SAD per qk head")
     .option("--sad-tau <x>", "SAD N_recon threshold τ (method §4)", num, 1)
+    .addOption(new Option("--vectors <dtype>", "how each result's U and V are stored: f32, f16 (half the storage), or none (spectra only)").choices(["f32", "f16", "none"]).default("f32"))
     .option("--state <dir>", "local worker's R2/KV state (default: .wrangler/state in the project)")
     .addOption(new Option("--progress <mode>", "progress display").choices(["auto", "bar", "plain", "quiet"]).default("auto"))
     .option("--no-html", "skip report.html")
@@ -56,7 +57,7 @@ export function program(): Command {
         circuits: opts.circuits, layers: opts.layers, heads: opts.heads, variants: opts.variants,
         concurrency: opts.concurrency, retries: opts.retries, retryBaseMs: opts.retryBaseMs, rotaryOffsets: opts.rotaryOffsets,
         nHeads: opts.nHeads, nKvHeads: opts.nKvHeads, rotaryDim: opts.rotaryDim, rotaryBase: opts.rotaryBase,
-        stateDir: opts.state, activations: opts.activations, sadTau: opts.sadTau, progress: opts.progress, html: opts.html, root: projectRoot(),
+        stateDir: opts.state, activations: opts.activations, sadTau: opts.sadTau, vectors: opts.vectors, progress: opts.progress, html: opts.html, root: projectRoot(),
       });
       // exit now: a failed local runtime can leave handles behind that would keep the process alive
       process.exit(r.exitCode);

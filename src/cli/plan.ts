@@ -6,7 +6,7 @@
  */
 import { encodeSafetensors, type TensorOut } from "../wire/safetensors";
 import { VARIANTS, type Circuit, type VariantName } from "../wire/head-request";
-import { rotateKeyRows, type Architecture, type HeadTensors } from "./architectures";
+import { rotateKeyRows, type Architecture, type CircuitTensors } from "./architectures";
 import type { HeadRequest } from "./fan-out";
 
 export interface ScanTask {
@@ -30,14 +30,6 @@ export interface PlanOptions {
   offsets: number[];
 }
 
-const HAS_BIAS = (a: Architecture) => {
-  try {
-    return a.head(0, 0).b_Q !== undefined;
-  } catch {
-    return false;
-  }
-};
-
 /** The variants scanned for a circuit; ov never has augmented variants, qk only with biases. */
 export function variantsFor(circuit: Circuit, wanted: string[], hasBias: boolean): VariantName[] {
   if (wanted.length === 1 && wanted[0] === "default") return [circuit === "qk" && hasBias ? "folded_augmented" : "folded"];
@@ -50,7 +42,7 @@ export function variantsFor(circuit: Circuit, wanted: string[], hasBias: boolean
 export const offsetModelName = (model: string, offset: number) => (offset === 0 ? model : `${model}.rot${offset}`);
 
 export function planTasks(arch: Architecture, o: PlanOptions): ScanTask[] {
-  const hasBias = HAS_BIAS(arch);
+  const hasBias = arch.hasBias;
   const tasks: ScanTask[] = [];
   for (const layer of o.layers) {
     for (const head of o.heads) {
@@ -72,19 +64,19 @@ const t = (v: Float32Array | Float64Array, shape: number[]): TensorOut => ({
 });
 
 /** The tensors of one head and circuit's body (every tensor the API accepts for it). */
-export function headTensors(arch: Architecture, w: HeadTensors, circuit: Circuit, offset: number): Record<string, TensorOut> {
+export function headTensors(arch: Architecture, w: CircuitTensors, circuit: Circuit, offset: number): Record<string, TensorOut> {
   const { d_model: d, d_head: dh, rotary_dim: rd, rotary_base: base = 10000 } = arch.facts;
   const tensors: Record<string, TensorOut> = {};
   if (circuit === "qk") {
-    tensors.W_Q = t(w.W_Q, [d, dh]);
-    tensors.W_K = t(offset ? rotateKeyRows(w.W_K, d, dh, rd, base, offset) : w.W_K, [d, dh]);
+    tensors.W_Q = t(w.W_Q!, [d, dh]);
+    tensors.W_K = t(offset ? rotateKeyRows(w.W_K!, d, dh, rd, base, offset) : w.W_K!, [d, dh]);
     if (w.b_Q && w.b_K) {
       tensors.b_Q = t(w.b_Q, [dh]);
       tensors.b_K = t(offset ? rotateKeyRows(w.b_K, 1, dh, rd, base, offset) : w.b_K, [dh]);
     }
   } else {
-    tensors.W_V = t(w.W_V, [d, dh]);
-    tensors.W_O = t(w.W_O, [dh, d]);
+    tensors.W_V = t(w.W_V!, [d, dh]);
+    tensors.W_O = t(w.W_O!, [dh, d]);
   }
   if (w.ln_w) tensors.ln_w = t(w.ln_w, [d]);
   if (w.ln_b) tensors.ln_b = t(w.ln_b, [d]);
@@ -92,20 +84,29 @@ export function headTensors(arch: Architecture, w: HeadTensors, circuit: Circuit
 }
 
 /** The safetensors body of one head and circuit. */
-export const headBody = (arch: Architecture, w: HeadTensors, circuit: Circuit, offset: number): Uint8Array =>
+export const headBody = (arch: Architecture, w: CircuitTensors, circuit: Circuit, offset: number): Uint8Array =>
   encodeSafetensors(headTensors(arch, w, circuit, offset));
 
-/** The request of one task against an endpoint. */
-export function taskRequest(endpoint: string, arch: Architecture, task: ScanTask): HeadRequest {
-  const w = arch.head(task.layer, task.head);
+/** How stored vectors are kept (`--vectors`): U and V in F32 (default), F16, or not at all (spectra only). */
+export type VectorsPolicy = "f32" | "f16" | "none";
+
+/** The URL a task is POSTed to; its path without the query is where the stored result is read. */
+export function taskUrl(endpoint: string, arch: Architecture, task: ScanTask, vectors: VectorsPolicy = "f32"): { post: string; get: string } {
   const q = new URLSearchParams({
     fold_ln: String(task.variant.startsWith("folded")),
     bias: task.variant.endsWith("_augmented") ? "augmented" : "none",
     scale: String(arch.facts.attention_scale),
   });
   if (arch.facts.norm === "rmsnorm") q.set("norm", "rmsnorm");
-  const url = `${endpoint}/v1/models/${encodeURIComponent(task.model)}/layers/${task.layer}/heads/${task.head}/${task.circuit}?${q}`;
-  return { url, body: headBody(arch, w, task.circuit, task.offset) };
+  // the default keeps the query of earlier versions byte for byte
+  if (vectors !== "f32") q.set("vectors", vectors);
+  const base = `${endpoint}/v1/models/${encodeURIComponent(task.model)}/layers/${task.layer}/heads/${task.head}/${task.circuit}`;
+  return { post: `${base}?${q}`, get: `${base}?variant=${task.variant}` };
+}
+
+/** The request of one task against an endpoint. */
+export function taskRequest(endpoint: string, arch: Architecture, task: ScanTask, vectors: VectorsPolicy = "f32"): HeadRequest {
+  return { url: taskUrl(endpoint, arch, task, vectors).post, body: headBody(arch, arch.circuit(task.layer, task.head, task.circuit), task.circuit, task.offset) };
 }
 
 export const taskLabel = (t: ScanTask) =>

@@ -27,7 +27,8 @@ export interface ReportEntry {
   scale: number;
   checks_passed: boolean;
   input_sha256: string;
-  vectors: string;
+  /** the vectors' URL path; null when the scan stored none (--vectors none) */
+  vectors: string | null;
   /** with --activations, qk only: the sparse attention decomposition's digest (method §4) */
   sad?: import("./sad").SadDigest;
 }
@@ -39,6 +40,8 @@ export interface Report {
   facts: ArchitectureFacts & { kv_head_of: number[] };
   scan: {
     circuits: string[]; variants: string[]; layers: number[]; heads: number[]; rotary_offsets: number[]; endpoint: string;
+    /** how U and V were stored (--vectors): f32, f16 or none (spectra only) */
+    vectors: "f32" | "f16" | "none";
     sad?: { activations: string; tau: number };
   };
   kernel?: { name: string; simd: boolean };
@@ -56,7 +59,7 @@ export function reportEntry(task: ScanTask, a: SvdAnswer, kvHead: number): Repor
     factor_rows: a.variant.factor_rows, centred: a.variant.centred, scale: a.variant.scale,
     checks_passed: a.checks.every((c) => c.passed),
     input_sha256: a.input.sha256,
-    vectors: a.links.vectors,
+    vectors: a.links.vectors ?? null,
   };
 }
 

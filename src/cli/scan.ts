@@ -14,12 +14,20 @@ import { Checkpoint, CheckpointError } from "./checkpoint";
 import { ensureExampleCheckpoint, EXAMPLE } from "./example-model";
 import { DEFAULT_RETRY, fanOut, type Outcome } from "./fan-out";
 import { startLocalWorker, type LocalWorker } from "./local-worker";
-import { planTasks, taskLabel, taskRequest, type ScanTask } from "./plan";
+import { headBody, planTasks, taskLabel, taskUrl, type ScanTask, type VectorsPolicy } from "./plan";
+import { createHash } from "node:crypto";
+import { estimateScan, formatBytes, formatSeconds, freeDiskBytes } from "./estimate";
+import { httpRequest } from "./http";
+import { HashCache } from "./hash-cache";
+import { Profile } from "./profile";
+import { sampleCosts } from "./sample-costs";
+import { storedAnswer } from "./stored-check";
 import { createProgress, type Counts } from "./progress";
 import { compareEntries, reportEntry, type Report, type ReportEntry } from "./report";
 import { renderReportHtml } from "./report-html";
 import { Activations, sadDigest, type SadDigest } from "./sad";
 import { SadSummarySchema } from "../wire/analysis-request";
+import type { SvdAnswer } from "../wire/svd-result";
 
 export interface ScanOptions {
   checkpoint?: string;
@@ -44,6 +52,8 @@ export interface ScanOptions {
   /** per-layer normalised token vectors for SAD of every qk head (cli/sad.ts) */
   activations?: string;
   sadTau: number;
+  /** how stored vectors are kept: U and V in F32 (default), F16, or none (spectra only) */
+  vectors?: VectorsPolicy;
   progress: "auto" | "bar" | "plain" | "quiet";
   html: boolean;
   /** project root (build/, wrangler.toml, .wrangler/state) */
@@ -92,6 +102,21 @@ const peakRssOf = (pid: number | undefined): number | undefined => {
   }
 };
 
+/** User + system CPU seconds of a process (Linux /proc; clock ticks of 10 ms). */
+const cpuSecondsOf = (pid: number | undefined): number | undefined => {
+  if (!pid) return undefined;
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return undefined;
+  }
+};
+
+/** Whether a stored answer keeps its vectors the way this scan asks (a spectra-only result cannot stand in for U and V). */
+export const vectorsMatch = (a: SvdAnswer, vectors: VectorsPolicy): boolean =>
+  vectors === "none" ? a.vectors === null : a.vectors !== null && a.vectors.dtype.U === vectors.toUpperCase();
+
 export interface ScanResult {
   exitCode: number;
   out?: string;
@@ -136,8 +161,9 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
     const tasks = planTasks(arch, { model, circuits, layers, heads, variants, offsets });
     const failures: Array<{ task: ScanTask; outcome: Extract<Outcome, { ok: false }> }> = [];
     if (tasks.length === 0) throw new UsageError("nothing to scan: no variant of the chosen ones applies to these circuits");
-    // read one head of every layer now, so a tensor that cannot be decoded fails before anything is sent
-    for (const l of layers) arch.head(l, heads[0]);
+    // every tensor's dtype and shape were checked from the headers (decodable float dtypes only), so
+    // nothing is read here: weights are read layer by layer as the requests are built
+    const vectors: VectorsPolicy = o.vectors ?? "f32";
     if (o.activations) {
       if (f.rotary_dim > 0) {
         throw new UsageError("--activations: SAD of a rotary model needs Ω_Δ for every pair's offset; only models without rotary embeddings are supported");
@@ -150,16 +176,69 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
     mkdirSync(out, { recursive: true });
     log(`headscope scan: ${model} (${f.architecture}, ${f.n_layers} layers × ${f.n_heads} heads, d_model ${f.d_model}, d_head ${f.d_head}) → ${tasks.length} requests`);
 
-    // ── worker ──
+    // ── worker (starts while the CLI samples the worker's per-head cost) ──
+    const profile = new Profile();
     let endpoint = o.endpoint?.replace(/\/$/, "");
     let token = o.token ?? process.env.HEADSCOPE_TOKEN;
+    const stateDir = o.stateDir ?? join(o.root, ".wrangler/state");
+    let startSeconds: number | undefined;
     if (!endpoint) {
-      worker = await startLocalWorker({ root: o.root, stateDir: o.stateDir ?? join(o.root, ".wrangler/state") });
+      const tStart = performance.now();
+      const starting = startLocalWorker({ root: o.root, stateDir });
+      starting.catch(() => undefined);
+      sampleFirst();
+      worker = await starting;
+      startSeconds = (performance.now() - tStart) / 1000;
       endpoint = worker.url;
       token = worker.token;
       log(`local worker on ${endpoint} (workerd, R2 and KV under ${o.stateDir ?? ".wrangler/state"})`);
     } else if (!token) {
       throw new UsageError("--endpoint needs a write token: --token or HEADSCOPE_TOKEN");
+    } else sampleFirst();
+    /**
+     * The worker's code timed here on the first task of each circuit (for the profile and the
+     * estimate). Optional: a head the worker would reject (a zero circuit, NaN) is reported by the
+     * fan-out as usual, so a failure here only leaves the estimate without a time.
+     */
+    function sampleFirst() {
+      for (const c of circuits) {
+        const t = tasks.find((x) => x.circuit === c);
+        if (!t) continue;
+        try {
+          const body = headBody(arch, arch.circuit(t.layer, t.head, c), c, t.offset);
+          profile.sampled.push(sampleCosts(body, taskUrl("http://x", arch, t, vectors).post, c));
+        } catch {
+          /* see above */
+        }
+      }
+    }
+
+    // ── what is stored already (one listing per model name), the estimate, the free-disk check ──
+    const storedSha = new Map<string, string>();
+    const keyOf = (model: string, layer: number, head: number, circuit: string, variant: string) => `${model}/${layer}/${head}/${circuit}/${variant}`;
+    await profile.timeAsync("check", async () => {
+      for (const model of new Set(tasks.map((t) => t.model))) {
+        const res = await httpRequest("GET", `${endpoint}/v1/models/${encodeURIComponent(model)}/summary`, undefined, {}).catch(() => undefined);
+        if (res?.status !== 200) continue;
+        for (const e of (JSON.parse(res.text) as { entries: Array<{ layer: number; head: number; circuit: string; variant: string; input_sha256: string }> }).entries) {
+          storedSha.set(keyOf(model, e.layer, e.head, e.circuit, e.variant), e.input_sha256);
+        }
+      }
+    });
+    const toStore = tasks.filter((t) => !storedSha.has(keyOf(t.model, t.layer, t.head, t.circuit, t.variant)));
+    const est = estimateScan(f, toStore, vectors, profile.sampled, 1, !o.endpoint);
+    log(
+      `estimate: ${toStore.length} new result(s) of ${tasks.length}, about ${formatBytes(est.bytes)} of storage (vectors ${vectors})` +
+        (est.seconds !== undefined ? `, roughly ${formatSeconds(est.seconds)} of worker time` : ""),
+    );
+    if (!o.endpoint) {
+      const free = freeDiskBytes(stateDir);
+      if (est.bytes > free) {
+        throw new UsageError(
+          `the scan would store about ${formatBytes(est.bytes)} but only ${formatBytes(free)} is free under ${stateDir}: ` +
+            "use --vectors f16 (half) or --vectors none (spectra only), scan fewer --layers, or put --state on a larger disk",
+        );
+      }
     }
 
     // ── fan-out ──
@@ -170,18 +249,54 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
     let done = 0;
     const kernels = new Map<string, { name: string; simd: boolean }>();
     const computedTasks: string[] = [];
+    // a layer's tensors are released once every request of that layer is built (tasks are layer-major)
+    const pendingInLayer = new Map<number, number>();
+    for (const t of tasks) pendingInLayer.set(t.layer, (pendingInLayer.get(t.layer) ?? 0) + 1);
+    const posted = new Map<ScanTask, number>();
+    const hashes = HashCache.open(out, ckpt.files);
     await fanOut(tasks, {
       concurrency: o.concurrency,
       token: token!,
       policy: { ...DEFAULT_RETRY, retries: o.retries, baseDelayMs: o.retryBaseMs },
       signal: abort.signal,
-      build: (t) => taskRequest(endpoint!, arch, t),
+      build: async (t) => {
+        const urls = taskUrl(endpoint!, arch, t, vectors);
+        const request = urls.post.slice(endpoint!.length);
+        const storedInput = storedSha.get(keyOf(t.model, t.layer, t.head, t.circuit, t.variant));
+        const left = pendingInLayer.get(t.layer)! - 1;
+        pendingInLayer.set(t.layer, left);
+        const check = async (sha256: string) => {
+          if (storedInput !== sha256) return undefined;
+          const stored = await profile.timeAsync("check", () => storedAnswer(urls.get, sha256, (a) => vectorsMatch(a, vectors), abort.signal));
+          return stored && { outcome: { ok: true as const, answer: stored, attempts: 0 } };
+        };
+        // a resume: the body's hash is known from an earlier run on these very files, so nothing is read
+        const known = storedInput !== undefined ? hashes.get(request) : undefined;
+        const skip = known !== undefined ? await check(known) : undefined;
+        if (skip) {
+          if (left === 0) arch.release(t.layer);
+          return skip;
+        }
+        const w = profile.time("read", () => arch.circuit(t.layer, t.head, t.circuit));
+        if (left === 0) arch.release(t.layer);
+        const body = profile.time("encode", () => headBody(arch, w, t.circuit, t.offset));
+        const sha256 = profile.time("hash", () => createHash("sha256").update(body).digest("hex"));
+        profile.bytesHashed += body.byteLength;
+        hashes.set(request, sha256);
+        const stored = sha256 !== known ? await check(sha256) : undefined;
+        if (stored) return stored;
+        profile.bytesUploaded += body.byteLength;
+        posted.set(t, performance.now());
+        return { url: urls.post, body };
+      },
       onRetry: (t, attempt, why) => {
         counts.retries++;
         if (o.progress !== "quiet") progress.log(`retry ${attempt}/${o.retries} ${taskLabel(t)}: ${why}`);
       },
       done: (t, outcome) => {
         done++;
+        const sent = posted.get(t);
+        if (sent !== undefined) profile.add("http", performance.now() - sent);
         if (outcome.ok) {
           answers.set(t, outcome);
           if (outcome.answer.computed) {
@@ -233,7 +348,9 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
     }
     progress.stop();
     process.off("SIGINT", onSigint);
+    hashes.save();
     const workerPeak = peakRssOf(worker?.pid);
+    const workerCpu = cpuSecondsOf(worker?.pid);
     if (worker) {
       await worker.stop();
       worker = undefined;
@@ -249,7 +366,7 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
       checkpoint: { files: ckpt.files.map((x) => basename(x)), dtypes: ckpt.dtypes() },
       facts: { ...f, kv_head_of: [...Array(f.n_heads).keys()].map((h) => arch.kvHead(h)) },
       scan: {
-        circuits, variants, layers, heads, rotary_offsets: f.rotary_dim ? offsets : [0], endpoint: o.endpoint ? "remote" : "local",
+        circuits, variants, layers, heads, rotary_offsets: f.rotary_dim ? offsets : [0], endpoint: o.endpoint ? "remote" : "local", vectors,
         ...(activations ? { sad: { activations: basename(o.activations!), tau: o.sadTau } } : {}),
       },
       ...(kernels.size === 1 ? { kernel: [...kernels.values()][0] } : {}),
@@ -273,6 +390,13 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
     const run = {
       schema: "headscope.scan-run/v1", model, tasks: tasks.length, ...counts, interrupted, seconds,
       peak_rss_bytes: { cli: process.resourceUsage().maxRSS * 1024, ...(workerPeak ? { worker: workerPeak } : {}) },
+      vectors,
+      profile: profile.toJSON({
+        wallSeconds: seconds, startSeconds, bytesRead: ckpt.bytesRead, hashCacheHits: hashes.hits,
+        cliCpuSeconds: (() => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6; })(),
+        workerCpuSeconds: workerCpu,
+      }),
+      estimate: est,
       /** what this run computed (the rest was already stored, or failed) */
       computed_tasks: computedTasks.sort(),
     };

@@ -35,6 +35,21 @@ export interface KernelExports {
     beta: number, lambda: number, c: number, e: number, w: number, b: number, wQ: number, wK: number,
     dW: number, db: number, dWQ: number, dWK: number, backward: number, work: number, out: number,
   ): number;
+  linearF32(n: number, k: number, m: number, x: number, ldx: number, wp: number, bias: number, y: number, ldy: number, accumulate: number): void;
+  normRowsF32(n: number, d: number, x: number, ldx: number, z: number, ldz: number, eps: number, rms: number): void;
+  affineRowsF32(n: number, d: number, z: number, ldz: number, gamma: number, beta: number, out: number, ldo: number): void;
+  activateF32(n: number, m: number, h: number, ldh: number, kind: number): void;
+  gluF32(n: number, f: number, h: number, ldh: number, kind: number): void;
+  attentionWorkspace(tMax: number, dh: number): number;
+  attentionF32(
+    nb: number, offsets: number, qkv: number, ld: number, nH: number, nKv: number, dh: number, scale: number, window: number,
+    z: number, ldz: number, work: number,
+  ): void;
+  rotaryWorkspace(rot: number): number;
+  rotaryF32(
+    nb: number, offsets: number, qkv: number, ld: number, nH: number, nKv: number, dh: number, rot: number, base: number,
+    posScale: number, work: number,
+  ): void;
 }
 
 export interface KernelInstance {

@@ -17,15 +17,15 @@ import { parseParams } from "./validate";
 
 const HEAD_PATH = "/v1/models/:model/layers/:layer/heads/:head/:circuit";
 
-export const headLinks = (p: HeadPath, variant: VariantName) => {
+export const headLinks = (p: HeadPath, variant: VariantName, withVectors = true) => {
   const base = `/v1/models/${p.model}/layers/${p.layer}/heads/${p.head}/${p.circuit}`;
-  return { self: `${base}?variant=${variant}`, vectors: `${base}/vectors?variant=${variant}` };
+  return { self: `${base}?variant=${variant}`, ...(withVectors ? { vectors: `${base}/vectors?variant=${variant}` } : {}) };
 };
 
 const answer = (p: HeadPath, s: SvdSummary, computed?: boolean): SvdAnswer => ({
   ...s,
   ...(computed === undefined ? {} : { computed }),
-  links: headLinks(p, s.variant.name),
+  links: headLinks(p, s.variant.name, s.vectors !== null),
 });
 
 const VariantQuery = z.object({ variant: z.optional(z.enum(VARIANTS)) });

@@ -13,7 +13,8 @@ import type { HeadWeights } from "./head-weights";
 
 export interface DecomposedHead {
   summary: SvdSummary;
-  vectors: Uint8Array;
+  /** the vectors file to store; absent with `vectors=none` */
+  vectors?: Uint8Array;
 }
 
 export interface InputFacts {
@@ -66,12 +67,14 @@ export function decomposeHead(
   weights: HeadWeights,
   options: HeadOptions,
   input: InputFacts,
-  /** where the vectors will be stored (ResultStore.vectorsKey), recorded in the summary */
+  /** where the vectors will be stored (ResultStore.vectorsKey, for the dtype `options.vectors` asks), recorded in the summary */
   vectorsKey: string,
 ): DecomposedHead {
   const { a, b, variant } = buildHeadFactors(weights, options);
   const svd: Svd = kernels.factoredSvd(a, b);
   const { m, k, diagnostics: dg } = svd;
+  const policy = options.vectors ?? "f32";
+  const dtype = policy === "f16" ? "F16" : "F32";
   const summary: SvdSummary = {
     schema: "headscope.svd/v1",
     model: path.model,
@@ -88,18 +91,17 @@ export function decomposeHead(
     diagnostics: { sweeps: dg.sweeps, off_orthogonality: dg.offOrthogonality },
     input: { sha256: input.sha256, bytes: input.bytes, dtypes: weights.dtypes },
     kernel: { name: kernels.name, simd: kernels.simd ?? false },
-    vectors: {
-      key: vectorsKey,
-      format: "safetensors",
-      tensors: { U: [m, k], S: [k], V: [m, k] },
-      dtype: { U: "F32", S: "F64", V: "F32" },
-    },
+    vectors:
+      policy === "none"
+        ? null
+        : { key: vectorsKey, format: "safetensors", tensors: { U: [m, k], S: [k], V: [m, k] }, dtype: { U: dtype, S: "F64", V: dtype } },
   };
+  if (policy === "none") return { summary };
   const vectors = encodeSafetensors(
     {
-      U: { dtype: "F32", shape: [m, k], data: svd.U },
+      U: { dtype, shape: [m, k], data: svd.U },
       S: { dtype: "F64", shape: [k], data: svd.S },
-      V: { dtype: "F32", shape: [m, k], data: svd.V },
+      V: { dtype, shape: [m, k], data: svd.V },
     },
     {
       schema: "headscope.svd-vectors/v1",

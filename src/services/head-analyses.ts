@@ -71,8 +71,15 @@ async function planBasis(
 
 async function loadBasis(store: ResultStore, kernels: Kernels, path: HeadPath, plan: BasisPlan, opts: VariantChoice): Promise<HeadBasis> {
   if (plan.kind === "weights") return basisFromWeights(kernels, readHeadWeights(path.circuit, plan.tensors), opts);
-  const obj = await store.getObject(plan.summary.vectors.key);
-  if (!obj) throw new ResultNotFound(`the stored SVD's vectors ${plan.summary.vectors.key} are missing`);
+  const stored = plan.summary.vectors;
+  if (stored === null) {
+    throw new MissingTensor(
+      `the stored ${plan.summary.variant.name} SVD of ${path.model} layer ${path.layer} head ${path.head} ${path.circuit} was kept without vectors (vectors=none): send the head's weights with the request`,
+      { tensor: path.circuit === "qk" ? "W_Q" : "W_V" },
+    );
+  }
+  const obj = await store.getObject(stored.key);
+  if (!obj) throw new ResultNotFound(`the stored SVD's vectors ${stored.key} are missing`);
   const basis = basisFromStored(plan.summary, parseSafetensors(new Uint8Array(await obj.arrayBuffer())));
   return opts.scale === undefined ? basis : { ...basis, variant: { ...basis.variant, scale: opts.scale } };
 }

@@ -17,6 +17,9 @@ import { readHeadWeights } from "./head-weights";
 import { sha256Hex } from "./sha256";
 import { summaryMetadata } from "./summarize-model";
 
+/** How a stored summary keeps its vectors, in the POST option's terms (`vectors=f32|f16|none`). */
+export const vectorsPolicyOf = (s: SvdSummary): "f32" | "f16" | "none" => (s.vectors === null ? "none" : s.vectors.dtype.U === "F16" ? "f16" : "f32");
+
 const where = (p: HeadPath) => `${p.model} layer ${p.layer} head ${p.head} ${p.circuit}`;
 
 /**
@@ -42,6 +45,9 @@ export async function storedHead(store: ResultStore, path: HeadPath, asked: Vari
 /** The stored U, S, V of a head, with the summary that describes them. */
 export async function storedVectors(store: ResultStore, path: HeadPath, asked: VariantName | undefined) {
   const summary = await storedHead(store, path, asked);
+  if (summary.vectors === null) {
+    throw new ResultNotFound(`the ${summary.variant.name} result of ${where(path)} was stored without vectors (vectors=none)`);
+  }
   const object = await store.getObject(summary.vectors.key);
   if (!object) throw new ResultNotFound(`vectors ${summary.vectors.key} are missing`);
   return { summary, body: object.body };
@@ -63,8 +69,17 @@ export async function postHead(
   const variant = resolveVariantName(path.circuit, new Set(parsed.tensors.keys()), options);
   const sha256 = await sha256Hex(body);
   const previous = await store.getSummary(path, variant);
-  if (previous && previous.input.sha256 === sha256) return { summary: previous, computed: false };
-  if (previous && !options.overwrite) {
+  const policy = options.vectors ?? "f32";
+  if (previous && previous.input.sha256 === sha256) {
+    if (vectorsPolicyOf(previous) === policy) return { summary: previous, computed: false };
+    if (!options.overwrite) {
+      throw new Conflict(
+        `this input's result is stored with vectors=${vectorsPolicyOf(previous)}, not ${policy}; POST with ?overwrite=true to replace it`,
+        { stored_sha256: previous.input.sha256, sha256, stored_vectors: vectorsPolicyOf(previous), vectors: policy },
+      );
+    }
+  }
+  if (previous && previous.input.sha256 !== sha256 && !options.overwrite) {
     throw new Conflict(
       `a result from a different input (sha256 ${previous.input.sha256}) is stored for this head and variant; ` +
         "POST with ?overwrite=true to replace it",
@@ -73,7 +88,8 @@ export async function postHead(
   }
   const weights = readHeadWeights(path.circuit, parsed);
   const input = { sha256, bytes: body.byteLength };
-  const { summary, vectors } = decomposeHead(kernels, path, weights, options, input, store.vectorsKey(path, variant, sha256));
+  const key = store.vectorsKey(path, variant, sha256, policy === "f16" ? "F16" : "F32");
+  const { summary, vectors } = decomposeHead(kernels, path, weights, options, input, key);
   await store.put(path, summary, vectors, previous, summaryMetadata(summary));
   return { summary, computed: true };
 }

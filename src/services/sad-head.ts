@@ -21,7 +21,7 @@ import type { HeadWeights } from "./head-weights";
 
 /** One head's SVD as an analysis reads it, with where it came from. */
 export interface HeadBasis {
-  source: "computed_f64" | "stored_f32";
+  source: "computed_f64" | "stored_f32" | "stored_f16";
   U: Float64Array;
   S: Float64Array;
   V: Float64Array;
@@ -63,13 +63,13 @@ export function basisFromWeights(kernels: Kernels, weights: HeadWeights, opts: {
 export function basisFromStored(summary: SvdSummary, vectors: ParsedSafetensors): HeadBasis {
   const get = (name: string) => {
     const t = vectors.tensors.get(name);
-    if (!t) throw new MissingTensor(`stored vectors ${summary.vectors.key} lack ${name}`);
+    if (!t) throw new MissingTensor(`stored vectors ${summary.vectors?.key} lack ${name}`);
     return Float64Array.from(decodeFloat(t));
   };
   const U = get("U");
   const [rows, k] = vectors.tensors.get("U")!.shape;
   return {
-    source: "stored_f32",
+    source: summary.vectors?.dtype.U === "F16" ? "stored_f16" : "stored_f32",
     U,
     S: get("S"),
     V: get("V"),

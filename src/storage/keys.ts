@@ -12,9 +12,9 @@ const VERSION = "v1";
 const headPrefix = (p: Pick<HeadPath, "model" | "layer" | "head" | "circuit">) =>
   `${p.model}/${p.layer}/${p.head}/${p.circuit}`;
 
-/** R2: U, S, V of one head, circuit, variant and input. */
-export const vectorsKey = (p: HeadPath, variant: VariantName, sha256: string) =>
-  `results/${VERSION}/${headPrefix(p)}/${variant}/${sha256}.safetensors`;
+/** R2: U, S, V of one head, circuit, variant and input (F16 vectors under their own name, so F32 ones are never rewritten in place). */
+export const vectorsKey = (p: HeadPath, variant: VariantName, sha256: string, dtype: "F32" | "F16" = "F32") =>
+  `results/${VERSION}/${headPrefix(p)}/${variant}/${sha256}${dtype === "F16" ? ".f16" : ""}.safetensors`;
 
 /** KV: the summary of one head, circuit and variant. */
 export const summaryKey = (p: HeadPath, variant: VariantName) => `svd/${VERSION}/${headPrefix(p)}/${variant}`;

@@ -53,8 +53,8 @@ export class ResultStore {
   // ── keys handed out for the summaries that record them (opaque to callers) ────────────────────
 
   /** Where the vectors of a head result computed from input `sha256` go (recorded in its summary). */
-  vectorsKey(p: HeadPath, variant: VariantName, sha256: string): string {
-    return vectorsKey(p, variant, sha256);
+  vectorsKey(p: HeadPath, variant: VariantName, sha256: string, dtype: "F32" | "F16" = "F32"): string {
+    return vectorsKey(p, variant, sha256, dtype);
   }
 
   /** Where the detail object of an analysis goes (recorded in its summary). */
@@ -156,19 +156,21 @@ export class ResultStore {
    * without reading the summary). If a previous summary for the same head, circuit and variant
    * pointed at other vectors, those are deleted last.
    */
-  async put(p: HeadPath, summary: SvdSummary, vectors: Uint8Array, previous?: SvdSummary, metadata?: object): Promise<void> {
-    await guard("R2 write", () =>
-      this.env.RESULTS.put(summary.vectors.key, vectors, {
-        httpMetadata: { contentType: "application/octet-stream" },
-        customMetadata: { sha256: summary.input.sha256 },
-      }),
-    );
+  async put(p: HeadPath, summary: SvdSummary, vectors: Uint8Array | undefined, previous?: SvdSummary, metadata?: object): Promise<void> {
+    const key = summary.vectors?.key;
+    if (key !== undefined && vectors) {
+      await guard("R2 write", () =>
+        this.env.RESULTS.put(key, vectors, {
+          httpMetadata: { contentType: "application/octet-stream" },
+          customMetadata: { sha256: summary.input.sha256 },
+        }),
+      );
+    }
     // KV metadata is limited to 1,024 bytes; a digest that does not fit is simply not attached
     const meta = metadata && JSON.stringify(metadata).length <= KV_METADATA_LIMIT ? { metadata } : undefined;
     await guard("KV write", () => this.env.JOBS.put(summaryKey(p, summary.variant.name), JSON.stringify(summary), meta));
-    if (previous && previous.vectors.key !== summary.vectors.key) {
-      await guard("R2 delete", () => this.env.RESULTS.delete(previous.vectors.key));
-    }
+    const old = previous?.vectors?.key;
+    if (old !== undefined && old !== key) await guard("R2 delete", () => this.env.RESULTS.delete(old));
     // written once per model (KV allows one write per second per key, so never on every result)
     const marker = modelMarkerKey(p.model);
     if ((await this.readJson(marker)) === undefined) {

@@ -44,6 +44,8 @@ export const HeadOptionsSchema = z.object({
   norm: z.optional(z.enum(["layernorm", "rmsnorm"])),
   /** replace a stored result whose input differs (otherwise such a POST is a 409 conflict) */
   overwrite: z.optional(booleanParam),
+  /** how U and V are stored: `f32` (default), `f16` (half the bytes), `none` (spectrum and checks only) */
+  vectors: z.optional(z.enum(["f32", "f16", "none"])),
 });
 export type HeadOptions = z.infer<typeof HeadOptionsSchema>;
 

@@ -36,18 +36,22 @@ export const SvdSummarySchema = z.object({
   diagnostics: z.object({ sweeps: z.number(), off_orthogonality: z.number() }),
   input: z.object({ sha256: z.string(), bytes: z.int(), dtypes: z.record(z.string(), z.string()) }),
   kernel: z.object({ name: z.string(), simd: z.boolean() }),
-  vectors: z.object({
-    key: z.string(),
-    format: z.literal("safetensors"),
-    tensors: z.object({ U: z.array(z.number()), S: z.array(z.number()), V: z.array(z.number()) }),
-    dtype: z.object({ U: z.string(), S: z.string(), V: z.string() }),
-  }),
+  /** the stored U, S, V (U and V in F32 or F16, as the POST's `vectors` asked); null when stored with `vectors=none` */
+  vectors: z.nullable(
+    z.object({
+      key: z.string(),
+      format: z.literal("safetensors"),
+      tensors: z.object({ U: z.array(z.number()), S: z.array(z.number()), V: z.array(z.number()) }),
+      dtype: z.object({ U: z.string(), S: z.string(), V: z.string() }),
+    }),
+  ),
 });
 export type SvdSummary = z.infer<typeof SvdSummarySchema>;
 
 /** The answer of POST and GET: the summary plus links and whether it was computed now. */
 export const SvdAnswerSchema = z.extend(SvdSummarySchema, {
   computed: z.optional(z.boolean()),
-  links: z.object({ self: z.string(), vectors: z.string() }),
+  /** `vectors` is absent when no vectors are stored */
+  links: z.object({ self: z.string(), vectors: z.optional(z.string()) }),
 });
 export type SvdAnswer = z.infer<typeof SvdAnswerSchema>;

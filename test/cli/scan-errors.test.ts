@@ -64,6 +64,15 @@ describe("bad input: clear message, exit 2, nothing stored", () => {
     await expectRejected(path, /malformed-safetensors: .*needs .* bytes, data_offsets give/);
   });
 
+  test("a tensor in an integer dtype (found in the header, before any weight is read)", async () => {
+    const path = tinyGpt2("int-dtype");
+    const text = readFileSync(path, "latin1");
+    const changed = text.replace(/("h\.1\.attn\.c_proj\.weight":\{"dtype":)"F32"/, '$1"I32"');
+    expect(changed).not.toBe(text);
+    writeFileSync(path, changed, "latin1");
+    await expectRejected(path, /tensor h\.1\.attn\.c_proj\.weight has dtype I32; a scan reads F32, F16, BF16, F64/);
+  });
+
   test("unknown architecture", async () => {
     const path = writeCheckpoint(join(tmp, "bert"), { "bert.encoder.layer.0.attention.self.query.weight": t(8, 8) }, { dtype: "F32" });
     await expectRejected(path, /unknown architecture: no attention tensors of gpt2, gpt-neo, gpt-neox, llama found/);

@@ -20,7 +20,9 @@ export function countLayers(ckpt: Checkpoint, pattern: RegExp, what: string): nu
   return n;
 }
 
-/** Every tensor must exist with exactly this shape. */
+const FLOAT_DTYPES: readonly string[] = ["F32", "F16", "BF16", "F64"];
+
+/** Every tensor must exist with exactly this shape and a float dtype (checked from the headers: no weights are read). */
 export function expectShapes(ckpt: Checkpoint, expected: Array<[string, number[]]>): void {
   const missing = expected.filter(([name]) => !ckpt.has(name)).map(([n]) => n);
   if (missing.length) {
@@ -29,6 +31,10 @@ export function expectShapes(ckpt: Checkpoint, expected: Array<[string, number[]
     );
   }
   for (const [name, shape] of expected) {
+    const { dtype } = ckpt.info(name);
+    if (!FLOAT_DTYPES.includes(dtype)) {
+      throw new CheckpointError(`tensor ${name} has dtype ${dtype}; a scan reads ${FLOAT_DTYPES.join(", ")}`);
+    }
     const got = ckpt.info(name).shape;
     if (got.length !== shape.length || got.some((d, i) => d !== shape[i])) {
       throw new CheckpointError(`tensor ${name} has shape ${JSON.stringify(got)}, expected ${JSON.stringify(shape)}`);

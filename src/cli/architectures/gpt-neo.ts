@@ -7,8 +7,8 @@
  */
 import type { Checkpoint } from "../checkpoint";
 import { countLayers, expectShapes, resolveHeadCount } from "./common";
-import { cols, configNumber, LayerCache, transpose } from "./layout";
-import type { Architecture, ArchitectureOverrides } from "./types";
+import { configNumber, LayerCache, rawCols, transpose } from "./layout";
+import type { Architecture, ArchitectureOverrides, CircuitTensors, HeadTensors } from "./types";
 
 export const GPT_NEO_PATTERN = /^(.*?)h\.(\d+)\.attn\.attention\.q_proj\.weight$/;
 
@@ -26,12 +26,18 @@ export function gptNeo(ckpt: Checkpoint, prefix: string, o: ArchitectureOverride
   }
   expectShapes(ckpt, shapes);
   const layers = new LayerCache((l) => ({
-    out: ckpt.read(p(l, "attn.attention.out_proj.weight")),
+    out: ckpt.readRaw(p(l, "attn.attention.out_proj.weight")),
     lnW: ckpt.read(p(l, "ln_1.weight")),
     lnB: ckpt.read(p(l, "ln_1.bias")),
   }));
   const rowsT = (l: number, x: string, h: number) =>
     transpose(ckpt.readRows(p(l, `attn.attention.${x}_proj.weight`), h * dh, (h + 1) * dh), dh, d);
+  const circuit = (l: number, h: number, c: "qk" | "ov"): CircuitTensors => {
+    const { out, lnW, lnB } = layers.get(l);
+    return c === "qk"
+      ? { W_Q: rowsT(l, "q", h), W_K: rowsT(l, "k", h), ln_w: lnW, ln_b: lnB }
+      : { W_V: rowsT(l, "v", h), W_O: transpose(rawCols(out, h * dh, (h + 1) * dh), d, dh), ln_w: lnW, ln_b: lnB };
+  };
   return {
     facts: {
       architecture: "gpt-neo", n_layers: nLayers, n_heads: nHeads, n_kv_heads: nHeads, d_model: d, d_head: dh,
@@ -40,13 +46,9 @@ export function gptNeo(ckpt: Checkpoint, prefix: string, o: ArchitectureOverride
       layout: "nn.Linear q/k/v/out_proj [out, in] → transposed; no q/k/v bias; ln_1; unscaled scores",
     },
     kvHead: (h) => h,
-    head(l, h) {
-      const { out, lnW, lnB } = layers.get(l);
-      return {
-        W_Q: rowsT(l, "q", h), W_K: rowsT(l, "k", h), W_V: rowsT(l, "v", h),
-        W_O: transpose(cols(out, d, d, h * dh, (h + 1) * dh), d, dh),
-        ln_w: lnW, ln_b: lnB,
-      };
-    },
+    hasBias: false,
+    circuit,
+    head: (l, h) => ({ ...circuit(l, h, "qk"), ...circuit(l, h, "ov") }) as HeadTensors,
+    release: (l) => layers.release(l),
   };
 }

@@ -8,8 +8,8 @@
  */
 import type { Checkpoint } from "../checkpoint";
 import { countLayers, expectShapes, resolveHeadCount } from "./common";
-import { cols, configNumber, LayerCache, transpose } from "./layout";
-import type { Architecture, ArchitectureOverrides } from "./types";
+import { configNumber, LayerCache, rawCols, transpose } from "./layout";
+import type { Architecture, ArchitectureOverrides, CircuitTensors, HeadTensors } from "./types";
 
 export const GPT_NEOX_PATTERN = /^(.*?)layers\.(\d+)\.attention\.query_key_value\.weight$/;
 
@@ -29,10 +29,20 @@ export function gptNeox(ckpt: Checkpoint, prefix: string, o: ArchitectureOverrid
   expectShapes(ckpt, shapes);
   const layers = new LayerCache((l) => ({
     b: ckpt.read(p(l, "attention.query_key_value.bias")),
-    dense: ckpt.read(p(l, "attention.dense.weight")),
+    dense: ckpt.readRaw(p(l, "attention.dense.weight")),
     lnW: ckpt.read(p(l, "input_layernorm.weight")),
     lnB: ckpt.read(p(l, "input_layernorm.bias")),
   }));
+  // head h's rows of the fused projection: [q; k; v], d_head rows each ([out, in], so transposed)
+  const part = (l: number, h: number, k: number) =>
+    transpose(ckpt.readRows(p(l, "attention.query_key_value.weight"), (3 * h + k) * dh, (3 * h + k + 1) * dh), dh, d);
+  const circuit = (l: number, h: number, c: "qk" | "ov"): CircuitTensors => {
+    const { b, dense, lnW, lnB } = layers.get(l);
+    const bias = (k: number) => b.slice(h * 3 * dh + k * dh, h * 3 * dh + (k + 1) * dh);
+    return c === "qk"
+      ? { W_Q: part(l, h, 0), W_K: part(l, h, 1), b_Q: bias(0), b_K: bias(1), ln_w: lnW, ln_b: lnB }
+      : { W_V: part(l, h, 2), W_O: transpose(rawCols(dense, h * dh, (h + 1) * dh), d, dh), ln_w: lnW, ln_b: lnB };
+  };
   return {
     facts: {
       architecture: "gpt-neox", n_layers: nLayers, n_heads: nHeads, n_kv_heads: nHeads, d_model: d, d_head: dh,
@@ -42,17 +52,9 @@ export function gptNeox(ckpt: Checkpoint, prefix: string, o: ArchitectureOverrid
       layout: "fused query_key_value [3d, d] interleaved per head [q; k; v] (nn.Linear, transposed); dense columns per head; input_layernorm",
     },
     kvHead: (h) => h,
-    head(l, h) {
-      const { b, dense, lnW, lnB } = layers.get(l);
-      const rows = ckpt.readRows(p(l, "attention.query_key_value.weight"), h * 3 * dh, (h + 1) * 3 * dh); // [3dh, d]
-      const part = (k: number) => transpose(rows.subarray(k * dh * d, (k + 1) * dh * d) as typeof rows, dh, d);
-      const bias = (k: number) => b.slice(h * 3 * dh + k * dh, h * 3 * dh + (k + 1) * dh);
-      return {
-        W_Q: part(0), W_K: part(1), W_V: part(2),
-        W_O: transpose(cols(dense, d, d, h * dh, (h + 1) * dh), d, dh),
-        b_Q: bias(0), b_K: bias(1),
-        ln_w: lnW, ln_b: lnB,
-      };
-    },
+    hasBias: true,
+    circuit,
+    head: (l, h) => ({ ...circuit(l, h, "qk"), ...circuit(l, h, "ov") }) as HeadTensors,
+    release: (l) => layers.release(l),
   };
 }

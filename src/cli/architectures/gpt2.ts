@@ -8,8 +8,8 @@
  */
 import type { Checkpoint } from "../checkpoint";
 import { countLayers, expectShapes, resolveHeadCount } from "./common";
-import { cols, configNumber, LayerCache } from "./layout";
-import type { Architecture, ArchitectureOverrides } from "./types";
+import { configNumber, LayerCache, rawCols } from "./layout";
+import type { Architecture, ArchitectureOverrides, CircuitTensors, HeadTensors } from "./types";
 
 export const GPT2_PATTERN = /^(.*?)h\.(\d+)\.attn\.c_attn\.weight$/;
 
@@ -27,11 +27,18 @@ export function gpt2(ckpt: Checkpoint, prefix: string, o: ArchitectureOverrides)
   }
   expectShapes(ckpt, shapes);
   const layers = new LayerCache((l) => ({
-    w: ckpt.read(p(l, "attn.c_attn.weight")),
+    w: ckpt.readRaw(p(l, "attn.c_attn.weight")),
     b: ckpt.read(p(l, "attn.c_attn.bias")),
     lnW: ckpt.read(p(l, "ln_1.weight")),
     lnB: ckpt.read(p(l, "ln_1.bias")),
   }));
+  const circuit = (l: number, h: number, c: "qk" | "ov"): CircuitTensors => {
+    const { w, b, lnW, lnB } = layers.get(l);
+    const block = (part: number) => rawCols(w, part * d + h * dh, part * d + (h + 1) * dh);
+    return c === "qk"
+      ? { W_Q: block(0), W_K: block(1), b_Q: b.slice(h * dh, (h + 1) * dh), b_K: b.slice(d + h * dh, d + (h + 1) * dh), ln_w: lnW, ln_b: lnB }
+      : { W_V: block(2), W_O: ckpt.readRows(p(l, "attn.c_proj.weight"), h * dh, (h + 1) * dh), ln_w: lnW, ln_b: lnB };
+  };
   return {
     facts: {
       architecture: "gpt2", n_layers: nLayers, n_heads: nHeads, n_kv_heads: nHeads, d_model: d, d_head: dh,
@@ -40,15 +47,9 @@ export function gpt2(ckpt: Checkpoint, prefix: string, o: ArchitectureOverrides)
       layout: "Conv1D c_attn [d, 3d] = [Q|K|V] column blocks (already [in, out]); c_proj rows per head; ln_1",
     },
     kvHead: (h) => h,
-    head(l, h) {
-      const { w, b, lnW, lnB } = layers.get(l);
-      const block = (part: number) => cols(w, d, 3 * d, part * d + h * dh, part * d + (h + 1) * dh);
-      return {
-        W_Q: block(0), W_K: block(1), W_V: block(2),
-        W_O: ckpt.readRows(p(l, "attn.c_proj.weight"), h * dh, (h + 1) * dh),
-        b_Q: b.slice(h * dh, (h + 1) * dh), b_K: b.slice(d + h * dh, d + (h + 1) * dh),
-        ln_w: lnW, ln_b: lnB,
-      };
-    },
+    hasBias: true,
+    circuit,
+    head: (l, h) => ({ ...circuit(l, h, "qk"), ...circuit(l, h, "ov") }) as HeadTensors,
+    release: (l) => layers.release(l),
   };
 }

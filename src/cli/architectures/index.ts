@@ -10,7 +10,7 @@ import { GPT2_PATTERN, gpt2 } from "./gpt2";
 import { LLAMA_PATTERN, llama } from "./llama";
 import type { Architecture, ArchitectureOverrides } from "./types";
 
-export type { Architecture, ArchitectureFacts, ArchitectureOverrides, HeadTensors } from "./types";
+export type { Architecture, ArchitectureFacts, ArchitectureOverrides, CircuitTensors, HeadTensors } from "./types";
 export { rotateKeyRows } from "./layout";
 
 const ADAPTERS = {

@@ -1,9 +1,12 @@
 /**
  * @module cli/architectures/layout
  * Matrix slicing shared by the adapters (row-major, float32 or float64 in, float32 out — checkpoint
- * values are at most float32-precise except F64, which keeps its own type), the rotary rotation
- * of key weights, and a small per-layer cache so a layer's fused tensors are read once.
+ * values are at most float32-precise except F64, which keeps its own type), column blocks decoded
+ * straight from a tensor's raw bytes (so a layer's fused or output matrix is kept in its file dtype,
+ * half the memory for BF16, and only the columns a head needs are ever decoded), the rotary rotation
+ * of key weights, and a per-layer cache that the scan empties as soon as a layer's heads are done.
  */
+import { DTYPE_BYTES, decodeFloat, type TensorView } from "../../wire/safetensors";
 import type { Vec } from "./types";
 
 const like = (v: Vec, n: number): Vec => (v instanceof Float64Array ? new Float64Array(n) : new Float32Array(n));
@@ -14,6 +17,16 @@ export function cols(m: Vec, rows: number, ncols: number, c0: number, c1: number
   const out = like(m, rows * w);
   for (let i = 0; i < rows; i++) out.set(m.subarray(i * ncols + c0, i * ncols + c1), i * w);
   return out;
+}
+
+/** Columns [c0, c1) of a raw 2-D tensor [rows, cols] → decoded [rows, c1 − c0]; only those bytes are decoded. */
+export function rawCols(t: TensorView, c0: number, c1: number): Vec {
+  const [rows, ncols] = t.shape;
+  const width = DTYPE_BYTES[t.dtype];
+  const w = (c1 - c0) * width;
+  const bytes = new Uint8Array(rows * w);
+  for (let i = 0; i < rows; i++) bytes.set(t.bytes.subarray((i * ncols + c0) * width, (i * ncols + c0) * width + w), i * w);
+  return decodeFloat({ name: t.name, dtype: t.dtype, shape: [rows, c1 - c0], bytes });
 }
 
 /** Transpose of m [rows, cols] → [cols, rows]. */
@@ -47,7 +60,11 @@ export function rotateKeyRows(w: Vec, rows: number, dHead: number, rotaryDim: nu
   return out;
 }
 
-/** Keeps the most recent `size` layers' tensors (the fan-out works on about one layer at a time). */
+/**
+ * A layer's shared tensors, loaded on first use. The fan-out works on about one layer at a time; the
+ * scan calls `release(l)` when every request of layer l is built, and at most `size` layers are ever
+ * kept (the oldest is dropped first).
+ */
 export class LayerCache<T> {
   private readonly m = new Map<number, T>();
   constructor(private readonly load: (layer: number) => T, private readonly size = 2) {}
@@ -59,6 +76,9 @@ export class LayerCache<T> {
       while (this.m.size > this.size) this.m.delete(this.m.keys().next().value as number);
     }
     return v;
+  }
+  release(layer: number): void {
+    this.m.delete(layer);
   }
 }
 

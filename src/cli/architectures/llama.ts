@@ -10,8 +10,8 @@
  */
 import { CheckpointError, type Checkpoint } from "../checkpoint";
 import { countLayers, expectShapes } from "./common";
-import { cols, configNumber, LayerCache, transpose } from "./layout";
-import type { Architecture, ArchitectureOverrides } from "./types";
+import { configNumber, LayerCache, rawCols, transpose } from "./layout";
+import type { Architecture, ArchitectureOverrides, CircuitTensors, HeadTensors } from "./types";
 
 export const LLAMA_PATTERN = /^(.*?)layers\.(\d+)\.self_attn\.q_proj\.weight$/;
 
@@ -45,7 +45,7 @@ export function llama(ckpt: Checkpoint, prefix: string, o: ArchitectureOverrides
   }
   expectShapes(ckpt, shapes);
   const layers = new LayerCache((l) => ({
-    o: ckpt.read(p(l, "self_attn.o_proj.weight")),
+    o: ckpt.readRaw(p(l, "self_attn.o_proj.weight")),
     lnW: ckpt.read(p(l, "input_layernorm.weight")),
     bQ: hasBias ? ckpt.read(p(l, "self_attn.q_proj.bias")) : undefined,
     bK: hasBias ? ckpt.read(p(l, "self_attn.k_proj.bias")) : undefined,
@@ -53,6 +53,17 @@ export function llama(ckpt: Checkpoint, prefix: string, o: ArchitectureOverrides
   const rowsT = (l: number, x: string, h: number) =>
     transpose(ckpt.readRows(p(l, `self_attn.${x}_proj.weight`), h * dh, (h + 1) * dh), dh, d);
   const kvHead = (h: number) => Math.floor(h / group);
+  const circuit = (l: number, h: number, c: "qk" | "ov"): CircuitTensors => {
+    const { o: oProj, lnW, bQ, bK } = layers.get(l);
+    const kv = kvHead(h);
+    return c === "qk"
+      ? {
+          W_Q: rowsT(l, "q", h), W_K: rowsT(l, "k", kv),
+          ...(bQ && bK ? { b_Q: bQ.slice(h * dh, (h + 1) * dh), b_K: bK.slice(kv * dh, (kv + 1) * dh) } : {}),
+          ln_w: lnW,
+        }
+      : { W_V: rowsT(l, "v", kv), W_O: transpose(rawCols(oProj, h * dh, (h + 1) * dh), d, dh), ln_w: lnW };
+  };
   return {
     facts: {
       architecture: "llama", n_layers: nLayers, n_heads: nHeads, n_kv_heads: nKv, d_model: d, d_head: dh,
@@ -62,15 +73,9 @@ export function llama(ckpt: Checkpoint, prefix: string, o: ArchitectureOverrides
       layout: "nn.Linear q/k/v/o_proj [out, in] → transposed; GQA kv head = h ÷ (n_heads/n_kv_heads); input_layernorm (RMSNorm γ)",
     },
     kvHead,
-    head(l, h) {
-      const { o: oProj, lnW, bQ, bK } = layers.get(l);
-      const kv = kvHead(h);
-      return {
-        W_Q: rowsT(l, "q", h), W_K: rowsT(l, "k", kv), W_V: rowsT(l, "v", kv),
-        W_O: transpose(cols(oProj, d, nHeads * dh, h * dh, (h + 1) * dh), d, dh),
-        ...(bQ && bK ? { b_Q: bQ.slice(h * dh, (h + 1) * dh), b_K: bK.slice(kv * dh, (kv + 1) * dh) } : {}),
-        ln_w: lnW,
-      };
-    },
+    hasBias,
+    circuit,
+    head: (l, h) => ({ ...circuit(l, h, "qk"), ...circuit(l, h, "ov") }) as HeadTensors,
+    release: (l) => layers.release(l),
   };
 }

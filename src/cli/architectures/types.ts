@@ -35,12 +35,21 @@ export interface ArchitectureFacts {
   layout: string;
 }
 
+/** What one circuit's request needs: qk reads W_Q, W_K (and biases), ov reads W_V, W_O; both the norm. */
+export type CircuitTensors = Partial<HeadTensors>;
+
 export interface Architecture {
   facts: ArchitectureFacts;
   /** Query head h's weights in layer l (GQA: with key/value head kvHead(h)). */
   head(layer: number, head: number): HeadTensors;
+  /** Only what one circuit needs (a scan reads nothing twice: qk never reads W_V or W_O). */
+  circuit(layer: number, head: number, circuit: "qk" | "ov"): CircuitTensors;
   /** The key/value head query head h reads (h itself without GQA). */
   kvHead(head: number): number;
+  /** Whether the checkpoint has query/key biases (from its headers: no weights are read). */
+  hasBias: boolean;
+  /** Drops layer l's cached tensors (the scan calls it once every request of the layer is built). */
+  release(layer: number): void;
 }
 
 /** Flags that stand in for a missing config.json. */

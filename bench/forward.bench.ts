@@ -1,0 +1,110 @@
+/**
+ * `npm run bench:forward`: the forward pass of a GPT-2-small-sized model (12 layers, d_model 768,
+ * 12 heads, MLP 3072, vocabulary 50,257, random F32 weights written to a temporary checkpoint) on 128
+ * prompts × 20 tokens, every layer's attention input captured, against numpy float32 with one BLAS
+ * thread doing the same in the same run (bench/forward_numpy.py), cross-checked element by element.
+ * Reports wall times, the ratio per core (headscope wall × threads ÷ numpy one-thread wall; the goal
+ * is ≤ 2), the one-thread ratio, and peak resident memory (process-wide, worker threads included).
+ * Flags: --threads N (default every core), --prompts B, --tokens T.
+ */
+import { execFileSync } from "node:child_process";
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from "node:fs";
+import { availableParallelism, loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { computeAttentionInputs } from "../src/model/forward";
+import { PROJECT_ROOT } from "../test/support/paths";
+
+const arg = (name: string, fallback: number) => {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
+};
+const THREADS = arg("--threads", availableParallelism());
+const B = arg("--prompts", 128);
+const T = arg("--tokens", 20);
+const L = 12, D = 768, FF = 3072, V = 50257, P = 1024;
+
+/** A GPT-2-layout checkpoint with uniform random weights of std 0.02 (γ around 1), written tensor by tensor. */
+function writeRandomGpt2(path: string): void {
+  const shapes: Array<[string, number[]]> = [["wte.weight", [V, D]], ["wpe.weight", [P, D]]];
+  for (let l = 0; l < L; l++) {
+    const p = `h.${l}.`;
+    shapes.push([p + "ln_1.weight", [D]], [p + "ln_1.bias", [D]], [p + "attn.c_attn.weight", [D, 3 * D]], [p + "attn.c_attn.bias", [3 * D]],
+      [p + "attn.c_proj.weight", [D, D]], [p + "attn.c_proj.bias", [D]], [p + "ln_2.weight", [D]], [p + "ln_2.bias", [D]],
+      [p + "mlp.c_fc.weight", [D, FF]], [p + "mlp.c_fc.bias", [FF]], [p + "mlp.c_proj.weight", [FF, D]], [p + "mlp.c_proj.bias", [D]]);
+  }
+  shapes.push(["ln_f.weight", [D]], ["ln_f.bias", [D]]);
+  const header: Record<string, unknown> = {};
+  let off = 0;
+  for (const [name, shape] of shapes) {
+    const n = shape.reduce((a, b) => a * b, 1);
+    header[name] = { dtype: "F32", shape, data_offsets: [off, off + 4 * n] };
+    off += 4 * n;
+  }
+  let json = JSON.stringify(header);
+  json += " ".repeat((8 - (json.length % 8)) % 8);
+  const fd = openSync(path, "w");
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(json.length));
+  writeSync(fd, len);
+  writeSync(fd, json);
+  let s = 0x9e3779b9;
+  const half = 0.02 * Math.sqrt(3);
+  // in chunks, so writing the checkpoint does not raise the peak memory measured afterwards
+  const chunk = new Float32Array(1 << 20);
+  for (const [name, shape] of shapes) {
+    const gain = name.endsWith("ln_1.weight") || name.endsWith("ln_2.weight") || name === "ln_f.weight";
+    for (let left = shape.reduce((x, y) => x * y, 1); left > 0; left -= chunk.length) {
+      const a = chunk.subarray(0, Math.min(left, chunk.length));
+      for (let i = 0; i < a.length; i++) {
+        s ^= s << 13; s ^= s >>> 17; s ^= s << 5;
+        a[i] = (gain ? 1 : 0) + half * (2 * ((s >>> 0) / 4294967296) - 1);
+      }
+      writeSync(fd, new Uint8Array(a.buffer, 0, a.length * 4));
+    }
+  }
+  closeSync(fd);
+  writeFileSync(join(path, "..", "config.json"), JSON.stringify({ model_type: "gpt2", n_embd: D, n_head: 12, n_layer: L, n_positions: P, vocab_size: V }));
+}
+
+const tmp = mkdtempSync(join(tmpdir(), "headscope-forward-bench-"));
+try {
+  const ckpt = join(tmp, "model.safetensors");
+  writeRandomGpt2(ckpt);
+  let s = 12345;
+  const prompts = Array.from({ length: B }, () => Array.from({ length: T }, () => ((s = (s * 1103515245 + 12345) >>> 0) % V)));
+  writeFileSync(join(tmp, "prompts.json"), JSON.stringify(prompts));
+  const load = () => loadavg().map((x) => x.toFixed(1)).join(" ");
+  console.log(`forward pass, GPT-2-small-sized random model (${L} layers, d_model ${D}), ${B} prompts × ${T} tokens; ${availableParallelism()} cores; load average ${load()}`);
+
+  const time = async (threads: number) => {
+    const t0 = performance.now();
+    const r = await computeAttentionInputs(ckpt, prompts, { threads });
+    return { seconds: (performance.now() - t0) / 1000, r };
+  };
+  const many = await time(THREADS);
+  const rss = process.resourceUsage().maxRSS * 1024; // peak so far: the multi-threaded run
+  const one = THREADS > 1 ? await time(1) : many;
+  console.log(`  headscope (${many.r.kernel.name}, ${many.r.kernel.threads} threads): ${many.seconds.toFixed(2)} s`);
+  if (THREADS > 1) console.log(`  headscope (1 thread):          ${one.seconds.toFixed(2)} s`);
+  console.log(`  peak RSS ${(rss / 2 ** 20).toFixed(0)} MB (weights on disk ${(statSync(ckpt).size / 2 ** 20).toFixed(0)} MB, one block ${((4 * (D * 3 * D + D * D + 2 * D * FF)) / 2 ** 20).toFixed(0)} MB; activations returned ${((L * B * T * D * 4) / 2 ** 20).toFixed(0)} MB)`);
+
+  let py: { numpy: string; seconds: number; read_seconds: number } | undefined;
+  try {
+    const env = { ...process.env, OPENBLAS_NUM_THREADS: "1", OMP_NUM_THREADS: "1", MKL_NUM_THREADS: "1" };
+    py = JSON.parse(execFileSync("python3", [join(PROJECT_ROOT, "bench/forward_numpy.py"), ckpt, join(tmp, "prompts.json"), join(tmp, "numpy-last.f32")], { encoding: "utf8", env }));
+  } catch (e) {
+    console.error(`numpy baseline unavailable: ${(e as Error).message.split("\n")[0]}`);
+  }
+  if (py) {
+    const ref = new Float32Array(readFileSync(join(tmp, "numpy-last.f32")).buffer.slice(0));
+    const ours = many.r.activations[L - 1];
+    let worst = 0;
+    for (let i = 0; i < ref.length; i++) worst = Math.max(worst, Math.abs(ref[i] - ours[i]));
+    console.log(`  numpy ${py.numpy} float32, OPENBLAS_NUM_THREADS=1: ${py.seconds.toFixed(2)} s (of which ${py.read_seconds.toFixed(2)} s reading weights); load average ${load()}`);
+    console.log(`  ratio per core (headscope wall × ${many.r.kernel.threads} ÷ numpy one thread): ${((many.seconds * many.r.kernel.threads) / py.seconds).toFixed(2)} (goal ≤ 2)`);
+    console.log(`  ratio one thread against one thread: ${(one.seconds / py.seconds).toFixed(2)}`);
+    console.log(`  last layer's attention input, headscope vs numpy float32: max |difference| ${worst.toExponential(2)}`);
+  }
+} finally {
+  rmSync(tmp, { recursive: true, force: true });
+}

@@ -1,0 +1,279 @@
+/**
+ * @module model/forward
+ * The forward pass from token ids to every layer's attention input, as TransformerLens's
+ * `blocks.{l}.ln1.hook_normalized` (method §3): LayerNorm's centred residual divided by its scale,
+ * or RMSNorm's residual divided by its RMS, without γ or β.
+ *
+ * Prompts of different lengths are never padded inside the computation: their tokens are stacked,
+ * attention only meets tokens of the same prompt (causal), and every prompt's positions start at 0,
+ * so a prompt's activations are the same whatever else is in the batch. The result is returned
+ * right-padded to the longest prompt, zeros at positions ≥ lengths[b]; `groupByLength` splits it
+ * into dense groups of equal length for consumers that cannot skip padding.
+ *
+ * Memory: the main thread reads one block at a time (packed once into shared memory, while the
+ * workers run the previous block), each worker holds its prompts' residual stream and one block in
+ * WebAssembly memory; the pass stops at the last block whose attention input is asked for.
+ * Worker threads split the prompts (balanced by token count), so results do not depend on the
+ * number of threads: every row is computed by the same kernels in the same order.
+ */
+import { availableParallelism } from "node:os";
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
+import { Checkpoint, CheckpointError } from "../cli/checkpoint";
+import type { ArchitectureFacts, ArchitectureOverrides } from "../cli/architectures";
+import type { BlockShape, BlockWeights, ForwardKernels } from "../kernels/forward";
+import { loadForwardKernels } from "../kernels/forward-node";
+import { kernelPath, type KernelBuild } from "../kernels/load-node";
+import { forwardModel, type ForwardModel } from "./architectures";
+import type { WorkerInit, WorkerReply, WorkerRequest } from "./forward-worker";
+
+export interface ForwardOptions {
+  /** force an architecture (as `scan --arch`) */
+  arch?: string;
+  /** head counts and rotary facts when config.json is missing (as the scan's flags) */
+  overrides?: ArchitectureOverrides;
+  /** layers whose attention input to return (default all); the pass stops after the largest */
+  layers?: number[];
+  /** worker threads (default: every core); 1 runs in this thread */
+  threads?: number;
+  /** kernel build (default release, the SIMD one) */
+  kernel?: KernelBuild;
+  /** called as each layer's attention input is ready, in layer order */
+  onLayer?: (layer: number, activations: Float32Array) => void;
+}
+
+export interface AttentionInputs {
+  /** the scan's architecture facts */
+  facts: ArchitectureFacts;
+  /** the forward layout read, for the record */
+  layout: string;
+  /** the layers returned, ascending */
+  layers: number[];
+  /** per returned layer, [batch, tokens, dModel] row-major F32; zeros at positions ≥ lengths[b] */
+  activations: Float32Array[];
+  batch: number;
+  /** the longest prompt's length */
+  tokens: number;
+  dModel: number;
+  /** each prompt's number of tokens */
+  lengths: number[];
+  /** how prompts of different lengths were handled, for the record */
+  padding: string;
+  kernel: { name: string; simd: boolean; threads: number };
+}
+
+export const PADDING_NOTE =
+  "no padding in the computation (prompts stacked, attention within a prompt, positions from 0); " +
+  "the returned [B, T, d_model] is right-padded with zeros at positions >= lengths[b]";
+
+/** Runs blocks on a share of the prompts: in this thread, or in a worker thread. */
+interface Lane {
+  /** the share's first prompt */
+  first: number;
+  count: number;
+  run(block: BlockWeights | undefined, window: number): Promise<Float32Array>;
+  close(): Promise<void>;
+}
+
+function inlineLane(kernels: ForwardKernels, shape: BlockShape, first: number, offsets: Int32Array, resid: Float32Array): Lane {
+  return {
+    first,
+    count: offsets.length - 1,
+    run: async (block, window) => kernels.runBlock({ shape, resid, offsets, block, window }),
+    close: async () => {},
+  };
+}
+
+function workerScript(): string {
+  const path = fileURLToPath(new URL("../../build/forward-worker.mjs", import.meta.url));
+  if (!existsSync(path)) throw new Error(`forward worker not built: ${path} is missing (run \`npm run build\`)`);
+  return path;
+}
+
+function workerLane(script: string, init: WorkerInit, first: number): Lane {
+  const worker = new Worker(script, { workerData: init, transferList: [init.resid.buffer as ArrayBuffer] });
+  let pending: { resolve: (z: Float32Array) => void; reject: (e: Error) => void } | undefined;
+  let failed: Error | undefined;
+  const fail = (e: Error) => {
+    failed ??= e;
+    pending?.reject(e);
+    pending = undefined;
+  };
+  worker.on("message", (m: WorkerReply) => {
+    const p = pending;
+    pending = undefined;
+    if (!p) return;
+    if (m.ok) p.resolve(m.captured);
+    else p.reject(new Error(m.message));
+  });
+  worker.on("error", fail);
+  worker.on("exit", (code) => code !== 0 && fail(new Error(`forward worker exited with code ${code}`)));
+  return {
+    first,
+    count: init.offsets.length - 1,
+    run(block, window) {
+      if (failed) return Promise.reject(failed);
+      return new Promise((resolve, reject) => {
+        pending = { resolve, reject };
+        worker.postMessage({ block, window } satisfies WorkerRequest);
+      });
+    },
+    close: async () => {
+      await worker.terminate();
+    },
+  };
+}
+
+/** Splits prompts into at most `parts` contiguous shares of about equal token counts. */
+function shares(lengths: number[], parts: number): Array<[number, number]> {
+  const total = lengths.reduce((s, n) => s + n, 0);
+  const out: Array<[number, number]> = [];
+  let start = 0;
+  let acc = 0;
+  for (let b = 0; b < lengths.length; b++) {
+    acc += lengths[b];
+    const remainingParts = parts - out.length;
+    if (remainingParts > 1 && acc >= (total * (out.length + 1)) / parts && b + 1 < lengths.length) {
+      out.push([start, b + 1]);
+      start = b + 1;
+    }
+  }
+  out.push([start, lengths.length]);
+  return out;
+}
+
+/**
+ * Shared memory for packed blocks, reused block after block: two of these alternate (the block the
+ * lanes run, and the next one being read), so reading a model leaves no block-sized garbage behind.
+ * Every block of a model has the same shapes, so the n-th allocation of a block reuses the n-th buffer.
+ */
+function sharedArena(): { reset(): void; alloc(length: number): Float32Array } {
+  const buffers: Float32Array[] = [];
+  let next = 0;
+  return {
+    reset: () => void (next = 0),
+    alloc(length) {
+      const b = buffers[next];
+      if (b && b.length === length) {
+        next++;
+        return b.fill(0);
+      }
+      const fresh = new Float32Array(new SharedArrayBuffer(4 * length));
+      buffers[next++] = fresh;
+      return fresh;
+    },
+  };
+}
+
+/**
+ * Every requested layer's attention input for token-id prompts.
+ * @param checkpoint - a path (safetensors file, sharded index or directory, as `scan`) or an open Checkpoint
+ * @param prompts - token ids per prompt (each at least one token)
+ * @throws CheckpointError for an unusable checkpoint, bad token ids or too-long prompts
+ */
+export async function computeAttentionInputs(
+  checkpoint: string | Checkpoint, prompts: number[][], opts: ForwardOptions = {},
+): Promise<AttentionInputs> {
+  const ckpt = typeof checkpoint === "string" ? Checkpoint.open(checkpoint) : checkpoint;
+  try {
+    const model = forwardModel(ckpt, opts.arch, opts.overrides);
+    return await run(model, prompts, opts);
+  } finally {
+    if (typeof checkpoint === "string") ckpt.close();
+  }
+}
+
+async function run(model: ForwardModel, prompts: number[][], opts: ForwardOptions): Promise<AttentionInputs> {
+  const { facts, shape } = model;
+  const d = shape.dModel;
+  if (prompts.length === 0) throw new CheckpointError("no prompts");
+  const lengths = prompts.map((p, b) => {
+    if (!Array.isArray(p) || p.length === 0) throw new CheckpointError(`prompt ${b} has no tokens`);
+    if (model.maxTokens && p.length > model.maxTokens.tokens) {
+      throw new CheckpointError(`prompt ${b} has ${p.length} tokens; at most ${model.maxTokens.tokens} (${model.maxTokens.why})`);
+    }
+    return p.length;
+  });
+  const layers = [...new Set(opts.layers ?? Array.from({ length: facts.n_layers }, (_, l) => l))].sort((a, b) => a - b);
+  for (const l of layers) {
+    if (!Number.isInteger(l) || l < 0 || l >= facts.n_layers) throw new CheckpointError(`layer ${l} is outside 0..${facts.n_layers - 1}`);
+  }
+  if (layers.length === 0) throw new CheckpointError("no layers requested");
+  const last = layers[layers.length - 1];
+  const T = Math.max(...lengths);
+  const B = prompts.length;
+  const build = opts.kernel ?? "release";
+  const wasm = kernelPath(build);
+  const kernels = loadForwardKernels(build, wasm);
+  const threads = Math.max(1, Math.min(opts.threads ?? availableParallelism(), B));
+
+  const lanes: Lane[] = [];
+  const parts = shares(lengths, threads);
+  const script = threads > 1 ? workerScript() : "";
+  try {
+    for (const [b0, b1] of parts) {
+      const offsets = new Int32Array(b1 - b0 + 1);
+      for (let b = b0; b < b1; b++) offsets[b - b0 + 1] = offsets[b - b0] + lengths[b];
+      const resid = model.embed(prompts.slice(b0, b1));
+      lanes.push(threads > 1 ? workerLane(script, { wasm, shape, offsets, resid }, b0) : inlineLane(kernels, shape, b0, offsets, resid));
+    }
+    const wanted = new Set(layers);
+    const activations: Float32Array[] = [];
+    const arenas = [sharedArena(), sharedArena()];
+    const load = (l: number) => {
+      arenas[l % 2].reset();
+      return model.block(l, arenas[l % 2].alloc);
+    };
+    let next: BlockWeights | undefined = last > 0 ? load(0) : undefined;
+    for (let l = 0; l <= last; l++) {
+      const block = l < last ? next : undefined;
+      const running = Promise.all(lanes.map((lane) => lane.run(block, model.window(l))));
+      // read and pack the next block (into the other arena) while the lanes run this one
+      next = l + 1 < last ? load(l + 1) : undefined;
+      const captured = await running;
+      if (!wanted.has(l)) continue;
+      const out = new Float32Array(B * T * d);
+      lanes.forEach((lane, i) => {
+        const z = captured[i];
+        let row = 0;
+        for (let b = lane.first; b < lane.first + lane.count; b++) {
+          out.set(z.subarray(row * d, (row + lengths[b]) * d), b * T * d);
+          row += lengths[b];
+        }
+      });
+      opts.onLayer?.(l, out);
+      activations.push(out);
+    }
+    return {
+      facts, layout: model.layout, layers, activations, batch: B, tokens: T, dModel: d, lengths, padding: PADDING_NOTE,
+      kernel: { name: kernels.name, simd: kernels.simd, threads: lanes.length },
+    };
+  } finally {
+    await Promise.all(lanes.map((l) => l.close()));
+  }
+}
+
+/** Prompts of equal length, with their rows of every returned layer as dense [count, length, dModel]. */
+export interface LengthGroup {
+  length: number;
+  /** indices into the original prompts, ascending */
+  prompts: number[];
+  activations: Float32Array[];
+}
+
+/** Splits a right-padded result into groups of equal length (ascending), dropping every padded position. */
+export function groupByLength(inputs: AttentionInputs): LengthGroup[] {
+  const { tokens: T, dModel: d, lengths } = inputs;
+  const byLength = new Map<number, number[]>();
+  lengths.forEach((n, b) => byLength.set(n, [...(byLength.get(n) ?? []), b]));
+  return [...byLength.entries()].sort(([a], [b]) => a - b).map(([length, idx]) => ({
+    length,
+    prompts: idx,
+    activations: inputs.activations.map((layer) => {
+      const out = new Float32Array(idx.length * length * d);
+      idx.forEach((b, i) => out.set(layer.subarray(b * T * d, (b * T + length) * d), i * length * d));
+      return out;
+    }),
+  }));
+}

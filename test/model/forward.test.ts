@@ -1,0 +1,154 @@
+/**
+ * The forward pass of every layout against the float64 numpy reference of
+ * test/fixtures/forward/make_forward_fixtures.py on small synthetic full checkpoints (GPT-2 F32,
+ * GPT-Neo F16 with local layers, GPT-NeoX BF16 parallel and F32 sequential residual, Llama F32 in two
+ * shards with GQA and linear rope scaling): every layer's attention input within 1e-4, padding
+ * zeroed, the SIMD and scalar builds and one or two worker threads bit-identical, a prompt's
+ * activations independent of the batch it is in.
+ */
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, test } from "vitest";
+import { computeAttentionInputs, groupByLength } from "../../src/model/forward";
+import { resolvePrompts } from "../../src/model/prompts";
+import { gpt2Tokenizer } from "../../src/model/tokenizer";
+import { writeCheckpoint, type RawTensor } from "../support/checkpoints";
+import { gaussian, rng } from "../support/matrices";
+import { decodeFloat, parseSafetensors } from "../../src/wire/safetensors";
+import { PROJECT_ROOT, SHARED } from "../support/paths";
+
+const FIXTURES = join(PROJECT_ROOT, "test/fixtures/forward");
+const LAYOUTS = ["gpt2", "gpt-neo", "gpt-neox", "gpt-neox-sequential", "llama"] as const;
+const tmp = mkdtempSync(join(tmpdir(), "headscope-forward-"));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+function expected(layout: string) {
+  const f = parseSafetensors(new Uint8Array(readFileSync(join(FIXTURES, layout, "expected.safetensors"))));
+  const t = (name: string) => f.tensors.get(name)!;
+  const tok = t("tokens");
+  const [B, T] = tok.shape;
+  const ids = new Int32Array(tok.bytes.buffer.slice(tok.bytes.byteOffset, tok.bytes.byteOffset + tok.bytes.byteLength));
+  const prompts = Array.from({ length: B }, (_, b) => [...ids.subarray(b * T, (b + 1) * T)].filter((x) => x >= 0));
+  const layers = [...f.tensors.values()].filter((x) => x.name.startsWith("layer.")).sort((a, b) => Number(a.name.slice(6)) - Number(b.name.slice(6))).map((x) => decodeFloat(x) as Float64Array);
+  return { prompts, layers, B, T };
+}
+
+describe.each(LAYOUTS)("%s", (layout) => {
+  const ckpt = join(FIXTURES, layout);
+  const ref = expected(layout);
+
+  test("every layer's attention input matches the float64 reference within 1e-4", async () => {
+    const got = await computeAttentionInputs(ckpt, ref.prompts, { threads: 1 });
+    expect(got.layers).toEqual(ref.layers.map((_, l) => l));
+    expect([got.batch, got.tokens]).toEqual([ref.B, ref.T]);
+    got.activations.forEach((a, l) => {
+      let worst = 0;
+      for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - ref.layers[l][i]));
+      expect(worst, `layer ${l}`).toBeLessThan(1e-4);
+    });
+    // padding stays zero, and the layer is normalised where it is real (unit RMS)
+    const d = got.dModel;
+    const last = got.activations[got.activations.length - 1];
+    for (let b = 0; b < ref.B; b++) {
+      for (let t = got.lengths[b]; t < ref.T; t++) expect(last.subarray((b * ref.T + t) * d, (b * ref.T + t + 1) * d).every((x) => x === 0)).toBe(true);
+    }
+  });
+
+  test("scalar build, two worker threads and a different batch give the same bits", async () => {
+    const simd = await computeAttentionInputs(ckpt, ref.prompts, { threads: 1 });
+    const scalar = await computeAttentionInputs(ckpt, ref.prompts, { threads: 1, kernel: "scalar" });
+    const workers = await computeAttentionInputs(ckpt, ref.prompts, { threads: 2 });
+    expect(simd.kernel.simd).toBe(true);
+    expect(scalar.kernel.simd).toBe(false);
+    expect(workers.kernel.threads).toBe(2);
+    simd.activations.forEach((a, l) => {
+      expect(Buffer.from(scalar.activations[l].buffer).equals(Buffer.from(a.buffer))).toBe(true);
+      expect(Buffer.from(workers.activations[l].buffer).equals(Buffer.from(a.buffer))).toBe(true);
+    });
+    // the last prompt alone, and only its last layer
+    const lastLayer = simd.layers[simd.layers.length - 1];
+    const alone = await computeAttentionInputs(ckpt, [ref.prompts[2]], { threads: 1, layers: [lastLayer] });
+    const d = simd.dModel;
+    const n = ref.prompts[2].length;
+    expect(alone.layers).toEqual([lastLayer]);
+    const inBatch = simd.activations[lastLayer].subarray(2 * ref.T * d, (2 * ref.T + n) * d);
+    expect(Buffer.from(alone.activations[0].buffer).equals(Buffer.from(inBatch.slice().buffer))).toBe(true);
+  });
+});
+
+test("groupByLength returns dense groups of equal length without padded positions", async () => {
+  const ref = expected("gpt2");
+  const prompts = [ref.prompts[0], ref.prompts[1], ref.prompts[0].slice(0, 5)];
+  const got = await computeAttentionInputs(join(FIXTURES, "gpt2"), prompts, { threads: 1, layers: [1] });
+  const groups = groupByLength(got);
+  expect(groups.map((g) => [g.length, g.prompts])).toEqual([[5, [1, 2]], [7, [0]]]);
+  const d = got.dModel;
+  expect([...groups[0].activations[0].subarray(5 * d, 10 * d)]).toEqual([...got.activations[0].subarray(2 * 7 * d, (2 * 7 + 5) * d)]);
+  // causality: a prefix of a prompt has the same activations as the prompt's first tokens
+  expect([...got.activations[0].subarray(2 * 7 * d, (2 * 7 + 5) * d)]).toEqual([...got.activations[0].subarray(0, 5 * d)]);
+});
+
+describe("refusals", () => {
+  const withConfig = (layout: string, edit: (c: Record<string, unknown>) => void) => {
+    const dir = join(tmp, `${layout}-${Math.random().toString(36).slice(2)}`);
+    cpSync(join(FIXTURES, layout), dir, { recursive: true });
+    const cfg = JSON.parse(readFileSync(join(dir, "config.json"), "utf8"));
+    edit(cfg);
+    writeFileSync(join(dir, "config.json"), JSON.stringify(cfg));
+    return dir;
+  };
+  test("unimplemented rope_scaling", async () => {
+    const dir = withConfig("llama", (c) => (c.rope_scaling = { rope_type: "llama3", factor: 8 }));
+    await expect(computeAttentionInputs(dir, [[1, 2]])).rejects.toThrow(/rope_scaling .*llama3.* is not implemented/);
+  });
+  test("gpt-neo without its global/local layers", async () => {
+    const dir = withConfig("gpt-neo", (c) => delete c.attention_types);
+    await expect(computeAttentionInputs(dir, [[1, 2]])).rejects.toThrow(/global and which local/);
+  });
+  test("token ids outside the vocabulary, too many tokens, empty prompts, layers out of range", async () => {
+    const gpt2 = join(FIXTURES, "gpt2");
+    await expect(computeAttentionInputs(gpt2, [[1, 50]])).rejects.toThrow(/token id 50 is outside the vocabulary \[0, 50\)/);
+    await expect(computeAttentionInputs(gpt2, [Array(17).fill(1)])).rejects.toThrow(/17 tokens; at most 16 \(wpe has 16 learned positions\)/);
+    await expect(computeAttentionInputs(gpt2, [[1], []])).rejects.toThrow(/prompt 1 has no tokens/);
+    await expect(computeAttentionInputs(gpt2, [[1]], { layers: [3] })).rejects.toThrow(/layer 3 is outside 0..2/);
+  });
+});
+
+test("ioi prompts through GPT-2's tokenizer into a GPT-2-vocabulary model: layer 0 is LN(wte[token] + wpe[position])", async () => {
+  const V = 50257, P = 64, D = 16, FF = 32;
+  const r = rng(5);
+  const rand = (...shape: number[]): RawTensor => ({ shape, data: Float64Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => 0.3 * gaussian(r)) });
+  const tensors: Record<string, RawTensor> = { "wte.weight": rand(V, D), "wpe.weight": rand(P, D) };
+  for (let l = 0; l < 2; l++) {
+    for (const [n, shape] of [["ln_1", [D]], ["ln_2", [D]]] as const) {
+      tensors[`h.${l}.${n}.weight`] = rand(...shape);
+      tensors[`h.${l}.${n}.bias`] = rand(...shape);
+    }
+    Object.assign(tensors, {
+      [`h.${l}.attn.c_attn.weight`]: rand(D, 3 * D), [`h.${l}.attn.c_attn.bias`]: rand(3 * D),
+      [`h.${l}.attn.c_proj.weight`]: rand(D, D), [`h.${l}.attn.c_proj.bias`]: rand(D),
+      [`h.${l}.mlp.c_fc.weight`]: rand(D, FF), [`h.${l}.mlp.c_fc.bias`]: rand(FF),
+      [`h.${l}.mlp.c_proj.weight`]: rand(FF, D), [`h.${l}.mlp.c_proj.bias`]: rand(D),
+    });
+  }
+  const ckpt = writeCheckpoint(join(tmp, "gpt2-vocab"), tensors, { dtype: "F32", config: { model_type: "gpt2", n_head: 2 } });
+  const { tokens, meta } = resolvePrompts("ioi:6", gpt2Tokenizer());
+  const got = await computeAttentionInputs(ckpt, tokens, { threads: 2 });
+  expect(got.lengths).toEqual(tokens.map((t) => t.length));
+  expect(meta.ioi!.every((m, b) => m.positions.END === got.lengths[b] - 1)).toBe(true);
+  const [wte, wpe] = [tensors["wte.weight"].data, tensors["wpe.weight"].data];
+  let worst = 0;
+  tokens.forEach((ids, b) => ids.forEach((id, t) => {
+    const x = Array.from({ length: D }, (_, i) => wte[id * D + i] + wpe[t * D + i]);
+    const mean = x.reduce((a, v) => a + v, 0) / D;
+    const sd = Math.sqrt(x.reduce((a, v) => a + (v - mean) ** 2, 0) / D + 1e-5);
+    x.forEach((v, i) => (worst = Math.max(worst, Math.abs((v - mean) / sd - got.activations[0][(b * got.tokens + t) * D + i]))));
+  }));
+  expect(worst).toBeLessThan(1e-5);
+});
+
+test("a checkpoint holding only attention weights is refused before anything runs", async () => {
+  await expect(computeAttentionInputs(join(SHARED, "models/gpt2-small-attn.safetensors"), [[1, 2]], { threads: 1 }))
+    .rejects.toThrow(/the forward pass needs the whole model .*missing wte\.weight/);
+});
