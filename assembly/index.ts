@@ -6,7 +6,7 @@
 export { reset, alloc } from "./shared/arena";
 export { svdJacobi } from "./svd/jacobi";
 export { svdFactored, svdFactoredWorkspace } from "./svd/factored";
-export { toyReconPass, toyAttentionPass } from "./toy/passes";
+export { toyStep, toyStepWorkspace } from "./toy/step";
 
 /** 1 when this build uses 128-bit SIMD, 0 for the scalar build. */
 export function simdEnabled(): i32 {

@@ -50,6 +50,8 @@ export interface AlignmentOptions {
   querySide?: Matrix;
   /** key-side feature set Y (rows are features; default F) */
   keySide?: Matrix;
+  /** leading singular indices the pairs are matched against (default: all k) */
+  pairCandidates?: number;
 }
 
 export interface SideBest {
@@ -102,9 +104,11 @@ export interface TheoryPair {
 }
 
 /**
- * Template pairs matched one-to-one to singular indices (Hungarian on the score
- * √(|cos(x_i, u_k)|·|cos(y_j, v_k)|), raw features, both sides at once): the "many pairs" check of
- * method §6, where pair p should occupy singular index p.
+ * Template pairs matched one-to-one to singular indices: the Hungarian algorithm maximises the sum of
+ * the pair score √(|cos(x_i, u_k)|·|cos(y_j, v_k)|) (raw features, both sides at once: the geometric
+ * mean is high only when both sides align) over the leading `candidates` singular indices. The
+ * "many pairs" check of method §6, where pair p should occupy singular index p. The only pair
+ * matching in the project: the worker's report and the toy's measurements both come from here.
  */
 export interface PairMatching {
   /** singular index assigned to each pair (−1 when there are more pairs than singular vectors) */
@@ -115,6 +119,8 @@ export interface PairMatching {
   mean_score: number;
   /** pairs assigned to their own position (index[p] = p) */
   in_order: number;
+  /** how many leading singular indices the pairs were matched against */
+  candidates: number;
 }
 
 export interface AlignmentResult extends AlignmentStats {
@@ -361,7 +367,7 @@ export function alignFeatures(f: Matrix, basis: SingularBasis, opts: AlignmentOp
       normalizeRows(m, name); // rejects NaN and zero rows
     }
     const pu = whitenedDirections(xq);
-    const pv = whitenedDirections(yk);
+    const pv = yk === xq ? pu : whitenedDirections(yk);
     const pairs: TheoryPair[] = opts.pairs.map(([i, j], p) => {
       if (!(Number.isInteger(i) && i >= 0 && i < xq.rows && Number.isInteger(j) && j >= 0 && j < yk.rows)) {
         throw new InvalidRequest(`pair ${p} (${i}, ${j}) is out of range: ${xq.rows} query-side and ${yk.rows} key-side features`, { pair: p });
@@ -390,7 +396,7 @@ export function alignFeatures(f: Matrix, basis: SingularBasis, opts: AlignmentOp
     theory = {
       pseudo_inverse: "Σ_X⁺x_i = X(XᵀX)⁺e_i; symmetric eigendecomposition, λ ≤ max(n, d)·ε·λ_max dropped",
       pairs,
-      pair_matching: matchPairs(xq, yk, opts.pairs, basis),
+      pair_matching: matchPairs(xq, yk, opts.pairs, basis, opts.pairCandidates),
     };
   }
 
@@ -409,23 +415,30 @@ export function alignFeatures(f: Matrix, basis: SingularBasis, opts: AlignmentOp
 /**
  * Matches template pairs (i, j) to singular indices one-to-one (see PairMatching).
  * @param xq - query-side features [n_q, d] @param yk - key-side features [n_k, d]
+ * @param candidates - leading singular indices to match against (default: all k)
  */
-export function matchPairs(xq: Matrix, yk: Matrix, pairs: Array<[number, number]>, basis: SingularBasis): PairMatching {
+export function matchPairs(xq: Matrix, yk: Matrix, pairs: Array<[number, number]>, basis: SingularBasis, candidates = basis.k): PairMatching {
   const d = xq.cols;
   const k = basis.k;
   const cu = cosines(normalizeRows(xq, "query-side features"), xq.rows, d, basis.U, k);
   const cv = cosines(normalizeRows(yk, "key-side features"), yk.rows, d, basis.V, k);
+  return matchPairsOnCosines(cu, cv, k, pairs, candidates);
+}
+
+/** The same matching from precomputed cosines C_U [n_q, k], C_V [n_k, k] (signed or absolute). */
+export function matchPairsOnCosines(cu: Float64Array, cv: Float64Array, k: number, pairs: Array<[number, number]>, candidates = k): PairMatching {
+  const top = Math.max(0, Math.min(k, Math.floor(candidates)));
   const P = pairs.length;
-  const score = new Float64Array(P * k);
+  const score = new Float64Array(P * top);
   for (let p = 0; p < P; p++) {
     const [i, j] = pairs[p];
-    for (let c = 0; c < k; c++) score[p * k + c] = Math.sqrt(Math.abs(cu[i * k + c]) * Math.abs(cv[j * k + c]));
+    for (let c = 0; c < top; c++) score[p * top + c] = pairScore(cu[i * k + c], cv[j * k + c]);
   }
-  const m = hungarianMax(score, P, k);
+  const m = hungarianMax(score, P, top);
   const index = new Array<number>(P).fill(-1);
   for (const [p, c] of m.pairs) index[p] = c;
   const at = (arr: Float64Array, f: number, c: number) => (c < 0 ? 0 : Math.abs(arr[f * k + c]));
-  const scores = index.map((c, p) => (c < 0 ? 0 : score[p * k + c]));
+  const scores = index.map((c, p) => (c < 0 ? 0 : score[p * top + c]));
   return {
     index,
     u_abs_cos: index.map((c, p) => at(cu, pairs[p][0], c)),
@@ -433,5 +446,11 @@ export function matchPairs(xq: Matrix, yk: Matrix, pairs: Array<[number, number]
     score: scores,
     mean_score: P ? scores.reduce((a, b) => a + b, 0) / P : 0,
     in_order: index.filter((c, p) => c === p).length,
+    candidates: top,
   };
+}
+
+/** The pair score of the matching: √(|cos_u|·|cos_v|). */
+export function pairScore(cosU: number, cosV: number): number {
+  return Math.sqrt(Math.abs(cosU) * Math.abs(cosV));
 }

@@ -28,10 +28,12 @@ export interface KernelExports {
     terms: number, rel: number, work: number,
   ): number;
   sadNRecon(t: number, r: number, total: number, tau: number, work: number): number;
-  toyReconPass(n: number, tokens: number, ptr: number, idx: number, val: number, gram: number, b: number, dGram: number, db: number, backward: number, work: number, out: number): number;
-  toyAttentionPass(
-    n: number, m: number, samples: number, ptr: number, idx: number, val: number, mOmega: number,
-    tplPtr: number, tplKey: number, tplVal: number, beta: number, lambda: number, dM: number, backward: number, work: number, out: number,
+  toyStepWorkspace(n: number, d: number, h: number, m: number): number;
+  toyStep(
+    n: number, d: number, h: number, m: number, reconTokens: number, rPtr: number, rIdx: number, rVal: number,
+    samples: number, aPtr: number, aIdx: number, aVal: number, tplPtr: number, tplKey: number, tplVal: number,
+    beta: number, lambda: number, c: number, e: number, w: number, b: number, wQ: number, wK: number,
+    dW: number, db: number, dWQ: number, dWK: number, backward: number, work: number, out: number,
   ): number;
   linearF32(n: number, k: number, m: number, x: number, ldx: number, wp: number, bias: number, y: number, ldy: number, accumulate: number): void;
   normRowsF32(n: number, d: number, x: number, ldx: number, z: number, ldz: number, eps: number, rms: number): void;

@@ -3,7 +3,7 @@
  * The kernels' types: matrices, results, and the one Kernels interface (plus the SVD view the test
  * oracle also implements). Matrices are row-major; results are float64.
  */
-import type { ToyPassGradients, ToyPassInput } from "./toy";
+import type { ToyStepGradients, ToyStepInput } from "./toy";
 
 /** A row-major matrix. */
 export interface Matrix {
@@ -137,12 +137,12 @@ export interface Kernels {
     src: number,
     rotation?: Float64Array,
   ): PairTerms;
-  /** The toy model's per-sample passes; returns the mean reconstruction loss and mean CE, gradients into `grads`. */
-  toyPasses(input: ToyPassInput, grads?: ToyPassGradients): { recon: number; ce: number };
+  /** One toy-model training step's losses (mean reconstruction, mean CE) and, with `grads`, its gradient. */
+  toyStep(input: ToyStepInput, grads?: ToyStepGradients): { recon: number; ce: number };
 }
 
 /** The part of Kernels that the slow, obvious test oracle also implements. */
 export type SvdKernels = Pick<Kernels, "name" | "svd" | "factoredSvd">;
 
-/** What the toy trainer needs for its per-sample passes. */
-export type ToyPasses = Pick<Kernels, "name" | "simd" | "toyPasses">;
+/** What the toy trainer needs for its training steps. */
+export type ToyPasses = Pick<Kernels, "name" | "simd" | "toyStep">;

@@ -17,12 +17,14 @@ export interface RunAcceptance {
   seed: number;
   anisotropy: number;
   checks: Check[];
+  /** figures reported beside the checks (matched counts at each reported threshold; the crowded case's counts) */
+  figures: { name: string; value: number | null }[];
   pass: boolean;
 }
 
 const check = (name: string, value: number | null, threshold: string, pass: boolean): Check => ({ name, value, threshold, pass });
 
-/** The checks that apply to a run's experiment (none for the anisotropy sweep, which is a table). */
+/** The checks that apply to a run's experiment (none for the anisotropy sweep, which is a table; none for the crowded case, which is a picture). */
 export function checkRun(run: ToyRun): RunAcceptance {
   const f = run.final;
   const checks: Check[] = [];
@@ -42,7 +44,15 @@ export function checkRun(run: ToyRun): RunAcceptance {
       check("Spearman(σ, template)", f.spearman, "≥ 0.8", f.spearman !== null && f.spearman >= 0.8),
     );
   }
-  return { seed: run.seed, anisotropy: run.config.anisotropy, checks, pass: checks.every((c) => c.pass) };
+  const figures: RunAcceptance["figures"] = [];
+  if (run.config.template.length > 1) {
+    figures.push(...(f.matchedCounts ?? []).map((m) => ({ name: `matched at |cos| ≥ ${m.threshold}`, value: m.count })));
+    figures.push({ name: "mean matched |cos|", value: f.matchedMean });
+  }
+  if (run.config.name === "crowded") {
+    for (const status of ["own", "shared", "none"] as const) figures.push({ name: `pairs: ${status}`, value: (f.occupancy ?? []).filter((o) => o.status === status).length });
+  }
+  return { seed: run.seed, anisotropy: run.config.anisotropy, checks, figures, pass: checks.every((c) => c.pass) };
 }
 
 export interface AnisotropyRow {
@@ -56,6 +66,8 @@ export interface AnisotropyRow {
   matchedMeanMin: number;
   matchedMeanMax: number;
   matchedCountAvg: number;
+  /** mean over seeds of the matched count at each reported threshold (0.9, 0.8) */
+  matchedCountsAvg: { threshold: number; count: number }[];
   spearmanAvg: number | null;
 }
 
@@ -78,6 +90,7 @@ export function anisotropyTable(runs: ToyRun[]): AnisotropyRow[] {
         matchedMeanMin: Math.min(...mm),
         matchedMeanMax: Math.max(...mm),
         matchedCountAvg: avg(rs.map((r) => r.final.matchedCount)),
+        matchedCountsAvg: (rs[0].final.matchedCounts ?? []).map((m, i) => ({ threshold: m.threshold, count: avg(rs.map((r) => r.final.matchedCounts[i]?.count ?? 0)) })),
         spearmanAvg: sp.length ? avg(sp) : null,
       };
     });

@@ -123,13 +123,12 @@ async function main(argv: string[]): Promise<void> {
     .option("--seed <n>", "first seed (seeds are consecutive)", nonNegativeInt, 0)
     .option("--steps <n>", "override the number of steps", positiveInt)
     .option("--anisotropy <list>", "comma-separated c values (overrides the experiment's)")
-    .option("--anisotropy-mode <mode>", "free (W may cancel the shift) or orthogonal (W kept ⊥ e)")
     .option("--set <key=value...>", "override numeric config fields, e.g. --set lambda=0 featureProbability=0.1")
     .option("--jobs <n>", "runs in parallel (worker threads)", positiveInt, Math.max(1, Math.min(2, cpus().length)))
     .option("--print-every <n>", "progress line every n steps (default 10 measurements)", positiveInt)
     .option("--wasm <path>", "kernels .wasm file", defaultWasm())
     .option("--backend <name>", "per-sample passes: wasm, or ts (the TypeScript reference)", "wasm")
-    .option("--rerender <toy.json>", "only re-render toy.html (and the table) from an existing toy.json")
+    .option("--rerender <toy.json,...>", "only re-render toy.html and the table from existing toy.json files (several: their runs merged into one report of --config's experiment)")
     .option("--publish <url>", "POST toy.json to this headscope worker (/v1/toy/reports) for the demo page")
     .option("--token <token>", "the worker's write token (default: HEADSCOPE_TOKEN)")
     .parse(argv);
@@ -141,7 +140,6 @@ async function main(argv: string[]): Promise<void> {
     steps?: number;
     anisotropy?: string;
     set?: string[];
-    anisotropyMode?: string;
     jobs: number;
     printEvery?: number;
     wasm: string;
@@ -153,7 +151,11 @@ async function main(argv: string[]): Promise<void> {
   const token = o.token ?? process.env.HEADSCOPE_TOKEN;
   if (o.publish !== undefined && !token) program.error("--publish needs the worker's write token: --token T or HEADSCOPE_TOKEN");
   if (o.rerender) {
-    const report = JSON.parse(readFileSync(o.rerender, "utf8")) as ToyReport;
+    const files = o.rerender.split(",");
+    const reports = files.map((f) => JSON.parse(readFileSync(f, "utf8")) as ToyReport);
+    // the report (acceptance, tables) is rebuilt from the stored runs with this version's rules
+    const experiment = reports.length === 1 ? reports[0].experiment : o.config;
+    const report = buildReport(experiment, reports.flatMap((r) => r.runs), reports[0].kernels);
     const json = writeOutputs(o.out, report);
     console.log(formatAcceptance(report));
     if (o.publish !== undefined) await publish(o.publish, token, json);
@@ -167,10 +169,6 @@ async function main(argv: string[]): Promise<void> {
     configs = cs.map((c) => ({ ...configs[0], anisotropy: c }));
   }
   if (o.backend !== "wasm" && o.backend !== "ts") program.error(`--backend: expected wasm or ts, got ${o.backend}`);
-  if (o.anisotropyMode !== undefined) {
-    if (o.anisotropyMode !== "free" && o.anisotropyMode !== "orthogonal") program.error(`--anisotropy-mode: expected free or orthogonal, got ${o.anisotropyMode}`);
-    configs = configs.map((c) => ({ ...c, anisotropyMode: o.anisotropyMode as "free" | "orthogonal" }));
-  }
   if (o.steps) configs = configs.map((c) => ({ ...c, steps: o.steps as number }));
   for (const kv of o.set ?? []) {
     const [key, value] = kv.split("=");

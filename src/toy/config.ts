@@ -2,10 +2,11 @@
  * @module toy/config
  * The toy model's configuration (method §6) and the named experiments. Every choice the method page
  * leaves open is a field here, with the default the method page measured in its float64 numpy
- * implementation (p, m, λ, β, steps, batch, AdamW with lr 3e-3 and cosine decay, weight decay 1e-2 on
- * W_Q and W_K, co-occurrence in half the samples, reconstruction summed over features). Fields the
- * method page does not state (initialisation scales, Adam β's and ε, cosine floor, warm-up, the
- * "matched" threshold, measurement cadence) are this implementation's choices, marked "(chosen here)".
+ * implementation (p, m, λ, β, steps, batch, AdamW with lr 3e-3, 200 warm-up steps and cosine decay to
+ * 5 %, weight decay 1e-2 on W_Q and W_K, W ~ N(0, 1/D), head factors ~ N(0, (0.3/√D)²), co-occurrence in
+ * half the samples, reconstruction summed over features). Fields the method page does not state (Adam
+ * β's and ε, the "matched" thresholds, measurement cadence) are this implementation's choices, marked
+ * "(chosen here)".
  * A result records the whole object, so nothing about a run is implicit.
  * This module holds data only: no sampling, no training.
  */
@@ -18,7 +19,7 @@ export interface TemplatePair {
 }
 
 export interface ToyConfig {
-  /** experiment name (`single-pair`, `many-pairs`, `anisotropy`) */
+  /** experiment name (`single-pair`, `many-pairs`, `anisotropy`, `crowded`) */
   name: string;
   /** number of features N */
   nFeatures: number;
@@ -46,9 +47,9 @@ export interface ToyConfig {
   cooccurrenceFraction: number;
   /** AdamW peak learning rate, decayed by a cosine to `lr · minLrFraction` */
   learningRate: number;
-  /** (chosen here: 0) */
+  /** the cosine's floor as a fraction of the peak (method §6: 0.05) */
   minLrFraction: number;
-  /** linear warm-up steps before the cosine (chosen here: 0, none) */
+  /** linear warm-up steps before the cosine (method §6: 200) */
   warmupSteps: number;
   /** (chosen here: PyTorch's defaults 0.9, 0.999, 1e-8) */
   adamBeta1: number;
@@ -56,24 +57,28 @@ export interface ToyConfig {
   adamEpsilon: number;
   /** decoupled weight decay on W_Q and W_K (W and b have none) */
   weightDecay: number;
-  /** W ~ N(0, (initScaleW/√D)²): feature columns start with norm ≈ initScaleW (chosen here: 1) */
+  /** W ~ N(0, (initScaleW/√D)²): feature columns start with norm ≈ initScaleW (method §6: 1) */
   initScaleW: number;
-  /** W_Q, W_K ~ N(0, (initScaleHead/√D)²): a small head starts near uniform attention (chosen here: 0.1) */
+  /** W_Q, W_K ~ N(0, (initScaleHead/√D)²) (method §6: 0.3) */
   initScaleHead: number;
-  /** c: strength of the shared unit direction e added to every feature column (0: isotropic) */
-  anisotropy: number;
   /**
-   * How the shift c·e behaves during training. "free": W_eff = W + c e 1ᵀ with W unconstrained, the
-   * method page's literal wording; W can (and does) learn −c e and cancel the shift, leaving the
-   * features isotropic. "orthogonal": W is kept orthogonal to e (projected after every update), so
-   * every feature's e-component is exactly c and the anisotropy cannot be trained away; this is the
-   * reading consistent with the method page's measured mean feature cosine (≈ 0.45 at c = 0.75).
+   * c: strength of the shared unit direction e added to every feature column on the token side only
+   * (method §6): the head reads r = (W + c e 1ᵀ) f, the decoder reconstructs from W f, so the shift is
+   * never penalised and cannot be trained away; W is unconstrained. 0: isotropic.
    */
-  anisotropyMode: "free" | "orthogonal";
+  anisotropy: number;
   /** measure every this many steps (and at step 0 and the last step) (chosen here: 10 single-pair, 50 many-pairs) */
   measureEvery: number;
-  /** a template pair counts as matched when its Hungarian-assigned singular index (among the top #pairs) has |cos| ≥ this on both sides (chosen here: 0.8) */
+  /** a template pair counts as matched when its Hungarian-assigned singular index (among the top #pairs) has |cos| ≥ this on both sides (chosen here: 0.8; the checks use it) */
   matchThreshold: number;
+  /** thresholds at which matched counts are reported besides (chosen here: 0.9 and 0.8) */
+  reportThresholds: number[];
+  /**
+   * crowded case: a pair "shares" a singular index when that index is the best one (by the matching
+   * score) of two or more pairs whose score reaches this; below it a pair is "not represented"
+   * (chosen here: 0.4; the best of 10 random |cos| in 50 dimensions is about 0.25)
+   */
+  representedThreshold: number;
   /** alignment threshold for the "alignment rises" step */
   alignThreshold: number;
   /** orthogonality threshold (max |cos| of attended features to the others) for the "orthogonal" step */
@@ -92,17 +97,18 @@ const SHARED = {
   reconBatch: 1024,
   cooccurrenceFraction: 0.5,
   learningRate: 3e-3,
-  minLrFraction: 0,
-  warmupSteps: 0,
+  minLrFraction: 0.05,
+  warmupSteps: 200,
   adamBeta1: 0.9,
   adamBeta2: 0.999,
   adamEpsilon: 1e-8,
   weightDecay: 1e-2,
   initScaleW: 1,
-  initScaleHead: 0.1,
+  initScaleHead: 0.3,
   anisotropy: 0,
-  anisotropyMode: "free",
   matchThreshold: 0.8,
+  reportThresholds: [0.9, 0.8],
+  representedThreshold: 0.4,
   alignThreshold: 0.95,
   orthogonalThreshold: 0.1,
   sadSamples: 0,
@@ -146,10 +152,16 @@ export const MANY_PAIRS: ToyConfig = {
   measureEvery: 50,
 };
 
+/**
+ * The crowded case (the paper's Appendix E): more attended features than the head has dimensions.
+ * Many pairs with H = 10: 20 pairs (40 attended features) compete for 10 singular vectors.
+ */
+export const CROWDED: ToyConfig = { ...MANY_PAIRS, name: "crowded", dHead: 10 };
+
 /** The anisotropy sweep: many pairs with c = 0, 0.25, 0.5, 0.75, 1. */
 export const ANISOTROPY_SWEEP = [0, 0.25, 0.5, 0.75, 1];
 
-export const EXPERIMENTS = ["single-pair", "many-pairs", "anisotropy"] as const;
+export const EXPERIMENTS = ["single-pair", "many-pairs", "anisotropy", "crowded"] as const;
 export type ExperimentName = (typeof EXPERIMENTS)[number];
 
 /** The configurations an experiment runs (one per anisotropy value for the sweep). */
@@ -160,6 +172,8 @@ export function experimentConfigs(name: ExperimentName): ToyConfig[] {
     case "many-pairs":
       return [MANY_PAIRS];
     case "anisotropy":
-      return ANISOTROPY_SWEEP.map((c) => ({ ...MANY_PAIRS, name: "anisotropy", anisotropy: c, anisotropyMode: "orthogonal" as const }));
+      return ANISOTROPY_SWEEP.map((c) => ({ ...MANY_PAIRS, name: "anisotropy", anisotropy: c }));
+    case "crowded":
+      return [CROWDED];
   }
 }

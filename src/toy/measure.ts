@@ -1,21 +1,45 @@
 /**
  * @module toy/measure
  * What the toy experiments measure on a snapshot of the parameters (method §5 and §6): the singular
- * values of Ω from the WebAssembly kernels' `factoredSvd(W_Q, W_K)` (Ω is never formed), |cos|
- * between each template pair's features and the singular vectors (query feature ↔ u, key feature ↔ v),
- * the Hungarian matching of pairs to the top singular indices, Spearman(σ, template), the feature
- * Gram matrix's distance from orthogonality, the whitened-direction prediction `u ∝ Σ_X⁺ x_i`, and a
- * random-direction null. Features are the columns of `W_eff` (the model's actual directions, shared
+ * values of Ω from the WebAssembly kernels' `factoredSvd(W_Q, W_K)` (Ω is never formed, and it is
+ * decomposed once per measurement: `decomposeHead`), |cos| between each template pair's features and
+ * the singular vectors (query feature ↔ u, key feature ↔ v), the matching of pairs to singular
+ * indices, Spearman(σ, template), the feature Gram matrix's distance from orthogonality, the
+ * whitened-direction prediction `u ∝ Σ_X⁺ x_i`, which pairs own or share a singular index (the crowded
+ * case), and a random-direction null. Features are the columns of `W_eff` (what the head sees, shared
  * anisotropic shift included). Pure functions of their inputs; no training state.
  *
- * The Hungarian matching and the whitened directions come from the shared analysis/alignment module
- * (method §5), so the toy and the worker compute them the same way; what is toy-specific here is
- * matching template *pairs* (query side and key side together) to singular indices.
+ * Everything of method §5 comes from the shared analysis/alignment module: unit rows, cosines, the one
+ * pair matching (Hungarian on √(|cos_u|·|cos_v|) over the leading #pairs singular indices) and the
+ * whitened directions. What is toy-specific here is only which numbers are summarised.
  */
-import { createRng } from "../analysis/random";
-import { alignFeatures, hungarianMax, whitenedDirections, type AlignmentResult } from "../analysis/alignment";
+import {
+  alignFeatures,
+  cosines,
+  matchPairsOnCosines,
+  normalizeRows,
+  pairScore,
+  whitenedDirections,
+  type AlignmentResult,
+  type PairMatching,
+} from "../analysis/alignment";
+import { createRng, randomUnitRows } from "../analysis/random";
 import type { Kernels } from "../kernels/types";
 import type { ToyConfig } from "./config";
+
+/** One decomposition of Ω = W_Q W_Kᵀ: U, V [D, k] row-major (columns are singular vectors), S [k]. */
+export interface HeadSvd {
+  U: Float64Array;
+  S: Float64Array;
+  V: Float64Array;
+  k: number;
+}
+
+/** The one factored SVD of a measurement; everything else measured at that step reuses it. */
+export function decomposeHead(cfg: ToyConfig, kernels: Pick<Kernels, "factoredSvd">, wQ: Float64Array, wK: Float64Array): HeadSvd {
+  const r = kernels.factoredSvd({ rows: cfg.dModel, cols: cfg.dHead, data: wQ }, { rows: cfg.dModel, cols: cfg.dHead, data: wK });
+  return { U: r.U, S: r.S, V: r.V, k: r.k };
+}
 
 /** One template pair's alignment with its matched singular index. */
 export interface PairAlignment {
@@ -34,6 +58,20 @@ export interface PairAlignment {
   whitenedCosV: number;
 }
 
+/** Where a pair sits among the singular vectors, by its best index (crowded case, Appendix E). */
+export interface PairOccupancy {
+  query: number;
+  key: number;
+  value: number;
+  /** the singular index with the highest pair score √(|cos_u|·|cos_v|) */
+  bestIndex: number;
+  bestScore: number;
+  /** "own": the only represented pair at its best index; "shared": two or more; "none": score below representedThreshold */
+  status: "own" | "shared" | "none";
+  /** the other pairs (template positions) sharing bestIndex */
+  sharesWith: number[];
+}
+
 export interface Snapshot {
   /** singular values of Ω, non-increasing */
   sigma: number[];
@@ -42,6 +80,8 @@ export interface Snapshot {
   matchedMean: number;
   /** pairs whose matched index has |cos| ≥ matchThreshold on both sides */
   matchedCount: number;
+  /** matched counts at each of cfg.reportThresholds (both sides ≥ threshold) */
+  matchedCounts: { threshold: number; count: number }[];
   /** Spearman rank correlation of σ at the matched index with the template value (null for < 2 pairs) */
   spearman: number | null;
   /** |cos(w_q, u_1)| and |cos(w_k, v_1)| for the strongest template pair against the top singular pair */
@@ -65,31 +105,15 @@ export interface Snapshot {
   whitenedVsFeatureCos: number;
   /** mean over pairs of (whitenedCosU + whitenedCosV)/2 */
   whitenedMean: number;
+  /** per template pair: own, shared or no singular index (by best index, not by the one-to-one matching) */
+  occupancy: PairOccupancy[];
 }
 
-/** Columns of W_eff [D, N] as unit rows: F̂ [N, D]. */
-export function unitFeatures(wEff: Float64Array, d: number, n: number): Float64Array {
+/** Features as rows [N, D] (the transpose of W_eff's columns), unnormalised: F of method §5. */
+export function featureRows(wEff: Float64Array, d: number, n: number): Float64Array {
   const f = new Float64Array(n * d);
-  for (let i = 0; i < n; i++) {
-    let norm = 0;
-    for (let k = 0; k < d; k++) norm += wEff[k * n + i] ** 2;
-    norm = Math.sqrt(norm) || 1;
-    for (let k = 0; k < d; k++) f[i * d + k] = wEff[k * n + i] / norm;
-  }
+  for (let i = 0; i < n; i++) for (let k = 0; k < d; k++) f[i * d + k] = wEff[k * n + i];
   return f;
-}
-
-/** |F̂ X| [N, k] for X [D, k] row-major with unit columns (the |cos| matrix of method §5). */
-export function absCosines(fHat: Float64Array, n: number, d: number, x: Float64Array, k: number): Float64Array {
-  const c = new Float64Array(n * k);
-  for (let i = 0; i < n; i++) {
-    for (let p = 0; p < d; p++) {
-      const fip = fHat[i * d + p];
-      for (let j = 0; j < k; j++) c[i * k + j] += fip * x[p * k + j];
-    }
-  }
-  for (let i = 0; i < c.length; i++) c[i] = Math.abs(c[i]);
-  return c;
 }
 
 function ranks(x: number[]): number[] {
@@ -141,23 +165,43 @@ function column(x: Float64Array, rows: number, cols: number, j: number): Float64
   return c;
 }
 
-/** Features as rows [N, D] (the transpose of W_eff's columns), unnormalised: X of method §5. */
-export function featureRows(wEff: Float64Array, d: number, n: number): Float64Array {
-  const f = new Float64Array(n * d);
-  for (let i = 0; i < n; i++) for (let k = 0; k < d; k++) f[i * d + k] = wEff[k * n + i];
-  return f;
+const templatePairs = (cfg: ToyConfig) => cfg.template.map((t) => [t.query, t.key] as [number, number]);
+
+/** The pair matching of the toy: the shared rule over the leading #pairs singular indices. */
+function matchTemplate(cfg: ToyConfig, cU: Float64Array, cV: Float64Array, k: number): PairMatching {
+  return matchPairsOnCosines(cU, cV, k, templatePairs(cfg), Math.min(k, cfg.template.length));
 }
 
-/** Hungarian matching of template pairs to the top `pairs.length` singular indices on (|cos_U| + |cos_V|)/2. */
-function matchPairs(cfg: ToyConfig, cU: Float64Array, cV: Float64Array, k: number): number[] {
-  const top = Math.min(k, cfg.template.length);
-  const score = new Float64Array(cfg.template.length * top);
-  cfg.template.forEach((t, p) => {
-    for (let j = 0; j < top; j++) score[p * top + j] = (cU[t.query * k + j] + cV[t.key * k + j]) / 2;
+/** Counts pairs with both sides ≥ threshold at their matched index. */
+const countAt = (m: PairMatching, threshold: number) => m.index.filter((j, p) => j >= 0 && m.u_abs_cos[p] >= threshold && m.v_abs_cos[p] >= threshold).length;
+
+/** Own / shared / none for each template pair, by its best singular index (crowded case). */
+export function pairOccupancy(cfg: ToyConfig, cU: Float64Array, cV: Float64Array, k: number): PairOccupancy[] {
+  const best = cfg.template.map((t) => {
+    let bi = -1;
+    let bs = -1;
+    for (let j = 0; j < k; j++) {
+      const sc = pairScore(cU[t.query * k + j], cV[t.key * k + j]);
+      if (sc > bs) {
+        bs = sc;
+        bi = j;
+      }
+    }
+    return { index: bi, score: Math.max(0, bs) };
   });
-  const assigned = cfg.template.map(() => -1);
-  for (const [p, j] of hungarianMax(score, cfg.template.length, top).pairs) assigned[p] = j;
-  return assigned;
+  const represented = (p: number) => best[p].score >= cfg.representedThreshold;
+  return cfg.template.map((t, p) => {
+    const sharesWith = represented(p) ? best.map((b, q) => q).filter((q) => q !== p && represented(q) && best[q].index === best[p].index) : [];
+    return {
+      query: t.query,
+      key: t.key,
+      value: t.value,
+      bestIndex: best[p].index,
+      bestScore: best[p].score,
+      status: !represented(p) ? "none" : sharesWith.length ? "shared" : "own",
+      sharesWith,
+    };
+  });
 }
 
 export interface FullSnapshot extends Snapshot {
@@ -169,39 +213,37 @@ export interface FullSnapshot extends Snapshot {
 
 /**
  * Measures one snapshot.
+ * @param omega - the step's one decomposition of Ω (decomposeHead)
  * @param wEff - [D, N] effective feature directions (columns)
- * @param wQ, wK - [D, H]
  */
-export function measureSnapshot(cfg: ToyConfig, kernels: Kernels, wEff: Float64Array, wQ: Float64Array, wK: Float64Array): FullSnapshot {
-  const { nFeatures: n, dModel: d, dHead: h } = cfg;
-  const omega = kernels.factoredSvd({ rows: d, cols: h, data: wQ }, { rows: d, cols: h, data: wK });
+export function measureSnapshot(cfg: ToyConfig, omega: HeadSvd, wEff: Float64Array): FullSnapshot {
+  const { nFeatures: n, dModel: d } = cfg;
   const k = omega.k;
-  const fHat = unitFeatures(wEff, d, n);
-  const cU = absCosines(fHat, n, d, omega.U, k);
-  const cV = absCosines(fHat, n, d, omega.V, k);
   const xRows = featureRows(wEff, d, n);
+  const fHat = normalizeRows({ rows: n, cols: d, data: xRows }, "W_eff columns");
+  const cU = cosines(fHat, n, d, omega.U, k).map(Math.abs);
+  const cV = cosines(fHat, n, d, omega.V, k).map(Math.abs);
   const predicted = whitenedDirections({ rows: n, cols: d, data: xRows }); // row i: Σ_X⁺ x_i
   const row = (x: Float64Array, i: number) => x.subarray(i * d, (i + 1) * d);
 
-  const assigned = matchPairs(cfg, cU, cV, k);
+  const matching = matchTemplate(cfg, cU, cV, k);
   const pairs: PairAlignment[] = cfg.template.map((t, p) => {
-    const j = assigned[p];
-    const uPred = row(predicted, t.query);
-    const vPred = row(predicted, t.key);
+    const j = matching.index[p];
     return {
       query: t.query,
       key: t.key,
       value: t.value,
       index: j,
-      cosU: j >= 0 ? cU[t.query * k + j] : 0,
-      cosV: j >= 0 ? cV[t.key * k + j] : 0,
-      whitenedCosU: j >= 0 ? Math.abs(cosine(uPred, column(omega.U, d, k, j))) : 0,
-      whitenedCosV: j >= 0 ? Math.abs(cosine(vPred, column(omega.V, d, k, j))) : 0,
+      cosU: matching.u_abs_cos[p],
+      cosV: matching.v_abs_cos[p],
+      whitenedCosU: j >= 0 ? Math.abs(cosine(row(predicted, t.query), column(omega.U, d, k, j))) : 0,
+      whitenedCosV: j >= 0 ? Math.abs(cosine(row(predicted, t.key), column(omega.V, d, k, j))) : 0,
     };
   });
   const mean = (v: number[]) => (v.length ? v.reduce((s, a) => s + a, 0) / v.length : 0);
   const matchedMean = mean(pairs.map((p) => (p.cosU + p.cosV) / 2));
-  const matchedCount = pairs.filter((p) => p.index >= 0 && p.cosU >= cfg.matchThreshold && p.cosV >= cfg.matchThreshold).length;
+  const matchedCount = countAt(matching, cfg.matchThreshold);
+  const matchedCounts = cfg.reportThresholds.map((threshold) => ({ threshold, count: countAt(matching, threshold) }));
   const sigma = Array.from(omega.S);
   const rho = spearman(
     pairs.map((p) => p.value),
@@ -244,6 +286,7 @@ export function measureSnapshot(cfg: ToyConfig, kernels: Kernels, wEff: Float64A
     pairs,
     matchedMean,
     matchedCount,
+    matchedCounts,
     spearman: rho,
     top1CosU,
     top1CosV,
@@ -256,6 +299,7 @@ export function measureSnapshot(cfg: ToyConfig, kernels: Kernels, wEff: Float64A
     collisions,
     whitenedVsFeatureCos,
     whitenedMean: mean(pairs.map((p) => (p.whitenedCosU + p.whitenedCosV) / 2)),
+    occupancy: pairOccupancy(cfg, cU, cV, k),
     cosU: cU,
     cosV: cV,
     k,
@@ -263,26 +307,16 @@ export function measureSnapshot(cfg: ToyConfig, kernels: Kernels, wEff: Float64A
 }
 
 /**
- * Null of method §5: the same matching statistics with every attended feature replaced by a random
- * unit direction (the singular vectors stay). Returns the mean matched |cos| and matched count.
+ * Null of method §5: the same pair matching with every feature replaced by a random unit direction
+ * (the singular vectors stay). Returns the mean matched |cos| and matched count.
  */
-export function randomDirectionNull(cfg: ToyConfig, kernels: Kernels, wQ: Float64Array, wK: Float64Array, seed: number): { matchedMean: number; matchedCount: number } {
-  const { nFeatures: n, dModel: d, dHead: h } = cfg;
-  const rng = createRng(seed);
-  const wRand = new Float64Array(d * n);
-  for (let i = 0; i < wRand.length; i++) wRand[i] = rng.normal();
-  const omega = kernels.factoredSvd({ rows: d, cols: h, data: wQ }, { rows: d, cols: h, data: wK });
-  const fHat = unitFeatures(wRand, d, n);
-  const cU = absCosines(fHat, n, d, omega.U, omega.k);
-  const cV = absCosines(fHat, n, d, omega.V, omega.k);
-  const assigned = matchPairs(cfg, cU, cV, omega.k);
-  const scores = cfg.template.map((t, p) => {
-    const j = assigned[p];
-    return j >= 0 ? [cU[t.query * omega.k + j], cV[t.key * omega.k + j]] : [0, 0];
-  });
+export function randomDirectionNull(cfg: ToyConfig, omega: HeadSvd, seed: number): { matchedMean: number; matchedCount: number } {
+  const { nFeatures: n, dModel: d } = cfg;
+  const fHat = randomUnitRows(n, d, createRng(seed));
+  const m = matchTemplate(cfg, cosines(fHat, n, d, omega.U, omega.k), cosines(fHat, n, d, omega.V, omega.k), omega.k);
   return {
-    matchedMean: scores.reduce((s, [a, b]) => s + (a + b) / 2, 0) / Math.max(1, scores.length),
-    matchedCount: scores.filter(([a, b]) => a >= cfg.matchThreshold && b >= cfg.matchThreshold).length,
+    matchedMean: m.index.reduce((s, _j, p) => s + (m.u_abs_cos[p] + m.v_abs_cos[p]) / 2, 0) / Math.max(1, m.index.length),
+    matchedCount: countAt(m, cfg.matchThreshold),
   };
 }
 
@@ -319,14 +353,14 @@ export function meanTokenCosine(wEff: Float64Array, d: number, n: number, tokens
 /**
  * The full method §5 report from the shared alignment module for the final snapshot: per-feature and
  * per-singular best matches, per-side Hungarian matchings over all features, its random-direction
- * null, and the theory prediction with template pair p compared with singular index p.
+ * null, the theory prediction, and the pair matching (the same one measureSnapshot reports).
  */
-export function methodAlignment(cfg: ToyConfig, kernels: Kernels, wEff: Float64Array, wQ: Float64Array, wK: Float64Array, nullSeed: number): AlignmentResult {
-  const { nFeatures: n, dModel: d, dHead: h } = cfg;
-  const omega = kernels.factoredSvd({ rows: d, cols: h, data: wQ }, { rows: d, cols: h, data: wK });
+export function methodAlignment(cfg: ToyConfig, omega: HeadSvd, wEff: Float64Array, nullSeed: number): AlignmentResult {
+  const { nFeatures: n, dModel: d } = cfg;
+  const top = Math.min(omega.k, cfg.template.length);
   return alignFeatures(
     { rows: n, cols: d, data: featureRows(wEff, d, n) },
     { U: omega.U, V: omega.V, rows: d, k: omega.k },
-    { topK: Math.min(omega.k, cfg.template.length), nullSeed, pairs: cfg.template.map((t) => [t.query, t.key] as [number, number]) },
+    { topK: top, nullSeed, pairs: templatePairs(cfg), pairCandidates: top },
   );
 }

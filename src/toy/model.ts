@@ -4,18 +4,18 @@
  * `f' = ReLU(Wᵀ r + b)` with `L_recon = mean_batch ‖f − f'‖²` (summed over features), and one
  * attention head `ℓ_j = r Ω s_jᵀ`, `Ω = W_Q W_Kᵀ`, trained against `softmax(β ℓ*)` with
  * `ℓ*_j = Σ T_ab f_a(r) f_b(s_j)`: `L = L_recon + λ · mean_batch CE(softmax(β ℓ*), softmax(ℓ))`.
- * Anisotropy adds `c·e` (a fixed unit direction) to every feature column: the model uses
- * `W_eff = W + c e 1ᵀ`, and since the shift is constant, `∂L/∂W = ∂L/∂W_eff`.
+ * Anisotropy (method §6) is on the token side only: the head reads tokens `r = W_eff f` with
+ * `W_eff = W + c e 1ᵀ` (e a fixed unit direction), while the decoder reconstructs from `W f`, so
+ * `L_recon` does not depend on c and the shift can be neither penalised nor trained away. In feature
+ * space: `G = WᵀW` (reconstruction), `M = W_effᵀ Ω W_eff` (attention); since the shift is constant,
+ * the attention's `∂L/∂W_eff` is its `∂L/∂W`.
  *
- * The per-sample passes run either here in TypeScript (the reference: no `passes` given) or in the
- * AssemblyScript kernel assembly/toy/passes.ts through src/kernels/toy.ts (`passes` given: what
- * training uses). Chosen by measurement on this machine (2 cores, Node 20; N = 100, batch 1024,
- * p = 0.2): the reconstruction pass took 9.3 ms per step in TypeScript against 1.2 ms in WebAssembly
- * with f64x2 SIMD, copies across the boundary included; both passes are axpys over contiguous rows of
- * G, M, dG, dM, which SIMD halves and the JIT does not vectorise. End to end (bench/toy.bench.ts, load ≈ 3
- * on 2 cores): many-pairs 69 against 35 steps/s, single-pair 808 against 629. The per-step dense products stay in
- * TypeScript (dense.ts): they are O(N²·max(D, H)) once per step, a minor share. Both backends are
- * checked against finite differences and against each other.
+ * A step runs either here in TypeScript (the reference: no `passes` given) or in one call to the
+ * AssemblyScript kernel assembly/toy/step.ts through src/kernels/toy.ts (`passes` given: what training
+ * uses): the feature-space products, the per-sample passes (assembly/toy/passes.ts) and the map back
+ * to W, W_Q, W_K, with the same loop order as this file. Both are checked against finite differences
+ * and against each other. Measured on this machine (2 cores shared with other jobs, Node 20,
+ * many-pairs N = 100, batch 1024, p = 0.2): see bench/toy.bench.ts (`npm run bench:toy`).
  *
  * This module must not draw random numbers (sampling.ts does) or update parameters (optimizer.ts).
  */
@@ -173,31 +173,29 @@ export class ToyModel {
    */
   lossAndGradients(params: ToyParams, recon: SparseTokens, attn: SparseTokens, grads?: ToyParams): Losses {
     const { n, d, h, cfg } = this;
+    if (this.passes) {
+      const r = this.passes.toyStep(
+        {
+          n, d, h, m: cfg.keysPerQuery, beta: cfg.targetTemperature, lambda: cfg.lambda, c: cfg.anisotropy, e: this.e,
+          w: params.w, b: params.b, wQ: params.wQ, wK: params.wK, recon, attn, template: this.tpl,
+        },
+        grads,
+      );
+      return { recon: r.recon, ce: r.ce, total: r.recon + cfg.lambda * r.ce };
+    }
     const wEff = effectiveFeatures(params.w, this.e, cfg.anisotropy, n, this.wEff);
-    mulTN(n, n, d, wEff, wEff, this.gram); // G = W_effᵀ W_eff
+    mulTN(n, n, d, params.w, params.w, this.gram); // G = Wᵀ W: the decoder never sees the shift
     mulTN(n, h, d, wEff, params.wQ, this.aQ); // A_Q = W_effᵀ W_Q
     mulTN(n, h, d, wEff, params.wK, this.aK); // A_K = W_effᵀ W_K
     mulNT(n, n, h, this.aQ, this.aK, this.mOmega); // M = A_Q A_Kᵀ = W_effᵀ Ω W_eff
     this.dGram.fill(0);
     this.dM.fill(0);
     if (grads) grads.b.fill(0);
-
-    let reconLoss: number;
-    let ce: number;
-    if (this.passes) {
-      const r = this.passes.toyPasses(
-        { n, m: cfg.keysPerQuery, beta: cfg.targetTemperature, lambda: cfg.lambda, gram: this.gram, b: params.b, mOmega: this.mOmega, recon, attn, template: this.tpl },
-        grads ? { dGram: this.dGram, db: grads.b, dM: this.dM } : undefined,
-      );
-      reconLoss = r.recon;
-      ce = r.ce;
-    } else {
-      reconLoss = this.reconPass(params.b, recon, grads?.b);
-      ce = this.attentionPass(attn, grads !== undefined);
-    }
+    const reconLoss = this.reconPass(params.b, recon, grads?.b);
+    const ce = this.attentionPass(attn, grads !== undefined);
 
     if (grads) {
-      // dW_eff = W_eff (dG + dGᵀ) + W_Q dA_Qᵀ + W_K dA_Kᵀ
+      // dW = W (dG + dGᵀ) + W_Q dA_Qᵀ + W_K dA_Kᵀ (the last two through W_eff = W + c e 1ᵀ)
       const dG = this.dGram;
       for (let i = 0; i < n; i++) {
         for (let j = i; j < n; j++) {
@@ -206,7 +204,7 @@ export class ToyModel {
           dG[j * n + i] = s;
         }
       }
-      mulNN(d, n, n, wEff, dG, grads.w);
+      mulNN(d, n, n, params.w, dG, grads.w);
       mulNN(n, h, n, this.dM, this.aK, this.dAQ); // dA_Q = dM A_K
       mulTN(n, h, n, this.dM, this.aQ, this.dAK); // dA_K = dMᵀ A_Q
       mulNT(d, n, h, params.wQ, this.dAQ, grads.w, true);
@@ -324,15 +322,5 @@ export class ToyModel {
       }
     }
     return ceSum / samples;
-  }
-}
-
-/** W ← (I − e eᵀ) W: removes every column's component along the unit direction e (W [D, N]). */
-export function projectOutDirection(w: Float64Array, e: Float64Array, n: number): void {
-  const d = e.length;
-  for (let i = 0; i < n; i++) {
-    let dot = 0;
-    for (let k = 0; k < d; k++) dot += e[k] * w[k * n + i];
-    for (let k = 0; k < d; k++) w[k * n + i] -= dot * e[k];
   }
 }

@@ -64,11 +64,32 @@ const fmt = (x: number | null, digits = 3) => (x === null ? "—" : Number.isFin
 export function formatAcceptance(report: ToyReport): string {
   const lines: string[] = [];
   if (report.summary.checks.length) {
-    lines.push(["seed", "c", ...report.summary.checks.map((c) => `${c.name} ${c.threshold}`), "pass"].join(" | "));
+    const figureNames = report.runs[0]?.acceptance.figures?.map((f) => f.name) ?? [];
+    lines.push(["seed", "c", ...report.summary.checks.map((c) => `${c.name} ${c.threshold}`), ...figureNames, "pass"].join(" | "));
     for (const r of report.runs) {
-      lines.push([r.seed, r.config.anisotropy, ...r.acceptance.checks.map((c) => `${fmt(c.value)}${c.pass ? "" : " ✗"}`), r.acceptance.pass ? "yes" : "NO"].join(" | "));
+      lines.push(
+        [
+          r.seed,
+          r.config.anisotropy,
+          ...r.acceptance.checks.map((c) => `${fmt(c.value)}${c.pass ? "" : " ✗"}`),
+          ...(r.acceptance.figures ?? []).map((f) => (Number.isInteger(f.value) ? String(f.value) : fmt(f.value))),
+          r.acceptance.pass ? "yes" : "NO",
+        ].join(" | "),
+      );
     }
     lines.push(`${report.summary.passed}/${report.runs.length} runs pass every check`);
+  }
+  if (report.experiment === "crowded") {
+    for (const r of report.runs) {
+      const f = r.final;
+      lines.push(
+        `seed ${r.seed}: ${r.config.template.length} pairs, H = ${r.config.dHead}; which pair owns a singular index (best pair score √(|cos_u|·|cos_v|) ≥ ${r.config.representedThreshold}, alone at that index), shares one, or has none:`,
+      );
+      lines.push("pair (query→key) | template value | status | best index | score | shares with");
+      for (const o of f.occupancy ?? []) {
+        lines.push(`${o.query}→${o.key} | ${fmt(o.value, 2)} | ${o.status} | ${o.bestIndex + 1} | ${fmt(o.bestScore)} | ${o.sharesWith.map((q) => `${r.config.template[q].query}→${r.config.template[q].key}`).join(", ") || "—"}`);
+      }
+    }
   }
   const sadRuns = report.runs.filter((r) => r.final.sad);
   if (sadRuns.length) {
@@ -83,9 +104,12 @@ export function formatAcceptance(report: ToyReport): string {
     }
   }
   if (report.summary.anisotropy) {
-    lines.push("c | mean pairwise feature cos | mean token cos | mean matched |cos| (avg [min, max]) | matched pairs (avg) | Spearman (avg)");
+    const th = report.summary.anisotropy[0]?.matchedCountsAvg ?? [];
+    lines.push(`c | seeds | mean pairwise feature cos | mean token cos | mean matched |cos| (avg [min, max]) | ${th.map((t) => `matched at ≥ ${t.threshold} (avg)`).join(" | ")} | Spearman (avg)`);
     for (const a of report.summary.anisotropy) {
-      lines.push(`${a.c} | ${fmt(a.meanPairwiseCos)} | ${fmt(a.meanTokenCos)} | ${fmt(a.matchedMeanAvg)} [${fmt(a.matchedMeanMin)}, ${fmt(a.matchedMeanMax)}] | ${fmt(a.matchedCountAvg, 1)} | ${fmt(a.spearmanAvg)}`);
+      lines.push(
+        `${a.c} | ${a.seeds} | ${fmt(a.meanPairwiseCos)} | ${fmt(a.meanTokenCos)} | ${fmt(a.matchedMeanAvg)} [${fmt(a.matchedMeanMin)}, ${fmt(a.matchedMeanMax)}] | ${(a.matchedCountsAvg ?? []).map((m) => fmt(m.count, 1)).join(" | ")} | ${fmt(a.spearmanAvg)}`,
+      );
     }
     lines.push(`degrades monotonically (0.02 slack): ${report.summary.degradesMonotonically ? "yes" : "no"}`);
   }
@@ -114,27 +138,32 @@ pre { background: #f6f6f6; padding: .75rem; overflow-x: auto; }
 </head>
 <body>
 <h1>Toy model: ${escapeHtml(report.experiment)}</h1>
-<p>Method §6. Features are the columns of W (plus c·e under anisotropy); u, v are the singular vectors of Ω = W_Q W_Kᵀ
+<p>Method §6. Features are the columns of W (plus c·e on the token side under anisotropy); u, v are the singular vectors of Ω = W_Q W_Kᵀ
 (factored SVD in WebAssembly). Generated ${escapeHtml(report.generatedAt)}.</p>
 <h2>Acceptance</h2>
 <pre>${table}</pre>
 <label>Run: <select id="run"></select></label>
-<h2>Alignment and orthogonality over training</h2>
+<h2>Fig. 3: alignment and orthogonality over training</h2>
 <div id="align" class="chart"></div>
 <h2>Losses</h2>
 <div id="loss" class="chart"></div>
-<h2>Singular values of Ω</h2>
+<h2>Singular values of Ω over training</h2>
 <div id="sigma" class="chart"></div>
+<h2>Fig. 2b: σ at each pair's matched singular index against its template value</h2>
+<div id="sigmaTemplate" class="chart"></div>
 <h2>Final |cos| between features and singular vectors</h2>
 <div id="heatU" class="chart heat"></div>
 <div id="heatV" class="chart heat"></div>
+<h2 id="crowdTitle" style="display:none">Crowded case (Appendix E): which pairs own a singular vector, which share one</h2>
+<div id="crowd" class="chart" style="display:none"></div>
+<h2 id="anisoTitle" style="display:none">Fig. 4: anisotropy sweep</h2>
 <div id="aniso" class="chart" style="display:none"></div>
 <script>${lib}</script>
 <script type="application/json" id="toy-data">${data}</script>
 <script>
 const report = JSON.parse(document.getElementById("toy-data").textContent);
 const charts = {};
-for (const id of ["align", "loss", "sigma", "heatU", "heatV", "aniso"]) charts[id] = echarts.init(document.getElementById(id));
+for (const id of ["align", "loss", "sigma", "sigmaTemplate", "heatU", "heatV", "crowd", "aniso"]) charts[id] = echarts.init(document.getElementById(id));
 const select = document.getElementById("run");
 report.runs.forEach((r, i) => {
   const o = document.createElement("option");
@@ -157,6 +186,21 @@ function heat(id, title, cos, k, featureLabel) {
     series: [{ type: "heatmap", data }],
   }, true);
 }
+const STATUS_COLOR = { own: "#2a7", shared: "#e90", none: "#aaa" };
+function crowd(r) {
+  const occ = r.final.occupancy || [];
+  document.getElementById("crowdTitle").style.display = "block";
+  document.getElementById("crowd").style.display = "block";
+  charts.crowd.resize();
+  charts.crowd.setOption({
+    tooltip: { formatter: (p) => { const o = occ[p.dataIndex]; return "pair " + o.query + "→" + o.key + " (value " + o.value.toFixed(2) + "): " + o.status + ", best index " + (o.bestIndex + 1) + ", score " + o.bestScore.toFixed(3); } },
+    grid: { left: 60, right: 20, top: 30, bottom: 60 },
+    xAxis: { type: "category", name: "pair (template value)", data: occ.map((o) => o.query + "→" + o.key + " (" + o.value.toFixed(2) + ")"), axisLabel: { rotate: 60 } },
+    yAxis: { type: "value", name: "best pair score", min: 0, max: 1 },
+    series: [{ type: "bar", data: occ.map((o) => ({ value: o.bestScore, itemStyle: { color: STATUS_COLOR[o.status] } })),
+      label: { show: true, position: "top", formatter: (p) => "k=" + (occ[p.dataIndex].bestIndex + 1) } }],
+  }, true);
+}
 function show(i) {
   const r = report.runs[i];
   const c = r.curves;
@@ -167,7 +211,7 @@ function show(i) {
       line("mean matched |cos| (alignment)", s, c.alignment),
       line("|cos(w_q, u_1)| strongest pair", s, c.top1CosU),
       line("|cos(w_k, v_1)| strongest pair", s, c.top1CosV),
-      line("max |cos| attended ↔ other features", s, c.attendedMaxCosToOthers),
+      line("max |cos| attended ↔ other features (orthogonality)", s, c.attendedMaxCosToOthers),
       line("RMS off-diagonal feature cos", s, c.gramOffDiagRms),
       line("whitened prediction |cos|", s, c.whitenedMean, { lineStyle: { type: "dashed" } }),
     ],
@@ -181,23 +225,36 @@ function show(i) {
     tooltip: { trigger: "axis" }, xAxis: { type: "value", name: "step" }, yAxis: { type: "value", name: "σ" },
     series: Array.from({ length: nSigma }, (_, k) => line("σ_" + (k + 1), s, c.sigma.map((v) => v[k]))),
   }, true);
+  const pts = r.final.pairs.map((p) => [p.value, p.index >= 0 ? r.final.sigma[p.index] : 0, p.query + "→" + p.key, p.index + 1]);
+  charts.sigmaTemplate.setOption({
+    tooltip: { formatter: (p) => "pair " + p.value[2] + ": template " + p.value[0].toFixed(2) + ", σ_" + p.value[3] + " = " + p.value[1].toFixed(3) },
+    xAxis: { type: "value", name: "template value", min: 0 }, yAxis: { type: "value", name: "σ at matched index" },
+    series: [{ type: "scatter", symbolSize: 9, data: pts }],
+  }, true);
   const k = r.final.cosU[0].length;
   heat("heatU", "|cos(feature, u_k)| (query side)", r.final.cosU, k, "feature");
   heat("heatV", "|cos(feature, v_k)| (key side)", r.final.cosV, k, "feature");
+  if (report.experiment === "crowded") crowd(r);
 }
 select.addEventListener("change", () => show(Number(select.value)));
 show(0);
 if (report.summary.anisotropy) {
+  document.getElementById("anisoTitle").style.display = "block";
   const el = document.getElementById("aniso");
   el.style.display = "block";
   charts.aniso.resize();
   const a = report.summary.anisotropy;
+  const pairs = report.runs[0].config.template.length;
+  const cs = a.map((x) => x.c);
   charts.aniso.setOption({
-    title: { text: "Anisotropy sweep" }, tooltip: { trigger: "axis" }, legend: { top: 25 },
+    tooltip: { trigger: "axis" }, legend: { top: 0 },
     xAxis: { type: "value", name: "c" }, yAxis: { type: "value", min: -0.1, max: 1 },
     series: [
-      line("mean matched |cos| (avg over seeds)", a.map((x) => x.c), a.map((x) => x.matchedMeanAvg), { showSymbol: true }),
-      line("mean pairwise feature cos", a.map((x) => x.c), a.map((x) => x.meanPairwiseCos), { showSymbol: true }),
+      line("mean matched |cos| (avg over seeds)", cs, a.map((x) => x.matchedMeanAvg), { showSymbol: true }),
+      ...(a[0].matchedCountsAvg || []).map((m, i) => line("matched at ≥ " + m.threshold + " (fraction of " + pairs + ")", cs, a.map((x) => x.matchedCountsAvg[i].count / pairs), { showSymbol: true, lineStyle: { type: "dotted" } })),
+      line("mean pairwise feature cos", cs, a.map((x) => x.meanPairwiseCos), { showSymbol: true }),
+      line("mean token cos", cs, a.map((x) => x.meanTokenCos), { showSymbol: true }),
+      line("1/√(1 + c²) (geometric bound)", cs, cs.map((c) => 1 / Math.sqrt(1 + c * c)), { lineStyle: { type: "dashed" } }),
     ],
   });
 }

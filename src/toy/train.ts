@@ -11,8 +11,8 @@ import { createRng } from "../analysis/random";
 import type { Kernels, ToyPasses } from "../kernels/types";
 import type { ToyConfig } from "./config";
 import type { AlignmentResult } from "../analysis/alignment";
-import { meanTokenCosine, measureSnapshot, methodAlignment, randomDirectionNull, type FullSnapshot, type PairAlignment } from "./measure";
-import { drawSharedDirection, effectiveFeatures, initParams, projectOutDirection, ToyModel, zeroParams, type Losses } from "./model";
+import { decomposeHead, meanTokenCosine, measureSnapshot, methodAlignment, randomDirectionNull, type FullSnapshot, type HeadSvd, type PairAlignment, type PairOccupancy } from "./measure";
+import { drawSharedDirection, effectiveFeatures, initParams, ToyModel, zeroParams, type Losses } from "./model";
 import { AdamW } from "./optimizer";
 import { toySad, type ToySad } from "./sad";
 import { sampleAttentionBatch, sampleReconBatch, TokenBuffer } from "./sampling";
@@ -48,6 +48,10 @@ export interface ToyFinal {
   pairs: PairAlignment[];
   matchedMean: number;
   matchedCount: number;
+  /** matched counts at config.reportThresholds (0.9, 0.8) */
+  matchedCounts: { threshold: number; count: number }[];
+  /** own / shared / no singular index per template pair (the crowded case) */
+  occupancy: PairOccupancy[];
   spearman: number | null;
   gramOffDiagRms: number;
   gramMaxAbsCos: number;
@@ -124,15 +128,13 @@ function toRows(x: Float64Array, rows: number, cols: number): number[][] {
  * @param onMeasure - called at every measurement (progress printing)
  * @param passes - the WebAssembly per-sample passes; without them the TypeScript reference runs
  */
-export function trainToy(cfg: ToyConfig, seed: number, kernels: Kernels, onMeasure?: (e: ProgressEvent) => void, passes?: ToyPasses): ToyRun {
+export function trainToy(cfg: ToyConfig, seed: number, kernels: Pick<Kernels, "factoredSvd">, onMeasure?: (e: ProgressEvent) => void, passes?: ToyPasses): ToyRun {
   const t0 = performance.now();
   let measureMs = 0;
   const rng = createRng(seed);
   const params = initParams(cfg, rng);
   const e = drawSharedDirection(cfg.dModel, rng);
   const model = new ToyModel(cfg, e, passes);
-  const keepOrthogonal = cfg.anisotropyMode === "orthogonal";
-  if (keepOrthogonal) projectOutDirection(params.w, e, cfg.nFeatures);
   const grads = zeroParams(cfg);
   const opt = new AdamW<"w" | "b" | "wQ" | "wK">(
     {
@@ -155,11 +157,13 @@ export function trainToy(cfg: ToyConfig, seed: number, kernels: Kernels, onMeasu
   const wEff = new Float64Array(cfg.dModel * cfg.nFeatures);
 
   let last: FullSnapshot | undefined;
+  let lastSvd: HeadSvd | undefined;
   let lastLosses: Losses = { recon: NaN, ce: NaN, total: NaN };
   const measure = (step: number, losses: Losses, lr: number) => {
     const m0 = performance.now();
     effectiveFeatures(params.w, e, cfg.anisotropy, cfg.nFeatures, wEff);
-    const s = measureSnapshot(cfg, kernels, wEff, params.wQ, params.wK);
+    lastSvd = decomposeHead(cfg, kernels, params.wQ, params.wK); // the measurement's one decomposition of Ω
+    const s = measureSnapshot(cfg, lastSvd, wEff);
     curves.step.push(step);
     curves.learningRate.push(lr);
     curves.reconLoss.push(losses.recon);
@@ -187,25 +191,22 @@ export function trainToy(cfg: ToyConfig, seed: number, kernels: Kernels, onMeasu
     lastLosses = model.lossAndGradients(params, recon, attn, grads);
     if (step % cfg.measureEvery === 0) measure(step, lastLosses, lr);
     lr = opt.step(params, grads);
-    if (keepOrthogonal) projectOutDirection(params.w, e, cfg.nFeatures);
   }
   measure(cfg.steps, lastLosses, lr);
   const snap = last as FullSnapshot;
+  const omega = lastSvd as HeadSvd; // the final parameters' decomposition, shared by null, §5 report and SAD
 
   const firstStep = (values: number[], pass: (v: number) => boolean) => {
     const i = values.findIndex(pass);
     return i >= 0 ? curves.step[i] : null;
   };
-  const nul = randomDirectionNull(cfg, kernels, params.wQ, params.wK, seed ^ 0x5eed);
+  const nul = randomDirectionNull(cfg, omega, seed ^ 0x5eed);
   const probe = new TokenBuffer(256, 256 * nnz);
   sampleReconBatch(probe, cfg, 256, createRng(seed ^ 0x70c3));
   effectiveFeatures(params.w, e, cfg.anisotropy, cfg.nFeatures, wEff);
   const tokenCos = meanTokenCosine(wEff, cfg.dModel, cfg.nFeatures, probe);
-  const method = methodAlignment(cfg, kernels, wEff, params.wQ, params.wK, seed);
-  const sad =
-    (cfg.sadSamples ?? 0) > 0
-      ? toySad(cfg, kernels, params, e, seed, { samples: cfg.sadSamples, nullSeeds: cfg.sadNullSeeds, taus: cfg.sadTaus })
-      : null;
+  const method = methodAlignment(cfg, omega, wEff, seed);
+  const sad = (cfg.sadSamples ?? 0) > 0 ? toySad(cfg, omega, wEff, seed, { samples: cfg.sadSamples, nullSeeds: cfg.sadNullSeeds, taus: cfg.sadTaus }) : null;
   const wall = (performance.now() - t0) / 1000;
   const measureSeconds = measureMs / 1000;
   const n = cfg.nFeatures;
@@ -225,6 +226,8 @@ export function trainToy(cfg: ToyConfig, seed: number, kernels: Kernels, onMeasu
       pairs: snap.pairs,
       matchedMean: snap.matchedMean,
       matchedCount: snap.matchedCount,
+      matchedCounts: snap.matchedCounts,
+      occupancy: snap.occupancy,
       spearman: snap.spearman,
       gramOffDiagRms: snap.gramOffDiagRms,
       gramMaxAbsCos: snap.gramMaxAbsCos,

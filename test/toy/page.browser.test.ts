@@ -10,7 +10,7 @@ import { pathToFileURL } from "node:url";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { loadKernels } from "../../src/kernels/load-node";
-import { SINGLE_PAIR } from "../../src/toy/config";
+import { CROWDED, MANY_PAIRS, SINGLE_PAIR } from "../../src/toy/config";
 import { buildReport, renderHtml } from "../../src/toy/report";
 import { trainToy } from "../../src/toy/train";
 import { collectErrors, launchBrowser } from "../support/browser";
@@ -44,7 +44,7 @@ describe("toy.html", () => {
     page.on("request", (r) => requests.push(r.url()));
     await page.goto(pathToFileURL(file).href);
     await page.waitForFunction('document.querySelectorAll("#align canvas, #heatV canvas").length >= 2');
-    for (const id of ["align", "loss", "sigma", "heatU", "heatV"]) {
+    for (const id of ["align", "loss", "sigma", "sigmaTemplate", "heatU", "heatV"]) {
       expect(await page.$$eval(`#${id} canvas`, (c) => c.length), id).toBeGreaterThan(0);
     }
     expect(await page.$$eval("#run option", (o) => o.length)).toBe(2);
@@ -52,5 +52,30 @@ describe("toy.html", () => {
     await page.screenshot({ path: join(ARTIFACTS, "toy-single-pair.png"), fullPage: true });
     expect(errors).toEqual([]);
     expect(requests.filter((u) => !u.startsWith("file:"))).toEqual([]);
+  }, 120_000);
+
+  test("draws the crowded-case panel and the anisotropy sweep (Fig. 4)", async () => {
+    const kernels = loadKernels();
+    const echarts = readFileSync(createRequire(import.meta.url).resolve("echarts/dist/echarts.min.js"), "utf8");
+    const short = { steps: 20, attentionBatch: 64, reconBatch: 64 };
+    const crowded = buildReport("crowded", [trainToy({ ...CROWDED, ...short }, 0, kernels, undefined, kernels)], { name: kernels.name, simd: kernels.simd });
+    const sweep = buildReport(
+      "anisotropy",
+      [0, 0.5, 1].map((c) => trainToy({ ...MANY_PAIRS, ...short, name: "anisotropy", anisotropy: c }, 0, kernels, undefined, kernels)),
+      { name: kernels.name, simd: kernels.simd },
+    );
+    const dir = mkdtempSync(join(tmpdir(), "toy-html-"));
+    for (const [name, report, id] of [["crowded", crowded, "crowd"], ["anisotropy", sweep, "aniso"]] as const) {
+      const file = join(dir, `${name}.html`);
+      writeFileSync(file, renderHtml(report, echarts));
+      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      const errors = collectErrors(page);
+      await page.goto(pathToFileURL(file).href);
+      await page.waitForFunction(`document.querySelectorAll("#${id} canvas").length >= 1`);
+      expect(await page.$eval(`#${id}`, (el) => (el as unknown as { style: { display: string } }).style.display)).toBe("block");
+      await page.screenshot({ path: join(ARTIFACTS, `toy-${name}.png`), fullPage: true });
+      expect(errors).toEqual([]);
+      await page.close();
+    }
   }, 120_000);
 });

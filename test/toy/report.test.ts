@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { loadKernels } from "../../src/kernels/load-node";
-import { MANY_PAIRS, SINGLE_PAIR } from "../../src/toy/config";
+import { CROWDED, MANY_PAIRS, SINGLE_PAIR } from "../../src/toy/config";
 import { buildReport, formatAcceptance, renderHtml, TOY_SCHEMA } from "../../src/toy/report";
 import { trainToy } from "../../src/toy/train";
 
@@ -39,7 +39,7 @@ describe("toy report", () => {
     expect(html).not.toMatch(/<\/script> inside/);
     const page = runPage(html);
     expect(page.runs).toBe(2);
-    expect(page.options.length).toBe(5); // alignment, losses, σ, two heatmaps
+    expect(page.options.length).toBe(6); // alignment, losses, σ, σ against template (Fig. 2b), two heatmaps
   });
 
   it("adds the anisotropy table and chart for the sweep", () => {
@@ -48,6 +48,19 @@ describe("toy report", () => {
     expect(report.summary.anisotropy?.map((r) => r.c)).toEqual([0, 0.5]);
     expect(report.summary.anisotropy?.[1].meanPairwiseCos).toBeGreaterThan(report.summary.anisotropy?.[0].meanPairwiseCos ?? 1);
     expect(formatAcceptance(report)).toContain("mean pairwise feature cos");
-    expect(runPage(renderHtml(report, "")).options.length).toBe(6);
+    expect(formatAcceptance(report)).toContain("matched at ≥ 0.9 (avg)");
+    expect(runPage(renderHtml(report, "")).options.length).toBe(7); // + Fig. 4
+  });
+
+  it("lists which pairs own, share or miss a singular index in the crowded case, and draws that panel", () => {
+    const cfg = { ...CROWDED, steps: 20, attentionBatch: 64, reconBatch: 64 };
+    const report = buildReport("crowded", [trainToy(cfg, 0, kernels, undefined, kernels)], { name: kernels.name, simd: kernels.simd });
+    const occ = report.runs[0].final.occupancy;
+    expect(occ).toHaveLength(20);
+    expect(report.runs[0].acceptance.figures.filter((f) => f.name.startsWith("pairs: ")).reduce((s, f) => s + (f.value ?? 0), 0)).toBe(20);
+    const text = formatAcceptance(report);
+    expect(text).toContain("pair (query→key) | template value | status");
+    expect(text.split("\n").filter((l) => /^\d+→\d+ \| /.test(l))).toHaveLength(20);
+    expect(runPage(renderHtml(report, "")).options.length).toBe(7); // + the crowded panel
   });
 });

@@ -38,15 +38,17 @@ function dense(tokens: SparseTokens, t: number, n: number): number[] {
 /** The loss straight from method §6, with D-space vectors. */
 export function naiveLoss(cfg: ToyConfig, p: ToyParams, e: Float64Array, recon: SparseTokens, attn: SparseTokens): { recon: number; ce: number } {
   const { nFeatures: n, dModel: d, dHead: h } = cfg;
+  // the head reads tokens through W + c e 1ᵀ; the decoder reconstructs from W f (method §6)
   const w = (k: number, i: number) => p.w[k * n + i] + cfg.anisotropy * e[k];
   const embed = (f: number[]) => Array.from({ length: d }, (_, k) => f.reduce((s, fi, i) => s + w(k, i) * fi, 0));
+  const embedPlain = (f: number[]) => Array.from({ length: d }, (_, k) => f.reduce((s, fi, i) => s + p.w[k * n + i] * fi, 0));
   let rl = 0;
   for (let t = 0; t < recon.tokens; t++) {
     const f = dense(recon, t, n);
-    const r = embed(f);
+    const r = embedPlain(f);
     for (let i = 0; i < n; i++) {
       let z = p.b[i];
-      for (let k = 0; k < d; k++) z += w(k, i) * r[k];
+      for (let k = 0; k < d; k++) z += p.w[k * n + i] * r[k];
       rl += (Math.max(0, z) - f[i]) ** 2;
     }
   }

@@ -13,8 +13,7 @@ export const LIVE_LIMITS = { steps: { min: 200, max: 3000, default: 2000 }, anis
 /**
  * The live run's configuration: single pair (N 20, D = H = 10, T_01 = 1, p 0.05, λ 1, β 5, AdamW 3e-3
  * with cosine decay) with batches of 512 instead of 1,024, 2,000 steps by default instead of 3,000,
- * and no SAD. With c > 0, W is kept orthogonal to the shared direction, so c cannot be trained away;
- * with c = 0 the run is plain single pair.
+ * and no SAD. c adds the shared direction on the token side only (method §6); c = 0 is plain single pair.
  */
 export function liveConfig(o: { anisotropy: number; steps: number }): ToyConfig {
   return {
@@ -24,7 +23,6 @@ export function liveConfig(o: { anisotropy: number; steps: number }): ToyConfig 
     sadSamples: 0,
     steps: o.steps,
     anisotropy: o.anisotropy,
-    anisotropyMode: o.anisotropy > 0 ? "orthogonal" : SINGLE_PAIR.anisotropyMode,
   };
 }
 

@@ -211,9 +211,9 @@ function initLive() {
     worker.postMessage(req);
   });
   $("toy-live-config").textContent =
-    `Configuration: method §6 single pair (N = 20, D = H = 10, T₀₁ = 1, p = 0.05, λ = 1, β = 5, AdamW 3·10⁻³ with cosine decay) with ` +
+    `Configuration: method §6 single pair (N = 20, D = H = 10, T₀₁ = 1, p = 0.05, λ = 1, β = 5, AdamW 3·10⁻³, 200 warm-up steps, cosine decay to 5 %) with ` +
     `batches of 512 instead of 1,024, ${LIVE_LIMITS.steps.default.toLocaleString("en")} steps by default instead of 3,000, and no SAD; ` +
-    `c adds a shared direction to every feature (W kept orthogonal to it).`;
+    `c adds a shared direction to every feature on the token side only (the head reads it, the decoder does not).`;
 }
 
 export function initToy() {
