@@ -7,7 +7,7 @@
 import { encodeSafetensors, type TensorOut } from "../wire/safetensors";
 import { VARIANTS, type Circuit, type VariantName } from "../wire/head-request";
 import { rotateKeyRows, type Architecture, type HeadTensors } from "./architectures";
-import type { HeadRequest } from "./fan-out";
+import { svdFlops, type HeadRequest } from "./fan-out";
 
 export interface ScanTask {
   layer: number;
@@ -109,7 +109,9 @@ export function taskRequest(endpoint: string, arch: Architecture, task: ScanTask
   });
   if (arch.facts.norm === "rmsnorm") q.set("norm", "rmsnorm");
   const url = `${endpoint}/v1/models/${encodeURIComponent(task.model)}/layers/${task.layer}/heads/${task.head}/${task.circuit}?${q}`;
-  return { url, body: headBody(arch, w, task.circuit, task.offset) };
+  // factor rows: d_model, +1 with the augmented (bias) variant
+  const rows = arch.facts.d_model + (task.variant.endsWith("_augmented") ? 1 : 0);
+  return { url, body: headBody(arch, w, task.circuit, task.offset), flops: svdFlops(rows, arch.facts.d_head) };
 }
 
 export const taskLabel = (t: ScanTask) =>

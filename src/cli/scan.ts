@@ -12,7 +12,7 @@ import { CIRCUITS, MODEL_NAME, type Circuit } from "../wire/head-request";
 import { detectArchitecture, type Architecture } from "./architectures";
 import { Checkpoint, CheckpointError } from "./checkpoint";
 import { ensureExampleCheckpoint, EXAMPLE } from "./example-model";
-import { DEFAULT_RETRY, fanOut, type Outcome } from "./fan-out";
+import { DEFAULT_DEADLINE, DEFAULT_RETRY, fanOut, NoProgress, type Outcome, type RetryPolicy } from "./fan-out";
 import { startLocalWorker, type LocalWorker } from "./local-worker";
 import { planTasks, taskLabel, taskRequest, type ScanTask } from "./plan";
 import { createProgress, type Counts } from "./progress";
@@ -35,6 +35,8 @@ export interface ScanOptions {
   concurrency: number;
   retries: number;
   retryBaseMs: number;
+  /** multiplies every request's deadline (fan-out.ts requestDeadlineMs); default 1 */
+  deadlineScale?: number;
   rotaryOffsets: string;
   nHeads?: number;
   nKvHeads?: number;
@@ -154,7 +156,8 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
     let endpoint = o.endpoint?.replace(/\/$/, "");
     let token = o.token ?? process.env.HEADSCOPE_TOKEN;
     if (!endpoint) {
-      worker = await startLocalWorker({ root: o.root, stateDir: o.stateDir ?? join(o.root, ".wrangler/state") });
+      // a token set for the local worker lets other clients (the soak run) write to it too
+      worker = await startLocalWorker({ root: o.root, stateDir: o.stateDir ?? join(o.root, ".wrangler/state"), token: o.token ?? process.env.HEADSCOPE_TOKEN });
       endpoint = worker.url;
       token = worker.token;
       log(`local worker on ${endpoint} (workerd, R2 and KV under ${o.stateDir ?? ".wrangler/state"})`);
@@ -165,17 +168,30 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
     // ── fan-out ──
     process.on("SIGINT", onSigint);
     const counts: Counts = { computed: 0, stored: 0, failed: 0, retries: 0 };
+    const policy: RetryPolicy = {
+      ...DEFAULT_RETRY, retries: o.retries, baseDelayMs: o.retryBaseMs, deadline: { ...DEFAULT_DEADLINE, scale: o.deadlineScale ?? 1 },
+    };
+    /** per task label: attempts that passed their deadline (run.json timeouts) */
+    const timeouts = new Map<string, number>();
+    const noteTimeout = (label: string) => timeouts.set(label, (timeouts.get(label) ?? 0) + 1);
+    let stalled: string | undefined;
     const progress = createProgress(tasks.length + sadTasks.length, o.progress);
     const answers = new Map<ScanTask, Extract<Outcome, { ok: true }>>();
     let done = 0;
     const kernels = new Map<string, { name: string; simd: boolean }>();
     const computedTasks: string[] = [];
+    const stallGuard = (e: unknown) => {
+      if (!(e instanceof NoProgress)) throw e;
+      stalled = e.message;
+    };
     await fanOut(tasks, {
       concurrency: o.concurrency,
       token: token!,
-      policy: { ...DEFAULT_RETRY, retries: o.retries, baseDelayMs: o.retryBaseMs },
+      policy,
       signal: abort.signal,
+      worker: worker?.supervision,
       build: (t) => taskRequest(endpoint!, arch, t),
+      onTimeout: (t) => noteTimeout(taskLabel(t)),
       onRetry: (t, attempt, why) => {
         counts.retries++;
         if (o.progress !== "quiet") progress.log(`retry ${attempt}/${o.retries} ${taskLabel(t)}: ${why}`);
@@ -196,19 +212,21 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
         }
         progress.update(done, counts);
       },
-    });
+    }).catch(stallGuard);
     // SAD of every qk head whose SVD is stored (phase two: the rotary-free qk results exist now)
     const sads = new Map<ScanTask, SadDigest>();
     const sadFailures: typeof failures = [];
-    if (activations && !abort.signal.aborted) {
+    if (activations && !abort.signal.aborted && !stalled) {
       const ready = sadTasks.filter((t) => answers.has(t));
       done += sadTasks.length - ready.length;
       await fanOut(ready, {
         concurrency: o.concurrency,
         token: token!,
-        policy: { ...DEFAULT_RETRY, retries: o.retries, baseDelayMs: o.retryBaseMs },
+        policy,
         signal: abort.signal,
+        worker: worker?.supervision,
         build: (t) => ({ ...activations!.request(endpoint!, arch, t, o.sadTau), parse: (j) => SadSummarySchema.parse(j) }),
+        onTimeout: (t) => noteTimeout(`SAD ${taskLabel(t)}`),
         onRetry: (t, attempt, why) => {
           counts.retries++;
           if (o.progress !== "quiet") progress.log(`retry ${attempt}/${o.retries} SAD ${taskLabel(t)}: ${why}`);
@@ -228,12 +246,23 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
           }
           progress.update(done, counts);
         },
-      });
+      }).catch(stallGuard);
       failures.push(...sadFailures);
     }
     progress.stop();
     process.off("SIGINT", onSigint);
+    if (stalled) {
+      // what never finished is listed as failed, so the report and the exit code say so
+      const ended = new Set([...answers.keys(), ...failures.map((x) => x.task)]);
+      for (const t of tasks) {
+        if (ended.has(t)) continue;
+        counts.failed++;
+        failures.push({ task: t, outcome: { ok: false, type: "no-progress", detail: "not finished: the scan stopped because the worker made no progress", attempts: 0, timeouts: 0 } });
+      }
+      log(`headscope scan: ${stalled}`);
+    }
     const workerPeak = peakRssOf(worker?.pid);
+    const workerRestarts = worker?.restarts();
     if (worker) {
       await worker.stop();
       worker = undefined;
@@ -272,6 +301,11 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
     const seconds = (Date.now() - t0) / 1000;
     const run = {
       schema: "headscope.scan-run/v1", model, tasks: tasks.length, ...counts, interrupted, seconds,
+      /** attempts abandoned at their deadline, in all and per task (fan-out.ts requestDeadlineMs) */
+      timeouts: [...timeouts.values()].reduce((a, b) => a + b, 0),
+      timeouts_per_head: Object.fromEntries([...timeouts].sort(([a], [b]) => (a < b ? -1 : 1))),
+      ...(stalled ? { stalled } : {}),
+      ...(workerRestarts?.length ? { worker_restarts: workerRestarts } : {}),
       peak_rss_bytes: { cli: process.resourceUsage().maxRSS * 1024, ...(workerPeak ? { worker: workerPeak } : {}) },
       /** what this run computed (the rest was already stored, or failed) */
       computed_tasks: computedTasks.sort(),
@@ -279,7 +313,7 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
     writeFileSync(join(out, "run.json"), JSON.stringify(run, null, 1) + "\n");
     log(
       `${interrupted ? "interrupted" : "done"} in ${seconds.toFixed(1)} s: ${counts.computed} computed, ${counts.stored} already stored, ` +
-        `${counts.failed} failed, ${counts.retries} retries${interrupted ? "" : ` → ${join(out, "report.json")}${o.html ? ", report.html" : ""}`}`,
+        `${counts.failed} failed, ${counts.retries} retries, ${[...timeouts.values()].reduce((a, b) => a + b, 0)} timeouts${interrupted ? "" : ` → ${join(out, "report.json")}${o.html ? ", report.html" : ""}`}`,
     );
     if (failures.length) {
       log(`${failures.length} request(s) failed for good:`);

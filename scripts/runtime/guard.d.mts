@@ -1,0 +1,2 @@
+export function workerdGuardEnv(root: string): Record<string, string>;
+export function guardedCommand(root: string, command: string, args: string[]): [string, string[]];
