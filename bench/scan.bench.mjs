@@ -8,6 +8,7 @@
  * Expects `node scripts/build-cli.mjs` to have run (the npm script does it).
  */
 import { execFileSync, spawn } from "node:child_process";
+import { guardedCommand } from "../scripts/runtime/guard.mjs";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -25,7 +26,8 @@ const mb = (b) => (b / 2 ** 20).toFixed(0) + " MB";
 function scan(out, state) {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
-    const child = spawn(process.execPath, [join(root, "build/cli/headscope.mjs"), "scan", model, "--out", out, "--state", state, "--progress", "quiet"], {
+    // guarded: the CLI (and so its workerd) never outlives this benchmark (scripts/runtime/guard.mjs)
+    const child = spawn(...guardedCommand(root, process.execPath, [join(root, "build/cli/headscope.mjs"), "scan", model, "--out", out, "--state", state, "--progress", "quiet"]), {
       stdio: ["ignore", "inherit", "pipe"],
     });
     let err = "";

@@ -8,7 +8,10 @@
  *   wrangler child): Miniflare runs MINIFLARE_WORKERD_PATH instead of its workerd, here
  *   scripts/runtime/workerd.sh, which execs the real binary (HEADSCOPE_WORKERD) through
  *   no-orphans.sh (Linux: the kernel's parent-death signal; elsewhere a polling watcher).
- * - guardedCommand(root, command, args): the same for a direct child (wrangler under npm start).
+ * - guardedCommand(root, command, args): the same for a direct child (the CLI under the benchmarks).
+ * - wranglerCommand(root, args): `wrangler …`, guarded. wrangler's bin script only re-spawns
+ *   wrangler-dist/cli.js in a second Node process (which a guard on the bin script would not
+ *   reach), so this runs cli.js directly with the same Node flags.
  *
  * On Windows (no sh) both leave things as they are.
  */
@@ -35,4 +38,10 @@ export function workerdGuardEnv(root) {
 export function guardedCommand(root, command, args) {
   if (!usable(root)) return [command, args];
   return [join(root, "scripts/runtime/no-orphans.sh"), [command, ...args]];
+}
+
+/** @param {string} root @param {string[]} args @returns {[string, string[]]} */
+export function wranglerCommand(root, args) {
+  const cli = join(root, "node_modules/wrangler/wrangler-dist/cli.js");
+  return guardedCommand(root, process.execPath, ["--no-warnings", "--experimental-vm-modules", cli, ...args]);
 }

@@ -10,7 +10,8 @@
  * restarts it on the same port and state when a request breaks `[limits] cpu_ms`.
  */
 import { randomBytes } from "node:crypto";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { workerdGuardEnv } from "../../scripts/runtime/guard.mjs";
 import { CpuLimitSupervisor, readCpuLimitMs, type Restart } from "./cpu-limit";
@@ -63,6 +64,22 @@ function findWorkerdPid(): number | undefined {
     }
   }
   return undefined;
+}
+
+/**
+ * Native backtraces of a workerd about to be killed for its CPU limit (gdb, three samples), into
+ * dir: the soak run sets HEADSCOPE_CPU_LIMIT_BACKTRACES to learn where a stuck isolate spins.
+ */
+function saveBacktraces(pid: number, dir: string): void {
+  mkdirSync(dir, { recursive: true });
+  for (let k = 1; k <= 3; k++) {
+    try {
+      const bt = execFileSync("gdb", ["-p", String(pid), "-batch", "-ex", "thread apply all bt 40"], { encoding: "utf8", timeout: 60_000, stdio: ["ignore", "pipe", "ignore"] });
+      writeFileSync(join(dir, `workerd-${pid}-${Date.now()}-bt${k}.txt`), bt);
+    } catch {
+      return; // no gdb, or not allowed to attach
+    }
+  }
 }
 
 export interface LocalWorkerOptions {
@@ -134,6 +151,7 @@ export async function startLocalWorker(opts: LocalWorkerOptions): Promise<LocalW
     // the platform resets an isolate that broke its limit: here workerd is killed and started
     // again on the same port and state (a request never half-writes: results are content-addressed)
     restart: async () => {
+      if (pid && process.env.HEADSCOPE_CPU_LIMIT_BACKTRACES) saveBacktraces(pid, process.env.HEADSCOPE_CPU_LIMIT_BACKTRACES);
       if (pid) {
         try {
           process.kill(pid, "SIGKILL");

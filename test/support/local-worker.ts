@@ -7,9 +7,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { workerdGuardEnv, wranglerCommand } from "../../scripts/runtime/guard.mjs";
 import { PROJECT_ROOT as ROOT } from "./paths";
 
-const WRANGLER = join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js");
 
 export interface LocalWorker {
   url: string;
@@ -42,12 +42,16 @@ export async function startLocalWorker(opts: LocalWorkerOptions = {}): Promise<L
   const token = opts.token ?? "local-test-token";
   const port = await freePort();
   const state = opts.persistDir ?? mkdtempSync(join(tmpdir(), "headscope-state-"));
+  // guarded: wrangler dies with this process, and its workerd with wrangler, even on SIGKILL
   const child: ChildProcess = spawn(
-    process.execPath,
-    [WRANGLER, "dev", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", state, "--var", `HEADSCOPE_TOKEN:${token}`, "--show-interactive-dev-session=false"],
+    ...wranglerCommand(ROOT,
+      ["dev", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", state, "--var", `HEADSCOPE_TOKEN:${token}`, "--show-interactive-dev-session=false"]),
     {
       cwd: ROOT,
-      env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_HIDE_BANNER: "true", CI: "true" },
+      env: {
+        ...process.env, ...workerdGuardEnv(ROOT),
+        WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_HIDE_BANNER: "true", CI: "true",
+      },
       stdio: ["ignore", "pipe", "pipe"],
       // its own process group, so a crash can take workerd down with wrangler
       detached: true,
