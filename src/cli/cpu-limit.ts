@@ -14,13 +14,14 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { parse } from "smol-toml";
 import type { InFlight, WorkerSupervision } from "./fan-out";
 
 /** `[limits] cpu_ms` of wrangler.toml (Cloudflare's default, 30 s, when absent). */
 export function readCpuLimitMs(root: string): number {
-  const toml = readFileSync(join(root, "wrangler.toml"), "utf8");
-  const m = /^\[limits\][^[]*?^\s*cpu_ms\s*=\s*(\d+)/ms.exec(toml);
-  return m ? Number(m[1]) : 30_000;
+  const toml = parse(readFileSync(join(root, "wrangler.toml"), "utf8")) as { limits?: { cpu_ms?: number } };
+  const ms = Number(toml.limits?.cpu_ms);
+  return Number.isFinite(ms) && ms > 0 ? ms : 30_000;
 }
 
 /** CPU time (user + system) of a process's main thread in ms, or undefined when unreadable. */

@@ -1,8 +1,9 @@
 /**
  * @module kernels/types
- * The plain interface every SVD implementation offers: the WebAssembly kernels (kernels.ts) and the
- * slow, obvious oracle the tests hold them against. Matrices are row-major; results are float64.
+ * The kernels' types: matrices, results, and the one Kernels interface (plus the SVD view the test
+ * oracle also implements). Matrices are row-major; results are float64.
  */
+import type { ToyPassGradients, ToyPassInput } from "./toy";
 
 /** A row-major matrix. */
 export interface Matrix {
@@ -25,6 +26,10 @@ export interface SvdDiagnostics {
   orthogonalityV: number;
   /** σ_k > max(m, n)·ε·σ_1 count. */
   rank: number;
+  /** the limit the kernel held the residual and orthogonality to (factor·ε·max(m, n)); 0 for `svd`, which runs no such check */
+  checkLimit: number;
+  /** Jacobi's convergence tolerance on offOrthogonality (√k·ε) */
+  offOrthogonalityLimit: number;
 }
 
 /** A = U·diag(S)·Vᵀ with U [m, k] and V [n, k] row-major, S non-increasing, canonical signs. */
@@ -41,13 +46,6 @@ export interface Svd {
   diagnostics: SvdDiagnostics;
 }
 
-export interface Kernels {
-  readonly name: string;
-  /** Thin SVD of A [m, n]; k = min(m, n). */
-  svd(a: Matrix): Svd;
-  /** Thin SVD of A·Bᵀ from its factors A, B [m, n]; k = min(m, n). Never forms A·Bᵀ. */
-  factoredSvd(a: Matrix, b: Matrix): Svd;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Sparse attention decomposition (method §4)
@@ -93,7 +91,7 @@ export interface SadRaw {
   positive: number;
   /** firing pairs with Σ t̃ ≤ 0 (counted, not decomposed) */
   nonpositive: number;
-  /** pairs whose threshold was never reached through rounding (reported with N_recon = 1, as numpy) */
+  /** pairs whose threshold was never reached through rounding (reported with N_recon = their number of positive terms) */
   unreached: number;
   /** (d, s) pairs the firing rule looked at */
   candidates: number;
@@ -116,7 +114,16 @@ export interface PairTerms {
   relative: Float64Array;
 }
 
-export interface SadKernels {
+/** The WebAssembly kernels (kernels.ts): one instance, three parts (svd.ts, sad.ts, toy.ts). */
+export interface Kernels {
+  readonly name: string;
+  /** true for the SIMD build */
+  readonly simd: boolean;
+  /** Thin SVD of A [m, n]; k = min(m, n). */
+  svd(a: Matrix): Svd;
+  /** Thin SVD of A·Bᵀ from its factors A, B [m, n]; k = min(m, n). Never forms A·Bᵀ. */
+  factoredSvd(a: Matrix, b: Matrix): Svd;
+  /** Sparse attention decomposition of a batch (method §4). */
   sad(input: SadInput): SadRaw;
   /**
    * t_k(d, s) and t̃_k(d, s) of one prompt X [tokens, rows], in the singular basis or (with `rotation`
@@ -130,4 +137,12 @@ export interface SadKernels {
     src: number,
     rotation?: Float64Array,
   ): PairTerms;
+  /** The toy model's per-sample passes; returns the mean reconstruction loss and mean CE, gradients into `grads`. */
+  toyPasses(input: ToyPassInput, grads?: ToyPassGradients): { recon: number; ce: number };
 }
+
+/** The part of Kernels that the slow, obvious test oracle also implements. */
+export type SvdKernels = Pick<Kernels, "name" | "svd" | "factoredSvd">;
+
+/** What the toy trainer needs for its per-sample passes. */
+export type ToyPasses = Pick<Kernels, "name" | "simd" | "toyPasses">;

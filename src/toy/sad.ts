@@ -17,10 +17,9 @@
  * returns histograms over every destination, including key-to-key pairs that mean nothing here.
  */
 import { createRng, haarOrthogonal, HAAR_NAME, RNG_NAME } from "../analysis/random";
-import type { Kernels, SadKernels } from "../kernels/types";
+import type { Kernels } from "../kernels/types";
 import type { ToyConfig } from "./config";
 import { effectiveFeatures, type ToyParams } from "./model";
-import { Random } from "./random";
 import { sampleAttentionBatch, TokenBuffer } from "./sampling";
 
 export interface SadGroup {
@@ -66,14 +65,14 @@ const meanOrNull = (v: (number | null)[]) => {
  */
 export function toySad(
   cfg: ToyConfig,
-  kernels: Kernels & SadKernels,
+  kernels: Kernels,
   params: ToyParams,
   e: Float64Array,
   seed: number,
   opts: { samples: number; nullSeeds: number; taus: number[] },
 ): ToySad[] {
   const { nFeatures: n, dModel: d, dHead: h, keysPerQuery: m } = cfg;
-  const rng = new Random(seed ^ 0x5ad);
+  const rng = createRng(seed ^ 0x5ad);
   const buf = new TokenBuffer(opts.samples * (m + 1), opts.samples * (m + 1) * (cfg.featureProbability * n + 2));
   sampleAttentionBatch(buf, cfg, opts.samples, rng);
   const wEff = effectiveFeatures(params.w, e, cfg.anisotropy, n, new Float64Array(d * n));

@@ -7,15 +7,14 @@
  * Measurement never touches that stream. Returns curves in columnar form (one array per metric) and
  * the final snapshot; writing files is report.ts's job.
  */
-import type { ToyKernels } from "../kernels/kernels";
-import type { Kernels, SadKernels } from "../kernels/types";
+import { createRng } from "../analysis/random";
+import type { Kernels, ToyPasses } from "../kernels/types";
 import type { ToyConfig } from "./config";
 import type { AlignmentResult } from "../analysis/alignment";
 import { meanTokenCosine, measureSnapshot, methodAlignment, randomDirectionNull, type FullSnapshot, type PairAlignment } from "./measure";
 import { drawSharedDirection, effectiveFeatures, initParams, projectOutDirection, ToyModel, zeroParams, type Losses } from "./model";
 import { AdamW } from "./optimizer";
 import { toySad, type ToySad } from "./sad";
-import { Random } from "./random";
 import { sampleAttentionBatch, sampleReconBatch, TokenBuffer } from "./sampling";
 
 /** Curves over training: entry t of every array belongs to `step[t]`. */
@@ -125,10 +124,10 @@ function toRows(x: Float64Array, rows: number, cols: number): number[][] {
  * @param onMeasure - called at every measurement (progress printing)
  * @param passes - the WebAssembly per-sample passes; without them the TypeScript reference runs
  */
-export function trainToy(cfg: ToyConfig, seed: number, kernels: Kernels & Partial<SadKernels>, onMeasure?: (e: ProgressEvent) => void, passes?: ToyKernels): ToyRun {
+export function trainToy(cfg: ToyConfig, seed: number, kernels: Kernels, onMeasure?: (e: ProgressEvent) => void, passes?: ToyPasses): ToyRun {
   const t0 = performance.now();
   let measureMs = 0;
-  const rng = new Random(seed);
+  const rng = createRng(seed);
   const params = initParams(cfg, rng);
   const e = drawSharedDirection(cfg.dModel, rng);
   const model = new ToyModel(cfg, e, passes);
@@ -199,14 +198,13 @@ export function trainToy(cfg: ToyConfig, seed: number, kernels: Kernels & Partia
   };
   const nul = randomDirectionNull(cfg, kernels, params.wQ, params.wK, seed ^ 0x5eed);
   const probe = new TokenBuffer(256, 256 * nnz);
-  sampleReconBatch(probe, cfg, 256, new Random(seed ^ 0x70c3));
+  sampleReconBatch(probe, cfg, 256, createRng(seed ^ 0x70c3));
   effectiveFeatures(params.w, e, cfg.anisotropy, cfg.nFeatures, wEff);
   const tokenCos = meanTokenCosine(wEff, cfg.dModel, cfg.nFeatures, probe);
   const method = methodAlignment(cfg, kernels, wEff, params.wQ, params.wK, seed);
-  const sadKernels = kernels.sad && kernels.pairTerms ? (kernels as Kernels & SadKernels) : undefined;
   const sad =
-    (cfg.sadSamples ?? 0) > 0 && sadKernels
-      ? toySad(cfg, sadKernels, params, e, seed, { samples: cfg.sadSamples, nullSeeds: cfg.sadNullSeeds, taus: cfg.sadTaus })
+    (cfg.sadSamples ?? 0) > 0
+      ? toySad(cfg, kernels, params, e, seed, { samples: cfg.sadSamples, nullSeeds: cfg.sadNullSeeds, taus: cfg.sadTaus })
       : null;
   const wall = (performance.now() - t0) / 1000;
   const measureSeconds = measureMs / 1000;

@@ -4,8 +4,8 @@
  * with the WebAssembly kernels except the sign convention.
  */
 import { Matrix as MlMatrix, SingularValueDecomposition } from "ml-matrix";
-import { canonicalize } from "../../src/kernels/kernels";
-import type { Kernels, Matrix, Svd } from "../../src/kernels/types";
+import { canonicalize } from "../../src/kernels/svd";
+import type { Matrix, Svd, SvdKernels } from "../../src/kernels/types";
 
 const toMl = (a: Matrix) => {
   const rows: number[][] = [];
@@ -23,11 +23,11 @@ function svdOf(a: Matrix): Svd {
   for (let i = 0; i < a.rows; i++) for (let p = 0; p < k; p++) U[i * k + p] = u.get(i, p);
   for (let i = 0; i < a.cols; i++) for (let p = 0; p < k; p++) V[i * k + p] = v.get(i, p);
   const S = Float64Array.from(d.diagonal.slice(0, k));
-  const diagnostics = { sweeps: 0, offOrthogonality: 0, coreResidual: 0, orthogonalityU: 0, orthogonalityV: 0, rank: d.rank };
+  const diagnostics = { sweeps: 0, offOrthogonality: 0, coreResidual: 0, orthogonalityU: 0, orthogonalityV: 0, rank: d.rank, checkLimit: 0, offOrthogonalityLimit: 0 };
   return canonicalize({ U, S, V, m: a.rows, n: a.cols, k, diagnostics });
 }
 
-export const referenceKernels: Kernels = {
+export const referenceKernels: SvdKernels = {
   name: "reference-ml-matrix",
   svd: svdOf,
   factoredSvd(a: Matrix, b: Matrix): Svd {
