@@ -13,11 +13,10 @@ import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, expect, test } from "vitest";
-import { buildCli, CLI, ROOT, runCli } from "../support/cli";
+import { afterAll, expect, test } from "vitest";
+import { CLI, ROOT, runCli } from "../support/cli";
 
 const tmp = mkdtempSync(join(tmpdir(), "headscope-hang-"));
-beforeAll(buildCli, 120_000);
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 const scanArgs = (name: string, ...more: string[]) => [
