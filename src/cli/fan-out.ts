@@ -153,6 +153,8 @@ export interface AttemptContext {
   onAnswer?: () => void;
   /** told of each attempt abandoned at its deadline, as it happens */
   onTimeout?: () => void;
+  /** one connection per request (the embedded local worker: http.ts freshAgents) */
+  fresh?: boolean;
 }
 
 async function attemptOnce(req: HeadRequest, token: string, signal?: AbortSignal, ctx: AttemptContext = {}): Promise<SvdAnswer> {
@@ -162,7 +164,9 @@ async function attemptOnce(req: HeadRequest, token: string, signal?: AbortSignal
   if (signal?.aborted) throw signal.reason;
   const flight = ctx.worker?.begin();
   try {
-    res = await httpRequest("POST", req.url, req.body, { authorization: `Bearer ${token}`, "content-type": "application/octet-stream" }, signal, ctx.timeoutMs);
+    res = await httpRequest(
+      "POST", req.url, req.body, { authorization: `Bearer ${token}`, "content-type": "application/octet-stream" }, signal, ctx.timeoutMs, ctx.fresh,
+    );
   } catch (e) {
     flight?.end(false);
     if (signal?.aborted) throw e;
@@ -289,7 +293,8 @@ export async function fanOut<T>(
             const timeoutMs = requestDeadlineMs(req.body.byteLength, req.flops ?? 0, opts.concurrency, deadline);
             largestDeadline = Math.max(largestDeadline, timeoutMs);
             outcome = await postWithRetry(req, opts.token, opts.policy, signal, (a, why) => opts.onRetry?.(t, a, why), {
-              timeoutMs, worker: opts.worker, onAnswer: () => (lastAnswer = Date.now()), onTimeout: () => opts.onTimeout?.(t),
+              timeoutMs, worker: opts.worker, fresh: opts.worker !== undefined,
+              onAnswer: () => (lastAnswer = Date.now()), onTimeout: () => opts.onTimeout?.(t),
             });
           } catch (e) {
             if (signal.aborted) return;

@@ -21,6 +21,18 @@ const agents = {
   "http:": new http.Agent({ keepAlive: true, maxSockets: 64 }),
   "https:": new https.Agent({ keepAlive: true, maxSockets: 64 }),
 };
+/**
+ * One connection per request, for the embedded local worker: workerd's HTTP server (KJ) closes a
+ * kept-alive connection when the next request has not been read 5 s after the previous answer
+ * (its pipeline timeout); a single-threaded isolate busy with other heads' SVDs for longer reads
+ * nothing, and the timeout then wins over a request that arrived long before — measured as bursts of
+ * ECONNRESET/EPIPE on every connection at once with 4.2 MB heads at -c 4. A new connection is only
+ * accepted, and its header timer only started, when the loop is free again.
+ */
+const freshAgents = {
+  "http:": new http.Agent({ keepAlive: false, maxSockets: 64 }),
+  "https:": new https.Agent({ keepAlive: false, maxSockets: 64 }),
+};
 
 /** A request that did not finish before its deadline. */
 export class DeadlineExceeded extends Error {
@@ -39,6 +51,8 @@ export function httpRequest(
   headers: Record<string, string>,
   signal?: AbortSignal,
   timeoutMs?: number,
+  /** a new connection for this request (see freshAgents) */
+  fresh = false,
 ): Promise<HttpAnswer> {
   return new Promise((resolve, reject) => {
     const u = new URL(url);
@@ -47,7 +61,7 @@ export function httpRequest(
       u,
       {
         method,
-        agent: agents[u.protocol as "http:" | "https:"],
+        agent: (fresh ? freshAgents : agents)[u.protocol as "http:" | "https:"],
         headers: { ...headers, ...(body ? { "content-length": String(body.byteLength) } : {}) },
         signal,
       },
