@@ -5,15 +5,16 @@
  * real CLI and its embedded local worker (`--progress quiet`, default concurrency, a fresh state
  * directory), while a second client posts more 4.2 MB heads to the same worker (loopback only).
  *
- * A round counts as a hang when the CLI does not end within SOAK_SCAN_LIMIT_S: then native
- * backtraces of its workerd (gdb, three samples, when gdb is installed) are saved and the soak
- * stops. A stall the CLI recovered from shows in run.json (timeouts, worker restarts) and is
+ * A round counts as a hang when nothing new is stored in its state directory for SOAK_STALL_S
+ * (default 300; a loaded machine is slow, not stuck) or the CLI does not end within
+ * SOAK_SCAN_LIMIT_S (default 3600): then native backtraces of its workerd (gdb, three samples, when
+ * gdb is installed) are saved and the soak stops. A stall the CLI recovered from shows in run.json (timeouts, worker restarts) and is
  * reported per round. Bounded in count and time: SOAK_SCANS rounds (default 20), at most
  * SOAK_MINUTES (default 60) in all. Prints the wall-time spread at the end; exits 1 on a hang or a
  * failed scan.
  */
 import { execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -26,7 +27,17 @@ import { writeLlama8bCheckpoint } from "./soak/llama8b-checkpoint";
 const root = fileURLToPath(new URL("..", import.meta.url));
 const scans = Number(process.env.SOAK_SCANS ?? 20);
 const budgetMs = Number(process.env.SOAK_MINUTES ?? 60) * 60_000;
-const scanLimitMs = Number(process.env.SOAK_SCAN_LIMIT_S ?? 600) * 1000;
+const scanLimitMs = Number(process.env.SOAK_SCAN_LIMIT_S ?? 3600) * 1000;
+const stallMs = Number(process.env.SOAK_STALL_S ?? 300) * 1000;
+
+/** Files stored so far under a state directory (results land in R2 and KV as files). */
+function storedFiles(dir: string): number {
+  try {
+    return readdirSync(dir, { recursive: true }).length;
+  } catch {
+    return 0;
+  }
+}
 const writers = Number(process.env.SOAK_WRITERS ?? 1);
 const layers = Number(process.env.SOAK_LAYERS ?? 2);
 
@@ -115,12 +126,30 @@ for (let round = 1; round <= scans; round++) {
     if (m && writes.length === 0) for (let w = 0; w < writers; w++) writes.push(writeLoop(m[1], round, w, stopWriters.signal));
   });
   const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
-  const limit = new Promise<"hang">((r) => setTimeout(() => r("hang"), scanLimitMs).unref());
+  let why = "";
+  const limit = new Promise<"hang">((r) => {
+    let seen = -1;
+    let since = Date.now();
+    const poll = setInterval(() => {
+      const n = storedFiles(state);
+      if (n !== seen) {
+        seen = n;
+        since = Date.now();
+      }
+      if (Date.now() - since > stallMs) why = `nothing new stored for ${stallMs / 1000} s`;
+      else if (Date.now() - started > scanLimitMs) why = `no end after ${scanLimitMs / 1000} s`;
+      else return;
+      clearInterval(poll);
+      r("hang");
+    }, 5000);
+    poll.unref();
+    void exited.then(() => clearInterval(poll));
+  });
   const result = await Promise.race([exited, limit]);
   if (result === "hang") {
     hangs++;
     const wd = workerdChild(child.pid!);
-    console.log(`scan ${round}: HANG — no end after ${scanLimitMs / 1000} s; workerd ${wd ?? "not found"}`);
+    console.log(`scan ${round}: HANG — ${why}; workerd ${wd ?? "not found"}`);
     if (wd) for (const f of backtraces(wd, tmp)) console.log(`  backtrace: ${f}`);
     child.kill("SIGKILL");
     stopWriters.abort();
