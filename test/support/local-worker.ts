@@ -4,6 +4,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { workerdGuardEnv, wranglerCommand } from "../../scripts/runtime/guard.mjs";
@@ -25,13 +26,28 @@ export interface LocalWorkerOptions {
   persistDir?: string;
 }
 
+/**
+ * A free loopback port for wrangler's inspector: its default, 9229, is shared by every wrangler dev
+ * on the machine, and two starting at once race for it ("Address already in use" from workerd).
+ */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+    s.on("error", reject);
+  });
+}
+
 export async function startLocalWorker(opts: LocalWorkerOptions = {}): Promise<LocalWorker> {
   const token = opts.token ?? "local-test-token";
   const state = opts.persistDir ?? mkdtempSync(join(tmpdir(), "headscope-state-"));
   // guarded: wrangler dies with this process, and its workerd with wrangler, even on SIGKILL
   const child: ChildProcess = spawn(
     ...wranglerCommand(ROOT,
-      ["dev", "--ip", "127.0.0.1", "--port", "0", "--persist-to", state, "--var", `HEADSCOPE_TOKEN:${token}`, "--show-interactive-dev-session=false"]),
+      ["dev", "--ip", "127.0.0.1", "--port", "0", "--inspector-port", String(await freePort()), "--persist-to", state, "--var", `HEADSCOPE_TOKEN:${token}`, "--show-interactive-dev-session=false"]),
     {
       cwd: ROOT,
       env: {
