@@ -22,6 +22,7 @@ import { detectArchitecture } from "../src/cli/architectures";
 import { Checkpoint } from "../src/cli/checkpoint";
 import { httpRequest } from "../src/cli/http";
 import { planTasks, taskRequest } from "../src/cli/plan";
+import { guardedCommand } from "./runtime/guard.mjs";
 import { writeLlama8bCheckpoint } from "./soak/llama8b-checkpoint";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -112,7 +113,8 @@ for (let round = 1; round <= scans; round++) {
   const out = join(tmp, `out-${round}`);
   const state = join(tmp, `state-${round}`);
   const started = Date.now();
-  const child = spawn(process.execPath, [cli, "scan", index, "--out", out, "--state", state, "--progress", "quiet"], {
+  // guarded: the CLI (and its workerd) never outlives the soak
+  const child = spawn(...guardedCommand(root, process.execPath, [cli, "scan", index, "--out", out, "--state", state, "--progress", "quiet"]), {
     // a worker restarted for its CPU limit leaves gdb backtraces here (local-worker.ts)
     cwd: root, env: { ...process.env, HEADSCOPE_TOKEN: token, HEADSCOPE_CPU_LIMIT_BACKTRACES: join(tmp, `cpu-limit-${round}`) },
     stdio: ["ignore", "ignore", "pipe"],
