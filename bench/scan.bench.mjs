@@ -8,6 +8,7 @@
  * Expects `node scripts/build-cli.mjs` to have run (the npm script does it).
  */
 import { execFileSync, spawn } from "node:child_process";
+import { guardedCommand } from "../scripts/runtime/guard.mjs";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -37,7 +38,8 @@ const pyEnv = { ...process.env, OPENBLAS_NUM_THREADS: process.env.OPENBLAS_NUM_T
 function scan(out, state) {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
-    const child = spawn(process.execPath, [join(root, "build/cli/headscope.mjs"), "scan", model, "--out", out, "--state", state, "--progress", "quiet", "--no-html", "--vectors", vectors], {
+    // guarded: the CLI (and so its workerd) never outlives this benchmark (scripts/runtime/guard.mjs)
+    const child = spawn(...guardedCommand(root, process.execPath, [join(root, "build/cli/headscope.mjs"), "scan", model, "--out", out, "--state", state, "--progress", "quiet", "--no-html", "--vectors", vectors]), {
       stdio: ["ignore", "inherit", "pipe"],
     });
     let err = "";

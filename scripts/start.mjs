@@ -7,6 +7,8 @@
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { workerdGuardEnv, wranglerCommand } from "./runtime/guard.mjs";
 
 const port = process.env.PORT ?? "8787";
 const ip = process.env.HOST ?? "127.0.0.1";
@@ -21,17 +23,19 @@ if (!token) {
 }
 console.log(`headscope: serving on http://${ip}:${port} (local R2 and KV in .wrangler/state)`);
 
+// guarded (scripts/runtime/guard.mjs): wrangler dies with this script and workerd with wrangler,
+// even when this script is killed with SIGKILL
+const root = fileURLToPath(new URL("..", import.meta.url));
 const child = spawn(
-  process.execPath,
-  [
-    new URL("../node_modules/wrangler/bin/wrangler.js", import.meta.url).pathname,
+  ...wranglerCommand(root, [
     "dev", "--ip", ip, "--port", port, "--var", `HEADSCOPE_TOKEN:${token}`, "--show-interactive-dev-session=false",
     ...process.argv.slice(2),
-  ],
+  ]),
   {
     stdio: "inherit",
     env: {
       ...process.env,
+      ...workerdGuardEnv(root),
       // no telemetry, update check or Request.cf fetch: the local runtime stays offline
       WRANGLER_SEND_METRICS: "false",
       CLOUDFLARE_CF_FETCH_ENABLED: "false",

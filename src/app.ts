@@ -16,6 +16,7 @@ import { heads } from "./routes/heads";
 import { models } from "./routes/models";
 import { problems } from "./routes/problems";
 import { PROBLEM_TYPES, problemTypeUri, type ProblemType } from "./wire/problem";
+import { testHooks } from "./test-hooks";
 
 const problemResponse = (slug: ProblemType, status: number, detail: string, requestId: string) =>
   new Response(
@@ -30,6 +31,7 @@ export const app = new Hono<AppEnv>()
     await next();
     c.header("x-request-id", id);
   })
+  .use(testHooks)
   .get("/v1", (c) =>
     c.json({
       name: "headscope",

@@ -14,6 +14,7 @@ import { join } from "node:path";
 import { encodeSafetensors } from "../../src/wire/safetensors";
 import { GPT2_PATH, normalisedPositions } from "../../test/support/gpt2";
 import { PROJECT_ROOT } from "../../test/support/paths";
+import { guardedCommand } from "../runtime/guard.mjs";
 
 export const DEMO_MODEL = "gpt2-small";
 export const DEMO_POSITIONS = 128;
@@ -22,7 +23,7 @@ export const DEMO_TOY_EXPERIMENT = "single-pair";
 
 function run(script: string, args: string[], quiet = false): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(PROJECT_ROOT, script), ...args], {
+    const child = spawn(...guardedCommand(PROJECT_ROOT, process.execPath, [join(PROJECT_ROOT, script), ...args]), {
       cwd: PROJECT_ROOT,
       stdio: ["ignore", quiet ? "ignore" : "inherit", "inherit"],
     });

@@ -8,9 +8,16 @@
  * Requests are idempotent per (model, layer, head, circuit, variant) — the worker answers an
  * identical POST with the stored result (`computed: false`) — so a retried or resumed head is never
  * computed twice. An AbortSignal stops scheduling and cancels requests in flight (Ctrl-C).
+ *
+ * Deadlines: every attempt has one (requestDeadlineMs), from the body size and the expected work, so
+ * a request that never finishes is abandoned, counted as a timeout for its task, and retried like a
+ * network error. A fan-out during which no answer at all arrives for `stallAfter` deadlines stops
+ * (NoProgress) instead of waiting forever. A local worker supervisor (WorkerSupervision) learns how
+ * many requests are in flight and may explain a lost connection (it restarted a worker that broke
+ * its CPU limit: problem `cpu-limit-exceeded`, as a deployment answers 503).
  */
 import pLimit from "p-limit";
-import { httpRequest, type HttpAnswer } from "./http";
+import { DeadlineExceeded, httpRequest, type HttpAnswer } from "./http";
 import { problemSlug, type ProblemType } from "../wire/problem";
 import { SvdAnswerSchema, type SvdAnswer } from "../wire/svd-result";
 
@@ -21,26 +28,98 @@ export interface RetryPolicy {
   retries: number;
   baseDelayMs: number;
   maxDelayMs: number;
+  /** per-request deadlines (default DEFAULT_DEADLINE) */
+  deadline?: DeadlinePolicy;
 }
 
 export const DEFAULT_RETRY: RetryPolicy = { retries: 5, baseDelayMs: 250, maxDelayMs: 8000 };
 
+/**
+ * The deadline of one attempt (requestDeadlineMs):
+ *
+ *   deadline = scale · (baseMs + inFlight · (bytes / bytesPerSecond + flops / flopsPerSecond))
+ *
+ * `bytes / bytesPerSecond` covers sending, parsing, hashing and storing the body, `flops /
+ * flopsPerSecond` the computation; both rates are floors about 20× below what a loaded 2-core
+ * machine sustains with local workerd (a Llama-8B head, 4.2 MB and 0.6 GFLOP, takes 1–3 s there).
+ * `inFlight` (the concurrency) multiplies them because a worker isolate is single-threaded: a
+ * request may wait behind every other one in flight. `baseMs` covers connection set-up and storage
+ * latency. A GPT-2 small head (0.4 MB, 35 MFLOP) gets 10 + 4·1.1 ≈ 14 s at -c 4; a Llama-8B head
+ * (4.2 MB, 0.62 GFLOP) 10 + 4·16.6 ≈ 76 s. `scale` is `--deadline-scale`.
+ */
+export interface DeadlinePolicy {
+  baseMs: number;
+  bytesPerSecond: number;
+  flopsPerSecond: number;
+  scale: number;
+  /** stop the fan-out when no answer arrived for this many times the largest deadline */
+  stallAfter: number;
+}
+
+export const DEFAULT_DEADLINE: DeadlinePolicy = { baseMs: 10_000, bytesPerSecond: 1e6, flopsPerSecond: 50e6, scale: 1, stallAfter: 3 };
+
+export function requestDeadlineMs(bytes: number, flops: number, inFlight: number, p: DeadlinePolicy = DEFAULT_DEADLINE): number {
+  return Math.ceil(p.scale * (p.baseMs + Math.max(1, inFlight) * 1000 * (bytes / p.bytesPerSecond + flops / p.flopsPerSecond)));
+}
+
+/**
+ * Floating-point operations of one factored SVD of A·Bᵀ, A and B [m, n] (kernels' svdFactored): two
+ * Householder QRs (2·2mn²), the n×n core product and its one-sided Jacobi (≈ 40n³ over the sweeps
+ * a head needs), and U = Q_A·U_core, V = Q_B·V_core (2·2mn²): 8mn² + 40n³.
+ */
+export const svdFlops = (m: number, n: number) => 8 * m * n * n + 40 * n ** 3;
+
 export interface HeadRequest {
   url: string;
   body: Uint8Array;
+  /** expected floating-point work on the server (for the deadline; 0 when unknown) */
+  flops?: number;
   /** validates a 2xx answer (default: the SVD answer schema) */
   parse?: (json: unknown) => unknown;
 }
 
 export type Outcome<A = SvdAnswer> =
-  | { ok: true; answer: A; attempts: number }
-  | { ok: false; type: string; status?: number; detail: string; attempts: number };
+  | { ok: true; answer: A; attempts: number; timeouts: number }
+  | { ok: false; type: string; status?: number; detail: string; attempts: number; timeouts: number };
+
+/**
+ * What a local worker's supervisor offers the fan-out (cli/local-worker.ts): it counts requests in
+ * flight (its CPU limit scales with them) and explains a connection it broke on purpose.
+ */
+export interface WorkerSupervision {
+  /** resolves when the worker can take requests (it may be restarting) */
+  ready(): Promise<void>;
+  /** a request starts; end() it when it ends (answered: an HTTP answer arrived) */
+  begin(): InFlight;
+  /**
+   * why the worker dropped this request's connection, when it did so on purpose; `charged`: this
+   * request is the likely cause (it costs a retry; the others are retried for free)
+   */
+  explainLoss(r: InFlight): { type: string; status: number; detail: string; charged: boolean } | undefined;
+}
+
+export interface InFlight {
+  id: number;
+  end(answered: boolean): void;
+}
+
+/** No answer of any kind arrived for a long time: the worker cannot make progress. */
+export class NoProgress extends Error {
+  override name = "NoProgress";
+}
 
 class Retryable extends Error {
-  constructor(readonly type: string, readonly status: number | undefined, detail: string, readonly retryAfterMs?: number) {
+  constructor(
+    readonly type: string, readonly status: number | undefined, detail: string, readonly retryAfterMs?: number,
+    /** not charged to the retry budget (a bystander of a worker restart) */
+    readonly free = false,
+  ) {
     super(detail);
   }
 }
+
+/** Retries not charged to the budget, at most (so nothing can loop for ever). */
+const MAX_FREE_RETRIES = 8;
 
 class Permanent extends Error {
   constructor(readonly type: string, readonly status: number | undefined, detail: string) {
@@ -66,16 +145,39 @@ const sleep = (ms: number, signal?: AbortSignal) =>
 export const backoffMs = (attempt: number, p: RetryPolicy, random = Math.random) =>
   random() * Math.min(p.maxDelayMs, p.baseDelayMs * 2 ** attempt);
 
-async function attemptOnce(req: HeadRequest, token: string, signal?: AbortSignal): Promise<SvdAnswer> {
+export interface AttemptContext {
+  /** the deadline of this attempt, ms */
+  timeoutMs?: number;
+  worker?: WorkerSupervision;
+  /** told whenever any HTTP answer arrives (progress, whatever its status) */
+  onAnswer?: () => void;
+  /** told of each attempt abandoned at its deadline, as it happens */
+  onTimeout?: () => void;
+  /** one connection per request (the embedded local worker: http.ts freshAgents) */
+  fresh?: boolean;
+}
+
+async function attemptOnce(req: HeadRequest, token: string, signal?: AbortSignal, ctx: AttemptContext = {}): Promise<SvdAnswer> {
   const parse = req.parse ?? ((j: unknown) => SvdAnswerSchema.parse(j));
   let res: HttpAnswer;
+  await ctx.worker?.ready();
+  if (signal?.aborted) throw signal.reason;
+  const flight = ctx.worker?.begin();
   try {
-    res = await httpRequest("POST", req.url, req.body, { authorization: `Bearer ${token}`, "content-type": "application/octet-stream" }, signal);
+    res = await httpRequest(
+      "POST", req.url, req.body, { authorization: `Bearer ${token}`, "content-type": "application/octet-stream" }, signal, ctx.timeoutMs, ctx.fresh,
+    );
   } catch (e) {
+    flight?.end(false);
     if (signal?.aborted) throw e;
+    const lost = flight && ctx.worker?.explainLoss(flight);
+    if (lost) throw new Retryable(lost.type, lost.status, lost.detail, undefined, !lost.charged);
+    if (e instanceof DeadlineExceeded) throw new Retryable("timeout", undefined, e.message);
     const code = (e as { code?: string }).code;
     throw new Retryable("network", undefined, `${(e as Error).message}${code && !(e as Error).message.includes(code) ? ` (${code})` : ""}`);
   }
+  flight?.end(true);
+  ctx.onAnswer?.();
   const text = res.text;
   if (res.status >= 200 && res.status < 300) {
     try {
@@ -105,32 +207,47 @@ async function attemptOnce(req: HeadRequest, token: string, signal?: AbortSignal
   throw new Permanent(`http-${res.status}`, res.status, detail);
 }
 
-/** One request with retries. Never throws except on abort. */
+/**
+ * One request with retries. Never throws except on abort. `ctx.timeoutMs` overrides the deadline
+ * computed from the policy (for a single request in flight).
+ */
 export async function postWithRetry(
   req: HeadRequest, token: string, policy: RetryPolicy, signal?: AbortSignal,
   onRetry?: (attempt: number, why: string) => void,
+  ctx: AttemptContext = {},
 ): Promise<Outcome> {
+  const timeoutMs = ctx.timeoutMs ?? requestDeadlineMs(req.body.byteLength, req.flops ?? 0, 1, policy.deadline);
+  let timeouts = 0;
+  let free = 0;
   for (let attempt = 0; ; attempt++) {
     try {
-      return { ok: true, answer: await attemptOnce(req, token, signal), attempts: attempt + 1 };
+      return { ok: true, answer: await attemptOnce(req, token, signal, { ...ctx, timeoutMs }), attempts: attempt + 1, timeouts };
     } catch (e) {
       if (signal?.aborted) throw e;
-      if (e instanceof Retryable && attempt < policy.retries) {
-        onRetry?.(attempt + 1, `${e.type}: ${e.message}`);
+      if (e instanceof Retryable && e.type === "timeout") {
+        timeouts++;
+        ctx.onTimeout?.();
+      }
+      if (e instanceof Retryable && e.free && free < MAX_FREE_RETRIES) free++;
+      if (e instanceof Retryable && attempt - free < policy.retries) {
+        onRetry?.(attempt + 1 - free, `${e.type}: ${e.message}`);
         await sleep(Math.max(e.retryAfterMs ?? 0, backoffMs(attempt, policy)), signal);
         continue;
       }
       if (e instanceof Retryable || e instanceof Permanent) {
-        return { ok: false, type: e.type, status: e.status, detail: e.message, attempts: attempt + 1 };
+        return { ok: false, type: e.type, status: e.status, detail: e.message, attempts: attempt + 1, timeouts };
       }
-      return { ok: false, type: "client", detail: (e as Error).message, attempts: attempt + 1 };
+      return { ok: false, type: "client", detail: (e as Error).message, attempts: attempt + 1, timeouts };
     }
   }
 }
 
 /**
  * Runs every task with at most `concurrency` in flight; `build` makes a task's request lazily (so
- * only the layers in flight are in memory), `done` sees each outcome as it arrives.
+ * only the layers in flight are in memory), `done` sees each outcome as it arrives. Each attempt's
+ * deadline is requestDeadlineMs(body, flops, concurrency). When no HTTP answer of any kind arrives
+ * for `stallAfter` times the largest deadline handed out, the fan-out cancels what is in flight
+ * and rejects with NoProgress (tasks that never finished get no outcome).
  */
 export async function fanOut<T>(
   tasks: T[],
@@ -143,23 +260,57 @@ export async function fanOut<T>(
     build: (t: T) => HeadRequest | Promise<HeadRequest | { outcome: Outcome }>;
     done: (t: T, o: Outcome) => void;
     onRetry?: (t: T, attempt: number, why: string) => void;
+    /** each attempt of t abandoned at its deadline, as it happens (also when the fan-out stops later) */
+    onTimeout?: (t: T) => void;
+    /** the local worker's supervisor, when the endpoint is the embedded worker */
+    worker?: WorkerSupervision;
   },
 ): Promise<void> {
   const limit = pLimit(opts.concurrency);
-  await Promise.all(
-    tasks.map((t) =>
-      limit(async () => {
-        if (opts.signal?.aborted) return;
-        let outcome: Outcome;
-        try {
-          const req = await opts.build(t);
-          outcome = "outcome" in req ? req.outcome : await postWithRetry(req, opts.token, opts.policy, opts.signal, (a, why) => opts.onRetry?.(t, a, why));
-        } catch (e) {
-          if (opts.signal?.aborted) return;
-          outcome = { ok: false, type: "client", detail: (e as Error).message, attempts: 1 };
-        }
-        opts.done(t, outcome);
-      }),
-    ),
-  );
+  const deadline = opts.policy.deadline ?? DEFAULT_DEADLINE;
+  const stop = new AbortController();
+  const signal = opts.signal ? AbortSignal.any([opts.signal, stop.signal]) : stop.signal;
+  let lastAnswer = Date.now();
+  let largestDeadline = 0;
+  let stalled: NoProgress | undefined;
+  const watchdog = setInterval(() => {
+    const quiet = Date.now() - lastAnswer;
+    if (largestDeadline > 0 && quiet > deadline.stallAfter * largestDeadline && !stalled) {
+      stalled = new NoProgress(
+        `no answer from the worker for ${(quiet / 1000).toFixed(0)} s (${deadline.stallAfter}× the largest request deadline, ` +
+          `${(largestDeadline / 1000).toFixed(0)} s): it is not making progress, so the scan stops`,
+      );
+      stop.abort(stalled);
+    }
+  }, Math.min(1000, Math.max(50, deadline.baseMs * deadline.scale / 10)));
+  try {
+    await Promise.all(
+      tasks.map((t) =>
+        limit(async () => {
+          if (signal.aborted) return;
+          let outcome: Outcome;
+          try {
+            const req = await opts.build(t);
+            if ("outcome" in req) {
+              opts.done(t, req.outcome);
+              return;
+            }
+            const timeoutMs = requestDeadlineMs(req.body.byteLength, req.flops ?? 0, opts.concurrency, deadline);
+            largestDeadline = Math.max(largestDeadline, timeoutMs);
+            outcome = await postWithRetry(req, opts.token, opts.policy, signal, (a, why) => opts.onRetry?.(t, a, why), {
+              timeoutMs, worker: opts.worker, fresh: opts.worker !== undefined,
+              onAnswer: () => (lastAnswer = Date.now()), onTimeout: () => opts.onTimeout?.(t),
+            });
+          } catch (e) {
+            if (signal.aborted) return;
+            outcome = { ok: false, type: "client", detail: (e as Error).message, attempts: 1, timeouts: 0 };
+          }
+          opts.done(t, outcome);
+        }),
+      ),
+    );
+  } finally {
+    clearInterval(watchdog);
+  }
+  if (stalled && !opts.signal?.aborted) throw stalled;
 }

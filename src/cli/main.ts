@@ -41,6 +41,7 @@ export function program(): Command {
     .option("-c, --concurrency <n>", "requests in flight", int(1), 4)
     .option("--retries <n>", "retries of a request that may succeed later (429, 5xx, network)", int(0), 5)
     .option("--retry-base-ms <ms>", "first backoff (doubles each retry, full jitter)", int(1), 250)
+    .option("--deadline-scale <x>", "multiply every request's deadline (10 s + concurrency × (MB/1 MB/s + GFLOP/0.05 GFLOP/s))", num, 1)
     .option("--n-heads <n>", "number of attention heads when there is no config.json", int(1))
     .option("--n-kv-heads <n>", "key/value heads (grouped-query attention) when there is no config.json", int(1))
     .option("--rotary-dim <n>", "rotary dimensions per head (overrides config.json)", int(0))
@@ -57,7 +58,7 @@ export function program(): Command {
       const r = await runScan({
         checkpoint, out: opts.out, endpoint: opts.endpoint, token: opts.token, arch: opts.arch, modelName: opts.modelName,
         circuits: opts.circuits, layers: opts.layers, heads: opts.heads, variants: opts.variants,
-        concurrency: opts.concurrency, retries: opts.retries, retryBaseMs: opts.retryBaseMs, rotaryOffsets: opts.rotaryOffsets,
+        concurrency: opts.concurrency, retries: opts.retries, retryBaseMs: opts.retryBaseMs, deadlineScale: opts.deadlineScale, rotaryOffsets: opts.rotaryOffsets,
         nHeads: opts.nHeads, nKvHeads: opts.nKvHeads, rotaryDim: opts.rotaryDim, rotaryBase: opts.rotaryBase,
         stateDir: opts.state, activations: opts.activations, prompts: opts.prompts, saveActivations: opts.saveActivations, sadTau: opts.sadTau, vectors: opts.vectors, progress: opts.progress, html: opts.html, root: projectRoot(),
       });

@@ -7,7 +7,7 @@
 import { encodeSafetensors, type TensorOut } from "../wire/safetensors";
 import { VARIANTS, type Circuit, type VariantName } from "../wire/head-request";
 import { rotateKeyRows, type Architecture, type CircuitTensors } from "./architectures";
-import type { HeadRequest } from "./fan-out";
+import { svdFlops, type HeadRequest } from "./fan-out";
 
 export interface ScanTask {
   layer: number;
@@ -104,9 +104,18 @@ export function taskUrl(endpoint: string, arch: Architecture, task: ScanTask, ve
   return { post: `${base}?${q}`, get: `${base}?variant=${task.variant}` };
 }
 
+/** The expected work of a task's SVD, for its request deadline (factor rows: d_model, +1 with the augmented variant). */
+export function taskFlops(arch: Architecture, task: ScanTask): number {
+  return svdFlops(arch.facts.d_model + (task.variant.endsWith("_augmented") ? 1 : 0), arch.facts.d_head);
+}
+
 /** The request of one task against an endpoint. */
 export function taskRequest(endpoint: string, arch: Architecture, task: ScanTask, vectors: VectorsPolicy = "f32"): HeadRequest {
-  return { url: taskUrl(endpoint, arch, task, vectors).post, body: headBody(arch, arch.circuit(task.layer, task.head, task.circuit), task.circuit, task.offset) };
+  return {
+    url: taskUrl(endpoint, arch, task, vectors).post,
+    body: headBody(arch, arch.circuit(task.layer, task.head, task.circuit), task.circuit, task.offset),
+    flops: taskFlops(arch, task),
+  };
 }
 
 export const taskLabel = (t: ScanTask) =>

@@ -12,9 +12,9 @@ import { CIRCUITS, MODEL_NAME, type Circuit } from "../wire/head-request";
 import { detectArchitecture, type Architecture } from "./architectures";
 import { Checkpoint, CheckpointError } from "./checkpoint";
 import { ensureExampleCheckpoint, EXAMPLE } from "./example-model";
-import { DEFAULT_RETRY, fanOut, type Outcome } from "./fan-out";
+import { DEFAULT_DEADLINE, DEFAULT_RETRY, fanOut, NoProgress, type Outcome, type RetryPolicy } from "./fan-out";
 import { startLocalWorker, type LocalWorker } from "./local-worker";
-import { headBody, planTasks, taskLabel, taskUrl, type ScanTask, type VectorsPolicy } from "./plan";
+import { headBody, planTasks, taskFlops, taskLabel, taskUrl, type ScanTask, type VectorsPolicy } from "./plan";
 import { createHash } from "node:crypto";
 import { estimateScan, formatBytes, formatSeconds, freeDiskBytes } from "./estimate";
 import { httpRequest } from "./http";
@@ -46,6 +46,8 @@ export interface ScanOptions {
   concurrency: number;
   retries: number;
   retryBaseMs: number;
+  /** multiplies every request's deadline (fan-out.ts requestDeadlineMs); default 1 */
+  deadlineScale?: number;
   rotaryOffsets: string;
   nHeads?: number;
   nKvHeads?: number;
@@ -200,8 +202,9 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
     const stateDir = o.stateDir ?? join(o.root, ".wrangler/state");
     let startSeconds: number | undefined;
     if (!endpoint) {
+      // a token set for the local worker lets other clients (the soak run) write to it too
       const tStart = performance.now();
-      const starting = startLocalWorker({ root: o.root, stateDir });
+      const starting = startLocalWorker({ root: o.root, stateDir, token: o.token ?? process.env.HEADSCOPE_TOKEN });
       starting.catch(() => undefined);
       sampleFirst();
       worker = await starting;
@@ -261,6 +264,13 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
     // ── fan-out ──
     process.on("SIGINT", onSigint);
     const counts: Counts = { computed: 0, stored: 0, failed: 0, retries: 0 };
+    const policy: RetryPolicy = {
+      ...DEFAULT_RETRY, retries: o.retries, baseDelayMs: o.retryBaseMs, deadline: { ...DEFAULT_DEADLINE, scale: o.deadlineScale ?? 1 },
+    };
+    /** per task label: attempts that passed their deadline (run.json timeouts) */
+    const timeouts = new Map<string, number>();
+    const noteTimeout = (label: string) => timeouts.set(label, (timeouts.get(label) ?? 0) + 1);
+    let stalled: string | undefined;
     const progress = createProgress(tasks.length + sadTasks.length, o.progress);
     const answers = new Map<ScanTask, Extract<Outcome, { ok: true }>>();
     let done = 0;
@@ -271,11 +281,16 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
     for (const t of tasks) pendingInLayer.set(t.layer, (pendingInLayer.get(t.layer) ?? 0) + 1);
     const posted = new Map<ScanTask, number>();
     const hashes = HashCache.open(out, ckpt.files);
+    const stallGuard = (e: unknown) => {
+      if (!(e instanceof NoProgress)) throw e;
+      stalled = e.message;
+    };
     await fanOut(tasks, {
       concurrency: o.concurrency,
       token: token!,
-      policy: { ...DEFAULT_RETRY, retries: o.retries, baseDelayMs: o.retryBaseMs },
+      policy,
       signal: abort.signal,
+      worker: worker?.supervision,
       build: async (t) => {
         const urls = taskUrl(endpoint!, arch, t, vectors);
         const request = urls.post.slice(endpoint!.length);
@@ -285,7 +300,7 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
         const check = async (sha256: string) => {
           if (storedInput !== sha256) return undefined;
           const stored = await profile.timeAsync("check", () => storedAnswer(urls.get, sha256, (a) => vectorsMatch(a, vectors), abort.signal));
-          return stored && { outcome: { ok: true as const, answer: stored, attempts: 0 } };
+          return stored && { outcome: { ok: true as const, answer: stored, attempts: 0, timeouts: 0 } };
         };
         // a resume: the body's hash is known from an earlier run on these very files, so nothing is read
         const known = storedInput !== undefined ? hashes.get(request) : undefined;
@@ -304,8 +319,9 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
         if (stored) return stored;
         profile.bytesUploaded += body.byteLength;
         posted.set(t, performance.now());
-        return { url: urls.post, body };
+        return { url: urls.post, body, flops: taskFlops(arch, t) };
       },
+      onTimeout: (t) => noteTimeout(taskLabel(t)),
       onRetry: (t, attempt, why) => {
         counts.retries++;
         if (o.progress !== "quiet") progress.log(`retry ${attempt}/${o.retries} ${taskLabel(t)}: ${why}`);
@@ -328,15 +344,14 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
         }
         progress.update(done, counts);
       },
-    });
+    }).catch(stallGuard);
     // SAD of every qk head whose SVD is stored (phase two), each layer's activations uploaded once first
     const sads = new Map<ScanTask, SadHeadReport>();
     const sadFailures: typeof failures = [];
     const activationIds = new Map<string, string>();
     const uploaded = { stored: 0, already_stored: 0, failed: 0 };
-    if (activations && !abort.signal.aborted) {
+    if (activations && !abort.signal.aborted && !stalled) {
       const src = activations;
-      const policy = { ...DEFAULT_RETRY, retries: o.retries, baseDelayMs: o.retryBaseMs };
       const ready = sadTasks.filter((t) => answers.has(t));
       done += sadTasks.length - ready.length;
       const uploads = new Map<string, ActivationUpload>();
@@ -346,8 +361,9 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
       }
       const uploadFailed = new Map<string, Extract<Outcome, { ok: false }>>();
       await fanOut([...uploads.values()], {
-        concurrency: 1, token: token!, policy, signal: abort.signal,
+        concurrency: 1, token: token!, policy, signal: abort.signal, worker: worker?.supervision,
         build: (u) => uploadRequest(endpoint!, src, arch, u),
+        onTimeout: (u) => noteTimeout(`upload of layer ${u.layer} activations`),
         onRetry: (u, attempt, why) => {
           counts.retries++;
           if (o.progress !== "quiet") progress.log(`retry ${attempt}/${o.retries} upload of layer ${u.layer} activations: ${why}`);
@@ -363,7 +379,7 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
             uploadFailed.set(uploadKey(u), outcome);
           }
         },
-      });
+      }).catch(stallGuard);
       const sendable = ready.filter((t) => {
         const failed = uploadFailed.get(uploadKey({ layer: t.layer, form: formOf(arch, t) }));
         if (!failed) return true;
@@ -377,12 +393,14 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
         token: token!,
         policy,
         signal: abort.signal,
+        worker: worker?.supervision,
         build: (t) => ({
           ...sadRequest(endpoint!, arch, t, {
             tau: o.sadTau, activationsId: activationIds.get(uploadKey({ layer: t.layer, form: formOf(arch, t) }))!, window: windows[t.layer] ?? 0, focus,
           }),
           parse: (j) => SadSummarySchema.parse(j),
         }),
+        onTimeout: (t) => noteTimeout(`SAD ${taskLabel(t)}`),
         onRetry: (t, attempt, why) => {
           counts.retries++;
           if (o.progress !== "quiet") progress.log(`retry ${attempt}/${o.retries} SAD ${taskLabel(t)}: ${why}`);
@@ -402,14 +420,25 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
           }
           progress.update(done, counts);
         },
-      });
+      }).catch(stallGuard);
       failures.push(...sadFailures);
     }
     progress.stop();
     process.off("SIGINT", onSigint);
     hashes.save();
+    if (stalled) {
+      // what never finished is listed as failed, so the report and the exit code say so
+      const ended = new Set([...answers.keys(), ...failures.map((x) => x.task)]);
+      for (const t of tasks) {
+        if (ended.has(t)) continue;
+        counts.failed++;
+        failures.push({ task: t, outcome: { ok: false, type: "no-progress", detail: "not finished: the scan stopped because the worker made no progress", attempts: 0, timeouts: 0 } });
+      }
+      log(`headscope scan: ${stalled}`);
+    }
     const workerPeak = peakRssOf(worker?.pid);
     const workerCpu = cpuSecondsOf(worker?.pid);
+    const workerRestarts = worker?.restarts();
     if (worker) {
       await worker.stop();
       worker = undefined;
@@ -460,6 +489,11 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
     const seconds = (Date.now() - t0) / 1000;
     const run = {
       schema: "headscope.scan-run/v1", model, tasks: tasks.length, ...counts, interrupted, seconds,
+      /** attempts abandoned at their deadline, in all and per task (fan-out.ts requestDeadlineMs) */
+      timeouts: [...timeouts.values()].reduce((a, b) => a + b, 0),
+      timeouts_per_head: Object.fromEntries([...timeouts].sort(([a], [b]) => (a < b ? -1 : 1))),
+      ...(stalled ? { stalled } : {}),
+      ...(workerRestarts?.length ? { worker_restarts: workerRestarts } : {}),
       peak_rss_bytes: { cli: process.resourceUsage().maxRSS * 1024, ...(workerPeak ? { worker: workerPeak } : {}) },
       vectors,
       profile: profile.toJSON({
@@ -475,7 +509,7 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
     writeFileSync(join(out, "run.json"), JSON.stringify(run, null, 1) + "\n");
     log(
       `${interrupted ? "interrupted" : "done"} in ${seconds.toFixed(1)} s: ${counts.computed} computed, ${counts.stored} already stored, ` +
-        `${counts.failed} failed, ${counts.retries} retries${interrupted ? "" : ` → ${join(out, "report.json")}${o.html ? ", report.html" : ""}`}`,
+        `${counts.failed} failed, ${counts.retries} retries, ${[...timeouts.values()].reduce((a, b) => a + b, 0)} timeouts${interrupted ? "" : ` → ${join(out, "report.json")}${o.html ? ", report.html" : ""}`}`,
     );
     if (failures.length) {
       log(`${failures.length} request(s) failed for good:`);

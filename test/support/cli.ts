@@ -4,6 +4,7 @@
  */
 import { execFileSync, spawn } from "node:child_process";
 import { join } from "node:path";
+import { guardedCommand } from "../../scripts/runtime/guard.mjs";
 import { PROJECT_ROOT } from "./paths";
 
 export const ROOT = PROJECT_ROOT;
@@ -25,7 +26,8 @@ export function runCli(
   opts: { env?: Record<string, string>; cwd?: string; onStderr?: (chunk: string, all: string) => void } = {},
 ): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
+    // guarded: the CLI (and its workerd) never outlives the test process (scripts/runtime/guard.mjs)
+    const child = spawn(...guardedCommand(ROOT, process.execPath, [CLI, ...args]), {
       cwd: opts.cwd ?? ROOT,
       env: { ...process.env, CI: "true", ...opts.env },
       stdio: ["ignore", "pipe", "pipe"],

@@ -7,9 +7,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { workerdGuardEnv, wranglerCommand } from "../../scripts/runtime/guard.mjs";
 import { PROJECT_ROOT as ROOT } from "./paths";
-
-const WRANGLER = join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js");
 
 export interface LocalWorker {
   url: string;
@@ -27,6 +26,10 @@ export interface LocalWorkerOptions {
   persistDir?: string;
 }
 
+/**
+ * A free loopback port (for the worker, and for wrangler's inspector: its default, 9229, is shared by every wrangler dev
+ * on the machine, and two starting at once race for it ("Address already in use" from workerd)).
+ */
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
@@ -42,12 +45,16 @@ export async function startLocalWorker(opts: LocalWorkerOptions = {}): Promise<L
   const token = opts.token ?? "local-test-token";
   const port = await freePort();
   const state = opts.persistDir ?? mkdtempSync(join(tmpdir(), "headscope-state-"));
+  // guarded: wrangler dies with this process, and its workerd with wrangler, even on SIGKILL
   const child: ChildProcess = spawn(
-    process.execPath,
-    [WRANGLER, "dev", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", state, "--var", `HEADSCOPE_TOKEN:${token}`, "--show-interactive-dev-session=false"],
+    ...wranglerCommand(ROOT,
+      ["dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(await freePort()), "--persist-to", state, "--var", `HEADSCOPE_TOKEN:${token}`, "--show-interactive-dev-session=false"]),
     {
       cwd: ROOT,
-      env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_HIDE_BANNER: "true", CI: "true" },
+      env: {
+        ...process.env, ...workerdGuardEnv(ROOT),
+        WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_HIDE_BANNER: "true", CI: "true",
+      },
       stdio: ["ignore", "pipe", "pipe"],
       // its own process group, so a crash can take workerd down with wrangler
       detached: true,
