@@ -99,15 +99,21 @@ export function headTensors(arch: Architecture, w: HeadTensors, circuit: Circuit
 export const headBody = (arch: Architecture, w: HeadTensors, circuit: Circuit, offset: number): Uint8Array =>
   encodeSafetensors(headTensors(arch, w, circuit, offset));
 
-/** The request of one task against an endpoint. */
-export function taskRequest(endpoint: string, arch: Architecture, task: ScanTask): HeadRequest {
-  const w = arch.head(task.layer, task.head);
+/** The query options of one task (the variant, the model's scale and norm); server-side jobs parse the same. */
+export function taskQuery(arch: Architecture, task: ScanTask): URLSearchParams {
   const q = new URLSearchParams({
     fold_ln: String(task.variant.startsWith("folded")),
     bias: task.variant.endsWith("_augmented") ? "augmented" : "none",
     scale: String(arch.facts.attention_scale),
   });
   if (arch.facts.norm === "rmsnorm") q.set("norm", "rmsnorm");
+  return q;
+}
+
+/** The request of one task against an endpoint. */
+export function taskRequest(endpoint: string, arch: Architecture, task: ScanTask): HeadRequest {
+  const w = arch.head(task.layer, task.head);
+  const q = taskQuery(arch, task);
   const url = `${endpoint}/v1/models/${encodeURIComponent(task.model)}/layers/${task.layer}/heads/${task.head}/${task.circuit}?${q}`;
   return { url, body: headBody(arch, w, task.circuit, task.offset) };
 }

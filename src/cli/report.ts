@@ -43,7 +43,42 @@ export interface Report {
   };
   kernel?: { name: string; simd: boolean };
   entries: ReportEntry[];
-  failures?: Array<{ layer: number; head: number; circuit: string; variant: string; rotary_offset: number; type: string; status?: number; detail: string }>;
+  failures?: ReportFailure[];
+}
+
+export interface ReportFailure {
+  layer: number; head: number; circuit: "qk" | "ov"; variant: string; rotary_offset: number; type: string; status?: number; detail: string;
+}
+
+/**
+ * The report of a scan from its parts, in one place for the client-coordinated scan (cli/scan.ts) and
+ * the server-side job (jobs/scan-job.ts), so the two write the same document for the same heads.
+ */
+export function assembleReport(r: {
+  model: string;
+  checkpoint: { files: string[]; dtypes: string[] };
+  facts: ArchitectureFacts;
+  kvHeadOf: number[];
+  scan: { circuits: string[]; variants: string[]; layers: number[]; heads: number[]; offsets: number[]; endpoint: string; sad?: { activations: string; tau: number } };
+  /** the distinct kernels that answered (recorded when there is exactly one) */
+  kernels: Array<{ name: string; simd: boolean }>;
+  entries: ReportEntry[];
+  failures: ReportFailure[];
+}): Report {
+  const { facts: f, scan: s } = r;
+  return {
+    schema: "headscope.scan-report/v1",
+    model: r.model,
+    checkpoint: r.checkpoint,
+    facts: { ...f, kv_head_of: r.kvHeadOf },
+    scan: {
+      circuits: s.circuits, variants: s.variants, layers: s.layers, heads: s.heads, rotary_offsets: f.rotary_dim ? s.offsets : [0], endpoint: s.endpoint,
+      ...(s.sad ? { sad: s.sad } : {}),
+    },
+    ...(r.kernels.length === 1 ? { kernel: r.kernels[0] } : {}),
+    entries: [...r.entries].sort(compareEntries),
+    ...(r.failures.length ? { failures: [...r.failures].sort(compareEntries) } : {}),
+  };
 }
 
 export function reportEntry(task: ScanTask, a: SvdAnswer, kvHead: number): ReportEntry {
