@@ -9,6 +9,12 @@ export interface Bindings extends StorageBindings {
   HEADSCOPE_TOKEN?: string;
   /** rate limit of the anonymous demo endpoints */
   DEMO_LIMITER: RateLimit;
+  /** server-side scans: one message per head (jobs/consumer.ts) */
+  SCAN_QUEUE: Queue<import("./wire/scan-job").ScanMessage>;
+  /** one ScanJob Durable Object per job */
+  SCAN_JOBS: DurableObjectNamespace<import("./jobs/scan-job").ScanJob>;
+  /** messages in flight per job (wrangler.toml [vars]) */
+  SCAN_WINDOW?: string;
 }
 
 export interface AppEnv {

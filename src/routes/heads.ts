@@ -7,19 +7,14 @@ import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { z } from "zod";
 import { requireToken } from "../auth";
-import { Conflict, InvalidRequest, PayloadTooLarge, ResultNotFound } from "../errors";
+import { InvalidRequest, PayloadTooLarge, ResultNotFound } from "../errors";
 import type { AppEnv } from "../env";
 import { getKernels } from "../kernels/instance";
-import { decomposeHead } from "../services/decompose-head";
-import { summaryMetadata } from "../services/summarize-model";
-import { resolveVariantName } from "../services/head-factors";
-import { readHeadWeights } from "../services/head-weights";
+import { headResult } from "../services/head-result";
 import { ResultStore } from "../storage/result-store";
 import { HeadOptionsSchema, HeadPathSchema, LIMITS, VARIANTS, type HeadPath, type VariantName } from "../wire/head-request";
-import { parseSafetensors } from "../wire/safetensors";
 import type { SvdAnswer, SvdSummary } from "../wire/svd-result";
 import { parseParams } from "./validate";
-import { sha256Hex } from "../services/sha256";
 
 const HEAD_PATH = "/v1/models/:model/layers/:layer/heads/:head/:circuit";
 
@@ -67,24 +62,9 @@ export const heads = new Hono<AppEnv>()
     async (c) => {
       const path = parseParams(HeadPathSchema, c.req.param(), "path");
       const options = parseParams(HeadOptionsSchema, c.req.query(), "query");
-      const body = await c.req.arrayBuffer();
-      const parsed = parseSafetensors(new Uint8Array(body));
-      const variant = resolveVariantName(path.circuit, new Set(parsed.tensors.keys()), options);
-      const sha256 = await sha256Hex(body);
-      const store = new ResultStore(c.env);
-      const previous = await store.getSummary(path, variant);
-      if (previous && previous.input.sha256 === sha256) return c.json(answer(path, previous, false), 200);
-      if (previous && !options.overwrite) {
-        throw new Conflict(
-          `a result from a different input (sha256 ${previous.input.sha256}) is stored for this head and variant; ` +
-            "POST with ?overwrite=true to replace it",
-          { stored_sha256: previous.input.sha256, sha256 },
-        );
-      }
-      const weights = readHeadWeights(path.circuit, parsed);
-      const { summary, vectors } = decomposeHead(getKernels(), path, weights, options, { sha256, bytes: body.byteLength });
-      await store.put(path, summary, vectors, previous, summaryMetadata(summary));
-      return c.json(answer(path, summary, true), 201);
+      const body = new Uint8Array(await c.req.arrayBuffer());
+      const { summary, computed } = await headResult(getKernels(), new ResultStore(c.env), path, options, body);
+      return c.json(answer(path, summary, computed), computed ? 201 : 200);
     },
   )
   .get(HEAD_PATH, async (c) => {
