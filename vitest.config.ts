@@ -12,7 +12,7 @@ export default defineConfig({
         test: {
           name: "node",
           include: ["test/**/*.test.ts"],
-          exclude: ["test/routes/**", "test/storage/**", "node_modules/**"],
+          exclude: ["test/routes/**", "test/storage/**", "test/jobs/**", "node_modules/**"],
           environment: "node",
           testTimeout: 120_000,
           hookTimeout: 120_000,
@@ -22,12 +22,12 @@ export default defineConfig({
         plugins: [
           cloudflareTest({
             wrangler: { configPath: "./wrangler.toml" },
-            miniflare: { bindings: { HEADSCOPE_TOKEN: "test-token-0123456789" } },
+            miniflare: { bindings: { HEADSCOPE_TOKEN: "test-token-0123456789", SCAN_WINDOW: "8" } },
           }),
         ],
         test: {
           name: "workers",
-          include: ["test/routes/**/*.test.ts", "test/storage/**/*.test.ts"],
+          include: ["test/routes/**/*.test.ts", "test/storage/**/*.test.ts", "test/jobs/**/*.test.ts"],
           globalSetup: ["test/support/provide-gpt2.ts"],
           testTimeout: 60_000,
         },
