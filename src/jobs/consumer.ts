@@ -11,6 +11,7 @@
  * exponential backoff (2^attempt seconds, at most 60) and, after the queue's max_retries, arrives at
  * the dead-letter queue, whose batches mark the head failed in its job.
  */
+import pLimit from "p-limit";
 import { AppError } from "../errors";
 import { CheckpointError } from "../cli/checkpoint-error";
 import { getKernels } from "../kernels/instance";
@@ -29,6 +30,9 @@ import type { Landing, TaskFailure } from "./scan-job";
 
 /** Dead-lettered messages arrive on the queue named like this (wrangler.toml dead_letter_queue). */
 const isDeadLetterQueue = (name: string) => name.endsWith("-dlq");
+
+/** heads of one batch in flight together */
+const CONCURRENCY = 4;
 
 export const retryDelaySeconds = (attempts: number) => Math.min(60, 2 ** Math.max(1, attempts));
 
@@ -82,7 +86,9 @@ export async function consumeScanBatch(batch: MessageBatch<unknown>, env: Bindin
     // layer-major, so the adapters' layer cache serves consecutive heads
     const todo = items.filter((i) => run.has(i.body.index)).sort((a, b) => a.body.layer - b.body.layer || a.body.head - b.body.head);
     for (const i of items) if (!run.has(i.body.index)) i.msg.ack();
-    for (const { msg, body } of todo) {
+    // a few heads at once, so one head's storage round trips overlap another's compute
+    const limit = pLimit(CONCURRENCY);
+    await Promise.all(todo.map(({ msg, body }) => limit(async () => {
       try {
         const landing = await runScanMessage(env, body);
         await stub.land(body.index, landing);
@@ -97,6 +103,6 @@ export async function consumeScanBatch(batch: MessageBatch<unknown>, env: Bindin
           msg.retry({ delaySeconds: retryDelaySeconds(msg.attempts) });
         }
       }
-    }
+    })));
   }
 }

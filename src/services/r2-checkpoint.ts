@@ -7,7 +7,8 @@
  *
  * The adapters are synchronous and R2 is not. `run(fn)` bridges them: a read of bytes not yet fetched
  * throws a private `Fetch` request; `run` fetches those bytes, then calls `fn` again, until it
- * completes. What was fetched is dropped when `run` returns (the adapters keep their own layer cache).
+ * completes. What was fetched is dropped when `run` returns (the adapters keep their own layer cache),
+ * and concurrent runs (a consumer's messages in flight together) never see each other's fetches.
  */
 import { MalformedSafetensors } from "../errors";
 import { CheckpointError } from "../cli/checkpoint-error";
@@ -33,7 +34,9 @@ class Fetch {
 }
 
 export class R2Checkpoint implements TensorSource {
-  private fetched = new Map<string, Float32Array | Float64Array>();
+  /** what the running reader may use: its own fetches (runs may interleave at awaits), and what was kept */
+  private active: Map<string, Float32Array | Float64Array> | undefined;
+  private kept = new Map<string, Float32Array | Float64Array>();
 
   private constructor(
     private readonly store: CheckpointStore,
@@ -115,7 +118,7 @@ export class R2Checkpoint implements TensorSource {
 
   read(name: string): Float32Array | Float64Array {
     const key = name;
-    const hit = this.fetched.get(key);
+    const hit = this.active?.get(key) ?? this.kept.get(key);
     if (hit) return hit;
     this.info(name);
     throw new Fetch(key, name);
@@ -126,7 +129,7 @@ export class R2Checkpoint implements TensorSource {
     if (t.shape.length !== 2) throw new CheckpointError(`${name} is ${JSON.stringify(t.shape)}, not 2-D`);
     if (r0 < 0 || r1 > t.shape[0] || r0 > r1) throw new CheckpointError(`rows [${r0}, ${r1}) outside ${name} ${JSON.stringify(t.shape)}`);
     const key = `${name}#${r0}:${r1}`;
-    const hit = this.fetched.get(key);
+    const hit = this.active?.get(key) ?? this.kept.get(key);
     if (hit) return hit;
     throw new Fetch(key, name, r0, r1);
   }
@@ -137,22 +140,26 @@ export class R2Checkpoint implements TensorSource {
    * (planTasks probes head 0 inside a try).
    */
   async run<T>(fn: () => T, keep = false): Promise<T> {
-    try {
-      for (;;) {
-        try {
-          return fn();
-        } catch (e) {
-          if (!(e instanceof Fetch)) throw e;
-          this.fetched.set(e.key, await this.fetch(e));
-        }
+    const mine = new Map<string, Float32Array | Float64Array>();
+    for (;;) {
+      // fn is synchronous, so no other run can see or clear `mine` while it runs
+      this.active = mine;
+      try {
+        const out = fn();
+        if (keep) for (const [k, v] of mine) this.kept.set(k, v);
+        return out;
+      } catch (e) {
+        if (!(e instanceof Fetch)) throw e;
+        this.active = undefined;
+        mine.set(e.key, await this.fetch(e));
+      } finally {
+        this.active = undefined;
       }
-    } finally {
-      if (!keep) this.release();
     }
   }
 
   release(): void {
-    this.fetched.clear();
+    this.kept.clear();
   }
 
   private async fetch(f: Fetch): Promise<Float32Array | Float64Array> {

@@ -81,10 +81,11 @@ async function capturedJob(model: string) {
   const id = crypto.randomUUID();
   const stub = env.SCAN_JOBS.get(env.SCAN_JOBS.idFromName(id));
   const sent: ScanMessage[] = [];
-  await runInDurableObject(stub, (instance: ScanJob) => {
+  await runInDurableObject(stub, (instance) => {
     const queue = (instance as unknown as { env: typeof env }).env.SCAN_QUEUE;
     vi.spyOn(queue, "sendBatch").mockImplementation(async (msgs) => {
       for (const m of msgs) sent.push(m.body as ScanMessage);
+      return undefined as never;
     });
   });
   const f = plan.opened.arch.facts;
@@ -105,7 +106,7 @@ async function deliver(messages: ScanMessage[], attempts = 1) {
     messages.map((body, i) => ({ id: `m${i}-${attempts}`, timestamp: new Date(), attempts, body })),
   );
   const ctx = createExecutionContext();
-  await worker.queue(batch as MessageBatch<unknown>, env, ctx);
+  await worker.queue(batch as MessageBatch<unknown>, env);
   return getQueueResult(batch, ctx);
 }
 
@@ -136,7 +137,7 @@ describe("redelivery and consumers failing mid-batch", () => {
       return real.apply(this, args);
     });
     const first = await deliver(sent);
-    expect(first.retryMessages.map((m) => m.msgId).sort()).toEqual(["m2-1", "m5-1"]);
+    expect(first.retryMessages.map((m: { msgId: string }) => m.msgId).sort()).toEqual(["m2-1", "m5-1"]);
     // the platform redelivers the whole batch (as after a crash that lost the acks)
     const second = await deliver(sent, 2);
     expect(second.retryMessages).toHaveLength(0);
@@ -171,7 +172,7 @@ describe("redelivery and consumers failing mid-batch", () => {
     await deliver(sent.slice(0, 1));
     const batch = createMessageBatch<ScanMessage>("headscope-scan-dlq", [{ id: "d0", timestamp: new Date(), attempts: 1, body: sent[0] }]);
     const ctx = createExecutionContext();
-    await worker.queue(batch as MessageBatch<unknown>, env, ctx);
+    await worker.queue(batch as MessageBatch<unknown>, env);
     await getQueueResult(batch, ctx);
     const s = (await getJson(`/v1/scans/${id}`)).body;
     expect(s).toMatchObject({ failed: 1, dead_lettered: 1 });
