@@ -8,6 +8,7 @@
 import { randomBytes } from "node:crypto";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { readWranglerToml } from "./wrangler-config";
 
 export interface LocalWorker {
   url: string;
@@ -15,40 +16,6 @@ export interface LocalWorker {
   /** workerd's process id, when found (for memory figures) */
   pid?: number;
   stop(): Promise<void>;
-}
-
-/** The values of wrangler.toml the local runtime needs (the file stays the one source of truth). */
-export function readWranglerToml(root: string) {
-  const toml = readFileSync(join(root, "wrangler.toml"), "utf8");
-  const get = (re: RegExp, what: string) => {
-    const m = re.exec(toml);
-    if (!m) throw new Error(`wrangler.toml: ${what} not found`);
-    return m[1];
-  };
-  return {
-    compatibilityDate: get(/^compatibility_date\s*=\s*"([^"]+)"/m, "compatibility_date"),
-    bucket: get(/\[\[r2_buckets\]\][^[]*?bucket_name\s*=\s*"([^"]+)"/s, "r2 bucket_name"),
-    kvId: get(/\[\[kv_namespaces\]\][^[]*?\bid\s*=\s*"([^"]+)"/s, "kv namespace id"),
-    /** server-side scans: the queue, its consumer settings and dead-letter queue, the job Durable Object */
-    scanQueue: get(/\[\[queues\.producers\]\][^[]*?queue\s*=\s*"([^"]+)"/s, "queue producer"),
-    scanConsumer: (() => {
-      const m = /\[\[queues\.consumers\]\]([^[]*)/s.exec(toml);
-      if (!m) throw new Error("wrangler.toml: queue consumer not found");
-      const num = (k: string) => {
-        const v = new RegExp(`^${k}\\s*=\\s*(\\d+)`, "m").exec(m[1]);
-        return v ? Number(v[1]) : undefined;
-      };
-      const dlq = /^dead_letter_queue\s*=\s*"([^"]+)"/m.exec(m[1])?.[1];
-      return { maxBatchSize: num("max_batch_size"), maxBatchTimeout: num("max_batch_timeout"), maxRetries: num("max_retries"), retryDelay: num("retry_delay"), deadLetterQueue: dlq };
-    })(),
-    scanWindow: get(/^SCAN_WINDOW\s*=\s*"(\d+)"/m, "SCAN_WINDOW"),
-    /** [[ratelimits]] bindings: name → simple { limit, period } */
-    ratelimits: Object.fromEntries(
-      [...toml.matchAll(/\[\[ratelimits\]\][^[]*?name\s*=\s*"([^"]+)"[^[]*?simple\s*=\s*\{\s*limit\s*=\s*(\d+)\s*,\s*period\s*=\s*(\d+)\s*\}/gs)].map(
-        (m) => [m[1], { simple: { limit: Number(m[2]), period: Number(m[3]) } }],
-      ),
-    ),
-  };
 }
 
 /** Child processes of this process named workerd (Linux /proc). */
@@ -91,14 +58,11 @@ export async function startLocalWorker(opts: { root: string; stateDir: string; t
     kvPersist: join(opts.stateDir, "v3/kv"),
     r2Persist: join(opts.stateDir, "v3/r2"),
     // server-side scans run here too: Miniflare's local queues and SQLite-backed Durable Objects
-    queueProducers: { SCAN_QUEUE: { queueName: cfg.scanQueue } },
-    queueConsumers: {
-      [cfg.scanQueue]: cfg.scanConsumer,
-      ...(cfg.scanConsumer.deadLetterQueue ? { [cfg.scanConsumer.deadLetterQueue]: { maxBatchSize: 10, maxBatchTimeout: 1 } } : {}),
-    },
-    durableObjects: { SCAN_JOBS: { className: "ScanJob", useSQLite: true } },
+    queueProducers: cfg.queueProducers,
+    queueConsumers: cfg.queueConsumers,
+    durableObjects: cfg.durableObjects,
     durableObjectsPersist: join(opts.stateDir, "v3/do"),
-    bindings: { HEADSCOPE_TOKEN: token, SCAN_WINDOW: cfg.scanWindow },
+    bindings: { ...cfg.vars, HEADSCOPE_TOKEN: token },
     host: "127.0.0.1",
     port: opts.port ?? 0,
     log: undefined,

@@ -3,7 +3,7 @@
  * The queue consumer of server-side scans. Each message is one head, circuit, variant and rotary
  * offset of a job: the head's weights are read from the checkpoint in R2 with ranged reads (the CLI's
  * architecture adapters over services/r2-checkpoint.ts), encoded exactly as the CLI encodes a request
- * body (cli/plan.ts), and handed to the per-head service (services/head-result.ts) — so the result is
+ * body (cli/plan.ts), and handed to the per-head service (services/head-results.ts) — so the result is
  * stored under the same keys, with the same idempotency, as `POST …/heads/{h}/{qk|ov}` would store it.
  *
  * Before computing, the batch asks its job which messages should still run (not cancelled, not
@@ -14,11 +14,11 @@
 import pLimit from "p-limit";
 import { AppError } from "../errors";
 import { CheckpointError } from "../cli/checkpoint-error";
-import { getKernels } from "../kernels/instance";
+import { getKernels } from "../kernels/worker";
 import { headTensors, taskQuery, type ScanTask } from "../cli/plan";
 import { reportEntry } from "../cli/report";
 import { headLinks } from "../routes/heads";
-import { headResult } from "../services/head-result";
+import { postHead } from "../services/head-results";
 import { cachedCheckpoint } from "../services/scan-plan";
 import { CheckpointStore } from "../storage/checkpoint-store";
 import { ResultStore } from "../storage/result-store";
@@ -44,7 +44,7 @@ export async function runScanMessage(env: Bindings, m: ScanMessage): Promise<Lan
   const body = encodeSafetensors(headTensors(arch, weights, m.circuit, m.offset));
   const options = HeadOptionsSchema.parse(Object.fromEntries(taskQuery(arch, task)));
   const path = { model: m.model, layer: m.layer, head: m.head, circuit: m.circuit };
-  const { summary, computed } = await headResult(getKernels(), new ResultStore(env), path, options, body);
+  const { summary, computed } = await postHead(new ResultStore(env), getKernels(), path, body, options);
   return {
     entry: reportEntry(task, { ...summary, links: headLinks(path, summary.variant.name) }, arch.kvHead(m.head)),
     computed,

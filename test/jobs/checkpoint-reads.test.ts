@@ -8,7 +8,6 @@ import { describe, expect, test } from "vitest";
 import { detectArchitecture } from "../../src/cli/architectures";
 import { R2Checkpoint } from "../../src/services/r2-checkpoint";
 import { CheckpointStore } from "../../src/storage/checkpoint-store";
-import { checkpointBlobKey } from "../../src/storage/keys";
 import { encodeFile, roundTo, type RawTensor, type TestDtype } from "../support/checkpoints";
 import { createRng } from "../../src/analysis/random";
 import { expectProblem } from "../support/worker-assertions";
@@ -89,7 +88,7 @@ describe("uploads that are refused", () => {
     const part = (await (await call("PUT", `/v1/checkpoints/blobs/${claimed}/uploads/${start.upload_id}/parts/1`, bytes, { "content-length": String(bytes.length) })).json()) as any;
     const res = await call("POST", `/v1/checkpoints/blobs/${claimed}/uploads/${start.upload_id}/complete`, JSON.stringify({ parts: [part] }));
     await expectProblem(res, 400, "invalid-request");
-    expect(await env.RESULTS.head(checkpointBlobKey(claimed))).toBeNull();
+    expect(await new CheckpointStore(env.RESULTS).blobBytes(claimed)).toBeUndefined();
   });
 
   test("registering a checkpoint whose shard was never uploaded stores no manifest", async () => {
