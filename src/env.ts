@@ -15,6 +15,8 @@ export interface Bindings extends StorageBindings {
   SCAN_JOBS: DurableObjectNamespace<import("./jobs/scan-job").ScanJob>;
   /** messages in flight per job (wrangler.toml [vars]) */
   SCAN_WINDOW?: string;
+  /** resend a job's in-flight heads when none has landed for this long (default 900) */
+  SCAN_STALL_SECONDS?: string;
 }
 
 export interface AppEnv {

@@ -62,7 +62,9 @@ export async function startLocalWorker(opts: { root: string; stateDir: string; t
     queueConsumers: cfg.queueConsumers,
     durableObjects: cfg.durableObjects,
     durableObjectsPersist: join(opts.stateDir, "v3/do"),
-    bindings: { ...cfg.vars, HEADSCOPE_TOKEN: token },
+    // the local queue lives in memory: a job started by an earlier command lost its messages, so
+    // its heads in flight are sent again after 30 s without progress (wrangler.toml's default: 900 s)
+    bindings: { ...cfg.vars, SCAN_STALL_SECONDS: "30", HEADSCOPE_TOKEN: token },
     host: "127.0.0.1",
     port: opts.port ?? 0,
     log: undefined,

@@ -7,7 +7,8 @@
  * (a redelivered message finds its row already done and changes nothing).
  *
  * Flow control: the job keeps at most SCAN_WINDOW messages in flight and tops the queue up as heads
- * land, so `cancel()` stops the rest from ever being sent. When the last head lands it writes the
+ * land, so `cancel()` stops the rest from ever being sent; heads in flight when progress stalls are
+ * sent again (recoverIfStalled). When the last head lands it writes the
  * report (cli/report.ts, the CLI's format) and each model's summary into R2.
  */
 import { DurableObject } from "cloudflare:workers";
@@ -52,6 +53,8 @@ type Status = "planned" | "enqueued" | "done" | "failed";
 /** sendBatch takes at most 100 messages. */
 const SEND_BATCH = 100;
 const MAX_LISTED_FAILURES = 20;
+/** ids per UPDATE … IN (…): Durable Object SQLite allows 100 bound parameters, one is the status */
+const SQL_PARAMS = 90;
 /** when a send or the final write fails, try again this much later */
 const RETRY_MS = 5_000;
 
@@ -99,6 +102,7 @@ export class ScanJob extends DurableObject<Bindings> {
         this.set("started", new Date().toISOString());
         this.set("finished", null);
         this.set("report", "pending");
+        this.set("progress_at", Date.now());
         tasks.forEach((t, i) => this.sql.exec("INSERT INTO tasks (idx, spec, status) VALUES (?, ?, 'planned')", i, JSON.stringify(t)));
       });
       await this.topUp();
@@ -127,7 +131,13 @@ export class ScanJob extends DurableObject<Bindings> {
       if (rows.length === 0) return;
       // marked before the send: a call that runs while this one awaits must not send them again
       const ids = rows.map((r) => r.idx);
-      const mark = (status: Status) => this.sql.exec(`UPDATE tasks SET status = ? WHERE idx IN (${ids.map(() => "?").join(",")})`, status, ...ids);
+      const mark = (status: Status) => {
+        // SQLite in a Durable Object binds at most 100 parameters per statement
+        for (let i = 0; i < ids.length; i += SQL_PARAMS) {
+          const chunk = ids.slice(i, i + SQL_PARAMS);
+          this.sql.exec(`UPDATE tasks SET status = ? WHERE idx IN (${chunk.map(() => "?").join(",")})`, status, ...chunk);
+        }
+      };
       mark("enqueued");
       try {
         await this.env.SCAN_QUEUE.sendBatch(rows.map((r) => ({ body: this.message(r.idx, JSON.parse(r.spec) as ScanTask, spec), contentType: "json" })));
@@ -199,6 +209,7 @@ export class ScanJob extends DurableObject<Bindings> {
   }
 
   private async advance(): Promise<void> {
+    this.set("progress_at", Date.now());
     if (this.state !== "running") return;
     if (this.count("status IN ('planned', 'enqueued')") > 0) return this.topUp();
     this.set("state", "finished");
@@ -255,9 +266,27 @@ export class ScanJob extends DurableObject<Bindings> {
     else if (this.state === "finished" && this.get("report") === "pending") await this.finalize();
   }
 
+  /**
+   * Messages can be lost where the queue is not durable (the local default keeps it in the worker's
+   * memory, so a job outlives the command that ran it). When nothing has landed for
+   * SCAN_STALL_SECONDS, the heads in flight are sent again; a copy that was not lost after all finds
+   * its head landed (claim) or stored (same input), so nothing is counted twice.
+   */
+  private async recoverIfStalled(): Promise<void> {
+    if (this.state !== "running") return;
+    const stallMs = 1000 * (Number(this.env.SCAN_STALL_SECONDS ?? 900) || 900);
+    if (Date.now() - (this.get<number>("progress_at") ?? 0) < stallMs) return;
+    const n = this.count("status = 'enqueued'");
+    this.sql.exec("UPDATE tasks SET status = 'planned' WHERE status = 'enqueued'");
+    this.set("progress_at", Date.now());
+    this.bump("resent", n);
+    await this.topUp();
+  }
+
   async status(): Promise<ScanJobStatus | undefined> {
     const spec = this.spec;
     if (!spec) return undefined;
+    await this.recoverIfStalled();
     const failedRows = this.sql
       .exec<{ idx: number; spec: string; error: string | null }>("SELECT idx, spec, error FROM tasks WHERE status = 'failed' ORDER BY idx LIMIT ?", MAX_LISTED_FAILURES)
       .toArray();
@@ -277,6 +306,7 @@ export class ScanJob extends DurableObject<Bindings> {
       failed: this.count("status = 'failed'"),
       retries: this.get<number>("retries") ?? 0,
       dead_lettered: this.get<number>("dead_lettered") ?? 0,
+      resent: this.get<number>("resent") ?? 0,
       started: this.get<string>("started")!,
       finished: this.get<string | null>("finished") ?? null,
       report: this.get<ScanJobStatus["report"]>("report") ?? "pending",

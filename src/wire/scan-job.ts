@@ -61,6 +61,8 @@ export const ScanJobStatusSchema = z.object({
   failed: z.number(),
   retries: z.number(),
   dead_lettered: z.number(),
+  /** heads sent again because nothing landed for SCAN_STALL_SECONDS */
+  resent: z.number(),
   started: z.string(),
   finished: z.string().nullable(),
   report: z.enum(["pending", "written", "none"]),

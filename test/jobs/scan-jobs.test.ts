@@ -164,6 +164,22 @@ describe("redelivery and consumers failing mid-batch", () => {
     expect(await r2Count("thrown")).toBe(8);
   });
 
+  test("a stalled job (its messages lost) sends its heads in flight again; nothing is counted twice", async () => {
+    const { id, stub, sent, wave } = await capturedJob("stalled");
+    expect(sent).toHaveLength(8);
+    await runInDurableObject(stub, (_i, state) => {
+      state.storage.sql.exec("UPDATE meta SET v = '0' WHERE k = 'progress_at'");
+    });
+    const s = (await getJson(`/v1/scans/${id}`)).body;
+    expect(s).toMatchObject({ resent: 8, enqueued: 8, done: 0 });
+    expect(sent.slice(8).map((m) => m.index)).toEqual(wave.map((m) => m.index));
+    await deliver(sent.slice(8, 16));
+    await deliver(wave, 2); // the copies that were not lost after all
+    const after = (await getJson(`/v1/scans/${id}`)).body;
+    expect(after).toMatchObject({ done: 8, computed: 8, resent: 8 });
+    expect(await kvCount("stalled")).toBe(8);
+  });
+
   test("dead-lettered heads are failed in their job with the last error", async () => {
     const { id, wave: sent } = await capturedJob("dead");
     vi.spyOn(ResultStore.prototype, "put").mockImplementation(async () => {
