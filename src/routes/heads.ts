@@ -4,7 +4,7 @@
  * Handlers parse, call one service (services/head-results.ts) and respond.
  */
 import { Hono } from "hono";
-import { z } from "zod";
+import * as z from "zod/mini";
 import { requireToken } from "../auth";
 import type { AppEnv } from "../env";
 import { getKernels } from "../kernels/worker";
@@ -28,7 +28,7 @@ const answer = (p: HeadPath, s: SvdSummary, computed?: boolean): SvdAnswer => ({
   links: headLinks(p, s.variant.name),
 });
 
-const VariantQuery = z.object({ variant: z.enum(VARIANTS).optional() });
+const VariantQuery = z.object({ variant: z.optional(z.enum(VARIANTS)) });
 
 export const heads = new Hono<AppEnv>()
   .post(HEAD_PATH, requireToken, limitBody(LIMITS.maxHeadBodyBytes), async (c) => {

@@ -8,11 +8,10 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, expect, test } from "vitest";
-import { buildCli, runCli } from "../support/cli";
+import { afterAll, expect, test } from "vitest";
+import { runCli } from "../support/cli";
 
 const tmp = mkdtempSync(join(tmpdir(), "headscope-server-scan-"));
-beforeAll(buildCli, 120_000);
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 const report = (dir: string) => JSON.parse(readFileSync(join(dir, "report.json"), "utf8"));
