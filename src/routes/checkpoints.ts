@@ -5,7 +5,7 @@
  * `POST /v1/checkpoints` registers a manifest once every shard is stored; `GET /v1/checkpoints` lists.
  */
 import { Hono } from "hono";
-import { z } from "zod";
+import * as z from "zod/mini";
 import { requireToken } from "../auth";
 import { InvalidRequest, PayloadTooLarge, ResultNotFound } from "../errors";
 import type { AppEnv } from "../env";
@@ -13,15 +13,18 @@ import { registerCheckpoint } from "../services/register-checkpoint";
 import { CheckpointStore } from "../storage/checkpoint-store";
 import { CheckpointManifestInputSchema, CompleteUploadSchema, SHA256_HEX, UPLOAD_PART_BYTES } from "../wire/checkpoint";
 import { parseParams } from "./validate";
+import { coercedInt } from "../wire/head-request";
 
-const Sha = z.object({ sha256: z.string().regex(SHA256_HEX, "64 lowercase hex digits") });
-const Upload = Sha.extend({ upload_id: z.string().min(1).max(1024) });
-const Part = Upload.extend({ part: z.coerce.number().int().min(1).max(10000) });
-const Id = z.object({ id: z.string().regex(SHA256_HEX, "a checkpoint id (64 hex digits)") });
+const sha256 = z.string().check(z.regex(SHA256_HEX, "64 lowercase hex digits"));
+const uploadId = z.string().check(z.minLength(1), z.maxLength(1024));
+const Sha = z.object({ sha256 });
+const Upload = z.object({ sha256, upload_id: uploadId });
+const Part = z.object({ sha256, upload_id: uploadId, part: coercedInt(1, 10000) });
+const Id = z.object({ id: z.string().check(z.regex(SHA256_HEX, "a checkpoint id (64 hex digits)")) });
 
 const BLOB = "/v1/checkpoints/blobs/:sha256/uploads";
 
-async function jsonBody<T extends z.ZodTypeAny>(req: Request, schema: T, maxBytes: number): Promise<z.infer<T>> {
+async function jsonBody<T extends z.ZodMiniType>(req: Request, schema: T, maxBytes: number): Promise<z.infer<T>> {
   const text = await req.text();
   if (text.length > maxBytes) throw new PayloadTooLarge(`body exceeds ${maxBytes} bytes`, maxBytes);
   let raw: unknown;

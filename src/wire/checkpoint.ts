@@ -4,7 +4,7 @@
  * index's weight map, config.json), how its id is derived, and the multipart-upload messages. Shared
  * by the worker and `headscope upload`.
  */
-import { z } from "zod";
+import * as z from "zod/mini";
 import { MODEL_NAME } from "./head-request";
 
 export const SHA256_HEX = /^[0-9a-f]{64}$/;
@@ -16,18 +16,18 @@ export const CHECKPOINT_LIMITS = { maxFiles: 1024, maxManifestBytes: 4 * 1024 * 
 
 export const CheckpointFileSchema = z.object({
   /** the shard's file name as the index names it (no directories) */
-  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/, "a file name without directories"),
-  sha256: z.string().regex(SHA256_HEX, "64 lowercase hex digits"),
-  bytes: z.number().int().min(8),
+  name: z.string().check(z.regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/, "a file name without directories")),
+  sha256: z.string().check(z.regex(SHA256_HEX, "64 lowercase hex digits")),
+  bytes: z.int().check(z.minimum(8)),
 });
 
 /** What the client sends to register a checkpoint (every shard already uploaded). */
 export const CheckpointManifestInputSchema = z.object({
-  name: z.string().regex(MODEL_NAME, "name must match [A-Za-z0-9][A-Za-z0-9._-]{0,127}"),
-  files: z.array(CheckpointFileSchema).min(1).max(CHECKPOINT_LIMITS.maxFiles),
+  name: z.string().check(z.regex(MODEL_NAME, "name must match [A-Za-z0-9][A-Za-z0-9._-]{0,127}")),
+  files: z.array(CheckpointFileSchema).check(z.minLength(1), z.maxLength(CHECKPOINT_LIMITS.maxFiles)),
   /** model.safetensors.index.json's weight_map (tensor → file), for sharded checkpoints */
-  weight_map: z.record(z.string(), z.string()).optional(),
-  config: z.record(z.string(), z.unknown()).optional(),
+  weight_map: z.optional(z.record(z.string(), z.string())),
+  config: z.optional(z.record(z.string(), z.unknown())),
 });
 export type CheckpointManifestInput = z.infer<typeof CheckpointManifestInputSchema>;
 
@@ -46,8 +46,8 @@ export function canonicalManifest(m: CheckpointManifestInput): string {
   return JSON.stringify({ name: m.name, files, weight_map: m.weight_map ?? null, config: m.config ?? null });
 }
 
-export const UploadPartAnswerSchema = z.object({ part_number: z.number().int(), etag: z.string() });
-export const CompleteUploadSchema = z.object({ parts: z.array(UploadPartAnswerSchema).min(1).max(10000) });
+export const UploadPartAnswerSchema = z.object({ part_number: z.int(), etag: z.string() });
+export const CompleteUploadSchema = z.object({ parts: z.array(UploadPartAnswerSchema).check(z.minLength(1), z.maxLength(10000)) });
 export const StartUploadAnswerSchema = z.union([
   z.object({ exists: z.literal(true), sha256: z.string(), bytes: z.number() }),
   z.object({ exists: z.literal(false), sha256: z.string(), upload_id: z.string(), part_bytes: z.number() }),

@@ -4,44 +4,42 @@
  * spelled as the CLI spells them), the queue message of one head, and the job status that
  * `GET /v1/scans/{id}` returns. Shared by the worker and the CLI.
  */
-import { z } from "zod";
+import * as z from "zod/mini";
 import { CIRCUITS, MODEL_NAME, VARIANTS } from "./head-request";
 import { SHA256_HEX } from "./checkpoint";
 
 export const ARCHITECTURE_NAMES = ["gpt2", "gpt-neo", "gpt-neox", "llama"] as const;
 
-export const ScanJobRequestSchema = z
-  .object({
-    checkpoint: z.string().regex(SHA256_HEX, "a checkpoint id (64 hex digits, from headscope upload or GET /v1/checkpoints)"),
-    /** the model name results are stored under (default: the checkpoint's name) */
-    model: z.string().regex(MODEL_NAME, "model must match [A-Za-z0-9][A-Za-z0-9._-]{0,127}").optional(),
-    circuits: z.string().max(64).default("all"),
-    layers: z.string().max(4096).default("all"),
-    heads: z.string().max(4096).default("all"),
-    variants: z.string().max(256).default("default"),
-    rotary_offsets: z.string().max(1024).default("0"),
-    arch: z.enum(ARCHITECTURE_NAMES).optional(),
-    n_heads: z.number().int().min(1).max(4096).optional(),
-    n_kv_heads: z.number().int().min(1).max(4096).optional(),
-    rotary_dim: z.number().int().min(0).max(4096).optional(),
-    rotary_base: z.number().positive().finite().optional(),
-  })
-  .strict();
+export const ScanJobRequestSchema = z.strictObject({
+  checkpoint: z.string().check(z.regex(SHA256_HEX, "a checkpoint id (64 hex digits, from headscope upload or GET /v1/checkpoints)")),
+  /** the model name results are stored under (default: the checkpoint's name) */
+  model: z.optional(z.string().check(z.regex(MODEL_NAME, "model must match [A-Za-z0-9][A-Za-z0-9._-]{0,127}"))),
+  circuits: z._default(z.string().check(z.maxLength(64)), "all"),
+  layers: z._default(z.string().check(z.maxLength(4096)), "all"),
+  heads: z._default(z.string().check(z.maxLength(4096)), "all"),
+  variants: z._default(z.string().check(z.maxLength(256)), "default"),
+  rotary_offsets: z._default(z.string().check(z.maxLength(1024)), "0"),
+  arch: z.optional(z.enum(ARCHITECTURE_NAMES)),
+  n_heads: z.optional(z.int().check(z.minimum(1), z.maximum(4096))),
+  n_kv_heads: z.optional(z.int().check(z.minimum(1), z.maximum(4096))),
+  rotary_dim: z.optional(z.int().check(z.minimum(0), z.maximum(4096))),
+  rotary_base: z.optional(z.number().check(z.positive())),
+});
 export type ScanJobRequest = z.infer<typeof ScanJobRequestSchema>;
 
 /** One head, circuit, variant and rotary offset of a job: everything a consumer needs to compute it. */
 export const ScanMessageSchema = z.object({
   job: z.string(),
-  index: z.number().int().min(0),
+  index: z.int().check(z.minimum(0)),
   checkpoint: z.string(),
   model: z.string(),
-  layer: z.number().int(),
-  head: z.number().int(),
+  layer: z.int(),
+  head: z.int(),
   circuit: z.enum(CIRCUITS),
   variant: z.enum(VARIANTS),
-  offset: z.number().int(),
+  offset: z.int(),
   arch: z.enum(ARCHITECTURE_NAMES),
-  overrides: z.object({ nHeads: z.number().optional(), nKvHeads: z.number().optional(), rotaryDim: z.number().optional(), rotaryBase: z.number().optional() }),
+  overrides: z.object({ nHeads: z.optional(z.number()), nKvHeads: z.optional(z.number()), rotaryDim: z.optional(z.number()), rotaryBase: z.optional(z.number()) }),
 });
 export type ScanMessage = z.infer<typeof ScanMessageSchema>;
 
@@ -64,9 +62,9 @@ export const ScanJobStatusSchema = z.object({
   /** heads sent again because nothing landed for SCAN_STALL_SECONDS */
   resent: z.number(),
   started: z.string(),
-  finished: z.string().nullable(),
+  finished: z.nullable(z.string()),
   report: z.enum(["pending", "written", "none"]),
-  failures: z.array(z.object({ index: z.number(), label: z.string(), type: z.string(), status: z.number().optional(), detail: z.string() })),
+  failures: z.array(z.object({ index: z.number(), label: z.string(), type: z.string(), status: z.optional(z.number()), detail: z.string() })),
   links: z.object({ self: z.string(), report: z.string() }),
 });
 export type ScanJobStatus = z.infer<typeof ScanJobStatusSchema>;
