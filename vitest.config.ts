@@ -13,7 +13,7 @@ export default defineConfig({
         test: {
           name: "node",
           include: ["test/**/*.test.ts"],
-          exclude: ["test/routes/**", "node_modules/**"],
+          exclude: ["test/routes/**", "test/jobs/**", "node_modules/**"],
           environment: "node",
           globalSetup: ["test/support/build-once.ts"],
           testTimeout: 120_000,
@@ -24,12 +24,12 @@ export default defineConfig({
         plugins: [
           cloudflareTest({
             wrangler: { configPath: "./wrangler.toml" },
-            miniflare: { bindings: { HEADSCOPE_TOKEN: "test-token-0123456789" } },
+            miniflare: { bindings: { HEADSCOPE_TOKEN: "test-token-0123456789", SCAN_WINDOW: "8" } },
           }),
         ],
         test: {
           name: "workers",
-          include: ["test/routes/**/*.test.ts"],
+          include: ["test/routes/**/*.test.ts", "test/jobs/**/*.test.ts"],
           globalSetup: ["test/support/provide-gpt2.ts"],
           testTimeout: 60_000,
         },

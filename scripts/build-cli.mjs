@@ -55,6 +55,8 @@ export async function buildCli({ quiet = false } = {}) {
     entryPoints: [`${root}src/worker.ts`],
     outfile: `${root}build/worker/worker.mjs`,
     bundle: true, platform: "neutral", format: "esm", target: "es2022", mainFields: ["module", "main"], conditions: ["workerd", "worker", "browser"],
+    // the runtime's own modules (the ScanJob Durable Object extends cloudflare:workers' DurableObject)
+    external: ["cloudflare:*"],
     logLevel: quiet ? "silent" : "warning",
     plugins: [{
       name: "wasm-beside",

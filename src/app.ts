@@ -10,6 +10,8 @@ import { AppError } from "./errors";
 import type { AppEnv } from "./env";
 import { activations } from "./routes/activations";
 import { analyses } from "./routes/analyses";
+import { checkpoints } from "./routes/checkpoints";
+import { scans } from "./routes/scans";
 import { demo } from "./routes/demo";
 import { toy } from "./routes/toy";
 import { heads } from "./routes/heads";
@@ -47,11 +49,19 @@ export const app = new Hono<AppEnv>()
         "GET  /v1/models/{model}/layers/{layer}/heads/{head}/qk/sad/{id}[/pairs]",
         "POST /v1/models/{model}/layers/{layer}/heads/{head}/{qk|ov}/alignment",
         "GET  /v1/models/{model}/layers/{layer}/heads/{head}/{qk|ov}/alignment/{id}[/cosines]",
+        "POST /v1/checkpoints/blobs/{sha256}/uploads[/{upload_id}/parts/{n}|/{upload_id}/complete]",
+        "POST /v1/checkpoints",
+        "GET  /v1/checkpoints[/{id}]",
+        "POST /v1/scans",
+        "GET  /v1/scans/{id}[/report]",
+        "DELETE /v1/scans/{id}",
       ],
     }),
   )
   .route("/", activations)
   .route("/", analyses)
+  .route("/", checkpoints)
+  .route("/", scans)
   .route("/", demo)
   .route("/", toy)
   .route("/", heads)

@@ -9,6 +9,14 @@ export interface Bindings extends StorageBindings {
   HEADSCOPE_TOKEN?: string;
   /** rate limit of the anonymous demo endpoints */
   DEMO_LIMITER: RateLimit;
+  /** server-side scans: one message per head (jobs/consumer.ts) */
+  SCAN_QUEUE: Queue<import("./wire/scan-job").ScanMessage>;
+  /** one ScanJob Durable Object per job */
+  SCAN_JOBS: DurableObjectNamespace<import("./jobs/scan-job").ScanJob>;
+  /** messages in flight per job (wrangler.toml [vars]) */
+  SCAN_WINDOW?: string;
+  /** resend a job's in-flight heads when none has landed for this long (default 900) */
+  SCAN_STALL_SECONDS?: string;
 }
 
 export interface AppEnv {

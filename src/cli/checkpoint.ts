@@ -27,10 +27,11 @@ export interface CheckpointTensor {
   bytes: number;
 }
 
+import { CheckpointError } from "./checkpoint-error";
+import type { TensorSource } from "./tensor-source";
+
 /** A user-facing checkpoint problem (missing file, bad index, missing tensor): exit non-zero with the message. */
-export class CheckpointError extends Error {
-  override name = "CheckpointError";
-}
+export { CheckpointError };
 
 function readAt(fd: number, position: number, length: number): Uint8Array {
   const out = new Uint8Array(length);
@@ -63,7 +64,7 @@ export function readFileHeader(file: string): { entries: TensorEntry[]; dataStar
   }
 }
 
-export class Checkpoint {
+export class Checkpoint implements TensorSource {
   private readonly fds = new Map<string, number>();
 
   private constructor(

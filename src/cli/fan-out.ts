@@ -62,12 +62,8 @@ export function requestDeadlineMs(bytes: number, flops: number, inFlight: number
   return Math.ceil(p.scale * (p.baseMs + Math.max(1, inFlight) * 1000 * (bytes / p.bytesPerSecond + flops / p.flopsPerSecond)));
 }
 
-/**
- * Floating-point operations of one factored SVD of A·Bᵀ, A and B [m, n] (kernels' svdFactored): two
- * Householder QRs (2·2mn²), the n×n core product and its one-sided Jacobi (≈ 40n³ over the sweeps
- * a head needs), and U = Q_A·U_core, V = Q_B·V_core (2·2mn²): 8mn² + 40n³.
- */
-export const svdFlops = (m: number, n: number) => 8 * m * n * n + 40 * n ** 3;
+/** The expected work of a factored SVD lives with the plan (the worker's job consumer imports the plan, never this module's node:http). */
+export { svdFlops } from "./plan";
 
 export interface HeadRequest {
   url: string;

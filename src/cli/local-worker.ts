@@ -100,7 +100,14 @@ export async function startLocalWorker(opts: LocalWorkerOptions): Promise<LocalW
     ratelimits: cfg.ratelimits,
     kvPersist: join(opts.stateDir, "v3/kv"),
     r2Persist: join(opts.stateDir, "v3/r2"),
-    bindings: { HEADSCOPE_TOKEN: token, ...hooks },
+    // server-side scans run here too: Miniflare's local queues and SQLite-backed Durable Objects
+    queueProducers: cfg.queueProducers,
+    queueConsumers: cfg.queueConsumers,
+    durableObjects: cfg.durableObjects,
+    durableObjectsPersist: join(opts.stateDir, "v3/do"),
+    // the local queue lives in memory: a job started by an earlier command lost its messages, so
+    // its heads in flight are sent again after 30 s without progress (wrangler.toml's default: 900 s)
+    bindings: { ...cfg.vars, SCAN_STALL_SECONDS: "30", HEADSCOPE_TOKEN: token, ...hooks },
     host: "127.0.0.1",
     port,
     log: undefined,

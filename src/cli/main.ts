@@ -8,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { ARCHITECTURES } from "./architectures";
 import { runScan } from "./scan";
+import { runServerScan, runUpload } from "./server-scan";
 
 const int = (min: number) => (v: string) => {
   const n = Number(v);
@@ -54,8 +55,13 @@ export function program(): Command {
     .option("--state <dir>", "local worker's R2/KV state (default: .wrangler/state in the project)")
     .addOption(new Option("--progress <mode>", "progress display").choices(["auto", "bar", "plain", "quiet"]).default("auto"))
     .option("--no-html", "skip report.html")
+    .option("--server-side", "run the scan on the worker's own fan-out: upload the checkpoint to R2 (what is missing), start a job, follow it")
+    .option("--job <id>", "follow (or resume following) a server-side scan job and write its report")
     .action(async (checkpoint: string | undefined, opts) => {
-      const r = await runScan({
+      const run = opts.serverSide || opts.job ? runServerScan : runScan;
+      if (opts.job && checkpoint) throw new InvalidArgumentError("--job follows an existing job: give no checkpoint");
+      const r = await run({
+        job: opts.job,
         checkpoint, out: opts.out, endpoint: opts.endpoint, token: opts.token, arch: opts.arch, modelName: opts.modelName,
         circuits: opts.circuits, layers: opts.layers, heads: opts.heads, variants: opts.variants,
         concurrency: opts.concurrency, retries: opts.retries, retryBaseMs: opts.retryBaseMs, deadlineScale: opts.deadlineScale, rotaryOffsets: opts.rotaryOffsets,
@@ -64,6 +70,16 @@ export function program(): Command {
       });
       // exit now: a failed local runtime can leave handles behind that would keep the process alive
       process.exit(r.exitCode);
+    });
+  p.command("upload")
+    .description("put a checkpoint into the worker's R2 for server-side scans (multipart, resumable; shards already there are not sent); prints its id")
+    .argument("<checkpoint>", "model.safetensors, model.safetensors.index.json, or a directory holding either")
+    .option("--endpoint <url>", "a deployed headscope worker (default: the local one)")
+    .option("--token <token>", "write token for --endpoint (default: $HEADSCOPE_TOKEN)")
+    .option("--model-name <name>", "the checkpoint's name (default: from the file name)")
+    .option("--state <dir>", "local worker's state, and where interrupted uploads are remembered (default: .wrangler/state)")
+    .action(async (checkpoint: string, opts) => {
+      process.exit(await runUpload({ checkpoint, endpoint: opts.endpoint, token: opts.token, modelName: opts.modelName, stateDir: opts.state, root: projectRoot() }));
     });
   return p;
 }

@@ -7,7 +7,7 @@
 import { encodeSafetensors, type TensorOut } from "../wire/safetensors";
 import { VARIANTS, type Circuit, type VariantName } from "../wire/head-request";
 import { rotateKeyRows, type Architecture, type CircuitTensors } from "./architectures";
-import { svdFlops, type HeadRequest } from "./fan-out";
+import type { HeadRequest } from "./fan-out";
 
 export interface ScanTask {
   layer: number;
@@ -90,8 +90,8 @@ export const headBody = (arch: Architecture, w: CircuitTensors, circuit: Circuit
 /** How stored vectors are kept (`--vectors`): U and V in F32 (default), F16, or not at all (spectra only). */
 export type VectorsPolicy = "f32" | "f16" | "none";
 
-/** The URL a task is POSTed to; its path without the query is where the stored result is read. */
-export function taskUrl(endpoint: string, arch: Architecture, task: ScanTask, vectors: VectorsPolicy = "f32"): { post: string; get: string } {
+/** The query options of one task (the variant, the model's scale and norm, the vectors policy); server-side jobs parse the same. */
+export function taskQuery(arch: Architecture, task: ScanTask, vectors: VectorsPolicy = "f32"): URLSearchParams {
   const q = new URLSearchParams({
     fold_ln: String(task.variant.startsWith("folded")),
     bias: task.variant.endsWith("_augmented") ? "augmented" : "none",
@@ -100,9 +100,21 @@ export function taskUrl(endpoint: string, arch: Architecture, task: ScanTask, ve
   if (arch.facts.norm === "rmsnorm") q.set("norm", "rmsnorm");
   // the default keeps the query of earlier versions byte for byte
   if (vectors !== "f32") q.set("vectors", vectors);
-  const base = `${endpoint}/v1/models/${encodeURIComponent(task.model)}/layers/${task.layer}/heads/${task.head}/${task.circuit}`;
-  return { post: `${base}?${q}`, get: `${base}?variant=${task.variant}` };
+  return q;
 }
+
+/** The URL a task is POSTed to; its path without the query is where the stored result is read. */
+export function taskUrl(endpoint: string, arch: Architecture, task: ScanTask, vectors: VectorsPolicy = "f32"): { post: string; get: string } {
+  const base = `${endpoint}/v1/models/${encodeURIComponent(task.model)}/layers/${task.layer}/heads/${task.head}/${task.circuit}`;
+  return { post: `${base}?${taskQuery(arch, task, vectors)}`, get: `${base}?variant=${task.variant}` };
+}
+
+/**
+ * Floating-point operations of one factored SVD of A·Bᵀ, A and B [m, n] (kernels' svdFactored): two
+ * Householder QRs (2·2mn²), the n×n core product and its one-sided Jacobi (≈ 40n³ over the sweeps
+ * a head needs), and U = Q_A·U_core, V = Q_B·V_core (2·2mn²): 8mn² + 40n³.
+ */
+export const svdFlops = (m: number, n: number) => 8 * m * n * n + 40 * n ** 3;
 
 /** The expected work of a task's SVD, for its request deadline (factor rows: d_model, +1 with the augmented variant). */
 export function taskFlops(arch: Architecture, task: ScanTask): number {

@@ -53,7 +53,49 @@ export interface Report {
   entries: ReportEntry[];
   /** across heads: per-head median N_recon against the null's (the paper's Fig. 9a), and verdict counts */
   sad_overview?: ReturnType<typeof import("../analysis/sad-report").medianDistribution>;
-  failures?: Array<{ layer: number; head: number; circuit: string; variant: string; rotary_offset: number; type: string; status?: number; detail: string }>;
+  failures?: ReportFailure[];
+}
+
+export interface ReportFailure {
+  layer: number; head: number; circuit: "qk" | "ov"; variant: string; rotary_offset: number; type: string; status?: number; detail: string;
+}
+
+/**
+ * The report of a scan from its parts, in one place for the client-coordinated scan (cli/scan.ts) and
+ * the server-side job (jobs/scan-job.ts), so the two write the same document for the same heads.
+ */
+export function assembleReport(r: {
+  model: string;
+  checkpoint: { files: string[]; dtypes: string[] };
+  facts: ArchitectureFacts;
+  kvHeadOf: number[];
+  scan: {
+    circuits: string[]; variants: string[]; layers: number[]; heads: number[]; offsets: number[]; endpoint: string;
+    /** how U and V were stored (default f32) */
+    vectors?: Report["scan"]["vectors"];
+    sad?: Report["scan"]["sad"];
+  };
+  /** the distinct kernels that answered (recorded when there is exactly one) */
+  kernels: Array<{ name: string; simd: boolean }>;
+  entries: ReportEntry[];
+  sadOverview?: Report["sad_overview"];
+  failures: ReportFailure[];
+}): Report {
+  const { facts: f, scan: s } = r;
+  return {
+    schema: "headscope.scan-report/v1",
+    model: r.model,
+    checkpoint: r.checkpoint,
+    facts: { ...f, kv_head_of: r.kvHeadOf },
+    scan: {
+      circuits: s.circuits, variants: s.variants, layers: s.layers, heads: s.heads, rotary_offsets: f.rotary_dim ? s.offsets : [0], endpoint: s.endpoint, vectors: s.vectors ?? "f32",
+      ...(s.sad ? { sad: s.sad } : {}),
+    },
+    ...(r.kernels.length === 1 ? { kernel: r.kernels[0] } : {}),
+    entries: [...r.entries].sort(compareEntries),
+    ...(r.sadOverview ? { sad_overview: r.sadOverview } : {}),
+    ...(r.failures.length ? { failures: [...r.failures].sort(compareEntries) } : {}),
+  };
 }
 
 export function reportEntry(task: ScanTask, a: SvdAnswer, kvHead: number): ReportEntry {

@@ -8,7 +8,8 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { AppError } from "../errors";
-import { CIRCUITS, MODEL_NAME, type Circuit } from "../wire/head-request";
+import { MODEL_NAME } from "../wire/head-request";
+import { resolveScanOptions, ScanOptionError } from "../wire/scan-options";
 import { detectArchitecture, type Architecture } from "./architectures";
 import { Checkpoint, CheckpointError } from "./checkpoint";
 import { ensureExampleCheckpoint, EXAMPLE } from "./example-model";
@@ -23,7 +24,7 @@ import { Profile } from "./profile";
 import { sampleCosts } from "./sample-costs";
 import { storedAnswer } from "./stored-check";
 import { createProgress, type Counts } from "./progress";
-import { compareEntries, reportEntry, type Report, type ReportEntry } from "./report";
+import { assembleReport, reportEntry, type Report, type ReportEntry } from "./report";
 import { renderReportHtml } from "./report-html";
 import { ActivationSource, formOf, localWindows, sadHeadReport, sadRequest, uploadKey, uploadRequest, type ActivationUpload, type SadHeadReport } from "./sad";
 import { SadSummarySchema } from "../wire/analysis-request";
@@ -72,21 +73,6 @@ export interface ScanOptions {
 /** A user error: print the message, exit 2, store nothing. */
 export class UsageError extends Error {
   override name = "UsageError";
-}
-
-/** "all" or a list like "0,2,5-7", each within [0, n). */
-export function parseIndexList(spec: string, n: number, what: string): number[] {
-  if (spec === "all") return [...Array(n).keys()];
-  const out = new Set<number>();
-  for (const part of spec.split(",")) {
-    const m = /^(\d+)(?:-(\d+))?$/.exec(part.trim());
-    if (!m) throw new UsageError(`--${what}: ${JSON.stringify(part)} is not an index or a range a-b`);
-    const a = Number(m[1]);
-    const b = m[2] === undefined ? a : Number(m[2]);
-    if (b < a || b >= n) throw new UsageError(`--${what}: ${part} is outside 0..${n - 1}`);
-    for (let i = a; i <= b; i++) out.add(i);
-  }
-  return [...out].sort((x, y) => x - y);
 }
 
 /** A model name valid as a path segment, from the checkpoint's file or directory name. */
@@ -156,17 +142,7 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
     const model = o.modelName ?? (example ? EXAMPLE.name : defaultModelName(path));
     if (!MODEL_NAME.test(model)) throw new UsageError(`--model-name ${JSON.stringify(model)} must match ${MODEL_NAME.source}`);
     const f = arch.facts;
-    const circuits = o.circuits === "all" ? [...CIRCUITS] : (o.circuits.split(",").map((s) => s.trim()) as Circuit[]);
-    for (const c of circuits) if (!CIRCUITS.includes(c)) throw new UsageError(`--circuits: unknown circuit ${c}; use qk, ov or all`);
-    const variants = o.variants.split(",").map((s) => s.trim());
-    for (const v of variants) {
-      if (!["default", "raw", "raw_augmented", "folded", "folded_augmented"].includes(v)) throw new UsageError(`--variants: unknown variant ${v}`);
-    }
-    const offsets = o.rotaryOffsets.split(",").map((s) => Number(s.trim()));
-    if (offsets.some((x) => !Number.isSafeInteger(x) || x < 0)) throw new UsageError("--rotary-offsets: non-negative integers, e.g. 0,1,8");
-    if (f.rotary_dim === 0 && offsets.some((x) => x !== 0)) throw new UsageError(`--rotary-offsets: ${f.architecture} has no rotary embeddings`);
-    const layers = parseIndexList(o.layers, f.n_layers, "layers");
-    const heads = parseIndexList(o.heads, f.n_heads, "heads");
+    const { circuits, variants, offsets, layers, heads } = resolveScanOptions(o, f);
     const tasks = planTasks(arch, { model, circuits, layers, heads, variants, offsets });
     const failures: Array<{ task: ScanTask; outcome: Extract<Outcome, { ok: false }> }> = [];
     if (tasks.length === 0) throw new UsageError("nothing to scan: no variant of the chosen ones applies to these circuits");
@@ -446,15 +422,14 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
 
     // ── report ──
     const entries: ReportEntry[] = [...answers]
-      .map(([t, a]) => ({ ...reportEntry(t, a.answer, arch.kvHead(t.head)), ...(sads.has(t) ? { sad: sads.get(t) } : {}) }))
-      .sort(compareEntries);
-    const report: Report = {
-      schema: "headscope.scan-report/v1",
+      .map(([t, a]) => ({ ...reportEntry(t, a.answer, arch.kvHead(t.head)), ...(sads.has(t) ? { sad: sads.get(t) } : {}) }));
+    const report: Report = assembleReport({
       model,
       checkpoint: { files: ckpt.files.map((x) => basename(x)), dtypes: ckpt.dtypes() },
-      facts: { ...f, kv_head_of: [...Array(f.n_heads).keys()].map((h) => arch.kvHead(h)) },
+      facts: f,
+      kvHeadOf: [...Array(f.n_heads).keys()].map((h) => arch.kvHead(h)),
       scan: {
-        circuits, variants, layers, heads, rotary_offsets: f.rotary_dim ? offsets : [0], endpoint: o.endpoint ? "remote" : "local", vectors,
+        circuits, variants, layers, heads, offsets, endpoint: o.endpoint ? "remote" : "local", vectors,
         ...(activations
           ? {
               sad: {
@@ -468,20 +443,14 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
             }
           : {}),
       },
-      ...(kernels.size === 1 ? { kernel: [...kernels.values()][0] } : {}),
+      kernels: [...kernels.values()],
       entries,
-      ...(sads.size ? { sad_overview: medianDistribution([...sads.values()]) } : {}),
-      ...(failures.length
-        ? {
-            failures: failures
-              .map(({ task: t, outcome: x }) => ({
-                layer: t.layer, head: t.head, circuit: t.circuit, variant: t.variant, rotary_offset: t.offset, type: x.type,
-                ...(x.status ? { status: x.status } : {}), detail: x.detail,
-              }))
-              .sort(compareEntries),
-          }
-        : {}),
-    };
+      ...(sads.size ? { sadOverview: medianDistribution([...sads.values()]) } : {}),
+      failures: failures.map(({ task: t, outcome: x }) => ({
+        layer: t.layer, head: t.head, circuit: t.circuit, variant: t.variant, rotary_offset: t.offset, type: x.type,
+        ...(x.status ? { status: x.status } : {}), detail: x.detail,
+      })),
+    });
     if (!interrupted) {
       writeFileSync(join(out, "report.json"), JSON.stringify(report, null, 1) + "\n");
       if (o.html) writeFileSync(join(out, "report.html"), renderReportHtml(report));
@@ -522,7 +491,7 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
     }
     return { exitCode: interrupted ? 130 : failures.length ? 1 : 0, out, counts: { ...counts, tasks: tasks.length } };
   } catch (e) {
-    if (e instanceof CheckpointError || e instanceof UsageError || e instanceof AppError) {
+    if (e instanceof CheckpointError || e instanceof UsageError || e instanceof ScanOptionError || e instanceof AppError) {
       log(`headscope scan: ${e instanceof AppError ? `${e.type}: ${e.detail}` : e.message}`);
       return { exitCode: 2 };
     }

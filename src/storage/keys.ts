@@ -72,3 +72,17 @@ export const toyReportKey = (experiment: string, sha256: string) => `toy/${VERSI
 /** KV: the latest published toy report of an experiment (a pointer to its R2 object). */
 export const toyPointerKey = (experiment: string) => `toy/${VERSION}/${experiment}`;
 export const TOY_POINTER_PREFIX = `toy/${VERSION}/`;
+
+// Checkpoints uploaded for server-side scans (R2). Shards are content-addressed by their SHA-256, so
+// a shard already uploaded (by this or any other checkpoint) is never sent again; a checkpoint is a
+// small manifest naming its shards, index and config.json, addressed by the SHA-256 of the manifest.
+
+/** R2: one safetensors shard, by the SHA-256 of its bytes. */
+export const checkpointBlobKey = (sha256: string) => `checkpoints/${VERSION}/blobs/${sha256}`;
+/** R2: one checkpoint's manifest (wire/checkpoint.ts). */
+export const checkpointManifestKey = (id: string) => `checkpoints/${VERSION}/manifests/${id}.json`;
+export const CHECKPOINT_MANIFEST_PREFIX = `checkpoints/${VERSION}/manifests/`;
+
+/** R2: what a finished scan job wrote: `report.json` (as the CLI writes it) and the model `summary.json`. */
+export const scanReportKey = (job: string) => `scans/${VERSION}/${job}/report.json`;
+export const scanSummaryKey = (job: string, model: string) => `scans/${VERSION}/${job}/summary/${model}.json`;

@@ -12,6 +12,12 @@ test("the repository's wrangler.toml gives the local worker its bindings", () =>
   expect(cfg.bucket).toBe("headscope-results");
   expect(cfg.kvId).toMatch(/^[0-9a-f]{32}$/);
   expect(cfg.ratelimits).toEqual({ DEMO_LIMITER: { simple: { limit: 20, period: 60 } } });
+  // server-side scans: the queue, its consumer and dead-letter queue, the job Durable Object
+  expect(cfg.queueProducers).toEqual({ SCAN_QUEUE: { queueName: "headscope-scan" } });
+  expect(cfg.queueConsumers["headscope-scan"]).toMatchObject({ maxBatchSize: 10, maxRetries: 4, deadLetterQueue: "headscope-scan-dlq" });
+  expect(cfg.queueConsumers["headscope-scan-dlq"]).toBeDefined();
+  expect(cfg.durableObjects).toEqual({ SCAN_JOBS: { className: "ScanJob", useSQLite: true } });
+  expect(Number(cfg.vars.SCAN_WINDOW)).toBeGreaterThan(0);
 });
 
 test("inline tables, reordered keys, comments and single quotes are read as TOML", () => {
@@ -29,7 +35,10 @@ test("inline tables, reordered keys, comments and single quotes are read as TOML
       'name = "L"',
     ].join("\n"),
   );
-  expect(readWranglerToml(dir)).toEqual({ compatibilityDate: "2026-04-26", bucket: "b", kvId: "abc", ratelimits: { L: { simple: { limit: 3, period: 10 } } } });
+  expect(readWranglerToml(dir)).toEqual({
+    compatibilityDate: "2026-04-26", bucket: "b", kvId: "abc", ratelimits: { L: { simple: { limit: 3, period: 10 } } },
+    queueProducers: {}, queueConsumers: {}, durableObjects: {}, vars: {},
+  });
   writeFileSync(join(dir, "wrangler.toml"), "name = 'x'\n");
   expect(() => readWranglerToml(dir)).toThrow(/compatibility_date not found/);
   writeFileSync(join(dir, "wrangler.toml"), "name = \n");

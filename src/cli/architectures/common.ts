@@ -3,7 +3,8 @@
  * Checks shared by the adapters: which layers a checkpoint holds, and that every tensor a scan will
  * read exists with the expected shape, all before any request is sent.
  */
-import { CheckpointError, type Checkpoint } from "../checkpoint";
+import { CheckpointError } from "../checkpoint-error";
+import type { TensorSource as Checkpoint } from "../tensor-source";
 
 /** Layer indices found by a pattern with one capture group, required to be 0..n−1 without gaps. */
 export function countLayers(ckpt: Checkpoint, pattern: RegExp, what: string): number {

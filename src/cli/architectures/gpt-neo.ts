@@ -5,7 +5,7 @@
  * transposed. No q/k/v biases. Pre-attention LayerNorm `ln_1`. GPT-Neo does not scale its scores
  * (scale 1), local and global layers alike.
  */
-import type { Checkpoint } from "../checkpoint";
+import type { TensorSource as Checkpoint } from "../tensor-source";
 import { countLayers, expectShapes, resolveHeadCount } from "./common";
 import { configNumber, LayerCache, rawCols, transpose } from "./layout";
 import type { Architecture, ArchitectureOverrides, CircuitTensors, HeadTensors } from "./types";

@@ -6,7 +6,7 @@
  * columns h·d_head … are head h's W_O (transposed). Pre-attention LayerNorm `input_layernorm`.
  * Partial rotary: the first rotary_pct·d_head dimensions of q and k (rotate_half convention).
  */
-import type { Checkpoint } from "../checkpoint";
+import type { TensorSource as Checkpoint } from "../tensor-source";
 import { countLayers, expectShapes, resolveHeadCount } from "./common";
 import { configNumber, LayerCache, rawCols, transpose } from "./layout";
 import type { Architecture, ArchitectureOverrides, CircuitTensors, HeadTensors } from "./types";

@@ -6,7 +6,7 @@
  * h·d_head … are head h's W_O. Pre-attention LayerNorm `ln_1`. Scale 1/√d_head. No config.json:
  * d_head is 64 in every released GPT-2, so n_heads = d_model / 64 is inferred (and recorded as such).
  */
-import type { Checkpoint } from "../checkpoint";
+import type { TensorSource as Checkpoint } from "../tensor-source";
 import { countLayers, expectShapes, resolveHeadCount } from "./common";
 import { configNumber, LayerCache, rawCols } from "./layout";
 import type { Architecture, ArchitectureOverrides, CircuitTensors, HeadTensors } from "./types";

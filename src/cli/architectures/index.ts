@@ -3,7 +3,8 @@
  * Re-exports the adapters and picks one: from `--arch`, else from the tensor names (each adapter's
  * signature tensor), cross-checked against config.json's model_type when there is one.
  */
-import { CheckpointError, type Checkpoint } from "../checkpoint";
+import { CheckpointError } from "../checkpoint-error";
+import type { TensorSource as Checkpoint } from "../tensor-source";
 import { GPT_NEO_PATTERN, gptNeo } from "./gpt-neo";
 import { GPT_NEOX_PATTERN, gptNeox } from "./gpt-neox";
 import { GPT2_PATTERN, gpt2 } from "./gpt2";

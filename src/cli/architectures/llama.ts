@@ -8,7 +8,8 @@
  * the residual is divided by its RMS, not mean-centred, so folding multiplies γ in and centres
  * nothing (variant norm=rmsnorm, `centred: false`). Full rotary (rotate_half) with base rope_theta.
  */
-import { CheckpointError, type Checkpoint } from "../checkpoint";
+import { CheckpointError } from "../checkpoint-error";
+import type { TensorSource as Checkpoint } from "../tensor-source";
 import { countLayers, expectShapes } from "./common";
 import { configNumber, LayerCache, rawCols, transpose } from "./layout";
 import type { Architecture, ArchitectureOverrides, CircuitTensors, HeadTensors } from "./types";
