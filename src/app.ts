@@ -1,12 +1,16 @@
 /**
  * @module app
- * The Hono application: routes, request ids, and the one error handler that turns every failure into
+ * The Hono application: request ids, the HTTP middleware (http/: security headers, CORS, caching
+ * and conditional GETs), routes, and the one error handler that turns every failure into
  * `application/problem+json`. Unknown errors are logged with the request id and answered with a
  * generic 500 that leaks no stack or secret.
  */
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { AppError } from "./errors";
+import { cache } from "./http/cache";
+import { cors } from "./http/cors";
+import { security } from "./http/security";
 import type { AppEnv } from "./env";
 import { analyses } from "./routes/analyses";
 import { demo } from "./routes/demo";
@@ -29,6 +33,9 @@ export const app = new Hono<AppEnv>()
     await next();
     c.header("x-request-id", id);
   })
+  .use(security)
+  .use(cors)
+  .use(cache)
   .get("/v1", (c) =>
     c.json({
       name: "headscope",

@@ -23,25 +23,36 @@ import { sha256Hex } from "../services/sha256";
 
 const HEAD_PATH = "/v1/models/:model/layers/:layer/heads/:head/:circuit";
 
-export const headLinks = (p: HeadPath, variant: VariantName) => {
+/** Links addressed by variant and input hash: what they point to never changes (http/cache.ts). */
+export const headLinks = (p: HeadPath, variant: VariantName, sha256: string) => {
   const base = `/v1/models/${p.model}/layers/${p.layer}/heads/${p.head}/${p.circuit}`;
-  return { self: `${base}?variant=${variant}`, vectors: `${base}/vectors?variant=${variant}` };
+  const q = `?variant=${variant}&sha256=${sha256}`;
+  return { self: `${base}${q}`, vectors: `${base}/vectors${q}` };
 };
 
 const answer = (p: HeadPath, s: SvdSummary, computed?: boolean): SvdAnswer => ({
   ...s,
   ...(computed === undefined ? {} : { computed }),
-  links: headLinks(p, s.variant.name),
+  links: headLinks(p, s.variant.name, s.input.sha256),
 });
 
 
-const VariantQuery = z.object({ variant: z.enum(VARIANTS).optional() });
+/** GET …/{circuit}[/vectors]: the variant (optional when only one is stored) and the input hash (optional). */
+export const HeadResultQuery = z.object({
+  variant: z.enum(VARIANTS).optional(),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/, "sha256 must be 64 lowercase hex digits").optional(),
+});
 
-/** The stored summary a GET addresses (its variant: the one asked for, or the only one stored). */
-async function storedSummary(store: ResultStore, path: HeadPath, asked: VariantName | undefined): Promise<SvdSummary> {
-  const v = await pickVariant(store, path, asked);
+/**
+ * The stored summary a GET addresses (its variant: the one asked for, or the only one stored). With
+ * sha256 it must come from that input, so the answer at such a URL never changes.
+ */
+async function storedSummary(store: ResultStore, path: HeadPath, q: z.infer<typeof HeadResultQuery>): Promise<SvdSummary> {
+  const v = await pickVariant(store, path, q.variant);
   const summary = await store.getSummary(path, v);
-  if (!summary) throw new ResultNotFound(`no ${v} result stored for ${path.model} layer ${path.layer} head ${path.head} ${path.circuit}`);
+  const what = `${path.model} layer ${path.layer} head ${path.head} ${path.circuit}`;
+  if (!summary) throw new ResultNotFound(`no ${v} result stored for ${what}`);
+  if (q.sha256 && summary.input.sha256 !== q.sha256) throw new ResultNotFound(`no ${v} result of input ${q.sha256} stored for ${what}`);
   return summary;
 }
 
@@ -89,14 +100,14 @@ export const heads = new Hono<AppEnv>()
   )
   .get(HEAD_PATH, async (c) => {
     const path = parseParams(HeadPathSchema, c.req.param(), "path");
-    const { variant } = parseParams(VariantQuery, c.req.query(), "query");
-    return c.json(answer(path, await storedSummary(new ResultStore(c.env), path, variant)));
+    const query = parseParams(HeadResultQuery, c.req.query(), "query");
+    return c.json(answer(path, await storedSummary(new ResultStore(c.env), path, query)));
   })
   .get(`${HEAD_PATH}/vectors`, async (c) => {
     const path = parseParams(HeadPathSchema, c.req.param(), "path");
-    const { variant } = parseParams(VariantQuery, c.req.query(), "query");
+    const query = parseParams(HeadResultQuery, c.req.query(), "query");
     const store = new ResultStore(c.env);
-    const summary = await storedSummary(store, path, variant);
+    const summary = await storedSummary(store, path, query);
     const v = summary.variant.name;
     const obj = await store.getVectors(summary.vectors.key);
     if (!obj) throw new ResultNotFound(`vectors ${summary.vectors.key} are missing`);

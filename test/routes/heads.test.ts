@@ -44,7 +44,7 @@ describe("round trip", () => {
     expect(relErr(a.singular_values, gpt2.reference.qk.folded_augmented)).toBeLessThan(1e-5);
     expect(a.checks.every((c: any) => c.passed)).toBe(true);
     expect(a.input.sha256).toMatch(/^[0-9a-f]{64}$/);
-    expect(a.links.self).toBe(`${PATH}/qk?variant=folded_augmented`);
+    expect(a.links.self).toBe(`${PATH}/qk?variant=folded_augmented&sha256=${a.input.sha256}`);
 
     const g = await get(a.links.self);
     expect(g.status).toBe(200);
