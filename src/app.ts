@@ -14,6 +14,7 @@ import { security } from "./http/security";
 import type { AppEnv } from "./env";
 import { analyses } from "./routes/analyses";
 import { demo } from "./routes/demo";
+import { docs } from "./routes/docs";
 import { toy } from "./routes/toy";
 import { heads } from "./routes/heads";
 import { models } from "./routes/models";
@@ -54,6 +55,7 @@ export const app = new Hono<AppEnv>()
   )
   .route("/", analyses)
   .route("/", demo)
+  .route("/", docs)
   .route("/", toy)
   .route("/", heads)
   .route("/", models)

@@ -31,7 +31,7 @@ import { parseParams } from "./validate";
 import { sha256Hex } from "../services/sha256";
 
 const HEAD = "/v1/models/:model/layers/:layer/heads/:head";
-const IdParam = z.object({ id: z.string().regex(/^[0-9a-f]{64}$/, "id must be 64 hex digits") });
+export const IdParam = z.object({ id: z.string().regex(/^[0-9a-f]{64}$/, "id must be 64 hex digits") });
 
 
 /** JSON with sorted keys, so the id does not depend on the order options were written in. */
