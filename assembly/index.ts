@@ -1,12 +1,11 @@
 /**
  * @module index
- * The WebAssembly export list, and nothing else. The host (src/kernels/kernels.ts) owns all memory
+ * The WebAssembly export list, and nothing else. The host (src/kernels/: instance.ts, svd.ts, sad.ts, toy.ts) owns all memory
  * traffic: reset, alloc, copy in, call, copy out.
  */
 export { reset, alloc } from "./shared/arena";
 export { svdJacobi } from "./svd/jacobi";
-export { svdFactored, svdFactoredBatch, svdFactoredWorkspace } from "./svd/factored";
-export { qrHouseholder } from "./svd/qr";
+export { svdFactored, svdFactoredWorkspace } from "./svd/factored";
 export { toyReconPass, toyAttentionPass } from "./toy/passes";
 
 /** 1 when this build uses 128-bit SIMD, 0 for the scalar build. */

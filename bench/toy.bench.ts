@@ -6,13 +6,13 @@
  * build/toy.bench.mjs, next to the .wasm kernels. Prints one JSON line per case, then a table.
  */
 import { fileURLToPath } from "node:url";
-import { loadKernels, loadToyKernels } from "../src/kernels/load-node";
+import { loadKernels } from "../src/kernels/load-node";
 import { MANY_PAIRS, SINGLE_PAIR, type ToyConfig } from "../src/toy/config";
 import { trainToy } from "../src/toy/train";
 
 const wasmPath = fileURLToPath(new URL("./kernels.release.wasm", import.meta.url));
 const kernels = loadKernels("release", wasmPath);
-const passes = loadToyKernels("release", wasmPath);
+const passes = loadKernels("release", wasmPath);
 
 interface Case {
   name: string;

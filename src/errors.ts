@@ -47,6 +47,14 @@ export class InvalidRequest extends AppError {
   }
 }
 
+/** A GET or analysis without `?variant=` for a head that has several variants stored. */
+export class SeveralVariantsStored extends InvalidRequest {
+  override name = "SeveralVariantsStored";
+  constructor(variants: readonly string[]) {
+    super(`several variants are stored (${variants.join(", ")}); choose one with ?variant=`, { variants });
+  }
+}
+
 export class MalformedSafetensors extends AppError {
   override name = "MalformedSafetensors";
   constructor(detail: string) {

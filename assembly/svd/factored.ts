@@ -387,27 +387,3 @@ function finish(
   if (!(ou <= limit) || !(ov <= limit) || !(res <= limit)) return STATUS_CHECK_FAILED;
   return STATUS_OK;
 }
-
-/**
- * `svdFactored` for `count` heads of one layer, packed one after another (a: count·m·n, u and v:
- * count·m·k, s: count·k, diag: count·DIAG_LENGTH, status: count i32). Every head runs even when an
- * earlier one fails; the return value is the first non-zero status, or STATUS_OK.
- */
-export function svdFactoredBatch(
-  count: i32, m: i32, n: i32, a: usize, b: usize, u: usize, s: usize, v: usize,
-  work: usize, diag: usize, status: usize,
-): i32 {
-  const k = m < n ? m : n;
-  const ab = (<usize>m * <usize>n) << 3;
-  const uv = (<usize>m * <usize>k) << 3;
-  let first = STATUS_OK;
-  for (let h = 0; h < count; h++) {
-    const st = svdFactored(
-      m, n, a + <usize>h * ab, b + <usize>h * ab, u + <usize>h * uv, s + ((<usize>(h * k)) << 3),
-      v + <usize>h * uv, work, diag + ((<usize>(h * DIAG_LENGTH)) << 3),
-    );
-    store<i32>(status + (<usize>h << 2), st);
-    if (first == STATUS_OK && st != STATUS_OK) first = st;
-  }
-  return first;
-}

@@ -1,7 +1,7 @@
 /**
  * @module toy/passes
  * The per-sample passes of the toy model's loss and gradient (method §6), the only part of a training
- * step whose cost grows with the batch. The host (src/toy/model.ts through src/kernels/kernels.ts)
+ * step whose cost grows with the batch. The host (src/toy/model.ts through src/kernels/toy.ts)
  * forms the per-step products G = W_effᵀ W_eff and M = W_effᵀ Ω W_eff in feature space and maps the
  * gradients collected here (dG, db, dM) back to W, W_Q, W_K. Tokens are compressed sparse rows.
  *

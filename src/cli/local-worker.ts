@@ -8,6 +8,7 @@
 import { randomBytes } from "node:crypto";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { readWranglerToml } from "./wrangler-config";
 
 export interface LocalWorker {
   url: string;
@@ -15,27 +16,6 @@ export interface LocalWorker {
   /** workerd's process id, when found (for memory figures) */
   pid?: number;
   stop(): Promise<void>;
-}
-
-/** The values of wrangler.toml the local runtime needs (the file stays the one source of truth). */
-export function readWranglerToml(root: string) {
-  const toml = readFileSync(join(root, "wrangler.toml"), "utf8");
-  const get = (re: RegExp, what: string) => {
-    const m = re.exec(toml);
-    if (!m) throw new Error(`wrangler.toml: ${what} not found`);
-    return m[1];
-  };
-  return {
-    compatibilityDate: get(/^compatibility_date\s*=\s*"([^"]+)"/m, "compatibility_date"),
-    bucket: get(/\[\[r2_buckets\]\][^[]*?bucket_name\s*=\s*"([^"]+)"/s, "r2 bucket_name"),
-    kvId: get(/\[\[kv_namespaces\]\][^[]*?\bid\s*=\s*"([^"]+)"/s, "kv namespace id"),
-    /** [[ratelimits]] bindings: name → simple { limit, period } */
-    ratelimits: Object.fromEntries(
-      [...toml.matchAll(/\[\[ratelimits\]\][^[]*?name\s*=\s*"([^"]+)"[^[]*?simple\s*=\s*\{\s*limit\s*=\s*(\d+)\s*,\s*period\s*=\s*(\d+)\s*\}/gs)].map(
-        (m) => [m[1], { simple: { limit: Number(m[2]), period: Number(m[3]) } }],
-      ),
-    ),
-  };
 }
 
 /** Child processes of this process named workerd (Linux /proc). */

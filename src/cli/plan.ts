@@ -39,13 +39,10 @@ const HAS_BIAS = (a: Architecture) => {
 };
 
 /** The variants scanned for a circuit; ov never has augmented variants, qk only with biases. */
-export function variantsFor(circuit: Circuit, wanted: string[], hasBias: boolean, hasNorm: boolean): VariantName[] {
-  if (wanted.length === 1 && wanted[0] === "default") {
-    const folded = hasNorm ? "folded" : "raw";
-    return [circuit === "qk" && hasBias ? (`${folded}_augmented` as VariantName) : (folded as VariantName)];
-  }
+export function variantsFor(circuit: Circuit, wanted: string[], hasBias: boolean): VariantName[] {
+  if (wanted.length === 1 && wanted[0] === "default") return [circuit === "qk" && hasBias ? "folded_augmented" : "folded"];
   return wanted.filter((v): v is VariantName => (VARIANTS as readonly string[]).includes(v)).filter(
-    (v) => !(v.endsWith("_augmented") && (circuit === "ov" || !hasBias)) && !(v.startsWith("folded") && !hasNorm),
+    (v) => !(v.endsWith("_augmented") && (circuit === "ov" || !hasBias)),
   );
 }
 
@@ -54,12 +51,11 @@ export const offsetModelName = (model: string, offset: number) => (offset === 0 
 
 export function planTasks(arch: Architecture, o: PlanOptions): ScanTask[] {
   const hasBias = HAS_BIAS(arch);
-  const hasNorm = true;
   const tasks: ScanTask[] = [];
   for (const layer of o.layers) {
     for (const head of o.heads) {
       for (const circuit of o.circuits) {
-        for (const variant of variantsFor(circuit, o.variants, hasBias, hasNorm)) {
+        for (const variant of variantsFor(circuit, o.variants, hasBias)) {
           const offsets = circuit === "qk" && arch.facts.rotary_dim > 0 ? o.offsets : [0];
           for (const offset of offsets) tasks.push({ layer, head, circuit, variant, offset, model: offsetModelName(o.model, offset) });
         }

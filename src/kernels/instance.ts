@@ -1,14 +1,78 @@
 /**
  * @module kernels/instance
- * The worker's kernels: the SIMD build, imported as a compiled WebAssembly.Module (Workers may not
- * compile bytes at run time) and instantiated once per isolate, on first use.
+ * One instantiated kernels module and the one allocation rule every boundary part follows: `call`
+ * resets the arena, runs the part's body (allocate everything, create views, copy in, call, copy out)
+ * and resets again; `alloc` counts bytes and never returns 0. Workers forbid compiling bytes at run
+ * time, so callers pass a compiled WebAssembly.Module (the worker imports one; Node compiles the file).
  */
-import wasmModule from "../../build/kernels.release.wasm";
-import { createKernels, type WasmKernels } from "./kernels";
+import { KernelFault } from "../errors";
 
-let kernels: WasmKernels | undefined;
+/** Every export of assembly/index.ts. */
+export interface KernelExports {
+  memory: WebAssembly.Memory;
+  reset(): void;
+  alloc(bytes: number): number;
+  simdEnabled(): number;
+  svdJacobi(m: number, n: number, a: number, lda: number, s: number, v: number, ldv: number, work: number, diag: number): number;
+  svdFactored(m: number, n: number, a: number, b: number, u: number, s: number, v: number, work: number, diag: number): number;
+  svdFactoredWorkspace(m: number, n: number): number;
+  sadWorkspace(t: number, r: number): number;
+  sadRun(
+    nb: number, b0: number, t: number, m: number, r: number, x: number, u: number, s: number, v: number, nrot: number,
+    q: number, scale: number, tau: number, flags: number, work: number, cap: number, counts: number, pairs: number,
+    nrec: number, rt: number, score: number, relTotal: number, usage: number, selected: number, nullHist: number,
+    nullRt: number,
+  ): number;
+  sadPairTerms(
+    t: number, m: number, r: number, x: number, u: number, s: number, v: number, q: number, d: number, src: number,
+    terms: number, rel: number, work: number,
+  ): number;
+  toyReconPass(n: number, tokens: number, ptr: number, idx: number, val: number, gram: number, b: number, dGram: number, db: number, backward: number, work: number, out: number): number;
+  toyAttentionPass(
+    n: number, m: number, samples: number, ptr: number, idx: number, val: number, mOmega: number,
+    tplPtr: number, tplKey: number, tplVal: number, beta: number, lambda: number, dM: number, backward: number, work: number, out: number,
+  ): number;
+}
 
-export function getKernels(): WasmKernels {
-  kernels ??= createKernels(wasmModule, "wasm-release");
-  return kernels;
+export interface KernelInstance {
+  readonly exports: KernelExports;
+  readonly simd: boolean;
+  /** Allocates `bytes` bytes (16-byte aligned) in the current call; throws KernelFault when memory cannot grow. */
+  alloc(bytes: number): number;
+  /** Runs `body` between two arena resets (views must be created after the body's last `alloc`). */
+  call<T>(body: () => T): T;
+}
+
+/** Instantiates a compiled kernels module. */
+export function instantiate(module: WebAssembly.Module): KernelInstance {
+  const instance = new WebAssembly.Instance(module, {
+    env: {
+      abort(_msg: number, _file: number, line: number, column: number): never {
+        throw new KernelFault(`WebAssembly abort at ${line}:${column}`);
+      },
+    },
+  });
+  const ex = instance.exports as unknown as KernelExports;
+  return {
+    exports: ex,
+    simd: ex.simdEnabled() === 1,
+    alloc(bytes: number): number {
+      const ptr = ex.alloc(bytes);
+      if (ptr === 0) throw new KernelFault(`WebAssembly memory could not grow to ${bytes} more bytes`);
+      return ptr;
+    },
+    call<T>(body: () => T): T {
+      ex.reset();
+      try {
+        return body();
+      } finally {
+        ex.reset();
+      }
+    },
+  };
+}
+
+/** Throws KernelFault for any status but STATUS_OK (the statuses a kernel can only return on a bug). */
+export function invalidArgument(status: number, kernel: string): never {
+  throw new KernelFault(`${kernel}: invalid argument ${-status} (status ${status})`);
 }

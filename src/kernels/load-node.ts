@@ -5,7 +5,8 @@
  */
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { createKernels, createToyKernels } from "./kernels";
+import { createKernels } from "./kernels";
+import type { Kernels } from "./types";
 
 export type KernelBuild = "release" | "scalar";
 
@@ -26,11 +27,7 @@ function compileKernels(path: string): WebAssembly.Module {
   return new Module(bytes);
 }
 
-export function loadKernels(build: KernelBuild = "release", path = kernelPath(build)) {
+/** The kernels (SVD, SAD and the toy's passes) of one build, from its .wasm file. */
+export function loadKernels(build: KernelBuild = "release", path = kernelPath(build)): Kernels {
   return createKernels(compileKernels(path), `wasm-${build}`);
-}
-
-/** The toy model's per-sample passes (issue 5), from the same .wasm file. */
-export function loadToyKernels(build: KernelBuild = "release", path = kernelPath(build)) {
-  return createToyKernels(compileKernels(path), `wasm-${build}`);
 }

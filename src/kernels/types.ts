@@ -1,8 +1,9 @@
 /**
  * @module kernels/types
- * The plain interface every SVD implementation offers: the WebAssembly kernels (kernels.ts) and the
- * slow, obvious oracle the tests hold them against. Matrices are row-major; results are float64.
+ * The kernels' types: matrices, results, and the one Kernels interface (plus the SVD view the test
+ * oracle also implements). Matrices are row-major; results are float64.
  */
+import type { ToyPassGradients, ToyPassInput } from "./toy";
 
 /** A row-major matrix. */
 export interface Matrix {
@@ -41,13 +42,6 @@ export interface Svd {
   diagnostics: SvdDiagnostics;
 }
 
-export interface Kernels {
-  readonly name: string;
-  /** Thin SVD of A [m, n]; k = min(m, n). */
-  svd(a: Matrix): Svd;
-  /** Thin SVD of A·Bᵀ from its factors A, B [m, n]; k = min(m, n). Never forms A·Bᵀ. */
-  factoredSvd(a: Matrix, b: Matrix): Svd;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Sparse attention decomposition (method §4)
@@ -116,7 +110,16 @@ export interface PairTerms {
   relative: Float64Array;
 }
 
-export interface SadKernels {
+/** The WebAssembly kernels (kernels.ts): one instance, three parts (svd.ts, sad.ts, toy.ts). */
+export interface Kernels {
+  readonly name: string;
+  /** true for the SIMD build */
+  readonly simd: boolean;
+  /** Thin SVD of A [m, n]; k = min(m, n). */
+  svd(a: Matrix): Svd;
+  /** Thin SVD of A·Bᵀ from its factors A, B [m, n]; k = min(m, n). Never forms A·Bᵀ. */
+  factoredSvd(a: Matrix, b: Matrix): Svd;
+  /** Sparse attention decomposition of a batch (method §4). */
   sad(input: SadInput): SadRaw;
   /**
    * t_k(d, s) and t̃_k(d, s) of one prompt X [tokens, rows], in the singular basis or (with `rotation`
@@ -130,4 +133,12 @@ export interface SadKernels {
     src: number,
     rotation?: Float64Array,
   ): PairTerms;
+  /** The toy model's per-sample passes; returns the mean reconstruction loss and mean CE, gradients into `grads`. */
+  toyPasses(input: ToyPassInput, grads?: ToyPassGradients): { recon: number; ce: number };
 }
+
+/** The part of Kernels that the slow, obvious test oracle also implements. */
+export type SvdKernels = Pick<Kernels, "name" | "svd" | "factoredSvd">;
+
+/** What the toy trainer needs for its per-sample passes. */
+export type ToyPasses = Pick<Kernels, "name" | "simd" | "toyPasses">;

@@ -4,10 +4,9 @@
  * (POST /v1/demo/analyze: at most DEMO_MAX_BODY_BYTES, rate-limited per client, nothing stored).
  */
 import { Hono } from "hono";
-import { bodyLimit } from "hono/body-limit";
-import { AppError, PayloadTooLarge } from "../errors";
+import { AppError } from "../errors";
 import type { AppEnv } from "../env";
-import { getKernels } from "../kernels/instance";
+import { getKernels } from "../kernels/worker";
 import { analyzeUpload, inferCircuit } from "../services/analyze-upload";
 import { HeadOptionsSchema } from "../wire/head-request";
 import { parseSafetensors } from "../wire/safetensors";
@@ -16,6 +15,7 @@ import { renderDemoPage } from "../demo/page";
 import { DEMO_CSS } from "../demo/styles";
 import demoScript from "../../build/demo-client.js";
 import toyWorkerScript from "../../build/toy-worker.js";
+import { limitBody } from "./body-limit";
 import { parseParams } from "./validate";
 
 class RateLimited extends AppError {
@@ -50,15 +50,10 @@ export const demo = new Hono<AppEnv>()
       if (!success) throw new RateLimited();
       await next();
     },
-    bodyLimit({
-      maxSize: DEMO_LIMITS.maxBodyBytes,
-      onError: () => {
-        throw new PayloadTooLarge(
-          `the demo accepts heads up to ${DEMO_LIMITS.maxBodyBytes} bytes (1 MiB); run a local server (npm start) for larger ones`,
-          DEMO_LIMITS.maxBodyBytes,
-        );
-      },
-    }),
+    limitBody(
+      DEMO_LIMITS.maxBodyBytes,
+      `the demo accepts heads up to ${DEMO_LIMITS.maxBodyBytes} bytes (1 MiB); run a local server (npm start) for larger ones`,
+    ),
     async (c) => {
       const options = parseParams(HeadOptionsSchema.omit({ overwrite: true }), c.req.query(), "query");
       const parsed = parseSafetensors(new Uint8Array(await c.req.arrayBuffer()));

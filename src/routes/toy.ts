@@ -5,25 +5,19 @@
  * toy.json of one). Idempotent on identical content.
  */
 import { Hono } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import { requireToken } from "../auth";
-import { InvalidRequest, PayloadTooLarge, ResultNotFound } from "../errors";
+import { InvalidRequest, ResultNotFound } from "../errors";
 import type { AppEnv } from "../env";
+import { publishToyReport } from "../services/toy-reports";
 import { ResultStore } from "../storage/result-store";
 import { EXPERIMENT_NAME, TOY_REPORT_LIMIT_BYTES, ToyReportSchema } from "../wire/toy-report";
-import { sha256Hex } from "../services/sha256";
-
+import { limitBody } from "./body-limit";
 
 export const toy = new Hono<AppEnv>()
   .post(
     "/v1/toy/reports",
     requireToken,
-    bodyLimit({
-      maxSize: TOY_REPORT_LIMIT_BYTES,
-      onError: () => {
-        throw new PayloadTooLarge(`a toy report may be at most ${TOY_REPORT_LIMIT_BYTES} bytes`, TOY_REPORT_LIMIT_BYTES);
-      },
-    }),
+    limitBody(TOY_REPORT_LIMIT_BYTES, `a toy report may be at most ${TOY_REPORT_LIMIT_BYTES} bytes`),
     async (c) => {
       const body = await c.req.arrayBuffer();
       let json: unknown;
@@ -37,15 +31,8 @@ export const toy = new Hono<AppEnv>()
         const issue = parsed.error.issues[0];
         throw new InvalidRequest(`not a headscope.toy/v1 report: ${issue.path.join(".") || "body"}: ${issue.message}`);
       }
-      const report = parsed.data;
-      const sha256 = await sha256Hex(body);
-      const store = new ResultStore(c.env);
-      const { pointer, computed } = await store.putToyReport(report.experiment, sha256, new Uint8Array(body), {
-        seeds: report.summary.seeds,
-        passed: report.summary.passed,
-        runs: report.runs.length,
-      });
-      return c.json({ ...pointer, stored: computed, links: { self: `/v1/toy/reports/${report.experiment}` } }, computed ? 201 : 200);
+      const { pointer, computed } = await publishToyReport(new ResultStore(c.env), new Uint8Array(body), parsed.data);
+      return c.json({ ...pointer, stored: computed, links: { self: `/v1/toy/reports/${pointer.experiment}` } }, computed ? 201 : 200);
     },
   )
   .get("/v1/toy/reports", async (c) => c.json({ reports: await new ResultStore(c.env).listToyReports() }))

@@ -9,7 +9,6 @@ import { alignFeatures, cosines, normalizeRows } from "../analysis/alignment";
 import { RNG_NAME } from "../analysis/random";
 import { MissingTensor, ShapeMismatch } from "../errors";
 import type { Matrix } from "../kernels/types";
-import { analysisDetailKey } from "../storage/keys";
 import { ALIGNMENT_TENSORS, ANALYSIS_LIMITS, type AlignmentQuery } from "../wire/analysis-request";
 import type { HeadPath } from "../wire/head-request";
 import { decodeFloat, encodeSafetensors, type TensorView } from "../wire/safetensors";
@@ -47,6 +46,8 @@ export function alignHead(
   options: AlignmentQuery,
   input: { sha256: string; bytes: number },
   id: string,
+  /** where the detail object will be stored (ResultStore.analysisDetailKey), recorded in the summary */
+  detailKey: string,
 ) {
   requireNonzero(basis, path.circuit);
   const r = alignFeatures(inputs.features, basis, {
@@ -61,7 +62,7 @@ export function alignHead(
   const fhat = normalizeRows(inputs.features, ALIGNMENT_TENSORS.features);
   const cu = cosines(fhat, n, d, basis.U, basis.k);
   const cv = cosines(fhat, n, d, basis.V, basis.k);
-  const key = analysisDetailKey(path, "alignment", id);
+  const key = detailKey;
   const detail = encodeSafetensors(
     { C_U: { dtype: "F32", shape: [n, basis.k], data: cu }, C_V: { dtype: "F32", shape: [n, basis.k], data: cv } },
     {

@@ -23,7 +23,7 @@ export function inferCircuit(parsed: ParsedSafetensors, asked?: string): Circuit
   throw new InvalidRequest("send W_Q and W_K (qk) or W_V and W_O (ov)", { tensors: [...names.keys()] });
 }
 
-export function analyzeUpload(kernels: Kernels & { simd?: boolean }, parsed: ParsedSafetensors, circuit: Circuit, options: HeadOptions) {
+export function analyzeUpload(kernels: Kernels, parsed: ParsedSafetensors, circuit: Circuit, options: HeadOptions) {
   const weights = readHeadWeights(circuit, parsed);
   const { a, b, variant } = buildHeadFactors(weights, options);
   const svd = kernels.factoredSvd(a, b);

@@ -2,13 +2,12 @@
  * @module services/decompose-head
  * One head's SVD, end to end but without I/O: factors in the requested variant, the WebAssembly
  * factored SVD, the checks it ran, and the two things that get stored — the JSON summary and the
- * U, S, V safetensors. Routes call this; it never imports Hono or touches storage bindings.
+ * U, S, V safetensors. services/head-results.ts calls this; it never imports Hono or touches storage.
  */
 import type { Kernels, Svd } from "../kernels/types";
 import { encodeSafetensors } from "../wire/safetensors";
 import type { HeadOptions, HeadPath } from "../wire/head-request";
 import type { SvdSummary } from "../wire/svd-result";
-import { vectorsKey } from "../storage/keys";
 import { buildHeadFactors } from "./head-factors";
 import type { HeadWeights } from "./head-weights";
 
@@ -50,17 +49,18 @@ export function summarizeSpectrum(s: ArrayLike<number>) {
 }
 
 export function decomposeHead(
-  kernels: Kernels & { simd?: boolean },
+  kernels: Kernels,
   path: HeadPath,
   weights: HeadWeights,
   options: HeadOptions,
   input: InputFacts,
+  /** where the vectors will be stored (ResultStore.vectorsKey), recorded in the summary */
+  vectorsKey: string,
 ): DecomposedHead {
   const { a, b, variant } = buildHeadFactors(weights, options);
   const svd: Svd = kernels.factoredSvd(a, b);
   const { m, k, diagnostics: dg } = svd;
   const limit = CHECK_FACTOR * EPS * Math.max(m, weights.dHead);
-  const key = vectorsKey(path, variant.name, input.sha256);
   const summary: SvdSummary = {
     schema: "headscope.svd/v1",
     model: path.model,
@@ -83,7 +83,7 @@ export function decomposeHead(
     input: { sha256: input.sha256, bytes: input.bytes, dtypes: weights.dtypes },
     kernel: { name: kernels.name, simd: kernels.simd ?? false },
     vectors: {
-      key,
+      key: vectorsKey,
       format: "safetensors",
       tensors: { U: [m, k], S: [k], V: [m, k] },
       dtype: { U: "F32", S: "F64", V: "F32" },

@@ -10,9 +10,8 @@
 import { HAAR_NAME, RNG_NAME, seededRotations } from "../analysis/random";
 import { aggregateSad, decomposeTerms, type SadAggregates } from "../analysis/sad-stats";
 import { InvalidRequest, MissingTensor, NonFiniteInput, ShapeMismatch } from "../errors";
-import { sadCandidatesPerPrompt } from "../kernels/kernels";
-import type { Kernels, SadKernels } from "../kernels/types";
-import { analysisDetailKey } from "../storage/keys";
+import { sadCandidatesPerPrompt } from "../kernels/sad";
+import type { Kernels } from "../kernels/types";
 import { ANALYSIS_LIMITS, SAD_TENSORS, type SadOptions } from "../wire/analysis-request";
 import type { HeadPath, Variant } from "../wire/head-request";
 import { decodeFloat, encodeSafetensors, type ParsedSafetensors } from "../wire/safetensors";
@@ -185,13 +184,15 @@ export interface SadResult {
  * @param id - the analysis id (hash of body, options and SVD), used for the detail key
  */
 export function decomposeAttention(
-  kernels: Kernels & SadKernels & { simd?: boolean },
+  kernels: Kernels,
   path: HeadPath,
   basis: HeadBasis,
   batch: TokenBatch,
   options: SadOptions,
   input: { sha256: string; bytes: number },
   id: string,
+  /** where the detail object will be stored (ResultStore.analysisDetailKey), recorded in the summary */
+  detailKey: string,
 ): SadResult {
   requireNonzero(basis, "qk");
   const seeds = Array.from({ length: options.null_seeds }, (_, i) => i);
@@ -229,7 +230,7 @@ export function decomposeAttention(
     const P = raw.positive;
     const offsets = new Int32Array(P + 1);
     for (let i = 0; i < P; i++) offsets[i + 1] = offsets[i] + raw.nRecon[i];
-    const key = analysisDetailKey(path, "sad", id);
+    const key = detailKey;
     detail = encodeSafetensors(
       {
         pairs: { dtype: "I32", shape: [P, 3], data: raw.pairs },

@@ -9,16 +9,13 @@
 import { ResultNotFound } from "../errors";
 import type { VariantName } from "../wire/head-request";
 import type { SvdSummary } from "../wire/svd-result";
-import { parseAnalysisKey } from "../storage/keys";
+import type { ResultStore } from "../storage/result-store";
 
-/** What the service reads (ResultStore implements it). */
-export interface SummarySource {
-  /** summary keys with the metadata stored beside them (`summaryMetadata` of the summary, when present) */
-  listModelKeysWithMetadata(model: string): Promise<Array<{ name: string; metadata?: unknown }>>;
-  getSummaryByKey(key: string): Promise<SvdSummary | undefined>;
-  listModelSadKeys(model: string): Promise<string[]>;
-  getAnalysis(key: string): Promise<unknown | undefined>;
-}
+/**
+ * What the service reads (ResultStore implements it): head listings carry the metadata stored beside
+ * each summary (`summaryMetadata` of the summary, when present).
+ */
+export type SummarySource = Pick<ResultStore, "listModelHeads" | "getSummary" | "listModelAnalyses" | "getAnalysis">;
 
 /** The digest of one stored SAD result (method §4), as the summary and the CLI's report show it. */
 export interface SadDigest {
@@ -135,29 +132,31 @@ const CIRCUIT_ORDER = { qk: 0, ov: 1 } as const;
 
 /** @throws ResultNotFound when nothing is stored for the model */
 export async function summarizeModel(source: SummarySource, model: string): Promise<ModelSummary> {
-  const listed = await source.listModelKeysWithMetadata(model);
+  const listed = await source.listModelHeads(model);
   const entries: ModelSummaryEntry[] = [];
   // rows come from the listing's metadata; only summaries stored without it are read one by one
-  const keys: string[] = [];
+  const unlisted: typeof listed = [];
   for (const k of listed) {
     const e = entryFromMetadata(k.metadata);
     if (e) entries.push(e);
-    else keys.push(k.name);
+    else unlisted.push(k);
   }
-  for (let i = 0; i < keys.length; i += READ_BATCH) {
-    const batch = await Promise.all(keys.slice(i, i + READ_BATCH).map((k) => source.getSummaryByKey(k)));
+  for (let i = 0; i < unlisted.length; i += READ_BATCH) {
+    const batch = await Promise.all(unlisted.slice(i, i + READ_BATCH).map((k) => source.getSummary(k.path, k.variant)));
     for (const s of batch) if (s && s.model === model) entries.push(summaryEntry(s));
   }
   if (entries.length === 0) throw new ResultNotFound(`nothing is stored for model ${model}`);
-  const sadKeys = (await source.listModelSadKeys(model)).sort();
+  const sads = (await source.listModelAnalyses(model, "sad")).sort(
+    (a, b) => a.path.layer - b.path.layer || a.path.head - b.path.head || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
+  );
   const byHead = new Map(entries.filter((e) => e.circuit === "qk").map((e) => [`${e.layer}/${e.head}/${e.variant}`, e]));
-  for (let i = 0; i < sadKeys.length; i += READ_BATCH) {
-    const keys = sadKeys.slice(i, i + READ_BATCH);
-    const batch = await Promise.all(keys.map((k) => source.getAnalysis(k)));
+  for (let i = 0; i < sads.length; i += READ_BATCH) {
+    const chunk = sads.slice(i, i + READ_BATCH);
+    const batch = await Promise.all(chunk.map((a) => source.getAnalysis(a.path, a.kind, a.id)));
     batch.forEach((raw, j) => {
-      const where = parseAnalysisKey(keys[j]);
+      const where = chunk[j].path;
       const s = raw as { choices?: { variant?: { name?: string } } } | undefined;
-      if (!where || !s) return;
+      if (!s) return;
       const e = byHead.get(`${where.layer}/${where.head}/${s.choices?.variant?.name}`);
       if (e) (e.sad ??= []).push(sadDigest(s as Record<string, unknown>));
     });

@@ -1,6 +1,7 @@
 /**
  * @module storage/keys
- * Every storage key in one place. R2 holds vectors (large, immutable, content-addressed by the input
+ * Every storage key in one place; only src/storage imports this module (the rest of the code speaks
+ * in heads, variants and ids through ResultStore). R2 holds vectors (large, immutable, content-addressed by the input
  * hash); KV holds the JSON summaries that readers trust. A summary is written only after its vectors,
  * so a summary never points at a missing object.
  */
@@ -28,6 +29,9 @@ export const MODEL_MARKER_PREFIX = `models/${VERSION}/`;
 /** KV prefix listing every summary of a model. */
 export const summaryPrefixForModel = (model: string) => `svd/${VERSION}/${model}/`;
 
+/** The model name in a model marker key. */
+export const modelFromMarkerKey = (key: string) => key.slice(MODEL_MARKER_PREFIX.length);
+
 /** Parses a summary key back into its parts (for listings). */
 export function parseSummaryKey(key: string) {
   const m = /^svd\/v1\/([^/]+)\/(\d+)\/(\d+)\/(qk|ov)\/([a-z_]+)$/.exec(key);
@@ -38,7 +42,7 @@ export function parseSummaryKey(key: string) {
 // Analyses (SAD, alignment) are addressed by an id: the SHA-256 of the request body, the canonical
 // options and the SVD they used, so an identical request finds its stored result.
 
-type AnalysisKind = "sad" | "alignment";
+export type AnalysisKind = "sad" | "alignment";
 
 /** KV: the summary of one analysis. */
 export const analysisSummaryKey = (p: HeadPath, kind: AnalysisKind, id: string) => `${kind}/${VERSION}/${headPrefix(p)}/${id}`;

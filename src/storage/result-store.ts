@@ -1,21 +1,42 @@
 /**
  * @module storage/result-store
- * The only code that touches the R2 bucket and the KV namespace. Writes are ordered so that nothing
- * partial is ever visible: vectors to R2 first, then the summary to KV; a replaced result's old
- * vectors are deleted only after the new summary is in place. Storage failures become
- * StorageUnavailable (503), which clients may retry.
+ * The only code that touches the R2 bucket and the KV namespace, and (with keys.ts) the only code that
+ * knows a key. Callers speak in heads, variants, analysis kinds and ids; listings come back parsed.
+ * Writes are ordered so that nothing partial is ever visible: objects to R2 first, then the summary to
+ * KV; a replaced result's old vectors are deleted only after the new summary is in place. Storage
+ * failures become StorageUnavailable (503), which clients may retry.
  */
 import { StorageUnavailable } from "../errors";
-import type { HeadPath, VariantName } from "../wire/head-request";
+import type { Circuit, HeadPath, VariantName } from "../wire/head-request";
 import { SvdSummarySchema, type SvdSummary } from "../wire/svd-result";
 import type { ToyPointer } from "../wire/toy-report";
-import { MODEL_MARKER_PREFIX, TOY_POINTER_PREFIX, analysisPrefixForModel, modelMarkerKey, parseSummaryKey, toyPointerKey, toyReportKey, summaryKey, summaryPrefixForHead, summaryPrefixForModel } from "./keys";
+import {
+  MODEL_MARKER_PREFIX, TOY_POINTER_PREFIX, analysisDetailKey, analysisPrefixForModel, analysisSummaryKey, modelFromMarkerKey,
+  modelMarkerKey, parseAnalysisKey, parseSummaryKey, summaryKey, summaryPrefixForHead, summaryPrefixForModel, toyPointerKey,
+  toyReportKey, vectorsKey, type AnalysisKind,
+} from "./keys";
+
+export type { AnalysisKind } from "./keys";
 
 const KV_METADATA_LIMIT = 1024;
 
 export interface StorageBindings {
   RESULTS: R2Bucket;
   JOBS: KVNamespace;
+}
+
+/** One stored head summary, as a listing returns it: where it is, and the metadata stored beside it. */
+export interface StoredHeadEntry {
+  path: HeadPath;
+  variant: VariantName;
+  metadata?: unknown;
+}
+
+/** One stored analysis, as a listing returns it. */
+export interface StoredAnalysisEntry {
+  path: HeadPath;
+  kind: AnalysisKind;
+  id: string;
 }
 
 async function guard<T>(what: string, op: () => Promise<T>): Promise<T> {
@@ -29,66 +50,96 @@ async function guard<T>(what: string, op: () => Promise<T>): Promise<T> {
 export class ResultStore {
   constructor(private readonly env: StorageBindings) {}
 
-  async getSummary(p: HeadPath, variant: VariantName): Promise<SvdSummary | undefined> {
-    const raw = await guard("KV read", () => this.env.JOBS.get(summaryKey(p, variant), "text"));
-    return raw === null ? undefined : SvdSummarySchema.parse(JSON.parse(raw));
+  // ── keys handed out for the summaries that record them (opaque to callers) ────────────────────
+
+  /** Where the vectors of a head result computed from input `sha256` go (recorded in its summary). */
+  vectorsKey(p: HeadPath, variant: VariantName, sha256: string): string {
+    return vectorsKey(p, variant, sha256);
   }
 
-  /** Variants stored for one head and circuit. */
-  async listVariants(p: HeadPath): Promise<VariantName[]> {
-    const keys = await this.listKeys(summaryPrefixForHead(p));
-    return keys.map((k) => parseSummaryKey(k)?.variant).filter((v): v is VariantName => v !== undefined);
+  /** Where the detail object of an analysis goes (recorded in its summary). */
+  analysisDetailKey(p: HeadPath, kind: AnalysisKind, id: string): string {
+    return analysisDetailKey(p, kind, id);
   }
 
-  /**
-   * Every summary key of a model with the metadata stored beside it (see `put`): a model's table can
-   * then be built from list calls (1,000 keys each) instead of one read per head, which keeps large
-   * models under the Workers limit of KV operations per request.
-   */
-  async listModelKeysWithMetadata(model: string): Promise<Array<{ name: string; metadata?: unknown }>> {
+  // ── reading and listing ────────────────────────────────────────────────────────────────────────
+
+  /** Every entry under a KV prefix, page after page (KV lists at most 1,000 keys per call). */
+  private async list(prefix: string): Promise<Array<{ name: string; metadata?: unknown }>> {
     const out: Array<{ name: string; metadata?: unknown }> = [];
     let cursor: string | undefined;
     do {
-      const page = await guard("KV list", () => this.env.JOBS.list({ prefix: summaryPrefixForModel(model), cursor }));
+      const page = await guard("KV list", () => this.env.JOBS.list({ prefix, cursor }));
       for (const k of page.keys) out.push({ name: k.name, metadata: k.metadata ?? undefined });
       cursor = page.list_complete ? undefined : page.cursor;
     } while (cursor);
     return out;
   }
 
-  async getSummaryByKey(key: string): Promise<SvdSummary | undefined> {
+  private async readJson(key: string): Promise<unknown | undefined> {
     const raw = await guard("KV read", () => this.env.JOBS.get(key, "text"));
-    return raw === null ? undefined : SvdSummarySchema.parse(JSON.parse(raw));
-  }
-
-  private async listKeys(prefix: string): Promise<string[]> {
-    const out: string[] = [];
-    let cursor: string | undefined;
-    do {
-      const page = await guard("KV list", () => this.env.JOBS.list({ prefix, cursor }));
-      for (const k of page.keys) out.push(k.name);
-      cursor = page.list_complete ? undefined : page.cursor;
-    } while (cursor);
-    return out;
-  }
-
-  /** Every SAD summary key of a model. */
-  async listModelSadKeys(model: string): Promise<string[]> {
-    return this.listKeys(analysisPrefixForModel(model, "sad"));
-  }
-
-  /** A stored analysis summary (SAD, alignment) by its KV key, as JSON. */
-  async getAnalysis(kvKey: string): Promise<unknown | undefined> {
-    const raw = await guard("KV read", () => this.env.JOBS.get(kvKey, "text"));
     return raw === null ? undefined : JSON.parse(raw);
   }
 
+  async getSummary(p: HeadPath, variant: VariantName): Promise<SvdSummary | undefined> {
+    const raw = await this.readJson(summaryKey(p, variant));
+    return raw === undefined ? undefined : SvdSummarySchema.parse(raw);
+  }
+
+  /** Variants stored for one head and circuit. */
+  async listVariants(p: HeadPath): Promise<VariantName[]> {
+    const entries = await this.list(summaryPrefixForHead(p));
+    return entries.map((k) => parseSummaryKey(k.name)?.variant).filter((v): v is VariantName => v !== undefined);
+  }
+
   /**
-   * Stores an analysis: its detail object in R2 first (when there is one), then the summary in KV, so
-   * a summary never points at a missing object. Analyses are content-addressed: an existing key is
-   * only ever rewritten with the same content.
+   * Every head summary of a model with the metadata stored beside it (see `put`): a model's table can
+   * then be built from list calls (1,000 keys each) instead of one read per head, which keeps large
+   * models under the Workers limit of KV operations per request.
    */
-  async putAnalysis(kvKey: string, summary: object, detail?: { key: string; bytes: Uint8Array; sha256: string }): Promise<void> {
+  async listModelHeads(model: string): Promise<StoredHeadEntry[]> {
+    const out: StoredHeadEntry[] = [];
+    for (const k of await this.list(summaryPrefixForModel(model))) {
+      const w = parseSummaryKey(k.name);
+      if (w) out.push({ path: { model: w.model, layer: w.layer, head: w.head, circuit: w.circuit as Circuit }, variant: w.variant, metadata: k.metadata });
+    }
+    return out;
+  }
+
+  /** Every stored analysis of one kind for a whole model (the model summary's SAD column). */
+  async listModelAnalyses(model: string, kind: AnalysisKind): Promise<StoredAnalysisEntry[]> {
+    const out: StoredAnalysisEntry[] = [];
+    for (const k of await this.list(analysisPrefixForModel(model, kind))) {
+      const w = parseAnalysisKey(k.name);
+      if (w) out.push({ path: { model: w.model, layer: w.layer, head: w.head, circuit: w.circuit }, kind: w.kind, id: w.id });
+    }
+    return out;
+  }
+
+  /** A stored analysis summary (SAD, alignment), as JSON. */
+  async getAnalysis(p: HeadPath, kind: AnalysisKind, id: string): Promise<unknown | undefined> {
+    return this.readJson(analysisSummaryKey(p, kind, id));
+  }
+
+  /** An R2 object a stored summary points at (its `vectors.key` or `detail.key`). */
+  async getObject(key: string): Promise<R2ObjectBody | null> {
+    return guard("R2 read", () => this.env.RESULTS.get(key));
+  }
+
+  // ── writing ────────────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * Stores an analysis: its detail object in R2 first (when there is one, at the key the summary
+   * records), then the summary in KV, so a summary never points at a missing object. Analyses are
+   * content-addressed: an existing id is only ever rewritten with the same content.
+   */
+  async putAnalysis(
+    p: HeadPath,
+    kind: AnalysisKind,
+    id: string,
+    summary: object,
+    detail?: { key: string; bytes: Uint8Array; sha256: string },
+  ): Promise<void> {
     if (detail) {
       await guard("R2 write", () =>
         this.env.RESULTS.put(detail.key, detail.bytes, {
@@ -97,17 +148,13 @@ export class ResultStore {
         }),
       );
     }
-    await guard("KV write", () => this.env.JOBS.put(kvKey, JSON.stringify(summary)));
-  }
-
-  async getVectors(key: string): Promise<R2ObjectBody | null> {
-    return guard("R2 read", () => this.env.RESULTS.get(key));
+    await guard("KV write", () => this.env.JOBS.put(analysisSummaryKey(p, kind, id), JSON.stringify(summary)));
   }
 
   /**
-   * Stores a result: vectors, then summary (with `metadata`, a small digest readers can list without
-   * reading the summary). If a previous summary for the same head, circuit and variant pointed at other
-   * vectors, those are deleted last.
+   * Stores a head result: vectors, then summary (with `metadata`, a small digest readers can list
+   * without reading the summary). If a previous summary for the same head, circuit and variant
+   * pointed at other vectors, those are deleted last.
    */
   async put(p: HeadPath, summary: SvdSummary, vectors: Uint8Array, previous?: SvdSummary, metadata?: object): Promise<void> {
     await guard("R2 write", () =>
@@ -124,10 +171,12 @@ export class ResultStore {
     }
     // written once per model (KV allows one write per second per key, so never on every result)
     const marker = modelMarkerKey(p.model);
-    if ((await guard("KV read", () => this.env.JOBS.get(marker, "text"))) === null) {
+    if ((await this.readJson(marker)) === undefined) {
       await guard("KV write", () => this.env.JOBS.put(marker, JSON.stringify({ model: p.model })));
     }
   }
+
+  // ── toy reports ────────────────────────────────────────────────────────────────────────────────
 
   /**
    * Publishes a toy report: the JSON to R2 (content-addressed), then the experiment's pointer in KV;
@@ -135,8 +184,7 @@ export class ResultStore {
    */
   async putToyReport(experiment: string, sha256: string, body: Uint8Array, facts: Pick<ToyPointer, "seeds" | "passed" | "runs">) {
     const pointerKey = toyPointerKey(experiment);
-    const raw = await guard("KV read", () => this.env.JOBS.get(pointerKey, "text"));
-    const previous = raw === null ? undefined : (JSON.parse(raw) as ToyPointer);
+    const previous = (await this.readJson(pointerKey)) as ToyPointer | undefined;
     const key = toyReportKey(experiment, sha256);
     const pointer: ToyPointer = { experiment, sha256, key, ...facts };
     if (previous?.sha256 === sha256) return { pointer: previous, computed: false };
@@ -147,20 +195,19 @@ export class ResultStore {
   }
 
   async getToyReport(experiment: string): Promise<R2ObjectBody | null> {
-    const raw = await guard("KV read", () => this.env.JOBS.get(toyPointerKey(experiment), "text"));
-    if (raw === null) return null;
-    return guard("R2 read", () => this.env.RESULTS.get((JSON.parse(raw) as ToyPointer).key));
+    const pointer = (await this.readJson(toyPointerKey(experiment))) as ToyPointer | undefined;
+    return pointer === undefined ? null : this.getObject(pointer.key);
   }
 
   async listToyReports(): Promise<ToyPointer[]> {
-    const keys = await this.listKeys(TOY_POINTER_PREFIX);
-    const values = await Promise.all(keys.map((k) => guard("KV read", () => this.env.JOBS.get(k, "text"))));
-    return values.filter((v): v is string => v !== null).map((v) => JSON.parse(v) as ToyPointer);
+    const entries = await this.list(TOY_POINTER_PREFIX);
+    const values = await Promise.all(entries.map((k) => this.readJson(k.name)));
+    return values.filter((v): v is ToyPointer => v !== undefined);
   }
 
   /** Names of the models with stored results, sorted. */
   async listModels(): Promise<string[]> {
-    const keys = await this.listKeys(MODEL_MARKER_PREFIX);
-    return keys.map((k) => k.slice(MODEL_MARKER_PREFIX.length)).sort();
+    const entries = await this.list(MODEL_MARKER_PREFIX);
+    return entries.map((k) => modelFromMarkerKey(k.name)).sort();
   }
 }

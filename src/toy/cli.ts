@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 import { Command, InvalidArgumentError } from "commander";
-import { kernelPath, loadKernels, loadToyKernels } from "../kernels/load-node";
+import { kernelPath, loadKernels } from "../kernels/load-node";
 import { EXPERIMENTS, experimentConfigs, type ExperimentName, type ToyConfig } from "./config";
 import { publishToyReport } from "./publish";
 import { buildReport, formatAcceptance, renderHtml, type ToyReport } from "./report";
@@ -48,7 +48,7 @@ function progressLine(job: Job, e: ProgressEvent): string {
 
 function runJob(job: Job, print: (line: string) => void): ToyRun {
   const kernels = loadKernels("release", job.wasm);
-  const passes = job.backend === "wasm" ? loadToyKernels("release", job.wasm) : undefined;
+  const passes = job.backend === "wasm" ? kernels : undefined;
   return trainToy(
     job.cfg,
     job.seed,

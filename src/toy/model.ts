@@ -8,7 +8,7 @@
  * `W_eff = W + c e 1ᵀ`, and since the shift is constant, `∂L/∂W = ∂L/∂W_eff`.
  *
  * The per-sample passes run either here in TypeScript (the reference: no `passes` given) or in the
- * AssemblyScript kernel assembly/toy/passes.ts through src/kernels/kernels.ts (`passes` given: what
+ * AssemblyScript kernel assembly/toy/passes.ts through src/kernels/toy.ts (`passes` given: what
  * training uses). Chosen by measurement on this machine (2 cores, Node 20; N = 100, batch 1024,
  * p = 0.2): the reconstruction pass took 9.3 ms per step in TypeScript against 1.2 ms in WebAssembly
  * with f64x2 SIMD, copies across the boundary included; both passes are axpys over contiguous rows of
@@ -19,7 +19,7 @@
  *
  * This module must not draw random numbers (sampling.ts does) or update parameters (optimizer.ts).
  */
-import type { ToyKernels } from "../kernels/kernels";
+import type { ToyPasses } from "../kernels/types";
 import type { ToyConfig } from "./config";
 import { mulNN, mulNT, mulTN } from "./dense";
 import type { Random } from "./random";
@@ -133,13 +133,13 @@ export class ToyModel {
   private readonly logits: Float64Array;
   private readonly target: Float64Array;
 
-  private readonly passes: ToyKernels | undefined;
+  private readonly passes: ToyPasses | undefined;
 
   /**
    * @param e - the shared direction [D] (used only when cfg.anisotropy ≠ 0)
    * @param passes - the WebAssembly per-sample passes; without them the TypeScript reference runs
    */
-  constructor(cfg: ToyConfig, e: Float64Array, passes?: ToyKernels) {
+  constructor(cfg: ToyConfig, e: Float64Array, passes?: ToyPasses) {
     this.passes = passes;
     const { nFeatures: n, dModel: d, dHead: h } = cfg;
     this.cfg = cfg;

@@ -17,7 +17,7 @@
  * returns histograms over every destination, including key-to-key pairs that mean nothing here.
  */
 import { createRng, haarOrthogonal, HAAR_NAME, RNG_NAME } from "../analysis/random";
-import type { Kernels, SadKernels } from "../kernels/types";
+import type { Kernels } from "../kernels/types";
 import type { ToyConfig } from "./config";
 import { effectiveFeatures, type ToyParams } from "./model";
 import { Random } from "./random";
@@ -66,7 +66,7 @@ const meanOrNull = (v: (number | null)[]) => {
  */
 export function toySad(
   cfg: ToyConfig,
-  kernels: Kernels & SadKernels,
+  kernels: Kernels,
   params: ToyParams,
   e: Float64Array,
   seed: number,

@@ -7,8 +7,7 @@
  * Measurement never touches that stream. Returns curves in columnar form (one array per metric) and
  * the final snapshot; writing files is report.ts's job.
  */
-import type { ToyKernels } from "../kernels/kernels";
-import type { Kernels, SadKernels } from "../kernels/types";
+import type { Kernels, ToyPasses } from "../kernels/types";
 import type { ToyConfig } from "./config";
 import type { AlignmentResult } from "../analysis/alignment";
 import { meanTokenCosine, measureSnapshot, methodAlignment, randomDirectionNull, type FullSnapshot, type PairAlignment } from "./measure";
@@ -125,7 +124,7 @@ function toRows(x: Float64Array, rows: number, cols: number): number[][] {
  * @param onMeasure - called at every measurement (progress printing)
  * @param passes - the WebAssembly per-sample passes; without them the TypeScript reference runs
  */
-export function trainToy(cfg: ToyConfig, seed: number, kernels: Kernels & Partial<SadKernels>, onMeasure?: (e: ProgressEvent) => void, passes?: ToyKernels): ToyRun {
+export function trainToy(cfg: ToyConfig, seed: number, kernels: Kernels, onMeasure?: (e: ProgressEvent) => void, passes?: ToyPasses): ToyRun {
   const t0 = performance.now();
   let measureMs = 0;
   const rng = new Random(seed);
@@ -203,10 +202,9 @@ export function trainToy(cfg: ToyConfig, seed: number, kernels: Kernels & Partia
   effectiveFeatures(params.w, e, cfg.anisotropy, cfg.nFeatures, wEff);
   const tokenCos = meanTokenCosine(wEff, cfg.dModel, cfg.nFeatures, probe);
   const method = methodAlignment(cfg, kernels, wEff, params.wQ, params.wK, seed);
-  const sadKernels = kernels.sad && kernels.pairTerms ? (kernels as Kernels & SadKernels) : undefined;
   const sad =
-    (cfg.sadSamples ?? 0) > 0 && sadKernels
-      ? toySad(cfg, sadKernels, params, e, seed, { samples: cfg.sadSamples, nullSeeds: cfg.sadNullSeeds, taus: cfg.sadTaus })
+    (cfg.sadSamples ?? 0) > 0
+      ? toySad(cfg, kernels, params, e, seed, { samples: cfg.sadSamples, nullSeeds: cfg.sadNullSeeds, taus: cfg.sadTaus })
       : null;
   const wall = (performance.now() - t0) / 1000;
   const measureSeconds = measureMs / 1000;

@@ -29,6 +29,8 @@ export const ToyReportSchema = z
   })
   .passthrough();
 
+export type ToyReport = z.infer<typeof ToyReportSchema>;
+
 /** The KV pointer to the latest report of an experiment. */
 export interface ToyPointer {
   experiment: string;

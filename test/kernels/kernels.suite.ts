@@ -6,7 +6,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
-import type { Kernels, Matrix, Svd } from "../../src/kernels/types";
+import type { Matrix, Svd, SvdKernels } from "../../src/kernels/types";
 import { adversarialMatrices, matrix, multiply, randomMatrix, withSpectrum } from "../support/matrices";
 import { EPS, ORTHO, RECON } from "../support/tolerances";
 
@@ -76,7 +76,7 @@ function expectSameSpectrum(s: Float64Array, t: Float64Array, rel: number) {
   for (let p = 0; p < s.length; p++) expect(Math.abs(s[p] - t[p])).toBeLessThanOrEqual(rel * top + Number.MIN_VALUE);
 }
 
-export function runKernelSuite(makeKernels: () => Kernels, tol: SuiteTolerance) {
+export function runKernelSuite(makeKernels: () => SvdKernels, tol: SuiteTolerance) {
   const kernels = makeKernels();
 
   describe(`${kernels.name}: svd on adversarial matrices`, () => {

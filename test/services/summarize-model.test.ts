@@ -7,7 +7,6 @@ import { loadKernels } from "../../src/kernels/load-node";
 import { decomposeHead } from "../../src/services/decompose-head";
 import type { HeadWeights } from "../../src/services/head-weights";
 import { summarizeModel, summaryMetadata, type SummarySource } from "../../src/services/summarize-model";
-import { summaryKey } from "../../src/storage/keys";
 import type { SvdSummary } from "../../src/wire/svd-result";
 import { D_HEAD, D_MODEL, gpt2Head } from "../support/gpt2";
 
@@ -21,22 +20,27 @@ for (const [layer, head] of [[0, 0], [0, 1], [2, 5]] as const) {
       bQ: w.b_Q, bK: w.b_K, lnW: w.ln_w, lnB: w.ln_b, dtypes: {},
     };
     const path = { model: "m", layer, head, circuit };
-    summaries.push(decomposeHead(kernels, path, weights, {}, { sha256: `${layer}${head}${circuit}`.padEnd(64, "0"), bytes: 1 }).summary);
+    summaries.push(decomposeHead(kernels, path, weights, {}, { sha256: `${layer}${head}${circuit}`.padEnd(64, "0"), bytes: 1 }, "vectors").summary);
   }
 }
 
 function source(withMetadata: boolean) {
   let reads = 0;
-  const byKey = new Map(summaries.map((s) => [summaryKey({ model: s.model, layer: s.layer, head: s.head, circuit: s.circuit }, s.variant.name), s]));
+  const where = (s: SvdSummary) => `${s.layer}/${s.head}/${s.circuit}/${s.variant.name}`;
+  const byHead = new Map(summaries.map((s) => [where(s), s]));
   const src: SummarySource = {
-    async listModelKeysWithMetadata() {
-      return [...byKey].map(([name, s]) => ({ name, metadata: withMetadata ? JSON.parse(JSON.stringify(summaryMetadata(s))) : undefined }));
+    async listModelHeads() {
+      return summaries.map((s) => ({
+        path: { model: s.model, layer: s.layer, head: s.head, circuit: s.circuit },
+        variant: s.variant.name,
+        metadata: withMetadata ? JSON.parse(JSON.stringify(summaryMetadata(s))) : undefined,
+      }));
     },
-    async getSummaryByKey(key) {
+    async getSummary(p, variant) {
       reads++;
-      return byKey.get(key);
+      return byHead.get(`${p.layer}/${p.head}/${p.circuit}/${variant}`);
     },
-    async listModelSadKeys() {
+    async listModelAnalyses() {
       return [];
     },
     async getAnalysis() {

@@ -4,8 +4,8 @@
  * with the WebAssembly kernels except the sign convention.
  */
 import { Matrix as MlMatrix, SingularValueDecomposition } from "ml-matrix";
-import { canonicalize } from "../../src/kernels/kernels";
-import type { Kernels, Matrix, Svd } from "../../src/kernels/types";
+import { canonicalize } from "../../src/kernels/svd";
+import type { Matrix, Svd, SvdKernels } from "../../src/kernels/types";
 
 const toMl = (a: Matrix) => {
   const rows: number[][] = [];
@@ -27,7 +27,7 @@ function svdOf(a: Matrix): Svd {
   return canonicalize({ U, S, V, m: a.rows, n: a.cols, k, diagnostics });
 }
 
-export const referenceKernels: Kernels = {
+export const referenceKernels: SvdKernels = {
   name: "reference-ml-matrix",
   svd: svdOf,
   factoredSvd(a: Matrix, b: Matrix): Svd {

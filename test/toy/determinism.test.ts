@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { loadKernels, loadToyKernels } from "../../src/kernels/load-node";
+import { loadKernels } from "../../src/kernels/load-node";
 import { SINGLE_PAIR } from "../../src/toy/config";
 import { Random } from "../../src/toy/random";
 import { sampleAttentionBatch, sampleReconBatch, TokenBuffer } from "../../src/toy/sampling";
@@ -54,7 +54,7 @@ describe("seeded randomness", () => {
 
 describe("toy training", () => {
   const kernels = loadKernels();
-  const passes = loadToyKernels();
+  const passes = loadKernels();
 
   it("is deterministic for a fixed seed", () => {
     const cfg = { ...SINGLE_PAIR, steps: 60 };
@@ -85,7 +85,7 @@ describe("anisotropy modes", () => {
     const { MANY_PAIRS } = await import("../../src/toy/config");
     const { drawSharedDirection, initParams } = await import("../../src/toy/model");
     const cfg = { ...MANY_PAIRS, anisotropy: 0.75, anisotropyMode: "orthogonal" as const, steps: 30, attentionBatch: 64, reconBatch: 64, measureEvery: 10 };
-    const run = trainToy(cfg, 2, loadKernels(), undefined, loadToyKernels());
+    const run = trainToy(cfg, 2, loadKernels(), undefined, loadKernels());
     // the same stream order as trainToy: W, W_Q, W_K, then e
     const rng = new Random(2);
     initParams(cfg, rng);

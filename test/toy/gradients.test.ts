@@ -1,18 +1,18 @@
 import { describe, expect, it } from "vitest";
-import type { ToyKernels } from "../../src/kernels/kernels";
-import { loadToyKernels } from "../../src/kernels/load-node";
+import type { ToyPasses } from "../../src/kernels/types";
+import { loadKernels } from "../../src/kernels/load-node";
 import { drawSharedDirection, initParams, PARAM_NAMES, ToyModel, zeroParams } from "../../src/toy/model";
 import { Random } from "../../src/toy/random";
 import { sampleAttentionBatch, sampleReconBatch, TokenBuffer } from "../../src/toy/sampling";
 import { naiveLoss, TINY } from "./support";
 
-const BACKENDS: [string, ToyKernels | undefined][] = [
+const BACKENDS: [string, ToyPasses | undefined][] = [
   ["ts", undefined],
-  ["wasm-release", loadToyKernels("release")],
-  ["wasm-scalar", loadToyKernels("scalar")],
+  ["wasm-release", loadKernels("release")],
+  ["wasm-scalar", loadKernels("scalar")],
 ];
 
-function setup(seed: number, passes?: ToyKernels) {
+function setup(seed: number, passes?: ToyPasses) {
   const rng = new Random(seed);
   const params = initParams(TINY, rng);
   for (let i = 0; i < params.b.length; i++) params.b[i] = 0.2 * rng.normal();
@@ -76,7 +76,7 @@ describe("WebAssembly passes against the TypeScript reference", () => {
     const gTs = zeroParams(cfg);
     const gWasm = zeroParams(cfg);
     const lTs = new ToyModel(cfg, e).lossAndGradients(params, recon, attn, gTs);
-    const lWasm = new ToyModel(cfg, e, loadToyKernels("release")).lossAndGradients(params, recon, attn, gWasm);
+    const lWasm = new ToyModel(cfg, e, loadKernels("release")).lossAndGradients(params, recon, attn, gWasm);
     expect(lWasm.recon).toBeCloseTo(lTs.recon, 12);
     expect(lWasm.ce).toBeCloseTo(lTs.ce, 12);
     for (const name of PARAM_NAMES) {

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { loadKernels, loadToyKernels } from "../../src/kernels/load-node";
+import { loadKernels } from "../../src/kernels/load-node";
 import { SINGLE_PAIR } from "../../src/toy/config";
 import { buildReport, renderHtml } from "../../src/toy/report";
 import { trainToy } from "../../src/toy/train";
@@ -31,7 +31,7 @@ describe("toy.html", () => {
   test("draws the curves and heatmaps offline with no console error", async () => {
     const kernels = loadKernels();
     const cfg = { ...SINGLE_PAIR, steps: 300, sadSamples: 0 };
-    const runs = [0, 1].map((seed) => trainToy(cfg, seed, kernels, undefined, loadToyKernels()));
+    const runs = [0, 1].map((seed) => trainToy(cfg, seed, kernels, undefined, loadKernels()));
     const report = buildReport("single-pair", runs, { name: kernels.name, simd: kernels.simd });
     const echarts = readFileSync(createRequire(import.meta.url).resolve("echarts/dist/echarts.min.js"), "utf8");
     const dir = mkdtempSync(join(tmpdir(), "toy-html-"));

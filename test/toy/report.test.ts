@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { loadKernels, loadToyKernels } from "../../src/kernels/load-node";
+import { loadKernels } from "../../src/kernels/load-node";
 import { MANY_PAIRS, SINGLE_PAIR } from "../../src/toy/config";
 import { buildReport, formatAcceptance, renderHtml, TOY_SCHEMA } from "../../src/toy/report";
 import { trainToy } from "../../src/toy/train";
@@ -23,7 +23,7 @@ function runPage(html: string): { options: Record<string, unknown>[]; runs: numb
 
 describe("toy report", () => {
   const kernels = loadKernels();
-  const passes = loadToyKernels();
+  const passes = loadKernels();
 
   it("builds a versioned toy.json and a page whose script runs and plots every chart", () => {
     const runs = [0, 1].map((seed) => trainToy({ ...SINGLE_PAIR, steps: 120 }, seed, kernels, undefined, passes));

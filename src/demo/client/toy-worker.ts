@@ -2,11 +2,11 @@
  * @module demo/client/toy-worker
  * The Web Worker behind the demo page's live toy run: the same WebAssembly kernels as the server
  * (build/kernels.release.wasm, inlined as bytes by esbuild's binary loader) through the same boundary
- * (createKernels, createToyKernels) and the same trainer (trainToy). Bundled into build/toy-worker.js,
+ * (createKernels) and the same trainer (trainToy). Bundled into build/toy-worker.js,
  * served at /assets/toy-worker.js. One run per message; each measurement is posted back.
  */
 import wasmBytes from "../../../build/kernels.release.wasm";
-import { createKernels, createToyKernels } from "../../kernels/kernels";
+import { createKernels } from "../../kernels/kernels";
 import { trainToy } from "../../toy/train";
 import { liveConfig, type LiveMessage, type LiveRequest } from "./toy-protocol";
 
@@ -19,7 +19,6 @@ self.addEventListener("message", async (ev: MessageEvent<LiveRequest>) => {
     compiled ??= WebAssembly.compile(wasmBytes);
     const module = await compiled;
     const kernels = createKernels(module, "wasm-release");
-    const passes = createToyKernels(module, "wasm-release");
     const cfg = liveConfig(ev.data);
     post({ kind: "started", kernels: kernels.name, simd: kernels.simd, config: cfg });
     const t0 = performance.now();
@@ -37,7 +36,7 @@ self.addEventListener("message", async (ev: MessageEvent<LiveRequest>) => {
           attendedMaxCosToOthers: e.snapshot.attendedMaxCosToOthers,
           sigmaRatio: e.snapshot.sigmaRatio,
         }),
-      passes,
+      kernels,
     );
     post({ kind: "done", run, seconds: (performance.now() - t0) / 1000 });
   } catch (e) {

@@ -1,0 +1,81 @@
+/**
+ * @module services/head-results
+ * Stored head results (POST and GET …/heads/{head}/{qk|ov}): the content address (SHA-256 of the
+ * body), the re-post policy (identical input: the stored result, not computed again), the conflict
+ * policy (a different input for the same head and variant: 409 unless `overwrite`), and which variant
+ * a GET without `?variant=` means. Storage goes through ResultStore; never imports Hono.
+ */
+import { Conflict, ResultNotFound, SeveralVariantsStored } from "../errors";
+import type { Kernels } from "../kernels/types";
+import type { ResultStore } from "../storage/result-store";
+import type { HeadOptions, HeadPath, VariantName } from "../wire/head-request";
+import { parseSafetensors } from "../wire/safetensors";
+import type { SvdSummary } from "../wire/svd-result";
+import { decomposeHead } from "./decompose-head";
+import { resolveVariantName } from "./head-factors";
+import { readHeadWeights } from "./head-weights";
+import { sha256Hex } from "./sha256";
+import { summaryMetadata } from "./summarize-model";
+
+const where = (p: HeadPath) => `${p.model} layer ${p.layer} head ${p.head} ${p.circuit}`;
+
+/**
+ * The variant a request without `?variant=` means: the only one stored. `undefined` when none is
+ * stored (the caller decides whether that is a 404 or a request for weights).
+ * @throws SeveralVariantsStored when more than one is stored
+ */
+export async function onlyStoredVariant(store: Pick<ResultStore, "listVariants">, path: HeadPath): Promise<VariantName | undefined> {
+  const stored = await store.listVariants(path);
+  if (stored.length > 1) throw new SeveralVariantsStored(stored);
+  return stored[0];
+}
+
+/** The stored summary a GET addresses (the variant asked for, or the only one stored). */
+export async function storedHead(store: ResultStore, path: HeadPath, asked: VariantName | undefined, sha256?: string): Promise<SvdSummary> {
+  const variant = asked ?? (await onlyStoredVariant(store, path));
+  if (!variant) throw new ResultNotFound(`no result stored for ${where(path)}`);
+  const summary = await store.getSummary(path, variant);
+  if (!summary) throw new ResultNotFound(`no ${variant} result stored for ${where(path)}`);
+  // addressed by input hash too: the answer at such a URL never changes (http/cache.ts)
+  if (sha256 && summary.input.sha256 !== sha256) throw new ResultNotFound(`no ${variant} result of input ${sha256} stored for ${where(path)}`);
+  return summary;
+}
+
+/** The stored U, S, V of a head, with the summary that describes them. */
+export async function storedVectors(store: ResultStore, path: HeadPath, asked: VariantName | undefined, sha256?: string) {
+  const summary = await storedHead(store, path, asked, sha256);
+  const object = await store.getObject(summary.vectors.key);
+  if (!object) throw new ResultNotFound(`vectors ${summary.vectors.key} are missing`);
+  return { summary, body: object.body };
+}
+
+/**
+ * Computes and stores one head's SVD from a safetensors body, or returns the stored result when the
+ * identical body was stored before (`computed: false`).
+ * @throws Conflict when a different input is stored for this head and variant and `overwrite` is not set
+ */
+export async function postHead(
+  store: ResultStore,
+  kernels: Kernels,
+  path: HeadPath,
+  body: Uint8Array,
+  options: HeadOptions,
+): Promise<{ summary: SvdSummary; computed: boolean }> {
+  const parsed = parseSafetensors(body);
+  const variant = resolveVariantName(path.circuit, new Set(parsed.tensors.keys()), options);
+  const sha256 = await sha256Hex(body);
+  const previous = await store.getSummary(path, variant);
+  if (previous && previous.input.sha256 === sha256) return { summary: previous, computed: false };
+  if (previous && !options.overwrite) {
+    throw new Conflict(
+      `a result from a different input (sha256 ${previous.input.sha256}) is stored for this head and variant; ` +
+        "POST with ?overwrite=true to replace it",
+      { stored_sha256: previous.input.sha256, sha256 },
+    );
+  }
+  const weights = readHeadWeights(path.circuit, parsed);
+  const input = { sha256, bytes: body.byteLength };
+  const { summary, vectors } = decomposeHead(kernels, path, weights, options, input, store.vectorsKey(path, variant, sha256));
+  await store.put(path, summary, vectors, previous, summaryMetadata(summary));
+  return { summary, computed: true };
+}
