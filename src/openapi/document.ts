@@ -51,7 +51,8 @@ const tensorTable = (tensors: TensorDoc[]) =>
 
 const binaryContent = (b: BinaryDoc) => ({
   [b.mediaType]: {
-    schema: { type: "string", contentMediaType: b.mediaType, description: `${b.format}: ${b.description}` },
+    // OpenAPI 3.1: binary content is described by its media type, not as a JSON string
+    schema: { contentMediaType: b.mediaType, description: `${b.format}: ${b.description}` },
     "x-format": b.format,
     "x-tensors": b.tensors,
   },
