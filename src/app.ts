@@ -50,6 +50,7 @@ export const app = new Hono<AppEnv>()
         "GET  /v1/models/{model}/layers/{layer}/heads/{head}/qk/sad/{id}[/pairs]",
         "POST /v1/models/{model}/layers/{layer}/heads/{head}/{qk|ov}/alignment",
         "GET  /v1/models/{model}/layers/{layer}/heads/{head}/{qk|ov}/alignment/{id}[/cosines]",
+        "GET  /openapi.json (every route, OpenAPI 3.1), /docs (rendered)",
       ],
     }),
   )
