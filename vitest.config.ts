@@ -1,6 +1,7 @@
 /**
- * Two projects: `node` (kernels, wire formats, services, CLI — plain Node) and `workers` (routes and
- * storage inside workerd through @cloudflare/vitest-pool-workers, with real local R2 and KV).
+ * Two projects: `node` (kernels, wire formats, services, CLI, browser pages — plain Node; the builds
+ * they run from are made once in its global setup) and `workers` (routes and storage inside workerd
+ * through @cloudflare/vitest-pool-workers, with real local R2 and KV).
  */
 import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
@@ -12,8 +13,9 @@ export default defineConfig({
         test: {
           name: "node",
           include: ["test/**/*.test.ts"],
-          exclude: ["test/routes/**", "test/storage/**", "node_modules/**"],
+          exclude: ["test/routes/**", "node_modules/**"],
           environment: "node",
+          globalSetup: ["test/support/build-once.ts"],
           testTimeout: 120_000,
           hookTimeout: 120_000,
         },
@@ -27,7 +29,7 @@ export default defineConfig({
         ],
         test: {
           name: "workers",
-          include: ["test/routes/**/*.test.ts", "test/storage/**/*.test.ts"],
+          include: ["test/routes/**/*.test.ts"],
           globalSetup: ["test/support/provide-gpt2.ts"],
           testTimeout: 60_000,
         },

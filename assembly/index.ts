@@ -13,3 +13,4 @@ export function simdEnabled(): i32 {
   return ASC_FEATURE_SIMD ? 1 : 0;
 }
 export { sadRun, sadWorkspace, sadPairTerms } from "./sparse/sad";
+export { sadNRecon } from "./sparse/select";

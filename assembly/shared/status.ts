@@ -26,7 +26,11 @@ export const DIAG_CORE_RESIDUAL: i32 = 2;
 export const DIAG_ORTHOGONALITY_U: i32 = 3;
 export const DIAG_ORTHOGONALITY_V: i32 = 4;
 export const DIAG_RANK: i32 = 5;
-export const DIAG_LENGTH: i32 = 6;
+/** The limit the accepted result's residual and orthogonality checks were held to (factor·ε·max(m, n)). */
+export const DIAG_CHECK_LIMIT: i32 = 6;
+/** Jacobi's convergence tolerance on the off-orthogonality (√m·ε). */
+export const DIAG_OFF_ORTHOGONALITY_LIMIT: i32 = 7;
+export const DIAG_LENGTH: i32 = 8;
 
 /** Layout of the i32 `counts` array written by sadRun (length SAD_COUNTS_LENGTH + 2·rotations). */
 export const SAD_POSITIVE: i32 = 0;

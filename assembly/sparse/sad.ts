@@ -170,7 +170,7 @@ export function sadRun(
         }
         let n = nRecon(rel, r, total, tau, sv, si, true);
         if (n < 0) {
-          n = 1;
+          n = -n; // every positive term, counted apart
           unreached++;
         }
         const meanAbs = load<f64>(sums, 8) / <f64>r;
@@ -223,7 +223,7 @@ export function sadRun(
           if (!(total > 0)) continue;
           let n = nRecon(rel, r, total, tau, sv, si, false);
           if (n < 0) {
-            n = 1;
+            n = -n;
             nun++;
           }
           const hk = hist + (<usize>n << 2);

@@ -7,9 +7,10 @@
  * Only the positive terms are sorted: the running sum rises through the positive terms and can only
  * fall after them (zeros leave it, negatives lower it, rounding is monotone), and for τ ≤ 1 the
  * threshold is at most the sum of the positives, so it is reached inside the positive prefix or not at
- * all. When it is not reached (rounding with no negative term to spare), numpy's argmax of an all-false
- * array is 0 and the reference reports N_recon = 1; this returns −1 so the caller can report 1 and
- * count the case. The running sum is accumulated left to right, exactly as `np.cumsum`.
+ * all. When it is not reached (rounding with no negative term to spare), every positive term was
+ * needed and still fell short: this returns −m, m the number of positive terms, so the caller reports
+ * N_recon = m (not numpy's argmax-of-all-false 1, which would bias the statistics towards sparsity)
+ * and counts the case apart. The running sum is accumulated left to right, exactly as `np.cumsum`.
  */
 
 /**
@@ -19,7 +20,7 @@
  * @param tau - threshold fraction, 0 < τ ≤ 1
  * @param sv - r f64 scratch (sorted positive values)
  * @param si - r i32 scratch, written with the indices in descending order of value when `withIndex`
- * @returns n ≥ 1, or −1 when the threshold is never reached
+ * @returns n ≥ 1, or −m (m ≥ 1 positive terms, all selected) when the threshold is never reached
  */
 export function nRecon(t: usize, r: i32, total: f64, tau: f64, sv: usize, si: usize, withIndex: bool): i32 {
   // insertion sort of the positive terms, descending; r is small (d_head) and about half are positive
@@ -45,5 +46,13 @@ export function nRecon(t: usize, r: i32, total: f64, tau: f64, sv: usize, si: us
     c += load<f64>(sv + (<usize>i << 3));
     if (c >= thr) return i + 1;
   }
-  return -1;
+  return -m;
+}
+
+/**
+ * nRecon for one term vector, exported for the tests: the SAD driver can only reach the unreached
+ * branch through rounding, which real inputs almost never trigger.
+ */
+export function sadNRecon(t: usize, r: i32, total: f64, tau: f64, work: usize): i32 {
+  return nRecon(t, r, total, tau, work, work + (<usize>r << 3), true);
 }

@@ -33,7 +33,7 @@ import { formT, qrHouseholderBlocked, qrBlockedWorkspace } from "./qr";
 import { jacobiSweeps, normalizeScale, timesPow2 } from "./jacobi";
 import {
   STATUS_OK, STATUS_CHECK_FAILED, STATUS_NON_FINITE,
-  DIAG_CORE_RESIDUAL, DIAG_ORTHOGONALITY_U, DIAG_ORTHOGONALITY_V, DIAG_LENGTH,
+  DIAG_CORE_RESIDUAL, DIAG_ORTHOGONALITY_U, DIAG_ORTHOGONALITY_V, DIAG_CHECK_LIMIT, DIAG_LENGTH,
 } from "../shared/status";
 
 const EPS: f64 = 2.220446049250313e-16;
@@ -383,6 +383,7 @@ function finish(
   store<f64>(diag + (<usize>DIAG_ORTHOGONALITY_U << 3), ou);
   store<f64>(diag + (<usize>DIAG_ORTHOGONALITY_V << 3), ov);
   const limit = factor * EPS * <f64>(m > n ? m : n);
+  store<f64>(diag + (<usize>DIAG_CHECK_LIMIT << 3), limit);
   const res = load<f64>(diag + (<usize>DIAG_CORE_RESIDUAL << 3));
   if (!(ou <= limit) || !(ov <= limit) || !(res <= limit)) return STATUS_CHECK_FAILED;
   return STATUS_OK;

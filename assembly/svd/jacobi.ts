@@ -19,7 +19,7 @@ import { rot } from "../blas/rot";
 import { amax, nrm2 } from "../blas/nrm2";
 import {
   STATUS_OK, STATUS_NOT_CONVERGED, STATUS_NON_FINITE,
-  DIAG_SWEEPS, DIAG_OFF_ORTHOGONALITY, DIAG_RANK,
+  DIAG_SWEEPS, DIAG_OFF_ORTHOGONALITY, DIAG_OFF_ORTHOGONALITY_LIMIT, DIAG_RANK,
 } from "../shared/status";
 
 /** dgesvj's default sweep limit. */
@@ -278,6 +278,7 @@ export function jacobiSweeps(
   }
   store<f64>(diag + (<usize>DIAG_SWEEPS << 3), <f64>sweeps);
   store<f64>(diag + (<usize>DIAG_OFF_ORTHOGONALITY << 3), Math.sqrt(worstOff2));
+  store<f64>(diag + (<usize>DIAG_OFF_ORTHOGONALITY_LIMIT << 3), tol);
   store<f64>(diag + (<usize>DIAG_RANK << 3), <f64>rank);
   return converged ? STATUS_OK : STATUS_NOT_CONVERGED;
 }

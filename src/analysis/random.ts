@@ -1,8 +1,10 @@
 /**
  * @module analysis/random
- * Seeded randomness for the null models (method §4 random rotations, §5 random directions): a small,
- * fast, reproducible generator that behaves the same in workerd, Node and the CLI. It must never be
- * used where unpredictability matters (tokens, ids): it is a simulation generator, not a CSPRNG.
+ * The one seeded generator of the project: the null models (method §4 random rotations, §5 random
+ * directions), the toy model (method §6: initialisation, sampling), the example checkpoint and the
+ * tests. Small, fast, reproducible, the same in workerd, Node, the browser and the CLI; it reads
+ * neither `Math.random` nor the clock. It must never be used where unpredictability matters (tokens,
+ * ids): it is a simulation generator, not a CSPRNG.
  *
  * Generator: xoshiro128** (Blackman & Vigna 2018) seeded through splitmix32, so seeds 0, 1, 2, … give
  * unrelated streams. Normal deviates by Marsaglia's polar method on 53-bit uniforms. Haar-random orthogonal
@@ -22,6 +24,9 @@ export interface Rng {
   /** standard normal */
   normal(): number;
 }
+
+/** The generator and the distributions drawn from it. */
+export type Random = Xoshiro128;
 
 /**
  * xoshiro128** with its state in a Uint32Array: 32-bit words above 2³⁰ do not fit V8's small integers,
@@ -46,6 +51,11 @@ class Xoshiro128 implements Rng {
     if ((this.s[0] | this.s[1] | this.s[2] | this.s[3]) === 0) this.s[0] = 1;
   }
 
+  /** Next raw 32-bit output, in [0, 2³²). */
+  nextUint32(): number {
+    return this.next();
+  }
+
   private next(): number {
     const s = this.s;
     const s1 = s[1];
@@ -62,6 +72,25 @@ class Xoshiro128 implements Rng {
 
   uniform(): number {
     return ((this.next() >>> 5) * 67108864 + (this.next() >>> 6)) / 9007199254740992; // (a·2²⁶ + b) / 2⁵³
+  }
+
+  /** Uniform on (0, 1]: safe to take the log of. */
+  uniformOpenZero(): number {
+    return 1 - this.uniform();
+  }
+
+  /** Uniform integer in [0, n). */
+  int(n: number): number {
+    return Math.floor(this.uniform() * n);
+  }
+
+  /**
+   * Number of failures before the next success of a Bernoulli(p) process, given
+   * `logOneMinusP = Math.log(1 - p)`: floor(log U / log(1 − p)). Skipping by these gaps draws a sparse
+   * Bernoulli vector in O(number of successes) instead of O(length), with exactly the same law.
+   */
+  geometricGap(logOneMinusP: number): number {
+    return Math.floor(Math.log(this.uniformOpenZero()) / logOneMinusP);
   }
 
   normal(): number {
@@ -84,7 +113,7 @@ class Xoshiro128 implements Rng {
 }
 
 /** A seeded generator. @param seed - any integer (taken mod 2³²) */
-export function createRng(seed: number): Rng {
+export function createRng(seed: number): Random {
   return new Xoshiro128(seed);
 }
 

@@ -66,7 +66,7 @@ export interface SadAggregates {
     firing: number;
     firing_positive: number;
     firing_nonpositive: number;
-    /** pairs whose threshold rounding kept out of reach; reported with N_recon = 1 as numpy does */
+    /** pairs whose threshold rounding kept out of reach; reported with N_recon = their number of positive terms */
     n_recon_unreached: number;
   };
   n_recon: { median: number; p90: number; mean: number; histogram: number[] };

@@ -27,6 +27,7 @@ export interface KernelExports {
     t: number, m: number, r: number, x: number, u: number, s: number, v: number, q: number, d: number, src: number,
     terms: number, rel: number, work: number,
   ): number;
+  sadNRecon(t: number, r: number, total: number, tau: number, work: number): number;
   toyReconPass(n: number, tokens: number, ptr: number, idx: number, val: number, gram: number, b: number, dGram: number, db: number, backward: number, work: number, out: number): number;
   toyAttentionPass(
     n: number, m: number, samples: number, ptr: number, idx: number, val: number, mOmega: number,

@@ -16,7 +16,9 @@ export const DIAG_CORE_RESIDUAL = 2;
 export const DIAG_ORTHOGONALITY_U = 3;
 export const DIAG_ORTHOGONALITY_V = 4;
 export const DIAG_RANK = 5;
-export const DIAG_LENGTH = 6;
+export const DIAG_CHECK_LIMIT = 6;
+export const DIAG_OFF_ORTHOGONALITY_LIMIT = 7;
+export const DIAG_LENGTH = 8;
 
 /** Layout of the i32 `counts` array written by sadRun (length SAD_COUNTS_LENGTH + 2·rotations). */
 export const SAD_POSITIVE = 0;

@@ -39,6 +39,8 @@ function readDiagnostics(mem: Float64Array, at: number): SvdDiagnostics {
     orthogonalityU: mem[at + st.DIAG_ORTHOGONALITY_U],
     orthogonalityV: mem[at + st.DIAG_ORTHOGONALITY_V],
     rank: mem[at + st.DIAG_RANK],
+    checkLimit: mem[at + st.DIAG_CHECK_LIMIT],
+    offOrthogonalityLimit: mem[at + st.DIAG_OFF_ORTHOGONALITY_LIMIT],
   };
 }
 
@@ -98,6 +100,7 @@ export function svdKernels(k: KernelInstance) {
       const pw = k.alloc(8 * n);
       const pd = k.alloc(8 * st.DIAG_LENGTH);
       const mem = new Float64Array(ex.memory.buffer);
+      mem.fill(0, pd / 8, pd / 8 + st.DIAG_LENGTH); // the arena is not cleared between calls
       copyInColumnMajor(mem, pa / 8, a);
       const status = ex.svdJacobi(m, n, pa, Math.max(1, m), ps, pv, Math.max(1, n), pw, pd);
       const diagnostics = readDiagnostics(mem, pd / 8);

@@ -26,6 +26,10 @@ export interface SvdDiagnostics {
   orthogonalityV: number;
   /** σ_k > max(m, n)·ε·σ_1 count. */
   rank: number;
+  /** the limit the kernel held the residual and orthogonality to (factor·ε·max(m, n)); 0 for `svd`, which runs no such check */
+  checkLimit: number;
+  /** Jacobi's convergence tolerance on offOrthogonality (√k·ε) */
+  offOrthogonalityLimit: number;
 }
 
 /** A = U·diag(S)·Vᵀ with U [m, k] and V [n, k] row-major, S non-increasing, canonical signs. */
@@ -87,7 +91,7 @@ export interface SadRaw {
   positive: number;
   /** firing pairs with Σ t̃ ≤ 0 (counted, not decomposed) */
   nonpositive: number;
-  /** pairs whose threshold was never reached through rounding (reported with N_recon = 1, as numpy) */
+  /** pairs whose threshold was never reached through rounding (reported with N_recon = their number of positive terms) */
   unreached: number;
   /** (d, s) pairs the firing rule looked at */
   candidates: number;

@@ -6,7 +6,7 @@
  * side). Binary bodies are described as octet streams with their tensors listed (names, shapes,
  * dtypes) in the description and in `x-tensors`. Built once per isolate.
  */
-import { z } from "zod";
+import * as z from "zod/mini";
 import { PROBLEM_TYPES, type ProblemType } from "../wire/problem";
 import { CACHE_CONTROL, GET_CACHE_POLICY } from "../http/cache";
 import { CORS_POLICY, SAME_ORIGIN_ONLY } from "../http/cors";
@@ -20,7 +20,7 @@ import { OPERATIONS, type BinaryDoc, type Operation, type TensorDoc } from "./op
 type Json = Record<string, unknown>;
 
 /** A zod schema as a JSON Schema 2020-12 object without its `$schema` (the document sets the dialect). */
-export function jsonSchema(schema: z.ZodType, io: "input" | "output"): Json {
+export function jsonSchema(schema: z.ZodMiniType, io: "input" | "output"): Json {
   const { $schema: _, ...rest } = z.toJSONSchema(schema, { target: "draft-2020-12", io, unrepresentable: "any" }) as Json;
   return rest;
 }
@@ -29,14 +29,14 @@ export function jsonSchema(schema: z.ZodType, io: "input" | "output"): Json {
 export const openApiPath = (honoPath: string) => honoPath.replace(/:([A-Za-z_]+)/g, "{$1}");
 
 /** Answer schemas shared by several operations: emitted once under components.schemas and referenced. */
-const NAMED = new Map<z.ZodType, string>([
+const NAMED = new Map<z.ZodMiniType, string>([
   [SvdAnswerSchema, "SvdAnswer"], [SadAnswerSchema, "SadAnswer"], [AlignmentAnswerSchema, "AlignmentAnswer"],
   [ModelSummarySchema, "ModelSummary"], [ToyReportSchema, "ToyReport"], [ToyReportListSchema, "ToyReportList"],
   [DemoAnalysisSchema, "DemoAnalysis"], [ProblemAnswerSchema, "Problem"],
 ]);
 
 /** A schema for the document: a $ref when it is a named component (added to `components`), else inline. */
-function schemaFor(schema: z.ZodType, io: "input" | "output", components: Json): Json {
+function schemaFor(schema: z.ZodMiniType, io: "input" | "output", components: Json): Json {
   const name = NAMED.get(schema);
   if (!name) return jsonSchema(schema, io);
   const key = io === "input" ? `${name}Input` : name;
@@ -60,7 +60,7 @@ const binaryContent = (b: BinaryDoc) => ({
 
 function parameters(op: Operation): Json[] {
   const out: Json[] = [];
-  const add = (where: "path" | "query", obj: z.ZodObject | undefined) => {
+  const add = (where: "path" | "query", obj: z.ZodMiniObject | undefined) => {
     if (!obj) return;
     const s = jsonSchema(obj, "input") as { properties?: Record<string, Json>; required?: string[] };
     for (const [name, schema] of Object.entries(s.properties ?? {})) {

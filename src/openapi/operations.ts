@@ -5,7 +5,7 @@
  * prose here is documentation only; shapes come from the schemas. test/routes/openapi.test.ts checks
  * that every route of the app is listed, so a new route cannot be left out.
  */
-import { z } from "zod";
+import * as z from "zod/mini";
 import { ANALYSIS_LIMITS, ALIGNMENT_TENSORS, AlignmentOptionsSchema, SAD_TENSORS, SadOptionsSchema } from "../wire/analysis-request";
 import { DEMO_LIMITS } from "../wire/demo";
 import { CIRCUITS, HEAD_TENSORS, HeadOptionsSchema, HeadPathSchema, LIMITS } from "../wire/head-request";
@@ -45,15 +45,15 @@ export interface Operation {
   tag: "heads" | "analyses" | "models" | "toy" | "demo" | "documents";
   summary: string;
   description?: string;
-  pathParams?: z.ZodObject;
-  query?: z.ZodObject;
+  pathParams?: z.ZodMiniObject;
+  query?: z.ZodMiniObject;
   /** prose per query parameter (shapes and defaults come from the schema) */
   queryText?: Record<string, string>;
   /** needs the bearer token */
   auth?: boolean;
-  body?: { json: z.ZodType; maxBytes: number } | (BinaryDoc & { maxBytes: number });
+  body?: { json: z.ZodMiniType; maxBytes: number } | (BinaryDoc & { maxBytes: number });
   /** 2xx answers; GETs also answer 304 to If-None-Match */
-  ok: { statuses: number[]; description: string } & ({ json: z.ZodType } | BinaryDoc | { text: "text/html" | "text/javascript" | "text/css" });
+  ok: { statuses: number[]; description: string } & ({ json: z.ZodMiniType } | BinaryDoc | { text: "text/html" | "text/javascript" | "text/css" });
   problems: ProblemType[];
 }
 
@@ -81,7 +81,7 @@ const safetensors = (description: string, tensors: TensorDoc[]): BinaryDoc => ({
 });
 
 const HEAD = "/v1/models/:model/layers/:layer/heads/:head";
-const HeadNoCircuit = HeadPathSchema.omit({ circuit: true });
+const HeadNoCircuit = z.omit(HeadPathSchema, { circuit: true });
 const variantText = {
   fold_ln: "fold the LayerNorm gain and bias into the reading weights, then centre them (default: true when ln_w is sent)",
   bias: "augmented: factors [W; b], so [x,1] Ω̃ [y,1]ᵀ = q·k; none: drop biases (default: augmented when b_Q and b_K are sent; qk only)",
@@ -170,12 +170,12 @@ export const OPERATIONS: Operation[] = [
   },
   {
     method: "get", path: `${HEAD}/qk/sad/:id`, operationId: "getSad", tag: "analyses",
-    summary: "A stored SAD result", pathParams: HeadNoCircuit.extend(IdParam.shape),
+    summary: "A stored SAD result", pathParams: z.extend(HeadNoCircuit, IdParam.shape),
     ok: { statuses: [200], description: "the SAD summary", json: SadAnswerSchema }, problems: READ_PROBLEMS,
   },
   {
     method: "get", path: `${HEAD}/qk/sad/:id/pairs`, operationId: "getSadPairs", tag: "analyses",
-    summary: "The per-pair detail of a SAD result (detail=pairs)", pathParams: HeadNoCircuit.extend(IdParam.shape),
+    summary: "The per-pair detail of a SAD result (detail=pairs)", pathParams: z.extend(HeadNoCircuit, IdParam.shape),
     ok: { statuses: [200], ...safetensors("per-pair results of the firing pairs", PAIRS) }, problems: READ_PROBLEMS,
   },
   {
@@ -205,12 +205,12 @@ export const OPERATIONS: Operation[] = [
   },
   {
     method: "get", path: `${HEAD}/:circuit/alignment/:id`, operationId: "getAlignment", tag: "analyses",
-    summary: "A stored alignment result", pathParams: HeadPathSchema.extend(IdParam.shape),
+    summary: "A stored alignment result", pathParams: z.extend(HeadPathSchema, IdParam.shape),
     ok: { statuses: [200], description: "the alignment summary", json: AlignmentAnswerSchema }, problems: READ_PROBLEMS,
   },
   {
     method: "get", path: `${HEAD}/:circuit/alignment/:id/cosines`, operationId: "getAlignmentCosines", tag: "analyses",
-    summary: "The signed cosine matrices of an alignment result", pathParams: HeadPathSchema.extend(IdParam.shape),
+    summary: "The signed cosine matrices of an alignment result", pathParams: z.extend(HeadPathSchema, IdParam.shape),
     ok: { statuses: [200], ...safetensors("C_U and C_V", COSINES) }, problems: READ_PROBLEMS,
   },
   {
@@ -235,14 +235,14 @@ export const OPERATIONS: Operation[] = [
   },
   {
     method: "get", path: "/v1/toy/reports/:experiment", operationId: "getToyReport", tag: "toy", summary: "The latest report of one experiment",
-    pathParams: z.object({ experiment: z.string().regex(EXPERIMENT_NAME) }),
+    pathParams: z.object({ experiment: z.string().check(z.regex(EXPERIMENT_NAME)) }),
     ok: { statuses: [200], description: "the toy.json (schema headscope.toy/v1)", json: ToyReportSchema }, problems: READ_PROBLEMS,
   },
   {
     method: "post", path: "/v1/demo/analyze", operationId: "demoAnalyze", tag: "demo",
     summary: "Anonymous analysis of one head for the demo page (nothing stored; same origin only; rate-limited)",
     description: `At most ${DEMO_LIMITS.requestsPerMinute} requests per minute per client, then 429 with Retry-After.`,
-    query: HeadOptionsSchema.omit({ overwrite: true }).extend({ circuit: z.enum(CIRCUITS).optional() }),
+    query: z.extend(z.omit(HeadOptionsSchema, { overwrite: true }), { circuit: z.optional(z.enum(CIRCUITS)) }),
     queryText: { ...variantText, circuit: "qk or ov (default: from the tensor names)" },
     body: { ...safetensors("one head, as for POST …/{circuit}", [...headTensors("qk", false), ...headTensors("ov", false)]), maxBytes: DEMO_LIMITS.maxBodyBytes },
     ok: { statuses: [200], description: "the spectrum", json: DemoAnalysisSchema },

@@ -8,6 +8,7 @@ import { AppError } from "../errors";
 import type { AppEnv } from "../env";
 import { getKernels } from "../kernels/worker";
 import { analyzeUpload, inferCircuit } from "../services/analyze-upload";
+import * as z from "zod/mini";
 import { HeadOptionsSchema } from "../wire/head-request";
 import { parseSafetensors } from "../wire/safetensors";
 import { DEMO_LIMITS } from "../wire/demo";
@@ -55,7 +56,7 @@ export const demo = new Hono<AppEnv>()
       `the demo accepts heads up to ${DEMO_LIMITS.maxBodyBytes} bytes (1 MiB); run a local server (npm start) for larger ones`,
     ),
     async (c) => {
-      const options = parseParams(HeadOptionsSchema.omit({ overwrite: true }), c.req.query(), "query");
+      const options = parseParams(z.omit(HeadOptionsSchema, { overwrite: true }), c.req.query(), "query");
       const parsed = parseSafetensors(new Uint8Array(await c.req.arrayBuffer()));
       const circuit = inferCircuit(parsed, c.req.query("circuit"));
       return c.json(analyzeUpload(getKernels(), parsed, circuit, options));

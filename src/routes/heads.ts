@@ -4,7 +4,7 @@
  * Handlers parse, call one service (services/head-results.ts) and respond.
  */
 import { Hono } from "hono";
-import { z } from "zod";
+import * as z from "zod/mini";
 import { requireToken } from "../auth";
 import type { AppEnv } from "../env";
 import { getKernels } from "../kernels/worker";
@@ -32,8 +32,8 @@ const answer = (p: HeadPath, s: SvdSummary, computed?: boolean): SvdAnswer => ({
 
 /** GET …/{circuit}[/vectors]: the variant (optional when only one is stored) and the input hash (optional). */
 export const HeadResultQuery = z.object({
-  variant: z.enum(VARIANTS).optional(),
-  sha256: z.string().regex(/^[0-9a-f]{64}$/, "sha256 must be 64 lowercase hex digits").optional(),
+  variant: z.optional(z.enum(VARIANTS)),
+  sha256: z.optional(z.string().check(z.regex(/^[0-9a-f]{64}$/, "sha256 must be 64 lowercase hex digits"))),
 });
 
 export const heads = new Hono<AppEnv>()

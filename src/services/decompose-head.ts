@@ -4,16 +4,12 @@
  * factored SVD, the checks it ran, and the two things that get stored — the JSON summary and the
  * U, S, V safetensors. services/head-results.ts calls this; it never imports Hono or touches storage.
  */
-import type { Kernels, Svd } from "../kernels/types";
+import type { Kernels, Svd, SvdDiagnostics } from "../kernels/types";
 import { encodeSafetensors } from "../wire/safetensors";
 import type { HeadOptions, HeadPath } from "../wire/head-request";
 import type { SvdSummary } from "../wire/svd-result";
 import { buildHeadFactors } from "./head-factors";
 import type { HeadWeights } from "./head-weights";
-
-const EPS = 2 ** -52;
-/** Same factor as the kernel's own check (assembly/svd/factored.ts CHECK_FACTOR). */
-const CHECK_FACTOR = 64;
 
 export interface DecomposedHead {
   summary: SvdSummary;
@@ -48,6 +44,22 @@ export function summarizeSpectrum(s: ArrayLike<number>) {
   };
 }
 
+/**
+ * The checks the kernel ran on this result, with the values it measured and the limits it applied
+ * (assembly/svd/factored.ts: residual and orthogonality against factor·ε·max(m, n), factor 8 for the
+ * Cholesky QR path and 64 for Householder; Jacobi's off-orthogonality against √k·ε). A result that
+ * failed any of them never gets here: the kernel's status turns into a not-converged problem.
+ */
+export function kernelChecks(dg: SvdDiagnostics) {
+  const check = (name: string, value: number, limit: number) => ({ name, value, limit, passed: value <= limit });
+  return [
+    check("core_residual", dg.coreResidual, dg.checkLimit),
+    check("orthogonality_U", dg.orthogonalityU, dg.checkLimit),
+    check("orthogonality_V", dg.orthogonalityV, dg.checkLimit),
+    check("jacobi_off_orthogonality", dg.offOrthogonality, dg.offOrthogonalityLimit),
+  ];
+}
+
 export function decomposeHead(
   kernels: Kernels,
   path: HeadPath,
@@ -60,7 +72,6 @@ export function decomposeHead(
   const { a, b, variant } = buildHeadFactors(weights, options);
   const svd: Svd = kernels.factoredSvd(a, b);
   const { m, k, diagnostics: dg } = svd;
-  const limit = CHECK_FACTOR * EPS * Math.max(m, weights.dHead);
   const summary: SvdSummary = {
     schema: "headscope.svd/v1",
     model: path.model,
@@ -73,12 +84,7 @@ export function decomposeHead(
     singular_values: Array.from(svd.S),
     ...summarizeSpectrum(svd.S),
     numerical_rank: dg.rank,
-    checks: [
-      { name: "core_residual", value: dg.coreResidual, limit, passed: dg.coreResidual <= limit },
-      { name: "orthogonality_U", value: dg.orthogonalityU, limit, passed: dg.orthogonalityU <= limit },
-      { name: "orthogonality_V", value: dg.orthogonalityV, limit, passed: dg.orthogonalityV <= limit },
-      { name: "inputs_finite", value: 1, limit: 1, passed: true },
-    ],
+    checks: kernelChecks(dg),
     diagnostics: { sweeps: dg.sweeps, off_orthogonality: dg.offOrthogonality },
     input: { sha256: input.sha256, bytes: input.bytes, dtypes: weights.dtypes },
     kernel: { name: kernels.name, simd: kernels.simd ?? false },

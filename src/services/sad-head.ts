@@ -216,7 +216,7 @@ export function decomposeAttention(
     queries: "d = 1..T−1 (the relative score of d = 0 has no other key)",
     firing: "A(d,s) ≥ 1/(d+1), A = causal softmax over s ≤ d of scale·ℓ(d,s)" + (options.exclude_first_source ? ", s ≠ 0" : ""),
     relative: "t̃_k(d,s) = σ_k (x̃_d·u_k)(v_k·(x̃_s − mean_{s'≤d, s'≠s} x̃_s')); firing pairs with Σ_k t̃_k ≤ 0 are counted, not decomposed",
-    n_recon_rule: "smallest n with Σ_{i≤n} t̃_(i) ≥ τ·Σt̃ − 1e-12·|Σt̃| (terms sorted descending; totals in numpy's pairwise order)",
+    n_recon_rule: "smallest n with Σ_{i≤n} t̃_(i) ≥ τ·Σt̃ − 1e-12·|Σt̃| (terms sorted descending; totals in numpy's pairwise order); when rounding keeps it out of reach, n = the number of positive terms, counted in pairs.n_recon_unreached",
     sparseness: "Rolls–Tovee (mean_k |t̃_k|)² / mean_k t̃_k²",
     x_bias_coordinate: batch.biasCoordinate,
     null: seeds.length

@@ -12,10 +12,10 @@
  * (method §5), so the toy and the worker compute them the same way; what is toy-specific here is
  * matching template *pairs* (query side and key side together) to singular indices.
  */
+import { createRng } from "../analysis/random";
 import { alignFeatures, hungarianMax, whitenedDirections, type AlignmentResult } from "../analysis/alignment";
 import type { Kernels } from "../kernels/types";
 import type { ToyConfig } from "./config";
-import { Random } from "./random";
 
 /** One template pair's alignment with its matched singular index. */
 export interface PairAlignment {
@@ -268,7 +268,7 @@ export function measureSnapshot(cfg: ToyConfig, kernels: Kernels, wEff: Float64A
  */
 export function randomDirectionNull(cfg: ToyConfig, kernels: Kernels, wQ: Float64Array, wK: Float64Array, seed: number): { matchedMean: number; matchedCount: number } {
   const { nFeatures: n, dModel: d, dHead: h } = cfg;
-  const rng = new Random(seed);
+  const rng = createRng(seed);
   const wRand = new Float64Array(d * n);
   for (let i = 0; i < wRand.length; i++) wRand[i] = rng.normal();
   const omega = kernels.factoredSvd({ rows: d, cols: h, data: wQ }, { rows: d, cols: h, data: wK });

@@ -22,7 +22,7 @@
 import type { ToyPasses } from "../kernels/types";
 import type { ToyConfig } from "./config";
 import { mulNN, mulNT, mulTN } from "./dense";
-import type { Random } from "./random";
+import type { Random } from "../analysis/random";
 import type { SparseTokens } from "./sampling";
 
 /** Trainable parameters, row-major: `w` [D, N] (column i is feature i), `b` [N], `wQ`, `wK` [D, H]. */

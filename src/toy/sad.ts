@@ -20,7 +20,6 @@ import { createRng, haarOrthogonal, HAAR_NAME, RNG_NAME } from "../analysis/rand
 import type { Kernels } from "../kernels/types";
 import type { ToyConfig } from "./config";
 import { effectiveFeatures, type ToyParams } from "./model";
-import { Random } from "./random";
 import { sampleAttentionBatch, TokenBuffer } from "./sampling";
 
 export interface SadGroup {
@@ -73,7 +72,7 @@ export function toySad(
   opts: { samples: number; nullSeeds: number; taus: number[] },
 ): ToySad[] {
   const { nFeatures: n, dModel: d, dHead: h, keysPerQuery: m } = cfg;
-  const rng = new Random(seed ^ 0x5ad);
+  const rng = createRng(seed ^ 0x5ad);
   const buf = new TokenBuffer(opts.samples * (m + 1), opts.samples * (m + 1) * (cfg.featureProbability * n + 2));
   sampleAttentionBatch(buf, cfg, opts.samples, rng);
   const wEff = effectiveFeatures(params.w, e, cfg.anisotropy, n, new Float64Array(d * n));

@@ -9,7 +9,7 @@
  * nothing of the model's parameters.
  */
 import type { ToyConfig } from "./config";
-import type { Random } from "./random";
+import type { Random } from "../analysis/random";
 
 /** Tokens as compressed sparse rows: token t holds features `idx[ptr[t] .. ptr[t+1])` with values `val[…]`. */
 export interface SparseTokens {

@@ -7,6 +7,7 @@
  * Measurement never touches that stream. Returns curves in columnar form (one array per metric) and
  * the final snapshot; writing files is report.ts's job.
  */
+import { createRng } from "../analysis/random";
 import type { Kernels, ToyPasses } from "../kernels/types";
 import type { ToyConfig } from "./config";
 import type { AlignmentResult } from "../analysis/alignment";
@@ -14,7 +15,6 @@ import { meanTokenCosine, measureSnapshot, methodAlignment, randomDirectionNull,
 import { drawSharedDirection, effectiveFeatures, initParams, projectOutDirection, ToyModel, zeroParams, type Losses } from "./model";
 import { AdamW } from "./optimizer";
 import { toySad, type ToySad } from "./sad";
-import { Random } from "./random";
 import { sampleAttentionBatch, sampleReconBatch, TokenBuffer } from "./sampling";
 
 /** Curves over training: entry t of every array belongs to `step[t]`. */
@@ -127,7 +127,7 @@ function toRows(x: Float64Array, rows: number, cols: number): number[][] {
 export function trainToy(cfg: ToyConfig, seed: number, kernels: Kernels, onMeasure?: (e: ProgressEvent) => void, passes?: ToyPasses): ToyRun {
   const t0 = performance.now();
   let measureMs = 0;
-  const rng = new Random(seed);
+  const rng = createRng(seed);
   const params = initParams(cfg, rng);
   const e = drawSharedDirection(cfg.dModel, rng);
   const model = new ToyModel(cfg, e, passes);
@@ -198,7 +198,7 @@ export function trainToy(cfg: ToyConfig, seed: number, kernels: Kernels, onMeasu
   };
   const nul = randomDirectionNull(cfg, kernels, params.wQ, params.wK, seed ^ 0x5eed);
   const probe = new TokenBuffer(256, 256 * nnz);
-  sampleReconBatch(probe, cfg, 256, new Random(seed ^ 0x70c3));
+  sampleReconBatch(probe, cfg, 256, createRng(seed ^ 0x70c3));
   effectiveFeatures(params.w, e, cfg.anisotropy, cfg.nFeatures, wEff);
   const tokenCos = meanTokenCosine(wEff, cfg.dModel, cfg.nFeatures, probe);
   const method = methodAlignment(cfg, kernels, wEff, params.wQ, params.wK, seed);

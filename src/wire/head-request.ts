@@ -4,7 +4,13 @@
  * variant, and the tensors the body must hold for each circuit. Shared by the worker (validation)
  * and the CLI (building requests). Only zod at run time.
  */
-import { z } from "zod";
+import * as z from "zod/mini";
+
+/** A path or query parameter holding an integer in [min, max]. */
+export const coercedInt = (min: number, max: number) => z.pipe(z.coerce.number(), z.int().check(z.minimum(min), z.maximum(max)));
+
+/** A query parameter holding a positive finite number. */
+export const positiveNumber = z.coerce.number().check(z.positive());
 
 export const CIRCUITS = ["qk", "ov"] as const;
 export type Circuit = (typeof CIRCUITS)[number];
@@ -13,27 +19,31 @@ export type Circuit = (typeof CIRCUITS)[number];
 export const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 export const HeadPathSchema = z.object({
-  model: z.string().regex(MODEL_NAME, "model must match [A-Za-z0-9][A-Za-z0-9._-]{0,127}"),
-  layer: z.coerce.number().int().min(0).max(4095),
-  head: z.coerce.number().int().min(0).max(4095),
+  model: z.string().check(z.regex(MODEL_NAME, "model must match [A-Za-z0-9][A-Za-z0-9._-]{0,127}")),
+  layer: coercedInt(0, 4095),
+  head: coercedInt(0, 4095),
   circuit: z.enum(CIRCUITS),
 });
 export type HeadPath = z.infer<typeof HeadPathSchema>;
 
-const booleanParam = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
+/** A query parameter `true|false|1|0`, as a boolean. */
+export const booleanParam = z.pipe(
+  z.enum(["true", "false", "1", "0"]),
+  z.transform((v: "true" | "false" | "1" | "0") => v === "true" || v === "1"),
+);
 
 /** Query options of POST …/{circuit}. Defaults depend on the tensors present (see resolveVariant). */
 export const HeadOptionsSchema = z.object({
-  fold_ln: booleanParam.optional(),
-  bias: z.enum(["augmented", "none"]).optional(),
-  scale: z.coerce.number().positive().finite().optional(),
+  fold_ln: z.optional(booleanParam),
+  bias: z.optional(z.enum(["augmented", "none"])),
+  scale: z.optional(positiveNumber),
   /**
    * the pre-attention norm whose gain fold_ln folds: `layernorm` (default: fold γ and β, then centre)
    * or `rmsnorm` (Llama: fold γ only and centre nothing, since RMSNorm does not remove the mean)
    */
-  norm: z.enum(["layernorm", "rmsnorm"]).optional(),
+  norm: z.optional(z.enum(["layernorm", "rmsnorm"])),
   /** replace a stored result whose input differs (otherwise such a POST is a 409 conflict) */
-  overwrite: booleanParam.optional(),
+  overwrite: z.optional(booleanParam),
 });
 export type HeadOptions = z.infer<typeof HeadOptionsSchema>;
 
@@ -48,7 +58,7 @@ export const VariantSchema = z.object({
   /** the model's score scale (recorded; Ω never includes it) */
   scale: z.number(),
   /** rows of the factors: d_model, or d_model + 1 with the augmented bias coordinate */
-  factor_rows: z.number().int(),
+  factor_rows: z.int(),
   centred: z.boolean(),
 });
 export type Variant = z.infer<typeof VariantSchema>;

@@ -4,7 +4,6 @@
  * and the demo page. Clients switch on `type`, never on the message text. Each slug is documented at
  * GET /problems/{slug} on the worker.
  */
-import { z } from "zod";
 
 export const PROBLEM_TYPES = {
   "invalid-request": { status: 400, title: "The request is invalid" },
@@ -35,14 +34,3 @@ export function problemSlug(type: string): ProblemType | undefined {
   const slug = type.replace(/^.*\/problems\//, "");
   return slug in PROBLEM_TYPES ? (slug as ProblemType) : undefined;
 }
-
-export const ProblemSchema = z
-  .object({
-    type: z.string(),
-    title: z.string(),
-    status: z.number().int(),
-    detail: z.string().optional(),
-    instance: z.string().optional(),
-  })
-  .passthrough();
-export type Problem = z.infer<typeof ProblemSchema>;

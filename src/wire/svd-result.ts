@@ -3,7 +3,7 @@
  * The JSON summary of one head's SVD, as stored in KV and returned by the API, and the names of the
  * tensors in the stored vectors file. The CLI parses answers with this schema.
  */
-import { z } from "zod";
+import * as z from "zod/mini";
 import { CIRCUITS, VariantSchema } from "./head-request";
 
 export const CheckSchema = z.object({
@@ -16,25 +16,25 @@ export const CheckSchema = z.object({
 export const SvdSummarySchema = z.object({
   schema: z.literal("headscope.svd/v1"),
   model: z.string(),
-  layer: z.number().int(),
-  head: z.number().int(),
+  layer: z.int(),
+  head: z.int(),
   circuit: z.enum(CIRCUITS),
   variant: VariantSchema,
-  d_model: z.number().int(),
-  d_head: z.number().int(),
+  d_model: z.int(),
+  d_head: z.int(),
   /** σ_1 ≥ … ≥ σ_k, k = min(factor rows, d_head) */
   singular_values: z.array(z.number()),
   /** exp of the Shannon entropy of σ/Σσ (Roy & Vetterli 2007) */
   effective_rank: z.number(),
   /** σ_k > max(m, n)·ε·σ_1 count */
-  numerical_rank: z.number().int(),
+  numerical_rank: z.int(),
   /** Frobenius norm of the circuit matrix, √Σσ² */
   frobenius_norm: z.number(),
   /** σ_1² / Σσ²: share of the squared Frobenius norm in the top direction */
   top_energy: z.number(),
   checks: z.array(CheckSchema),
   diagnostics: z.object({ sweeps: z.number(), off_orthogonality: z.number() }),
-  input: z.object({ sha256: z.string(), bytes: z.number().int(), dtypes: z.record(z.string(), z.string()) }),
+  input: z.object({ sha256: z.string(), bytes: z.int(), dtypes: z.record(z.string(), z.string()) }),
   kernel: z.object({ name: z.string(), simd: z.boolean() }),
   vectors: z.object({
     key: z.string(),
@@ -46,8 +46,8 @@ export const SvdSummarySchema = z.object({
 export type SvdSummary = z.infer<typeof SvdSummarySchema>;
 
 /** The answer of POST and GET: the summary plus links and whether it was computed now. */
-export const SvdAnswerSchema = SvdSummarySchema.extend({
-  computed: z.boolean().optional(),
+export const SvdAnswerSchema = z.extend(SvdSummarySchema, {
+  computed: z.optional(z.boolean()),
   links: z.object({ self: z.string(), vectors: z.string() }),
 });
 export type SvdAnswer = z.infer<typeof SvdAnswerSchema>;

@@ -4,30 +4,26 @@
  * documented in src/toy/report.ts). Only the fields the worker and the demo page rely on are
  * checked; the rest is stored as sent.
  */
-import { z } from "zod";
+import * as z from "zod/mini";
 
 export const TOY_REPORT_LIMIT_BYTES = 16 * 1024 * 1024;
 export const EXPERIMENT_NAME = /^[a-z0-9][a-z0-9-]{0,63}$/;
 
-export const ToyReportSchema = z
-  .object({
-    schema: z.literal("headscope.toy/v1"),
-    experiment: z.string().regex(EXPERIMENT_NAME),
-    runs: z
-      .array(
-        z
-          .object({
-            seed: z.number().int(),
-            config: z.record(z.string(), z.unknown()),
-            curves: z.record(z.string(), z.unknown()),
-            final: z.record(z.string(), z.unknown()),
-          })
-          .passthrough(),
-      )
-      .min(1),
-    summary: z.object({ seeds: z.array(z.number()), passed: z.number().int() }).passthrough(),
-  })
-  .passthrough();
+export const ToyReportSchema = z.looseObject({
+  schema: z.literal("headscope.toy/v1"),
+  experiment: z.string().check(z.regex(EXPERIMENT_NAME)),
+  runs: z
+    .array(
+      z.looseObject({
+        seed: z.int(),
+        config: z.record(z.string(), z.unknown()),
+        curves: z.record(z.string(), z.unknown()),
+        final: z.record(z.string(), z.unknown()),
+      }),
+    )
+    .check(z.minLength(1)),
+  summary: z.looseObject({ seeds: z.array(z.number()), passed: z.int() }),
+});
 
 export type ToyReport = z.infer<typeof ToyReportSchema>;
 

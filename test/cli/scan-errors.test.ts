@@ -5,12 +5,11 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { buildCli, ROOT, runCli } from "../support/cli";
+import { afterAll, describe, expect, test } from "vitest";
+import { ROOT, runCli } from "../support/cli";
 import { writeCheckpoint, type RawTensor } from "../support/checkpoints";
 
 const tmp = mkdtempSync(join(tmpdir(), "headscope-bad-"));
-beforeAll(buildCli, 120_000);
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 const t = (...shape: number[]): RawTensor => ({ shape, data: Float64Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => Math.sin(i)) });

@@ -12,7 +12,7 @@ import { startLocalWorker } from "../../src/cli/local-worker";
 import { fmt } from "../../src/cli/report-html";
 import type { Report } from "../../src/cli/report";
 import { CHROMIUM, collectErrors, launchBrowser } from "../support/browser";
-import { buildCli, ROOT, runCli } from "../support/cli";
+import { ROOT, runCli } from "../support/cli";
 import { GPT2_PATH, spectraReference } from "../support/gpt2";
 
 const tmp = mkdtempSync(join(tmpdir(), "headscope-e2e-"));
@@ -22,7 +22,6 @@ let report: Report;
 let run: { computed: number; stored: number; failed: number; tasks: number; seconds: number };
 
 beforeAll(async () => {
-  buildCli();
   const r = await runCli(["scan", GPT2_PATH, "--out", out, "--state", state, "--model-name", "gpt2-small",
     "--variants", "raw,folded,folded_augmented", "--progress", "plain"]);
   if (r.code !== 0) throw new Error(`scan failed (${r.code}):\n${r.stderr}`);

@@ -7,13 +7,12 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, expect, test } from "vitest";
+import { afterAll, expect, test } from "vitest";
 import { startLocalWorker, type LocalWorker } from "../../src/cli/local-worker";
-import { buildCli, ROOT, runCli } from "../support/cli";
+import { ROOT, runCli } from "../support/cli";
 import { GPT2_PATH } from "../support/gpt2";
 
 const tmp = mkdtempSync(join(tmpdir(), "headscope-resume-"));
-beforeAll(buildCli, 120_000);
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 const TASKS = 6 * 12 * 2; // layers 0–5, every head, qk and ov (default variants)

@@ -9,13 +9,12 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Matrix, SingularValueDecomposition } from "ml-matrix";
-import { afterAll, beforeAll, expect, test } from "vitest";
-import { buildCli, runCli } from "../support/cli";
+import { afterAll, expect, test } from "vitest";
+import { runCli } from "../support/cli";
 import { writeCheckpoint, type RawTensor } from "../support/checkpoints";
 import { gaussian, rng } from "../support/matrices";
 
 const tmp = mkdtempSync(join(tmpdir(), "headscope-rotary-"));
-beforeAll(buildCli, 120_000);
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 const D = 32;

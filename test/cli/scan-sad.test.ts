@@ -7,13 +7,12 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, expect, test } from "vitest";
-import { buildCli, runCli } from "../support/cli";
+import { afterAll, expect, test } from "vitest";
+import { runCli } from "../support/cli";
 import { writeCheckpoint } from "../support/checkpoints";
 import { GPT2_PATH, SAD_REFERENCE_PATH, normalisedPositions } from "../support/gpt2";
 
 const tmp = mkdtempSync(join(tmpdir(), "headscope-sad-"));
-beforeAll(buildCli, 120_000);
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 test("SAD of GPT-2 layer 0 on position embeddings matches the numpy reference, and resumes", async () => {

@@ -12,7 +12,6 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { readFileSync } from "node:fs";
 import { seedDemo } from "../../scripts/demo/seed";
 import { collectErrors, launchBrowser, watchCsp } from "../support/browser";
-import { buildCli } from "../support/cli";
 import { SAD_REFERENCE_PATH, gpt2Head, headBody, spectraReference } from "../support/gpt2";
 import { startLocalWorker, type LocalWorker } from "../support/local-worker";
 
@@ -25,7 +24,6 @@ let browser: Browser;
 
 beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
-  buildCli();
   [worker, browser] = await Promise.all([startLocalWorker(), launchBrowser()]);
   // what the page shows comes from the worker's storage, filled the way a user would: the scan CLI
   await seedDemo({ endpoint: worker.url, token: worker.token, progress: "quiet" });

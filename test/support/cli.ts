@@ -1,6 +1,6 @@
 /**
- * Runs the built CLI (build/cli/headscope.mjs) as a child process, as a user would, and builds it
- * once per test file.
+ * Runs the built CLI (build/cli/headscope.mjs) as a child process, as a user would. The node
+ * project's global setup (build-once.ts) builds it once before any test file runs.
  */
 import { execFileSync, spawn } from "node:child_process";
 import { join } from "node:path";

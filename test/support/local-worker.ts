@@ -4,7 +4,6 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PROJECT_ROOT as ROOT } from "./paths";
@@ -27,24 +26,12 @@ export interface LocalWorkerOptions {
   persistDir?: string;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-    s.on("error", reject);
-  });
-}
-
 export async function startLocalWorker(opts: LocalWorkerOptions = {}): Promise<LocalWorker> {
   const token = opts.token ?? "local-test-token";
-  const port = await freePort();
   const state = opts.persistDir ?? mkdtempSync(join(tmpdir(), "headscope-state-"));
   const child: ChildProcess = spawn(
     process.execPath,
-    [WRANGLER, "dev", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", state, "--var", `HEADSCOPE_TOKEN:${token}`, "--show-interactive-dev-session=false"],
+    [WRANGLER, "dev", "--ip", "127.0.0.1", "--port", "0", "--persist-to", state, "--var", `HEADSCOPE_TOKEN:${token}`, "--show-interactive-dev-session=false"],
     {
       cwd: ROOT,
       env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_HIDE_BANNER: "true", CI: "true" },
@@ -54,13 +41,16 @@ export async function startLocalWorker(opts: LocalWorkerOptions = {}): Promise<L
     },
   );
   let log = "";
-  await new Promise<void>((resolve, reject) => {
+  // port 0: workerd binds a free port itself and wrangler prints it, so no other process can take it
+  // between a probe and the bind
+  const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`wrangler dev did not start in 60 s:\n${log}`)), 60_000);
     const onData = (d: Buffer) => {
       log += d.toString();
-      if (/Ready on http/.test(log)) {
+      const ready = /Ready on (http:\/\/127\.0\.0\.1:\d+)/.exec(log);
+      if (ready) {
         clearTimeout(timer);
-        resolve();
+        resolve(ready[1]);
       }
     };
     child.stdout!.on("data", onData);
@@ -71,7 +61,7 @@ export async function startLocalWorker(opts: LocalWorkerOptions = {}): Promise<L
     });
   });
   return {
-    url: `http://127.0.0.1:${port}`,
+    url,
     token,
     persistDir: state,
     async kill() {

@@ -23,7 +23,7 @@ function svdOf(a: Matrix): Svd {
   for (let i = 0; i < a.rows; i++) for (let p = 0; p < k; p++) U[i * k + p] = u.get(i, p);
   for (let i = 0; i < a.cols; i++) for (let p = 0; p < k; p++) V[i * k + p] = v.get(i, p);
   const S = Float64Array.from(d.diagonal.slice(0, k));
-  const diagnostics = { sweeps: 0, offOrthogonality: 0, coreResidual: 0, orthogonalityU: 0, orthogonalityV: 0, rank: d.rank };
+  const diagnostics = { sweeps: 0, offOrthogonality: 0, coreResidual: 0, orthogonalityU: 0, orthogonalityV: 0, rank: d.rank, checkLimit: 0, offOrthogonalityLimit: 0 };
   return canonicalize({ U, S, V, m: a.rows, n: a.cols, k, diagnostics });
 }
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { ToyPasses } from "../../src/kernels/types";
 import { loadKernels } from "../../src/kernels/load-node";
 import { drawSharedDirection, initParams, PARAM_NAMES, ToyModel, zeroParams } from "../../src/toy/model";
-import { Random } from "../../src/toy/random";
+import { createRng } from "../../src/analysis/random";
 import { sampleAttentionBatch, sampleReconBatch, TokenBuffer } from "../../src/toy/sampling";
 import { naiveLoss, TINY } from "./support";
 
@@ -13,7 +13,7 @@ const BACKENDS: [string, ToyPasses | undefined][] = [
 ];
 
 function setup(seed: number, passes?: ToyPasses) {
-  const rng = new Random(seed);
+  const rng = createRng(seed);
   const params = initParams(TINY, rng);
   for (let i = 0; i < params.b.length; i++) params.b[i] = 0.2 * rng.normal();
   const e = drawSharedDirection(TINY.dModel, rng);
@@ -66,7 +66,7 @@ describe("WebAssembly passes against the TypeScript reference", () => {
   it("give the same losses and gradients on a realistic batch (many-pairs shapes)", async () => {
     const { MANY_PAIRS } = await import("../../src/toy/config");
     const cfg = { ...MANY_PAIRS, attentionBatch: 64, reconBatch: 64, anisotropy: 0.5 };
-    const rng = new Random(99);
+    const rng = createRng(99);
     const params = initParams(cfg, rng);
     const e = drawSharedDirection(cfg.dModel, rng);
     const recon = new TokenBuffer(64, 64 * 30);

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { loadKernels } from "../../src/kernels/load-node";
 import { MANY_PAIRS, SINGLE_PAIR } from "../../src/toy/config";
 import { measureSnapshot, spearman } from "../../src/toy/measure";
-import { Random } from "../../src/toy/random";
+import { createRng } from "../../src/analysis/random";
 
 describe("toy measurements", () => {
   it("Spearman uses mid-ranks and is ±1 on monotone data", () => {
@@ -36,7 +36,7 @@ describe("toy measurements", () => {
 
   it("random heads do not align (the scale of the null)", () => {
     const kernels = loadKernels();
-    const rng = new Random(5);
+    const rng = createRng(5);
     const { dModel: d, nFeatures: n, dHead: h } = SINGLE_PAIR;
     const rand = (len: number) => Float64Array.from({ length: len }, () => rng.normal());
     const s = measureSnapshot(SINGLE_PAIR, kernels, rand(d * n), rand(d * h), rand(d * h));
