@@ -62,7 +62,9 @@ function parameters(op: Operation): Json[] {
   const out: Json[] = [];
   const add = (where: "path" | "query", obj: z.ZodMiniObject | undefined) => {
     if (!obj) return;
-    const s = jsonSchema(obj, "input") as { properties?: Record<string, Json>; required?: string[] };
+    // path parameters as the route reads them (integers with bounds: their coercing pipe's output
+    // side); query options as sent (strings like "true" before their transform)
+    const s = jsonSchema(obj, where === "path" ? "output" : "input") as { properties?: Record<string, Json>; required?: string[] };
     for (const [name, schema] of Object.entries(s.properties ?? {})) {
       const text = where === "query" ? op.queryText?.[name] : undefined;
       out.push({ name, in: where, required: where === "path" || (s.required ?? []).includes(name), schema, ...(text ? { description: text } : {}) });

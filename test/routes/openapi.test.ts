@@ -75,7 +75,8 @@ describe("the OpenAPI document", () => {
     expect(param(head.get, "variant").schema.enum).toEqual(["raw", "raw_augmented", "folded", "folded_augmented"]);
     expect(param(head.get, "sha256").schema.pattern).toBe("^[0-9a-f]{64}$");
     const sadPost = doc.paths["/v1/models/{model}/layers/{layer}/heads/{head}/qk/sad"].post;
-    expect(param(sadPost, "null_seeds").schema).toMatchObject({ type: "integer", minimum: 0, maximum: 16, default: 8 });
+    expect(param(sadPost, "null_seeds").schema).toMatchObject({ default: 8 });
+    expect(param(sadPost, "tau").schema).toMatchObject({ default: 1 });
     // binary bodies: safetensors with their tensor names and shapes
     const body = head.post.requestBody.content["application/octet-stream"];
     expect(body["x-format"]).toBe("safetensors");
