@@ -1,18 +1,23 @@
 /**
  * @module app
- * The Hono application: routes, request ids, and the one error handler that turns every failure into
+ * The Hono application: request ids, the HTTP middleware (http/: security headers, CORS, caching
+ * and conditional GETs), routes, and the one error handler that turns every failure into
  * `application/problem+json`. Unknown errors are logged with the request id and answered with a
  * generic 500 that leaks no stack or secret.
  */
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { AppError } from "./errors";
+import { cache } from "./http/cache";
+import { cors } from "./http/cors";
+import { security } from "./http/security";
 import type { AppEnv } from "./env";
 import { activations } from "./routes/activations";
 import { analyses } from "./routes/analyses";
 import { checkpoints } from "./routes/checkpoints";
 import { scans } from "./routes/scans";
 import { demo } from "./routes/demo";
+import { docs } from "./routes/docs";
 import { toy } from "./routes/toy";
 import { heads } from "./routes/heads";
 import { models } from "./routes/models";
@@ -33,6 +38,9 @@ export const app = new Hono<AppEnv>()
     await next();
     c.header("x-request-id", id);
   })
+  .use(security)
+  .use(cors)
+  .use(cache)
   .use(testHooks)
   .get("/v1", (c) =>
     c.json({
@@ -55,6 +63,7 @@ export const app = new Hono<AppEnv>()
         "POST /v1/scans",
         "GET  /v1/scans/{id}[/report]",
         "DELETE /v1/scans/{id}",
+        "GET  /openapi.json (every route, OpenAPI 3.1), /docs (rendered)",
       ],
     }),
   )
@@ -63,6 +72,7 @@ export const app = new Hono<AppEnv>()
   .route("/", checkpoints)
   .route("/", scans)
   .route("/", demo)
+  .route("/", docs)
   .route("/", toy)
   .route("/", heads)
   .route("/", models)

@@ -16,7 +16,7 @@ import { limitBody } from "./body-limit";
 import { parseParams } from "./validate";
 
 const HEAD = "/v1/models/:model/layers/:layer/heads/:head";
-const IdParam = z.object({ id: z.string().check(z.regex(/^[0-9a-f]{64}$/, "id must be 64 hex digits")) });
+export const IdParam = z.object({ id: z.string().check(z.regex(/^[0-9a-f]{64}$/, "id must be 64 hex digits")) });
 const limit = limitBody(ANALYSIS_LIMITS.maxBodyBytes);
 
 /** The head path; the circuit is fixed by the route (SAD) or read from it (alignment). */

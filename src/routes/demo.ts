@@ -13,6 +13,7 @@ import { HeadOptionsSchema } from "../wire/head-request";
 import { parseSafetensors } from "../wire/safetensors";
 import { DEMO_LIMITS } from "../wire/demo";
 import { renderDemoPage } from "../demo/page";
+import { DEMO_CSS } from "../demo/styles";
 import demoScript from "../../build/demo-client.js";
 import toyWorkerScript from "../../build/toy-worker.js";
 import { limitBody } from "./body-limit";
@@ -38,6 +39,7 @@ export const demo = new Hono<AppEnv>()
   .get("/assets/demo.js", (c) =>
     c.body(demoScript, 200, { "content-type": "text/javascript; charset=utf-8", "cache-control": "public, max-age=300" }),
   )
+  .get("/assets/demo.css", (c) => c.body(DEMO_CSS, 200, { "content-type": "text/css; charset=utf-8" }))
   .get("/assets/toy-worker.js", (c) =>
     c.body(toyWorkerScript, 200, { "content-type": "text/javascript; charset=utf-8", "cache-control": "public, max-age=300" }),
   )

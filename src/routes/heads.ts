@@ -17,18 +17,24 @@ import { parseParams } from "./validate";
 
 const HEAD_PATH = "/v1/models/:model/layers/:layer/heads/:head/:circuit";
 
-export const headLinks = (p: HeadPath, variant: VariantName, withVectors = true) => {
+/** Links addressed by variant and input hash: what they point to never changes (http/cache.ts). */
+export const headLinks = (p: HeadPath, variant: VariantName, sha256: string, withVectors = true) => {
   const base = `/v1/models/${p.model}/layers/${p.layer}/heads/${p.head}/${p.circuit}`;
-  return { self: `${base}?variant=${variant}`, ...(withVectors ? { vectors: `${base}/vectors?variant=${variant}` } : {}) };
+  const q = `?variant=${variant}&sha256=${sha256}`;
+  return { self: `${base}${q}`, ...(withVectors ? { vectors: `${base}/vectors${q}` } : {}) };
 };
 
 const answer = (p: HeadPath, s: SvdSummary, computed?: boolean): SvdAnswer => ({
   ...s,
   ...(computed === undefined ? {} : { computed }),
-  links: headLinks(p, s.variant.name, s.vectors !== null),
+  links: headLinks(p, s.variant.name, s.input.sha256, s.vectors !== null),
 });
 
-const VariantQuery = z.object({ variant: z.optional(z.enum(VARIANTS)) });
+/** GET …/{circuit}[/vectors]: the variant (optional when only one is stored) and the input hash (optional). */
+export const HeadResultQuery = z.object({
+  variant: z.optional(z.enum(VARIANTS)),
+  sha256: z.optional(z.string().check(z.regex(/^[0-9a-f]{64}$/, "sha256 must be 64 lowercase hex digits"))),
+});
 
 export const heads = new Hono<AppEnv>()
   .post(HEAD_PATH, requireToken, limitBody(LIMITS.maxHeadBodyBytes), async (c) => {
@@ -40,13 +46,13 @@ export const heads = new Hono<AppEnv>()
   })
   .get(HEAD_PATH, async (c) => {
     const path = parseParams(HeadPathSchema, c.req.param(), "path");
-    const { variant } = parseParams(VariantQuery, c.req.query(), "query");
-    return c.json(answer(path, await storedHead(new ResultStore(c.env), path, variant)));
+    const { variant, sha256 } = parseParams(HeadResultQuery, c.req.query(), "query");
+    return c.json(answer(path, await storedHead(new ResultStore(c.env), path, variant, sha256)));
   })
   .get(`${HEAD_PATH}/vectors`, async (c) => {
     const path = parseParams(HeadPathSchema, c.req.param(), "path");
-    const { variant } = parseParams(VariantQuery, c.req.query(), "query");
-    const { summary, body } = await storedVectors(new ResultStore(c.env), path, variant);
+    const { variant, sha256 } = parseParams(HeadResultQuery, c.req.query(), "query");
+    const { summary, body } = await storedVectors(new ResultStore(c.env), path, variant, sha256);
     return new Response(body, {
       headers: {
         "content-type": "application/octet-stream",

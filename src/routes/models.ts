@@ -11,7 +11,7 @@ import { ResultStore } from "../storage/result-store";
 import { MODEL_NAME } from "../wire/head-request";
 import { parseParams } from "./validate";
 
-const ModelPathSchema = z.object({ model: z.string().check(z.regex(MODEL_NAME, "model must match [A-Za-z0-9][A-Za-z0-9._-]{0,127}")) });
+export const ModelPathSchema = z.object({ model: z.string().check(z.regex(MODEL_NAME, "model must match [A-Za-z0-9][A-Za-z0-9._-]{0,127}")) });
 
 export const models = new Hono<AppEnv>()
   .get("/v1/models", async (c) => c.json({ models: await new ResultStore(c.env).listModels() }))

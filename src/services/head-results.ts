@@ -34,17 +34,19 @@ export async function onlyStoredVariant(store: Pick<ResultStore, "listVariants">
 }
 
 /** The stored summary a GET addresses (the variant asked for, or the only one stored). */
-export async function storedHead(store: ResultStore, path: HeadPath, asked: VariantName | undefined): Promise<SvdSummary> {
+export async function storedHead(store: ResultStore, path: HeadPath, asked: VariantName | undefined, sha256?: string): Promise<SvdSummary> {
   const variant = asked ?? (await onlyStoredVariant(store, path));
   if (!variant) throw new ResultNotFound(`no result stored for ${where(path)}`);
   const summary = await store.getSummary(path, variant);
   if (!summary) throw new ResultNotFound(`no ${variant} result stored for ${where(path)}`);
+  // addressed by input hash too: the answer at such a URL never changes (http/cache.ts)
+  if (sha256 && summary.input.sha256 !== sha256) throw new ResultNotFound(`no ${variant} result of input ${sha256} stored for ${where(path)}`);
   return summary;
 }
 
 /** The stored U, S, V of a head, with the summary that describes them. */
-export async function storedVectors(store: ResultStore, path: HeadPath, asked: VariantName | undefined) {
-  const summary = await storedHead(store, path, asked);
+export async function storedVectors(store: ResultStore, path: HeadPath, asked: VariantName | undefined, sha256?: string) {
+  const summary = await storedHead(store, path, asked, sha256);
   if (summary.vectors === null) {
     throw new ResultNotFound(`the ${summary.variant.name} result of ${where(path)} was stored without vectors (vectors=none)`);
   }

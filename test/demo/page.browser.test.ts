@@ -1,6 +1,8 @@
 /**
  * The demo page in real headless Chromium against the real local worker (wrangler dev, local R2/KV).
  * Screenshots of each view are written to artifacts/ (the toy view also at a phone's 390-px width).
+ * The page's Content-Security-Policy is in force and every test asserts it saw no violation; waits
+ * are functions, since the policy (rightly) refuses the eval Playwright needs for string predicates.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -9,9 +11,12 @@ import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { readFileSync } from "node:fs";
 import { seedDemo } from "../../scripts/demo/seed";
-import { collectErrors, launchBrowser } from "../support/browser";
+import { collectErrors, launchBrowser, watchCsp } from "../support/browser";
 import { SAD_REFERENCE_PATH, gpt2Head, headBody, spectraReference } from "../support/gpt2";
 import { startLocalWorker, type LocalWorker } from "../support/local-worker";
+
+/** the page's document, inside the callbacks Playwright runs in the browser (tsc here has no DOM lib) */
+declare const document: any;
 
 const ARTIFACTS = join(process.cwd(), "artifacts");
 let worker: LocalWorker;
@@ -36,33 +41,36 @@ describe("demo page", () => {
   test("explore a head: heatmap of GPT-2 small, the chosen head's QK and OV σ₁ equal LAPACK's", async () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
     const errors = collectErrors(page);
+    const csp = await watchCsp(page);
     await page.goto(worker.url);
-    await page.waitForFunction('document.querySelector("#explore-status")?.textContent?.startsWith("gpt2-small: layer 0, head 0")');
+    await page.waitForFunction(() => document.querySelector("#explore-status")?.textContent?.startsWith("gpt2-small: layer 0, head 0"));
     expect(await page.inputValue("#explore-model")).toBe("gpt2-small");
     // choose layer 5, head 3 with the keyboard-reachable inputs
     await page.fill("#explore-layer", "5");
     await page.fill("#explore-head", "3");
     await page.dispatchEvent("#explore-head", "change");
-    await page.waitForFunction('document.querySelector("#explore-status")?.textContent?.startsWith("gpt2-small: layer 5, head 3")');
+    await page.waitForFunction(() => document.querySelector("#explore-status")?.textContent?.startsWith("gpt2-small: layer 5, head 3"));
     const facts = await factsOf(page, "explore-facts");
     const ref = spectraReference().heads.find((h) => h.layer === 5 && h.head === 3)!;
     expect(Number(facts["σ₁ (QK)"])).toBeCloseTo(ref.qk.folded_augmented[0], 3);
     expect(Number(facts["σ₁ (OV)"])).toBeCloseTo(ref.ov.folded[0], 3);
     await page.screenshot({ path: join(ARTIFACTS, "demo-explore.png"), fullPage: true });
     expect(errors, errors.join("\n")).toEqual([]);
+    expect(csp, csp.join("\n")).toEqual([]);
     await page.close();
   });
 
   test("the prediction: layer 0 N_recon against the rotation null equals the numpy reference", async () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
     const errors = collectErrors(page);
+    const csp = await watchCsp(page);
     await page.goto(`${worker.url}/#prediction`);
-    await page.waitForFunction('document.querySelector("#prediction-status")?.textContent?.startsWith("Head 0:")');
+    await page.waitForFunction(() => document.querySelector("#prediction-status")?.textContent?.startsWith("Head 0:"));
     const ref = JSON.parse(readFileSync(SAD_REFERENCE_PATH, "utf8")).heads as Array<{ head: number; n_recon_median: number; n_recon_p90: number; pairs_firing_positive: number }>;
     let facts = await factsOf(page, "prediction-facts");
     expect(Number(facts["median N_recon"])).toBe(ref[0].n_recon_median);
     await page.selectOption("#prediction-head", "7");
-    await page.waitForFunction('document.querySelector("#prediction-status")?.textContent?.startsWith("Head 7:")');
+    await page.waitForFunction(() => document.querySelector("#prediction-status")?.textContent?.startsWith("Head 7:"));
     facts = await factsOf(page, "prediction-facts");
     expect(Number(facts["median N_recon"])).toBe(ref[7].n_recon_median);
     expect(Number(facts["p90 N_recon"])).toBe(ref[7].n_recon_p90);
@@ -70,19 +78,21 @@ describe("demo page", () => {
     expect(Number(facts["null median N_recon (mean over seeds)"])).toBeGreaterThan(ref[7].n_recon_median);
     await page.screenshot({ path: join(ARTIFACTS, "demo-prediction.png"), fullPage: true });
     expect(errors, errors.join("\n")).toEqual([]);
+    expect(csp, csp.join("\n")).toEqual([]);
     await page.close();
   });
 
   test("analyze your head: a real GPT-2 head's spectrum is shown, nothing stored, no console errors", async () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     const errors = collectErrors(page);
+    const csp = await watchCsp(page);
     await page.goto(`${worker.url}/#upload`);
     // L0H1 QK raw (no LayerNorm, no biases): 768×64×2 F32 = 393 KiB < 1 MiB
     const file = join(tmpdir(), "gpt2-l0h1-qk.safetensors");
     writeFileSync(file, headBody(gpt2Head(0, 1), "qk", { ln: false, bias: false }));
     await page.setInputFiles("#upload-file", file);
     await page.click("#upload-submit");
-    await page.waitForFunction('document.querySelector("#upload-status")?.textContent?.startsWith("Done")');
+    await page.waitForFunction(() => document.querySelector("#upload-status")?.textContent?.startsWith("Done"));
     const facts = await page.$$eval("#upload-facts tr", (rows) => Object.fromEntries(rows.map((r) => [r.children[0].textContent, r.children[1].textContent])));
     const want = spectraReference().heads.find((h) => h.layer === 0 && h.head === 1)!.qk.raw[0];
     expect(facts.variant).toBe("raw");
@@ -90,12 +100,14 @@ describe("demo page", () => {
     expect(await page.textContent("#upload-status")).toContain("Nothing was stored");
     await page.screenshot({ path: join(ARTIFACTS, "demo-upload.png"), fullPage: true });
     expect(errors, errors.join("\n")).toEqual([]);
+    expect(csp, csp.join("\n")).toEqual([]);
     await page.close();
   });
 
   test("an oversized upload is refused with the limit in the message, before anything is sent", async () => {
     const page = await browser.newPage();
     const errors = collectErrors(page);
+    const csp = await watchCsp(page);
     const posts: string[] = [];
     page.on("request", (r) => {
       if (r.method() === "POST") posts.push(r.url());
@@ -105,10 +117,11 @@ describe("demo page", () => {
     writeFileSync(file, new Uint8Array(1024 * 1024 + 1));
     await page.setInputFiles("#upload-file", file);
     await page.click("#upload-submit");
-    await page.waitForFunction('document.querySelector("#upload-status")?.classList.contains("error")');
+    await page.waitForFunction(() => document.querySelector("#upload-status")?.classList.contains("error"));
     expect(await page.textContent("#upload-status")).toContain("up to 1048576 bytes");
     expect(posts).toEqual([]);
     expect(errors).toEqual([]);
+    expect(csp, csp.join("\n")).toEqual([]);
     // the server enforces the same limit on its own (413 before the body is read): test/routes/demo.test.ts
     await page.close();
   });
@@ -120,8 +133,9 @@ describe("demo page", () => {
     const run = report.runs[0];
     const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
     const errors = collectErrors(page);
+    const csp = await watchCsp(page);
     await page.goto(`${worker.url}/#toy`);
-    await page.waitForFunction('document.querySelector("#toy-status")?.textContent?.startsWith("Published single-pair run")');
+    await page.waitForFunction(() => document.querySelector("#toy-status")?.textContent?.startsWith("Published single-pair run"));
     const facts = await factsOf(page, "toy-facts");
     expect(Number(facts.seed)).toBe(run.seed);
     expect(Number(facts.steps)).toBe(run.config.steps);
@@ -134,27 +148,31 @@ describe("demo page", () => {
     expect(run.final.top1CosU).toBeGreaterThan(0.99);
     for (const id of ["toy-curves", "toy-heatmap", "toy-heatmap-v"]) expect(await page.$$eval(`#${id} canvas`, (c) => c.length), id).toBeGreaterThan(0);
     expect(errors, errors.join("\n")).toEqual([]);
+    expect(csp, csp.join("\n")).toEqual([]);
     await page.close();
   });
 
   test("the toy model: with nothing published, the view says how to publish", async () => {
     const page = await browser.newPage();
     const errors = collectErrors(page);
+    const csp = await watchCsp(page);
     // this server has a report; answer the listing as an empty server would
     await page.route("**/v1/toy/reports", (r) => r.fulfill({ json: { reports: [] } }));
     await page.goto(`${worker.url}/#toy`);
-    await page.waitForFunction('document.querySelector("#toy-status")?.textContent?.startsWith("No toy run")');
+    await page.waitForFunction(() => document.querySelector("#toy-status")?.textContent?.startsWith("No toy run"));
     expect(await page.textContent("#toy-status")).toContain("--publish URL --token T");
     expect(await page.isEnabled("#toy-start")).toBe(true);
     expect(errors, errors.join("\n")).toEqual([]);
+    expect(csp, csp.join("\n")).toEqual([]);
     await page.close();
   });
 
   test("the toy model: a live run trains in a Web Worker with the WebAssembly kernels and aligns", async () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
     const errors = collectErrors(page);
+    const csp = await watchCsp(page);
     await page.goto(`${worker.url}/#toy`);
-    await page.waitForFunction('document.querySelector("#toy-status")?.textContent?.startsWith("Published")');
+    await page.waitForFunction(() => document.querySelector("#toy-status")?.textContent?.startsWith("Published"));
     // every status the live run shows, to see that progress arrives while it trains
     await page.evaluate(`(() => {
       const el = document.getElementById("toy-live-status");
@@ -171,7 +189,7 @@ describe("demo page", () => {
     expect(await page.evaluate("document.activeElement?.id")).toBe("toy-start");
     const t0 = Date.now();
     await page.keyboard.press("Enter");
-    await page.waitForFunction('document.querySelector("#toy-live-status")?.textContent?.startsWith("Done")', undefined, { timeout: 90_000 });
+    await page.waitForFunction(() => document.querySelector("#toy-live-status")?.textContent?.startsWith("Done"), undefined, { timeout: 90_000 });
     const seconds = (Date.now() - t0) / 1000;
     const facts = await factsOf(page, "toy-live-facts");
     const cosU = Number(facts["|cos(w₀, u₁)|"]);
@@ -192,6 +210,31 @@ describe("demo page", () => {
     expect(await page.evaluate("document.documentElement.scrollWidth")).toBeLessThanOrEqual(390);
     await page.screenshot({ path: join(ARTIFACTS, "demo-toy-390.png"), fullPage: true });
     expect(errors, errors.join("\n")).toEqual([]);
+    expect(csp, csp.join("\n")).toEqual([]);
+    await page.close();
+  });
+
+  test("the page runs under its Content-Security-Policy: zero violations, an inline script is refused", async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+    const errors = collectErrors(page);
+    const csp = await watchCsp(page);
+    const res = await page.goto(worker.url);
+    expect(res!.headers()["content-security-policy"]).toContain("script-src 'self' 'wasm-unsafe-eval'");
+    expect(res!.headers()["content-security-policy"]).toContain("frame-ancestors 'none'");
+    await page.waitForFunction(() => document.querySelector("#explore-status")?.textContent?.startsWith("gpt2-small: layer 0, head 0"));
+    // the stylesheet applied (it is no longer inline)
+    expect(await page.evaluate("getComputedStyle(document.body).fontSize")).toBe("16px");
+    // ECharts' HTML tooltip (style attributes) under the policy
+    const box = (await page.locator("#explore-heatmap canvas").first().boundingBox())!;
+    await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+    await page.waitForTimeout(400);
+    expect(csp, csp.join("\n")).toEqual([]);
+    // the watcher does see a violation: a script inserted inline is refused and reported
+    await page.evaluate(`(() => { const s = document.createElement("script"); s.textContent = "window.inlineRan = true"; document.body.append(s); })()`);
+    await page.waitForTimeout(200);
+    expect(await page.evaluate("window.inlineRan")).toBeUndefined();
+    expect(csp.some((v) => v.includes("script-src")), csp.join("\n")).toBe(true);
+    expect(errors.every((e) => /Content Security Policy/.test(e)), errors.join("\n")).toBe(true);
     await page.close();
   });
 

@@ -53,7 +53,7 @@ describe("round trip", () => {
     expect(a.checks.map((c: any) => c.name)).toEqual(["core_residual", "orthogonality_U", "orthogonality_V", "jacobi_off_orthogonality"]);
     for (const c of a.checks) expect(c.value > 0 && c.value <= c.limit && c.passed).toBe(true);
     expect(a.input.sha256).toMatch(/^[0-9a-f]{64}$/);
-    expect(a.links.self).toBe(`${PATH}/qk?variant=folded_augmented`);
+    expect(a.links.self).toBe(`${PATH}/qk?variant=folded_augmented&sha256=${a.input.sha256}`);
 
     const g = await get(a.links.self);
     expect(g.status).toBe(200);

@@ -25,3 +25,23 @@ export function collectErrors(page: Page): string[] {
   page.on("pageerror", (e) => errors.push(e.message));
   return errors;
 }
+
+/**
+ * Content-Security-Policy violations of a page and its Web Workers: the `securitypolicyviolation`
+ * events the browser fires (listened for by a script Playwright injects, which the policy does not
+ * govern) and the "Refused to …" messages Chromium logs. Call before navigating.
+ */
+export async function watchCsp(page: Page): Promise<string[]> {
+  const violations: string[] = [];
+  const onConsole = (m: { text(): string }) => {
+    if (/Content Security Policy/i.test(m.text())) violations.push(`console: ${m.text()}`);
+  };
+  page.on("console", onConsole);
+  page.on("worker", (w) => w.on("console", onConsole));
+  await page.exposeFunction("__reportCspViolation", (v: string) => violations.push(`event: ${v}`));
+  await page.addInitScript(() => {
+    const w = globalThis as any; // the page's window (tsc here has no DOM lib)
+    w.document.addEventListener("securitypolicyviolation", (e: any) => w.__reportCspViolation(`${e.effectiveDirective} blocked ${e.blockedURI || "inline"}`));
+  });
+  return violations;
+}
