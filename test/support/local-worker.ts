@@ -41,14 +41,30 @@ function freePort(): Promise<number> {
   });
 }
 
+/** What wrangler prints when a port it was given is taken after all. */
+const PORT_TAKEN = /address already in use|EADDRINUSE/i;
+
 export async function startLocalWorker(opts: LocalWorkerOptions = {}): Promise<LocalWorker> {
   const token = opts.token ?? "local-test-token";
-  const port = await freePort();
   const state = opts.persistDir ?? mkdtempSync(join(tmpdir(), "headscope-state-"));
+  // A free port is only free until someone else binds it, and wrangler needs a fixed one (with
+  // --port 0 it binds a new port on every reload, so the URL it printed goes stale): when the port
+  // was taken in between, start again on new ports instead of failing the test.
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const started = await launch(port, await freePort(), token, state);
+    if (started.ok) return { ...started.worker, url: `http://127.0.0.1:${port}` };
+    if (!PORT_TAKEN.test(started.log) || attempt >= 5) throw new Error(started.message);
+  }
+}
+
+type Launch = { ok: true; worker: Omit<LocalWorker, "url"> } | { ok: false; log: string; message: string };
+
+async function launch(port: number, inspectorPort: number, token: string, state: string): Promise<Launch> {
   // guarded: wrangler dies with this process, and its workerd with wrangler, even on SIGKILL
   const child: ChildProcess = spawn(
     ...wranglerCommand(ROOT,
-      ["dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(await freePort()), "--persist-to", state, "--var", `HEADSCOPE_TOKEN:${token}`, "--show-interactive-dev-session=false"]),
+      ["dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspectorPort), "--persist-to", state, "--var", `HEADSCOPE_TOKEN:${token}`, "--show-interactive-dev-session=false"]),
     {
       cwd: ROOT,
       env: {
@@ -61,40 +77,57 @@ export async function startLocalWorker(opts: LocalWorkerOptions = {}): Promise<L
     },
   );
   let log = "";
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`wrangler dev did not start in 60 s:\n${log}`)), 60_000);
+  const killGroup = () => {
+    try {
+      process.kill(-child.pid!, "SIGKILL");
+    } catch {
+      /* already gone */
+    }
+  };
+  const ready = await new Promise<string | undefined>((resolve) => {
+    const timer = setTimeout(() => {
+      killGroup();
+      resolve(`wrangler dev did not start in 60 s:\n${log}`);
+    }, 60_000);
     const onData = (d: Buffer) => {
       log += d.toString();
       if (/Ready on http/.test(log)) {
         clearTimeout(timer);
-        resolve();
+        resolve(undefined);
+      } else if (PORT_TAKEN.test(log)) {
+        clearTimeout(timer);
+        killGroup();
+        resolve(`wrangler dev could not bind its port:\n${log}`);
       }
     };
     child.stdout!.on("data", onData);
     child.stderr!.on("data", onData);
     child.on("exit", (code) => {
       clearTimeout(timer);
-      reject(new Error(`wrangler dev exited with ${code}:\n${log}`));
+      resolve(`wrangler dev exited with ${code}:\n${log}`);
     });
   });
+  if (ready !== undefined) return { ok: false, log, message: ready };
   return {
-    url: `http://127.0.0.1:${port}`,
-    token,
-    persistDir: state,
-    async kill() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise((r) => child.once("exit", r));
-      process.kill(-child.pid!, "SIGKILL");
-      await exited;
-    },
-    async stop(opts = {}) {
-      if (child.exitCode === null && child.signalCode === null) {
+    ok: true,
+    worker: {
+      token,
+      persistDir: state,
+      async kill() {
+        if (child.exitCode !== null || child.signalCode !== null) return;
         const exited = new Promise((r) => child.once("exit", r));
-        child.kill("SIGTERM");
-        await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
-        if (child.exitCode === null && child.signalCode === null) process.kill(-child.pid!, "SIGKILL");
-      }
-      if (!opts.keepState) rmSync(state, { recursive: true, force: true });
+        process.kill(-child.pid!, "SIGKILL");
+        await exited;
+      },
+      async stop(opts = {}) {
+        if (child.exitCode === null && child.signalCode === null) {
+          const exited = new Promise((r) => child.once("exit", r));
+          child.kill("SIGTERM");
+          await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+          if (child.exitCode === null && child.signalCode === null) process.kill(-child.pid!, "SIGKILL");
+        }
+        if (!opts.keepState) rmSync(state, { recursive: true, force: true });
+      },
     },
   };
 }
