@@ -46,7 +46,7 @@ export async function runScanMessage(env: Bindings, m: ScanMessage): Promise<Lan
   const path = { model: m.model, layer: m.layer, head: m.head, circuit: m.circuit };
   const { summary, computed } = await postHead(new ResultStore(env), getKernels(), path, body, options);
   return {
-    entry: reportEntry(task, { ...summary, links: headLinks(path, summary.variant.name) }, arch.kvHead(m.head)),
+    entry: reportEntry(task, { ...summary, links: headLinks(path, summary.variant.name, summary.input.sha256, summary.vectors !== null) }, arch.kvHead(m.head)),
     computed,
     kernel: summary.kernel,
   };
