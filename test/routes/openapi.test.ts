@@ -66,7 +66,7 @@ describe("the OpenAPI document", () => {
       for (const [method, op] of Object.entries(item)) {
         const declared = (op.parameters ?? []).filter((p: any) => p.in === "path").map((p: any) => p.name).sort();
         expect(declared, `${method} ${path}`).toEqual(names);
-        if (method === "post" && path !== "/v1/demo/analyze") expect(op.security, `${method} ${path}`).toEqual([{ bearer: [] }]);
+        if (method !== "get" && path !== "/v1/demo/analyze") expect(op.security, `${method} ${path}`).toEqual([{ bearer: [] }]);
       }
     }
   });
@@ -91,6 +91,22 @@ describe("the OpenAPI document", () => {
       "W_Q [d_model, d_head]", "W_K [d_model, d_head]", "W_V [d_model, d_head]", "W_O [d_head, d_model]",
     ]);
     expect(sadPost.requestBody.content["application/octet-stream"]["x-tensors"][0]).toMatchObject({ name: "X", shape: "[T, d] or [B, T, d]", required: true });
+    // the SAD options and tensors that read stored activations, rotary heads and local windows
+    const query = (op: any, name: string) => op.parameters.find((p: any) => p.name === name && p.in === "query");
+    for (const name of ["activations", "layer", "tensor", "rotary_dim", "rotary_base", "window", "norm"]) expect(query(sadPost, name)?.required, name).toBe(false);
+    expect(query(sadPost, "layer").description).toContain("activations=");
+    expect(param(sadPost, "activations").schema.pattern).toBe("^[0-9a-f]{64}$");
+    expect(sadPost.requestBody.content["application/octet-stream"]["x-tensors"].slice(1, 3).map((t: any) => `${t.name} ${t.shape} ${t.dtypes}`)).toEqual(["focus [F, 3] I32", "lengths [B] I32"]);
+    // parameter names with digits ({sha256}), PUT parts as plain octet streams, DELETE without a body
+    const part = doc.paths["/v1/checkpoints/blobs/{sha256}/uploads/{upload_id}/parts/{part}"].put;
+    expect(param(part, "part").schema).toMatchObject({ type: "integer", minimum: 1, maximum: 10000 });
+    expect(param(part, "sha256").schema.pattern).toBe("^[0-9a-f]{64}$");
+    expect(part.requestBody.content["application/octet-stream"]["x-format"]).toBe("bytes");
+    expect(part.security).toEqual([{ bearer: [] }]);
+    expect(doc.paths["/v1/checkpoints/blobs/{sha256}/uploads/{upload_id}"].delete.responses["204"].content).toBeUndefined();
+    expect(doc.paths["/v1/scans"].post.requestBody.content["application/json"].schema.properties.layers.default).toBe("all");
+    expect(doc.paths["/v1/activations/{id}"].get["x-cache-policy"]).toContain("immutable");
+    expect(doc.paths["/v1/scans/{id}"].get["x-cache-policy"]).toBe("no-store");
     const alignment = doc.paths["/v1/models/{model}/layers/{layer}/heads/{head}/{circuit}/alignment"].post;
     expect(alignment.requestBody.content["application/octet-stream"]["x-format"]).toBe("safetensors or npy");
     const vectors = doc.paths["/v1/models/{model}/layers/{layer}/heads/{head}/{circuit}/vectors"].get.responses["200"];
