@@ -150,6 +150,207 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/activations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Store a file of token vectors under the SHA-256 of its bytes (for SAD requests with ?activations=ID)
+         * @description Validated whole before anything is stored; idempotent: 201 when stored now, 200 when the same bytes were already stored.
+         */
+        post: operations["storeActivations"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/activations/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A stored activation file, byte for byte (ETag: its id) */
+        get: operations["getActivations"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/checkpoints/blobs/{sha256}/uploads": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start a multipart upload of one checkpoint shard, addressed by its SHA-256
+         * @description 200 with exists: true when the shard is already stored (send nothing); else 201 with an upload id and the part size (16777216 bytes; the last part may be smaller).
+         */
+        post: operations["startShardUpload"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/checkpoints/blobs/{sha256}/uploads/{upload_id}/parts/{part}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Send one part of a shard (parts numbered from 1; Content-Length required) */
+        put: operations["uploadShardPart"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/checkpoints/blobs/{sha256}/uploads/{upload_id}/complete": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Finish a shard's upload: the parts are joined and the bytes must hash to {sha256} (else the shard is discarded, 400) */
+        post: operations["completeShardUpload"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/checkpoints/blobs/{sha256}/uploads/{upload_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Abandon a shard's upload (its parts are dropped) */
+        delete: operations["abortShardUpload"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/checkpoints": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The registered checkpoints */
+        get: operations["listCheckpoints"];
+        put?: never;
+        /**
+         * Register a checkpoint whose shards are all uploaded (for POST /v1/scans)
+         * @description Its id is the SHA-256 of the canonical manifest: registering the same manifest again is 200. At most 1024 files.
+         */
+        post: operations["registerCheckpoint"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/checkpoints/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A registered checkpoint's manifest */
+        get: operations["getCheckpoint"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/scans": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Scan a registered checkpoint on the server: one queued job per head, circuit, variant and rotary offset
+         * @description Options are spelled as the CLI's (`--layers 0-3,7` is layers: "0-3,7"); a bad option or checkpoint is refused (400/404) before the job exists. Location: the job's URL.
+         */
+        post: operations["startScan"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/scans/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A scan job's progress */
+        get: operations["getScan"];
+        put?: never;
+        post?: never;
+        /** Cancel a scan job (heads already computed stay stored) */
+        delete: operations["cancelScan"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/scans/{id}/report": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The report.json a finished scan job wrote (404 while it runs, saying how far it is) */
+        get: operations["getScanReport"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/models": {
         parameters: {
             query?: never;
@@ -456,11 +657,11 @@ export interface components {
                     S: string;
                     V: string;
                 };
-            };
+            } | null;
             computed?: boolean;
             links: {
                 self: string;
-                vectors: string;
+                vectors?: string;
             };
         };
         /** @description extension members name what failed: parameter, tensor, limit, limitBytes, limits, variants, … */
@@ -511,6 +712,79 @@ export interface components {
             };
         } & {
             [key: string]: unknown;
+        };
+        ActivationAnswer: {
+            /** @constant */
+            schema: "headscope.activations/v1";
+            id: string;
+            bytes: number;
+            tensors: {
+                [key: string]: {
+                    dtype: string;
+                    shape: number[];
+                };
+            };
+            stored: boolean;
+            links: {
+                self: string;
+            };
+        };
+        CheckpointManifest: {
+            name: string;
+            files: {
+                name: string;
+                sha256: string;
+                bytes: number;
+            }[];
+            weight_map?: {
+                [key: string]: string;
+            };
+            config?: {
+                [key: string]: unknown;
+            };
+            /** @constant */
+            schema: "headscope.checkpoint/v1";
+            /** @description the SHA-256 of the canonical manifest */
+            id: string;
+            bytes: number;
+            dtypes: string[];
+            tensors: number;
+            links?: {
+                self: string;
+            };
+        };
+        ScanJobStatus: {
+            /** @constant */
+            schema: "headscope.scan-job/v1";
+            id: string;
+            /** @enum {string} */
+            state: "running" | "finished" | "cancelled";
+            checkpoint: string;
+            model: string;
+            planned: number;
+            enqueued: number;
+            done: number;
+            computed: number;
+            stored: number;
+            failed: number;
+            retries: number;
+            dead_lettered: number;
+            resent: number;
+            started: string;
+            finished: string | null;
+            /** @enum {string} */
+            report: "pending" | "written" | "none";
+            failures: {
+                index: number;
+                label: string;
+                type: string;
+                status?: number;
+                detail: string;
+            }[];
+            links: {
+                self: string;
+                report: string;
+            };
         };
         ModelSummary: {
             /** @constant */
@@ -756,6 +1030,7 @@ export interface operations {
                 norm?: "layernorm" | "rmsnorm";
                 /** @description replace a stored result that came from a different input (otherwise 409) */
                 overwrite?: "0" | "1" | "true" | "false";
+                vectors?: "f32" | "f16" | "none";
             };
             header?: never;
             path: {
@@ -977,6 +1252,20 @@ export interface operations {
                 bias?: "augmented" | "none";
                 /** @description which stored SVD, when no weights are sent */
                 variant?: "raw" | "raw_augmented" | "folded" | "folded_augmented";
+                /** @description layernorm (fold γ and β, centre) or rmsnorm (fold γ only, centre nothing) */
+                norm?: "layernorm" | "rmsnorm";
+                /** @description rotary dimensions of the head (GPT-NeoX/Pythia partial, Llama full): each rotary pair is decomposed with the SVD of Ω_Δ, Δ = dest − src */
+                rotary_dim?: number;
+                /** @description rotary base (rope_theta / rotary_emb_base; default 10000) */
+                rotary_base?: number;
+                /** @description local attention window (GPT-Neo's local layers): only keys with dest − src < window */
+                window?: number;
+                /** @description read X from a stored activation file (its id from POST /v1/activations) instead of the body */
+                activations?: string;
+                /** @description with activations=: read the stored tensor layer.{layer} */
+                layer?: number;
+                /** @description with activations=: read the stored tensor of this name (X or layer.{l}; default: the file's only tensor) */
+                tensor?: string;
             };
             header?: never;
             path: {
@@ -987,9 +1276,11 @@ export interface operations {
             cookie?: never;
         };
         /**
-         * @description A safetensors file with the token vectors X, optionally with the head's weights (SVD computed now in float64). At most 50331648 bytes.
+         * @description A safetensors file with the token vectors X (unless activations= names a stored file), optionally focus and lengths, optionally with the head's weights (SVD computed now in float64). At most 50331648 bytes.
          *
-         *     - `X` [T, d] or [B, T, d] F32/F16/BF16/F64 (required): token vectors as the head reads them; d = d_model, or d_model + 1 with the bias coordinate appended
+         *     - `X` [T, d] or [B, T, d] F32/F16/BF16/F64 (required): token vectors as the head reads them; d = d_model, or d_model + 1 with the bias coordinate appended (not sent when activations= names a stored file)
+         *     - `focus` [F, 3] I32: (prompt, dest, src) rows, src ≤ dest: the same aggregates restricted to these pairs, with their own null
+         *     - `lengths` [B] I32: prompt b's tokens are positions 0 … lengths[b]−1 (right padding, never read)
          *     - `W_Q` [d_model, d_head] F32/F16/BF16/F64: query weights (row vectors: q = x W_Q + b_Q)
          *     - `W_K` [d_model, d_head] F32/F16/BF16/F64: key weights
          *     - `b_Q` [d_head] F32/F16/BF16/F64: query bias (bias=augmented appends it as a factor row)
@@ -1504,6 +1795,923 @@ export interface operations {
             };
         };
     };
+    storeActivations: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * @description layer.{l} tensors (one per layer, as `headscope scan --save-activations` writes) or one X, all with the same d, finite. At most 50331648 bytes.
+         *
+         *     - `layer.{l}` [T, d] or [B, T, d] F32/F16/BF16/F64: token vectors of layer l (one tensor per layer), or …
+         *     - `X` [T, d] or [B, T, d] F32/F16/BF16/F64: … one tensor X (not both)
+         *     - `lengths` [B] I32: prompt b's tokens are positions 0 … lengths[b]−1 (right padding, never read)
+         */
+        requestBody: {
+            content: {
+                "application/octet-stream": unknown;
+            };
+        };
+        responses: {
+            /** @description the id and the stored tensors (schema headscope.activations/v1) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ActivationAnswer"];
+                };
+            };
+            /** @description the id and the stored tensors (schema headscope.activations/v1) */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ActivationAnswer"];
+                };
+            };
+            /** @description /problems/invalid-request: The request is invalid; /problems/malformed-safetensors: The body is not a valid safetensors file */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description /problems/unauthorized: A valid bearer token is required */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description /problems/payload-too-large: The body is larger than this endpoint accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description /problems/unsupported-dtype: A tensor has a dtype this endpoint does not accept */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description /problems/missing-tensor: A required tensor is missing; /problems/shape-mismatch: Tensor shapes are wrong or inconsistent; /problems/non-finite: The input contains NaN or Inf */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description /problems/storage-unavailable: Storage is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getActivations: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /**
+             * @description the file as it was stored
+             *
+             *     - `layer.{l}` [T, d] or [B, T, d] F32/F16/BF16/F64: token vectors of layer l (one tensor per layer), or …
+             *     - `X` [T, d] or [B, T, d] F32/F16/BF16/F64: … one tensor X (not both)
+             *     - `lengths` [B] I32: prompt b's tokens are positions 0 … lengths[b]−1 (right padding, never read)
+             */
+            200: {
+                headers: {
+                    /** @description strong validator: the content hash of a stored object, or the SHA-256 of the answer */
+                    ETag?: string;
+                    /** @description immutable for content-addressed results; short and revalidated for answers that change */
+                    "Cache-Control"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": unknown;
+                };
+            };
+            /** @description Not Modified: If-None-Match matched the ETag */
+            304: {
+                headers: {
+                    /** @description strong validator: the content hash of a stored object, or the SHA-256 of the answer */
+                    ETag?: string;
+                    /** @description immutable for content-addressed results; short and revalidated for answers that change */
+                    "Cache-Control"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description /problems/invalid-request: The request is invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description /problems/not-found: No stored result here */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description /problems/storage-unavailable: Storage is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    startShardUpload: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sha256: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description already stored, or where to send the parts */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        exists: true;
+                        sha256: string;
+                        bytes: number;
+                    } | {
+                        /** @constant */
+                        exists: false;
+                        sha256: string;
+                        upload_id: string;
+                        part_bytes: number;
+                    };
+                };
+            };
+            /** @description already stored, or where to send the parts */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        exists: true;
+                        sha256: string;
+                        bytes: number;
+                    } | {
+                        /** @constant */
+                        exists: false;
+                        sha256: string;
+                        upload_id: string;
+                        part_bytes: number;
+                    };
+                };
+            };
+            /** @description /problems/invalid-request: The request is invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description /problems/unauthorized: A valid bearer token is required */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description /problems/storage-unavailable: Storage is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    uploadShardPart: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sha256: string;
+                upload_id: string;
+                part: number;
+            };
+            cookie?: never;
+        };
+        /** @description bytes part·part_bytes … of the shard, as they are (not a safetensors file of its own). At most 16777216 bytes. */
+        requestBody: {
+            content: {
+                "application/octet-stream": unknown;
+            };
+        };
+        responses: {
+            /** @description the part's ETag, to list in …/complete */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        part_number: number;
+                        etag: string;
+                    };
+                };
+            };
+            /** @description /problems/invalid-request: The request is invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description /problems/unauthorized: A valid bearer token is required */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description /problems/payload-too-large: The body is larger than this endpoint accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description /problems/storage-unavailable: Storage is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    completeShardUpload: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sha256: string;
+                upload_id: string;
+            };
+            cookie?: never;
+        };
+        /** @description at most 1048576 bytes */
+        requestBody: {
+            content: {
+                "application/json": {
+                    parts: {
+                        part_number: number;
+                        etag: string;
+                    }[];
+                };
+            };
+        };
+        responses: {
+            /** @description the shard is stored */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        exists: true;
+                        sha256: string;
+                        bytes: number;
+                    };
+                };
+            };
+            /** @description /problems/invalid-request: The request is invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description /problems/unauthorized: A valid bearer token is required */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description /problems/payload-too-large: The body is larger than this endpoint accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description /problems/storage-unavailable: Storage is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    abortShardUpload: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sha256: string;
+                upload_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description aborted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description /problems/invalid-request: The request is invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description /problems/unauthorized: A valid bearer token is required */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description /problems/storage-unavailable: Storage is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listCheckpoints: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description one line per checkpoint */
+            200: {
+                headers: {
+                    /** @description strong validator: the content hash of a stored object, or the SHA-256 of the answer */
+                    ETag?: string;
+                    /** @description immutable for content-addressed results; short and revalidated for answers that change */
+                    "Cache-Control"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        checkpoints: {
+                            id: string;
+                            name: string;
+                            bytes: number;
+                            files: number;
+                            uploaded: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description Not Modified: If-None-Match matched the ETag */
+            304: {
+                headers: {
+                    /** @description strong validator: the content hash of a stored object, or the SHA-256 of the answer */
+                    ETag?: string;
+                    /** @description immutable for content-addressed results; short and revalidated for answers that change */
+                    "Cache-Control"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description /problems/storage-unavailable: Storage is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    registerCheckpoint: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description at most 4194304 bytes */
+        requestBody: {
+            content: {
+                "application/json": {
+                    name: string;
+                    files: {
+                        name: string;
+                        sha256: string;
+                        bytes: number;
+                    }[];
+                    weight_map?: {
+                        [key: string]: string;
+                    };
+                    config?: {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description the manifest (schema headscope.checkpoint/v1) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CheckpointManifest"];
+                };
+            };
+            /** @description the manifest (schema headscope.checkpoint/v1) */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CheckpointManifest"];
+                };
+            };
+            /** @description /problems/invalid-request: The request is invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description /problems/unauthorized: A valid bearer token is required */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description /problems/not-found: No stored result here */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description /problems/payload-too-large: The body is larger than this endpoint accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description /problems/storage-unavailable: Storage is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getCheckpoint: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the manifest */
+            200: {
+                headers: {
+                    /** @description strong validator: the content hash of a stored object, or the SHA-256 of the answer */
+                    ETag?: string;
+                    /** @description immutable for content-addressed results; short and revalidated for answers that change */
+                    "Cache-Control"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CheckpointManifest"];
+                };
+            };
+            /** @description Not Modified: If-None-Match matched the ETag */
+            304: {
+                headers: {
+                    /** @description strong validator: the content hash of a stored object, or the SHA-256 of the answer */
+                    ETag?: string;
+                    /** @description immutable for content-addressed results; short and revalidated for answers that change */
+                    "Cache-Control"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description /problems/invalid-request: The request is invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description /problems/not-found: No stored result here */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description /problems/storage-unavailable: Storage is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    startScan: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description at most 1048576 bytes */
+        requestBody: {
+            content: {
+                "application/json": {
+                    checkpoint: string;
+                    model?: string;
+                    /** @default all */
+                    circuits?: string;
+                    /** @default all */
+                    layers?: string;
+                    /** @default all */
+                    heads?: string;
+                    /** @default default */
+                    variants?: string;
+                    /** @default 0 */
+                    rotary_offsets?: string;
+                    /** @enum {string} */
+                    arch?: "gpt2" | "gpt-neo" | "gpt-neox" | "llama";
+                    n_heads?: number;
+                    n_kv_heads?: number;
+                    rotary_dim?: number;
+                    rotary_base?: number;
+                };
+            };
+        };
+        responses: {
+            /** @description the new job's status (schema headscope.scan-job/v1) */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScanJobStatus"];
+                };
+            };
+            /** @description /problems/invalid-request: The request is invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description /problems/unauthorized: A valid bearer token is required */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description /problems/not-found: No stored result here */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description /problems/storage-unavailable: Storage is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getScan: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the job's status */
+            200: {
+                headers: {
+                    /** @description strong validator: the content hash of a stored object, or the SHA-256 of the answer */
+                    ETag?: string;
+                    /** @description immutable for content-addressed results; short and revalidated for answers that change */
+                    "Cache-Control"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScanJobStatus"];
+                };
+            };
+            /** @description Not Modified: If-None-Match matched the ETag */
+            304: {
+                headers: {
+                    /** @description strong validator: the content hash of a stored object, or the SHA-256 of the answer */
+                    ETag?: string;
+                    /** @description immutable for content-addressed results; short and revalidated for answers that change */
+                    "Cache-Control"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description /problems/invalid-request: The request is invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description /problems/not-found: No stored result here */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description /problems/storage-unavailable: Storage is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    cancelScan: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the job's status */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScanJobStatus"];
+                };
+            };
+            /** @description /problems/invalid-request: The request is invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description /problems/unauthorized: A valid bearer token is required */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description /problems/not-found: No stored result here */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description /problems/storage-unavailable: Storage is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getScanReport: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the report */
+            200: {
+                headers: {
+                    /** @description strong validator: the content hash of a stored object, or the SHA-256 of the answer */
+                    ETag?: string;
+                    /** @description immutable for content-addressed results; short and revalidated for answers that change */
+                    "Cache-Control"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        schema: "headscope.scan-report/v1";
+                        model: string;
+                        entries: {
+                            [key: string]: unknown;
+                        }[];
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Not Modified: If-None-Match matched the ETag */
+            304: {
+                headers: {
+                    /** @description strong validator: the content hash of a stored object, or the SHA-256 of the answer */
+                    ETag?: string;
+                    /** @description immutable for content-addressed results; short and revalidated for answers that change */
+                    "Cache-Control"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description /problems/invalid-request: The request is invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description /problems/not-found: No stored result here */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description /problems/storage-unavailable: Storage is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     listModels: {
         parameters: {
             query?: never;
@@ -1827,6 +3035,7 @@ export interface operations {
                 scale?: number;
                 /** @description layernorm (fold γ and β, centre) or rmsnorm (fold γ only, centre nothing) */
                 norm?: "layernorm" | "rmsnorm";
+                vectors?: "f32" | "f16" | "none";
                 /** @description qk or ov (default: from the tensor names) */
                 circuit?: "qk" | "ov";
             };

@@ -58,6 +58,14 @@ export const GET_CACHE_POLICY: Record<string, CachePolicy | ((c: Context<AppEnv>
   [`${HEAD}/qk/sad/:id/pairs`]: "immutable",
   [`${HEAD}/:circuit/alignment/:id`]: "immutable",
   [`${HEAD}/:circuit/alignment/:id/cosines`]: "immutable",
+  // addressed by the SHA-256 of their bytes (an activation file; a checkpoint's canonical manifest)
+  "/v1/activations/:id": "immutable",
+  "/v1/checkpoints/:id": "immutable",
+  "/v1/checkpoints": "changing",
+  // a running job's progress changes every few seconds: never cached; its report (a 404, never
+  // cached, until the job finishes) is cached briefly and revalidated (a cheap 304)
+  "/v1/scans/:id": "none",
+  "/v1/scans/:id/report": "changing",
 };
 
 /** The policy of the route that answered this request. */

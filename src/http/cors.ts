@@ -16,7 +16,7 @@ export const SAME_ORIGIN_ONLY = ["/v1/demo/analyze"] as const;
 
 export const CORS_POLICY = {
   origin: "*",
-  allowMethods: ["GET", "HEAD", "POST", "OPTIONS"],
+  allowMethods: ["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS"],
   /** the bearer token, a body type, and conditional GETs (If-None-Match is not CORS-safelisted) */
   allowHeaders: ["Authorization", "Content-Type", "If-None-Match"],
   /** what a cross-origin script may read besides the safelisted response headers */

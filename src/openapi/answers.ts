@@ -9,6 +9,7 @@ import { CIRCUITS, VARIANTS, VariantSchema } from "../wire/head-request";
 import { AlignmentSummarySchema, SadSummarySchema } from "../wire/analysis-request";
 import { EXPERIMENT_NAME } from "../wire/toy-report";
 import { PROBLEM_TYPES } from "../wire/problem";
+import { CheckpointManifestInputSchema } from "../wire/checkpoint";
 
 const nullableNumber = z.nullable(z.number());
 
@@ -111,3 +112,25 @@ export const ProblemAnswerSchema = z
   .check(z.describe("extension members name what failed: parameter, tensor, limit, limitBytes, limits, variants, …"));
 
 export const ProblemTypeSchema = z.object({ type: z.string(), status: z.int(), title: z.string() });
+
+/** POST …/uploads/{upload_id}/complete: the shard is stored under its SHA-256. */
+export const CompleteUploadAnswerSchema = z.object({ exists: z.literal(true), sha256: z.string(), bytes: z.number() });
+
+/** A registered checkpoint (POST /v1/checkpoints adds links; GET /v1/checkpoints/{id} is the manifest alone). */
+export const CheckpointManifestSchema = z.extend(CheckpointManifestInputSchema, {
+  schema: z.literal("headscope.checkpoint/v1"),
+  id: z.string().check(z.describe("the SHA-256 of the canonical manifest")),
+  bytes: z.number(),
+  dtypes: z.array(z.string()),
+  tensors: z.int(),
+  links: z.optional(z.object({ self: z.string() })),
+});
+
+export const CheckpointListSchema = z.object({
+  checkpoints: z.array(z.object({ id: z.string(), name: z.string(), bytes: z.number(), files: z.number(), uploaded: z.string() })),
+});
+
+/** report.json of a finished scan job: the report `headscope scan` writes (src/cli/report.ts). */
+export const ScanReportSchema = z
+  .looseObject({ schema: z.literal("headscope.scan-report/v1"), model: z.string(), entries: z.array(z.record(z.string(), z.unknown())) })
+  .check(z.describe("the same report.json as `headscope scan --out DIR` writes (schema headscope.scan-report/v1)"));

@@ -17,7 +17,7 @@ header, main { max-width: 1100px; margin: 0 auto; padding: 0 16px; }
 h1 { font-size:1.6rem; margin:20px 0 4px; } h2 { font-size:1.25rem; margin:28px 0 8px; border-bottom:1px solid #d0d7de; }
 h3 { font-size:1rem; margin:18px 0 4px; font-family: ui-monospace, monospace; }
 .method { display:inline-block; min-width:3.5em; padding:1px 6px; border-radius:4px; color:#fff; background:#0b5fff; text-transform:uppercase; font-size:.8rem; }
-.method.post { background:#1a7f37; } .auth { color:#9a6700; font-size:.85rem; margin-left:8px; }
+.method.post { background:#1a7f37; } .method.put { background:#8250df; } .method.delete { background:#cf222e; } .auth { color:#9a6700; font-size:.85rem; margin-left:8px; }
 table { border-collapse:collapse; margin:6px 0; } td, th { border:1px solid #d0d7de; padding:3px 8px; text-align:left; vertical-align:top; }
 th { background:#f6f8fa; } code, pre { font-family: ui-monospace, monospace; font-size:.85rem; }
 pre { background:#f6f8fa; padding:8px; overflow:auto; max-height:360px; } section.op { border-top:1px solid #eaeef2; padding-top:4px; }

@@ -12,8 +12,10 @@ import { CACHE_CONTROL, GET_CACHE_POLICY } from "../http/cache";
 import { CORS_POLICY, SAME_ORIGIN_ONLY } from "../http/cors";
 import { SvdAnswerSchema } from "../wire/svd-result";
 import { ToyReportSchema } from "../wire/toy-report";
+import { ScanJobStatusSchema } from "../wire/scan-job";
+import { ActivationAnswerSchema } from "../wire/activations";
 import {
-  AlignmentAnswerSchema, DemoAnalysisSchema, ModelSummarySchema, ProblemAnswerSchema, SadAnswerSchema, ToyReportListSchema,
+  AlignmentAnswerSchema, CheckpointManifestSchema, DemoAnalysisSchema, ModelSummarySchema, ProblemAnswerSchema, SadAnswerSchema, ToyReportListSchema,
 } from "./answers";
 import { OPERATIONS, type BinaryDoc, type Operation, type TensorDoc } from "./operations";
 
@@ -26,13 +28,14 @@ export function jsonSchema(schema: z.ZodMiniType, io: "input" | "output"): Json 
 }
 
 /** `/a/:b/c` → `/a/{b}/c` */
-export const openApiPath = (honoPath: string) => honoPath.replace(/:([A-Za-z_]+)/g, "{$1}");
+export const openApiPath = (honoPath: string) => honoPath.replace(/:([A-Za-z_][A-Za-z0-9_]*)/g, "{$1}");
 
 /** Answer schemas shared by several operations: emitted once under components.schemas and referenced. */
 const NAMED = new Map<z.ZodMiniType, string>([
   [SvdAnswerSchema, "SvdAnswer"], [SadAnswerSchema, "SadAnswer"], [AlignmentAnswerSchema, "AlignmentAnswer"],
   [ModelSummarySchema, "ModelSummary"], [ToyReportSchema, "ToyReport"], [ToyReportListSchema, "ToyReportList"],
-  [DemoAnalysisSchema, "DemoAnalysis"], [ProblemAnswerSchema, "Problem"],
+  [DemoAnalysisSchema, "DemoAnalysis"], [ProblemAnswerSchema, "Problem"], [ScanJobStatusSchema, "ScanJobStatus"],
+  [CheckpointManifestSchema, "CheckpointManifest"], [ActivationAnswerSchema, "ActivationAnswer"],
 ]);
 
 /** A schema for the document: a $ref when it is a named component (added to `components`), else inline. */
@@ -86,9 +89,12 @@ function responses(op: Operation, components: Json): Json {
   const content =
     "json" in ok ? { "application/json": { schema: schemaFor(ok.json, "output", components) } }
     : "text" in ok ? { [ok.text]: { schema: { type: "string" } } }
+    : "empty" in ok ? undefined
     : binaryContent(ok);
-  const description = "tensors" in ok ? `${ok.description}\n\n${tensorTable(ok.tensors)}` : ok.description;
-  for (const status of ok.statuses) out[String(status)] = { description, content, ...(op.method === "get" ? { headers: cacheHeaders } : {}) };
+  const description = "tensors" in ok && ok.tensors.length ? `${ok.description}\n\n${tensorTable(ok.tensors)}` : ok.description;
+  for (const status of ok.statuses) {
+    out[String(status)] = { description, ...(content ? { content } : {}), ...(op.method === "get" ? { headers: cacheHeaders } : {}) };
+  }
   if (op.method === "get") out["304"] = { description: "Not Modified: If-None-Match matched the ETag", headers: cacheHeaders };
   const byStatus = new Map<number, ProblemType[]>();
   for (const slug of op.problems) {
@@ -110,7 +116,8 @@ function requestBody(op: Operation, components: Json): Json | undefined {
   if ("json" in b) {
     return { required: true, description: `at most ${b.maxBytes} bytes`, content: { "application/json": { schema: schemaFor(b.json, "input", components) } } };
   }
-  return { required: true, description: `${b.description} At most ${b.maxBytes} bytes.\n\n${tensorTable(b.tensors)}`, content: binaryContent(b) };
+  const table = b.tensors.length ? `\n\n${tensorTable(b.tensors)}` : "";
+  return { required: true, description: `${b.description} At most ${b.maxBytes} bytes.${table}`, content: binaryContent(b) };
 }
 
 function operation(op: Operation, components: Json): Json {
@@ -160,6 +167,9 @@ export function buildDocument(ops: readonly Operation[] = OPERATIONS): Json {
     tags: [
       { name: "heads", description: "SVD of one head's QK or OV circuit" },
       { name: "analyses", description: "sparse attention decomposition and feature alignment" },
+      { name: "activations", description: "stored token vectors for SAD requests (?activations=ID)" },
+      { name: "checkpoints", description: "checkpoints uploaded shard by shard for server-side scans" },
+      { name: "scans", description: "server-side scan jobs over a registered checkpoint" },
       { name: "models", description: "what is stored per model" },
       { name: "toy", description: "toy-model reports" },
       { name: "demo", description: "the demo page" },

@@ -16,9 +16,17 @@ import type { ProblemType } from "../wire/problem";
 import { IdParam } from "../routes/analyses";
 import { HeadResultQuery } from "../routes/heads";
 import { ModelPathSchema } from "../routes/models";
+import { IdParam as ActivationIdParam } from "../routes/activations";
+import { Id as CheckpointIdParam, Part as UploadPartParams, Sha as BlobParams, Upload as UploadParams } from "../routes/checkpoints";
+import { JobId as ScanIdParam } from "../routes/scans";
+import { ACTIVATION_LENGTHS, ACTIVATION_LIMITS, ActivationAnswerSchema } from "../wire/activations";
+import {
+  CHECKPOINT_LIMITS, CheckpointManifestInputSchema, CompleteUploadSchema, StartUploadAnswerSchema, UPLOAD_PART_BYTES, UploadPartAnswerSchema,
+} from "../wire/checkpoint";
+import { ScanJobRequestSchema, ScanJobStatusSchema } from "../wire/scan-job";
 import {
   AlignmentAnswerSchema, ApiIndexSchema, DemoAnalysisSchema, ModelListSchema, ModelSummarySchema, ProblemTypeSchema, SadAnswerSchema,
-  ToyPublishAnswerSchema, ToyReportListSchema,
+  ToyPublishAnswerSchema, ToyReportListSchema, CheckpointListSchema, CheckpointManifestSchema, CompleteUploadAnswerSchema, ScanReportSchema,
 } from "./answers";
 
 /** One tensor of a safetensors (or .npy) body or answer. */
@@ -32,17 +40,18 @@ export interface TensorDoc {
 
 export interface BinaryDoc {
   mediaType: "application/octet-stream";
+  /** safetensors, npy, or bytes (an opaque part of a multipart upload) */
   format: string;
   description: string;
   tensors: TensorDoc[];
 }
 
 export interface Operation {
-  method: "get" | "post";
+  method: "get" | "post" | "put" | "delete";
   /** the Hono route pattern (`:name` parameters) */
   path: string;
   operationId: string;
-  tag: "heads" | "analyses" | "models" | "toy" | "demo" | "documents";
+  tag: "heads" | "analyses" | "activations" | "checkpoints" | "scans" | "models" | "toy" | "demo" | "documents";
   summary: string;
   description?: string;
   pathParams?: z.ZodMiniObject;
@@ -53,7 +62,7 @@ export interface Operation {
   auth?: boolean;
   body?: { json: z.ZodMiniType; maxBytes: number } | (BinaryDoc & { maxBytes: number });
   /** 2xx answers; GETs also answer 304 to If-None-Match */
-  ok: { statuses: number[]; description: string } & ({ json: z.ZodMiniType } | BinaryDoc | { text: "text/html" | "text/javascript" | "text/css" });
+  ok: { statuses: number[]; description: string } & ({ json: z.ZodMiniType } | BinaryDoc | { text: "text/html" | "text/javascript" | "text/css" } | { empty: true });
   problems: ProblemType[];
 }
 
@@ -111,6 +120,12 @@ const HEAD_WRITE_PROBLEMS: ProblemType[] = [
   "invalid-request", "malformed-safetensors", "unauthorized", "payload-too-large", "unsupported-dtype", "missing-tensor", "shape-mismatch",
   "non-finite", "not-converged", "kernel-fault", "storage-unavailable",
 ];
+const ACTIVATION_FILE: TensorDoc[] = [
+  { name: "layer.{l}", shape: "[T, d] or [B, T, d]", dtypes: FLOATS, required: false, description: "token vectors of layer l (one tensor per layer), or …" },
+  { name: "X", shape: "[T, d] or [B, T, d]", dtypes: FLOATS, required: false, description: "… one tensor X (not both)" },
+  { name: ACTIVATION_LENGTHS, shape: "[B]", dtypes: ["I32"], required: false, description: "prompt b's tokens are positions 0 … lengths[b]−1 (right padding, never read)" },
+];
+const CHECKPOINT_BLOB = "/v1/checkpoints/blobs/:sha256/uploads";
 const READ_PROBLEMS: ProblemType[] = ["invalid-request", "not-found", "storage-unavailable"];
 
 export const OPERATIONS: Operation[] = [
@@ -157,10 +172,19 @@ export const OPERATIONS: Operation[] = [
       detail: "pairs: store per-pair results (linked as …/pairs; inline when ≤ 1,000 pairs)",
       terms: "dest:src or prompt:dest:src, comma-separated (≤ 64): return t_k, t̃_k, N_recon and the selected set of those pairs",
       fold_ln: variantText.fold_ln, bias: variantText.bias, variant: "which stored SVD, when no weights are sent",
+      norm: variantText.norm,
+      rotary_dim: "rotary dimensions of the head (GPT-NeoX/Pythia partial, Llama full): each rotary pair is decomposed with the SVD of Ω_Δ, Δ = dest − src",
+      rotary_base: "rotary base (rope_theta / rotary_emb_base; default 10000)",
+      window: "local attention window (GPT-Neo's local layers): only keys with dest − src < window",
+      activations: "read X from a stored activation file (its id from POST /v1/activations) instead of the body",
+      layer: "with activations=: read the stored tensor layer.{layer}",
+      tensor: "with activations=: read the stored tensor of this name (X or layer.{l}; default: the file's only tensor)",
     },
     body: {
-      ...safetensors("A safetensors file with the token vectors X, optionally with the head's weights (SVD computed now in float64).", [
-        { name: SAD_TENSORS.tokens, shape: "[T, d] or [B, T, d]", dtypes: FLOATS, required: true, description: "token vectors as the head reads them; d = d_model, or d_model + 1 with the bias coordinate appended" },
+      ...safetensors("A safetensors file with the token vectors X (unless activations= names a stored file), optionally focus and lengths, optionally with the head's weights (SVD computed now in float64).", [
+        { name: SAD_TENSORS.tokens, shape: "[T, d] or [B, T, d]", dtypes: FLOATS, required: true, description: "token vectors as the head reads them; d = d_model, or d_model + 1 with the bias coordinate appended (not sent when activations= names a stored file)" },
+        { name: SAD_TENSORS.focus, shape: "[F, 3]", dtypes: ["I32"], required: false, description: "(prompt, dest, src) rows, src ≤ dest: the same aggregates restricted to these pairs, with their own null" },
+        { name: SAD_TENSORS.lengths, shape: "[B]", dtypes: ["I32"], required: false, description: "prompt b's tokens are positions 0 … lengths[b]−1 (right padding, never read)" },
         ...headTensors("qk", false),
       ]),
       maxBytes: ANALYSIS_LIMITS.maxBodyBytes,
@@ -212,6 +236,84 @@ export const OPERATIONS: Operation[] = [
     method: "get", path: `${HEAD}/:circuit/alignment/:id/cosines`, operationId: "getAlignmentCosines", tag: "analyses",
     summary: "The signed cosine matrices of an alignment result", pathParams: z.extend(HeadPathSchema, IdParam.shape),
     ok: { statuses: [200], ...safetensors("C_U and C_V", COSINES) }, problems: READ_PROBLEMS,
+  },
+  {
+    method: "post", path: "/v1/activations", operationId: "storeActivations", tag: "activations", auth: true,
+    summary: "Store a file of token vectors under the SHA-256 of its bytes (for SAD requests with ?activations=ID)",
+    description: "Validated whole before anything is stored; idempotent: 201 when stored now, 200 when the same bytes were already stored.",
+    body: { ...safetensors("layer.{l} tensors (one per layer, as `headscope scan --save-activations` writes) or one X, all with the same d, finite.", ACTIVATION_FILE), maxBytes: ACTIVATION_LIMITS.maxBodyBytes },
+    ok: { statuses: [200, 201], description: "the id and the stored tensors (schema headscope.activations/v1)", json: ActivationAnswerSchema },
+    problems: ["invalid-request", "malformed-safetensors", "unauthorized", "payload-too-large", "unsupported-dtype", "missing-tensor", "shape-mismatch", "non-finite", "storage-unavailable"],
+  },
+  {
+    method: "get", path: "/v1/activations/:id", operationId: "getActivations", tag: "activations",
+    summary: "A stored activation file, byte for byte (ETag: its id)", pathParams: ActivationIdParam,
+    ok: { statuses: [200], ...safetensors("the file as it was stored", ACTIVATION_FILE) }, problems: READ_PROBLEMS,
+  },
+  {
+    method: "post", path: CHECKPOINT_BLOB, operationId: "startShardUpload", tag: "checkpoints", auth: true,
+    summary: "Start a multipart upload of one checkpoint shard, addressed by its SHA-256",
+    description: `200 with exists: true when the shard is already stored (send nothing); else 201 with an upload id and the part size (${UPLOAD_PART_BYTES} bytes; the last part may be smaller).`,
+    pathParams: BlobParams,
+    ok: { statuses: [200, 201], description: "already stored, or where to send the parts", json: StartUploadAnswerSchema },
+    problems: ["invalid-request", "unauthorized", "storage-unavailable"],
+  },
+  {
+    method: "put", path: `${CHECKPOINT_BLOB}/:upload_id/parts/:part`, operationId: "uploadShardPart", tag: "checkpoints", auth: true,
+    summary: "Send one part of a shard (parts numbered from 1; Content-Length required)", pathParams: UploadPartParams,
+    body: { mediaType: "application/octet-stream", format: "bytes", description: "bytes part·part_bytes … of the shard, as they are (not a safetensors file of its own).", tensors: [], maxBytes: UPLOAD_PART_BYTES },
+    ok: { statuses: [200], description: "the part's ETag, to list in …/complete", json: UploadPartAnswerSchema },
+    problems: ["invalid-request", "unauthorized", "payload-too-large", "storage-unavailable"],
+  },
+  {
+    method: "post", path: `${CHECKPOINT_BLOB}/:upload_id/complete`, operationId: "completeShardUpload", tag: "checkpoints", auth: true,
+    summary: "Finish a shard's upload: the parts are joined and the bytes must hash to {sha256} (else the shard is discarded, 400)",
+    pathParams: UploadParams, body: { json: CompleteUploadSchema, maxBytes: 1 << 20 },
+    ok: { statuses: [201], description: "the shard is stored", json: CompleteUploadAnswerSchema },
+    problems: ["invalid-request", "unauthorized", "payload-too-large", "storage-unavailable"],
+  },
+  {
+    method: "delete", path: `${CHECKPOINT_BLOB}/:upload_id`, operationId: "abortShardUpload", tag: "checkpoints", auth: true,
+    summary: "Abandon a shard's upload (its parts are dropped)", pathParams: UploadParams,
+    ok: { statuses: [204], description: "aborted", empty: true }, problems: ["invalid-request", "unauthorized", "storage-unavailable"],
+  },
+  {
+    method: "post", path: "/v1/checkpoints", operationId: "registerCheckpoint", tag: "checkpoints", auth: true,
+    summary: "Register a checkpoint whose shards are all uploaded (for POST /v1/scans)",
+    description: `Its id is the SHA-256 of the canonical manifest: registering the same manifest again is 200. At most ${CHECKPOINT_LIMITS.maxFiles} files.`,
+    body: { json: CheckpointManifestInputSchema, maxBytes: CHECKPOINT_LIMITS.maxManifestBytes },
+    ok: { statuses: [200, 201], description: "the manifest (schema headscope.checkpoint/v1)", json: CheckpointManifestSchema },
+    problems: ["invalid-request", "unauthorized", "payload-too-large", "not-found", "storage-unavailable"],
+  },
+  {
+    method: "get", path: "/v1/checkpoints", operationId: "listCheckpoints", tag: "checkpoints", summary: "The registered checkpoints",
+    ok: { statuses: [200], description: "one line per checkpoint", json: CheckpointListSchema }, problems: ["storage-unavailable"],
+  },
+  {
+    method: "get", path: "/v1/checkpoints/:id", operationId: "getCheckpoint", tag: "checkpoints", summary: "A registered checkpoint's manifest",
+    pathParams: CheckpointIdParam, ok: { statuses: [200], description: "the manifest", json: CheckpointManifestSchema }, problems: READ_PROBLEMS,
+  },
+  {
+    method: "post", path: "/v1/scans", operationId: "startScan", tag: "scans", auth: true,
+    summary: "Scan a registered checkpoint on the server: one queued job per head, circuit, variant and rotary offset",
+    description: "Options are spelled as the CLI's (`--layers 0-3,7` is layers: \"0-3,7\"); a bad option or checkpoint is refused (400/404) before the job exists. Location: the job's URL.",
+    body: { json: ScanJobRequestSchema, maxBytes: 1 << 20 },
+    ok: { statuses: [201], description: "the new job's status (schema headscope.scan-job/v1)", json: ScanJobStatusSchema },
+    problems: ["invalid-request", "unauthorized", "not-found", "storage-unavailable"],
+  },
+  {
+    method: "get", path: "/v1/scans/:id", operationId: "getScan", tag: "scans", summary: "A scan job's progress", pathParams: ScanIdParam,
+    ok: { statuses: [200], description: "the job's status", json: ScanJobStatusSchema }, problems: READ_PROBLEMS,
+  },
+  {
+    method: "delete", path: "/v1/scans/:id", operationId: "cancelScan", tag: "scans", auth: true,
+    summary: "Cancel a scan job (heads already computed stay stored)", pathParams: ScanIdParam,
+    ok: { statuses: [200], description: "the job's status", json: ScanJobStatusSchema }, problems: ["invalid-request", "unauthorized", "not-found", "storage-unavailable"],
+  },
+  {
+    method: "get", path: "/v1/scans/:id/report", operationId: "getScanReport", tag: "scans",
+    summary: "The report.json a finished scan job wrote (404 while it runs, saying how far it is)", pathParams: ScanIdParam,
+    ok: { statuses: [200], description: "the report", json: ScanReportSchema }, problems: READ_PROBLEMS,
   },
   {
     method: "get", path: "/v1/models", operationId: "listModels", tag: "models", summary: "The models with stored results",

@@ -16,7 +16,7 @@ import { ACTIVATION_LIMITS, ActivationIdSchema } from "../wire/activations";
 import { limitBody } from "./body-limit";
 import { parseParams } from "./validate";
 
-const IdParam = z.object({ id: ActivationIdSchema });
+export const IdParam = z.object({ id: ActivationIdSchema });
 
 export const activations = new Hono<AppEnv>()
   .post("/v1/activations", requireToken, limitBody(ACTIVATION_LIMITS.maxBodyBytes), async (c) => {

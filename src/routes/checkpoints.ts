@@ -17,10 +17,10 @@ import { coercedInt } from "../wire/head-request";
 
 const sha256 = z.string().check(z.regex(SHA256_HEX, "64 lowercase hex digits"));
 const uploadId = z.string().check(z.minLength(1), z.maxLength(1024));
-const Sha = z.object({ sha256 });
-const Upload = z.object({ sha256, upload_id: uploadId });
-const Part = z.object({ sha256, upload_id: uploadId, part: coercedInt(1, 10000) });
-const Id = z.object({ id: z.string().check(z.regex(SHA256_HEX, "a checkpoint id (64 hex digits)")) });
+export const Sha = z.object({ sha256 });
+export const Upload = z.object({ sha256, upload_id: uploadId });
+export const Part = z.object({ sha256, upload_id: uploadId, part: coercedInt(1, 10000) });
+export const Id = z.object({ id: z.string().check(z.regex(SHA256_HEX, "a checkpoint id (64 hex digits)")) });
 
 const BLOB = "/v1/checkpoints/blobs/:sha256/uploads";
 

@@ -16,7 +16,7 @@ import { ScanStore } from "../storage/scan-store";
 import { ScanJobRequestSchema } from "../wire/scan-job";
 import { parseParams } from "./validate";
 
-const JobId = z.object({ id: z.string().check(z.regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, "a job id (UUID)")) });
+export const JobId = z.object({ id: z.string().check(z.regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, "a job id (UUID)")) });
 
 const jobStub = (env: Bindings, id: string) => env.SCAN_JOBS.get(env.SCAN_JOBS.idFromName(id));
 

@@ -14,8 +14,15 @@ import { app } from "../../src/app";
 import {
   DemoAnalysisSchema, ModelListSchema, ModelSummaryEntrySchema, ModelSummarySchema, ProblemAnswerSchema, SadAnswerSchema, ToyReportListSchema,
 } from "../../src/openapi/answers";
+import { CheckpointListSchema, CheckpointManifestSchema, CompleteUploadAnswerSchema, ScanReportSchema } from "../../src/openapi/answers";
 import { openApiPath } from "../../src/openapi/document";
 import { SvdAnswerSchema } from "../../src/wire/svd-result";
+import { ActivationAnswerSchema } from "../../src/wire/activations";
+import { StartUploadAnswerSchema, UploadPartAnswerSchema } from "../../src/wire/checkpoint";
+import { ScanJobStatusSchema } from "../../src/wire/scan-job";
+import { decodeFloat, encodeSafetensors, parseSafetensors } from "../../src/wire/safetensors";
+import { exampleTensors, EXAMPLE } from "../../src/cli/example-model";
+import { call, sha256Hex, startJob, waitForJob } from "../support/server-scan";
 
 const TOKEN = "test-token-0123456789";
 const BASE = "https://headscope.test";
@@ -59,7 +66,7 @@ describe("the OpenAPI document", () => {
       for (const [method, op] of Object.entries(item)) {
         const declared = (op.parameters ?? []).filter((p: any) => p.in === "path").map((p: any) => p.name).sort();
         expect(declared, `${method} ${path}`).toEqual(names);
-        if (method === "post" && path !== "/v1/demo/analyze") expect(op.security, `${method} ${path}`).toEqual([{ bearer: [] }]);
+        if (method !== "get" && path !== "/v1/demo/analyze") expect(op.security, `${method} ${path}`).toEqual([{ bearer: [] }]);
       }
     }
   });
@@ -84,6 +91,22 @@ describe("the OpenAPI document", () => {
       "W_Q [d_model, d_head]", "W_K [d_model, d_head]", "W_V [d_model, d_head]", "W_O [d_head, d_model]",
     ]);
     expect(sadPost.requestBody.content["application/octet-stream"]["x-tensors"][0]).toMatchObject({ name: "X", shape: "[T, d] or [B, T, d]", required: true });
+    // the SAD options and tensors that read stored activations, rotary heads and local windows
+    const query = (op: any, name: string) => op.parameters.find((p: any) => p.name === name && p.in === "query");
+    for (const name of ["activations", "layer", "tensor", "rotary_dim", "rotary_base", "window", "norm"]) expect(query(sadPost, name)?.required, name).toBe(false);
+    expect(query(sadPost, "layer").description).toContain("activations=");
+    expect(param(sadPost, "activations").schema.pattern).toBe("^[0-9a-f]{64}$");
+    expect(sadPost.requestBody.content["application/octet-stream"]["x-tensors"].slice(1, 3).map((t: any) => `${t.name} ${t.shape} ${t.dtypes}`)).toEqual(["focus [F, 3] I32", "lengths [B] I32"]);
+    // parameter names with digits ({sha256}), PUT parts as plain octet streams, DELETE without a body
+    const part = doc.paths["/v1/checkpoints/blobs/{sha256}/uploads/{upload_id}/parts/{part}"].put;
+    expect(param(part, "part").schema).toMatchObject({ type: "integer", minimum: 1, maximum: 10000 });
+    expect(param(part, "sha256").schema.pattern).toBe("^[0-9a-f]{64}$");
+    expect(part.requestBody.content["application/octet-stream"]["x-format"]).toBe("bytes");
+    expect(part.security).toEqual([{ bearer: [] }]);
+    expect(doc.paths["/v1/checkpoints/blobs/{sha256}/uploads/{upload_id}"].delete.responses["204"].content).toBeUndefined();
+    expect(doc.paths["/v1/scans"].post.requestBody.content["application/json"].schema.properties.layers.default).toBe("all");
+    expect(doc.paths["/v1/activations/{id}"].get["x-cache-policy"]).toContain("immutable");
+    expect(doc.paths["/v1/scans/{id}"].get["x-cache-policy"]).toBe("no-store");
     const alignment = doc.paths["/v1/models/{model}/layers/{layer}/heads/{head}/{circuit}/alignment"].post;
     expect(alignment.requestBody.content["application/octet-stream"]["x-format"]).toBe("safetensors or npy");
     const vectors = doc.paths["/v1/models/{model}/layers/{layer}/heads/{head}/{circuit}/vectors"].get.responses["200"];
@@ -114,6 +137,47 @@ describe("the OpenAPI document", () => {
       const problem = (await res.json()) as any;
       expect(ProblemAnswerSchema.safeParse(problem).success, JSON.stringify(problem)).toBe(true);
     }
+  });
+});
+
+describe("answers of the activation store, checkpoints and scan jobs", () => {
+  test("parse with the documented schemas, from a real upload, registration and server-side scan", async () => {
+    // an activation file: the X of a real GPT-2 SAD body
+    const x = parseSafetensors(bytes(sad.withWeights)).tensors.get("X")!;
+    const file = encodeSafetensors({ X: { dtype: "F32", shape: x.shape, data: Float32Array.from(decodeFloat(x)) } });
+    const stored = await call("POST", "/v1/activations", file.slice());
+    expect(stored.status).toBe(201);
+    expectDocumented(ActivationAnswerSchema, (await stored.json()) as any, "POST activations");
+
+    // one shard through every upload step, by hand (start, part, complete), then the manifest
+    const shard = encodeSafetensors(exampleTensors(), { format: "pt" });
+    const sha = await sha256Hex(shard);
+    const start = (await (await call("POST", `/v1/checkpoints/blobs/${sha}/uploads`)).json()) as any;
+    expect(StartUploadAnswerSchema.safeParse(start).success, JSON.stringify(start)).toBe(true);
+    const part = (await (await call("PUT", `/v1/checkpoints/blobs/${sha}/uploads/${start.upload_id}/parts/1`, shard.slice(), { "content-length": String(shard.length) })).json()) as any;
+    expectDocumented(UploadPartAnswerSchema, part, "PUT part");
+    const done = (await (await call("POST", `/v1/checkpoints/blobs/${sha}/uploads/${start.upload_id}/complete`, JSON.stringify({ parts: [part] }))).json()) as any;
+    expectDocumented(CompleteUploadAnswerSchema, done, "complete");
+    expect(StartUploadAnswerSchema.safeParse((await (await call("POST", `/v1/checkpoints/blobs/${sha}/uploads`)).json()) as any).success).toBe(true);
+    const config = { model_type: "gpt2", n_layer: EXAMPLE.layers, n_head: EXAMPLE.heads, n_embd: EXAMPLE.dModel, layer_norm_epsilon: 1e-5 };
+    const registered = (await (await call("POST", "/v1/checkpoints", JSON.stringify({ name: "example-tiny-gpt2", files: [{ name: "model.safetensors", sha256: sha, bytes: shard.length }], config }))).json()) as any;
+    expectDocumented(CheckpointManifestSchema, registered, "POST checkpoints");
+    const manifest = await call("GET", `/v1/checkpoints/${registered.id}`);
+    expect(manifest.headers.get("cache-control")).toContain("immutable");
+    expectDocumented(CheckpointManifestSchema, (await manifest.json()) as any, "GET checkpoint");
+    expectDocumented(CheckpointListSchema, (await (await call("GET", "/v1/checkpoints")).json()) as any, "GET checkpoints");
+
+    // a one-head scan job: its status (never cached) and its report
+    const { status, body: job } = await startJob({ checkpoint: registered.id, layers: "0", heads: "0", circuits: "qk" });
+    expect(status).toBe(201);
+    expectDocumented(ScanJobStatusSchema, job, "POST scans");
+    const finished = await waitForJob(job.id);
+    expectDocumented(ScanJobStatusSchema, finished, "GET scan");
+    expect((await call("GET", `/v1/scans/${job.id}`)).headers.get("cache-control")).toBe("no-store");
+    const report = (await (await call("GET", `/v1/scans/${job.id}/report`)).json()) as any;
+    expect(ScanReportSchema.safeParse(report).success, JSON.stringify(report).slice(0, 300)).toBe(true);
+    expect(report.entries).toHaveLength(1);
+    expectDocumented(ScanJobStatusSchema, (await (await call("DELETE", `/v1/scans/${job.id}`)).json()) as any, "DELETE scan");
   });
 });
 
