@@ -5,7 +5,7 @@
  * head format (wire/head-request.ts) plus the query options that select the variant.
  */
 import { encodeSafetensors, type TensorOut } from "../wire/safetensors";
-import { VARIANTS, type Circuit, type VariantName } from "../wire/head-request";
+import { VARIANTS, type Circuit, type VariantName, type VectorsPolicy } from "../wire/head-request";
 import { rotateKeyRows, type Architecture, type CircuitTensors } from "./architectures";
 import type { HeadRequest } from "./fan-out";
 
@@ -88,7 +88,7 @@ export const headBody = (arch: Architecture, w: CircuitTensors, circuit: Circuit
   encodeSafetensors(headTensors(arch, w, circuit, offset));
 
 /** How stored vectors are kept (`--vectors`): U and V in F32 (default), F16, or not at all (spectra only). */
-export type VectorsPolicy = "f32" | "f16" | "none";
+export type { VectorsPolicy } from "../wire/head-request";
 
 /** The query options of one task (the variant, the model's scale and norm, the vectors policy); server-side jobs parse the same. */
 export function taskQuery(arch: Architecture, task: ScanTask, vectors: VectorsPolicy = "f32"): URLSearchParams {

@@ -76,6 +76,7 @@ export async function runServerScan(o: ServerScanOptions, log: (s: string) => vo
       );
       const body = {
         checkpoint: up.manifest.id, model, circuits: o.circuits, layers: o.layers, heads: o.heads, variants: o.variants, rotary_offsets: o.rotaryOffsets,
+        vectors: o.vectors ?? "f32",
         ...(o.arch ? { arch: o.arch } : {}), ...(o.nHeads ? { n_heads: o.nHeads } : {}), ...(o.nKvHeads ? { n_kv_heads: o.nKvHeads } : {}),
         ...(o.rotaryDim !== undefined ? { rotary_dim: o.rotaryDim } : {}), ...(o.rotaryBase !== undefined ? { rotary_base: o.rotaryBase } : {}),
       };

@@ -42,7 +42,7 @@ export async function runScanMessage(env: Bindings, m: ScanMessage): Promise<Lan
   const task: ScanTask = { layer: m.layer, head: m.head, circuit: m.circuit, variant: m.variant, offset: m.offset, model: m.model };
   const weights = await ck.run(() => arch.circuit(m.layer, m.head, m.circuit));
   const body = encodeSafetensors(headTensors(arch, weights, m.circuit, m.offset));
-  const options = HeadOptionsSchema.parse(Object.fromEntries(taskQuery(arch, task)));
+  const options = HeadOptionsSchema.parse(Object.fromEntries(taskQuery(arch, task, m.vectors)));
   const path = { model: m.model, layer: m.layer, head: m.head, circuit: m.circuit };
   const { summary, computed } = await postHead(new ResultStore(env), getKernels(), path, body, options);
   return {

@@ -21,6 +21,7 @@ import { ResultStore } from "../storage/result-store";
 import { ScanStore } from "../storage/scan-store";
 import type { ResolvedScanOptions } from "../wire/scan-options";
 import type { ScanJobStatus, ScanMessage } from "../wire/scan-job";
+import type { VectorsPolicy } from "../wire/head-request";
 
 export interface JobSpec {
   id: string;
@@ -32,7 +33,7 @@ export interface JobSpec {
   dtypes: string[];
   facts: ArchitectureFacts;
   kvHeadOf: number[];
-  options: ResolvedScanOptions;
+  options: ResolvedScanOptions & { vectors?: VectorsPolicy };
 }
 
 export interface Landing {
@@ -113,7 +114,7 @@ export class ScanJob extends DurableObject<Bindings> {
   private message(idx: number, t: ScanTask, spec: JobSpec): ScanMessage {
     return {
       job: spec.id, index: idx, checkpoint: spec.checkpoint, model: t.model, layer: t.layer, head: t.head, circuit: t.circuit,
-      variant: t.variant, offset: t.offset, arch: spec.arch, overrides: spec.overrides,
+      variant: t.variant, offset: t.offset, vectors: spec.options.vectors ?? "f32", arch: spec.arch, overrides: spec.overrides,
     };
   }
 

@@ -86,10 +86,13 @@ export async function planScan(store: CheckpointStore, req: ScanJobRequest): Pro
   const { ck, arch } = opened;
   const model = req.model ?? manifest.name;
   return asProblem(async () => {
-    const options = resolveScanOptions(
-      { circuits: req.circuits, layers: req.layers, heads: req.heads, variants: req.variants, rotaryOffsets: req.rotary_offsets },
-      arch.facts,
-    );
+    const options = {
+      ...resolveScanOptions(
+        { circuits: req.circuits, layers: req.layers, heads: req.heads, variants: req.variants, rotaryOffsets: req.rotary_offsets },
+        arch.facts,
+      ),
+      vectors: req.vectors,
+    };
     // planTasks probes head 0 for biases inside a try: fetch what it reads first, and keep it while it runs
     await ck.run(() => arch.head(0, 0), true);
     let tasks: ScanTask[];

@@ -33,6 +33,10 @@ export const booleanParam = z.pipe(
 );
 
 /** Query options of POST …/{circuit}. Defaults depend on the tensors present (see resolveVariant). */
+/** How a result's U and V are stored: `f32` (default), `f16` (half the bytes), `none` (spectrum and checks only). */
+export const VECTORS_POLICIES = ["f32", "f16", "none"] as const;
+export type VectorsPolicy = (typeof VECTORS_POLICIES)[number];
+
 export const HeadOptionsSchema = z.object({
   fold_ln: z.optional(booleanParam),
   bias: z.optional(z.enum(["augmented", "none"])),
@@ -45,7 +49,7 @@ export const HeadOptionsSchema = z.object({
   /** replace a stored result whose input differs (otherwise such a POST is a 409 conflict) */
   overwrite: z.optional(booleanParam),
   /** how U and V are stored: `f32` (default), `f16` (half the bytes), `none` (spectrum and checks only) */
-  vectors: z.optional(z.enum(["f32", "f16", "none"])),
+  vectors: z.optional(z.enum(VECTORS_POLICIES)),
 });
 export type HeadOptions = z.infer<typeof HeadOptionsSchema>;
 

@@ -5,7 +5,7 @@
  * `GET /v1/scans/{id}` returns. Shared by the worker and the CLI.
  */
 import * as z from "zod/mini";
-import { CIRCUITS, MODEL_NAME, VARIANTS } from "./head-request";
+import { CIRCUITS, MODEL_NAME, VARIANTS, VECTORS_POLICIES } from "./head-request";
 import { SHA256_HEX } from "./checkpoint";
 
 export const ARCHITECTURE_NAMES = ["gpt2", "gpt-neo", "gpt-neox", "llama"] as const;
@@ -19,6 +19,8 @@ export const ScanJobRequestSchema = z.strictObject({
   heads: z._default(z.string().check(z.maxLength(4096)), "all"),
   variants: z._default(z.string().check(z.maxLength(256)), "default"),
   rotary_offsets: z._default(z.string().check(z.maxLength(1024)), "0"),
+  /** how each result's U and V are stored, as the CLI's --vectors */
+  vectors: z._default(z.enum(VECTORS_POLICIES), "f32"),
   arch: z.optional(z.enum(ARCHITECTURE_NAMES)),
   n_heads: z.optional(z.int().check(z.minimum(1), z.maximum(4096))),
   n_kv_heads: z.optional(z.int().check(z.minimum(1), z.maximum(4096))),
@@ -38,6 +40,8 @@ export const ScanMessageSchema = z.object({
   circuit: z.enum(CIRCUITS),
   variant: z.enum(VARIANTS),
   offset: z.int(),
+  /** absent in messages of jobs started before the policy existed: F32 */
+  vectors: z._default(z.enum(VECTORS_POLICIES), "f32"),
   arch: z.enum(ARCHITECTURE_NAMES),
   overrides: z.object({ nHeads: z.optional(z.number()), nKvHeads: z.optional(z.number()), rotaryDim: z.optional(z.number()), rotaryBase: z.optional(z.number()) }),
 });

@@ -35,6 +35,7 @@ describe("bad jobs are refused and create nothing", () => {
     ["an unknown circuit", { checkpoint: "CKPT", circuits: "qk,xy" }, 400, "invalid-request"],
     ["an unknown variant", { checkpoint: "CKPT", variants: "folded,twisted" }, 400, "invalid-request"],
     ["rotary offsets on GPT-2", { checkpoint: "CKPT", rotary_offsets: "0,4" }, 400, "invalid-request"],
+    ["an unknown vectors policy", { checkpoint: "CKPT", vectors: "f8" }, 400, "invalid-request"],
     ["the wrong architecture", { checkpoint: "CKPT", arch: "llama" }, 400, "invalid-request"],
     ["a bad model name", { checkpoint: "CKPT", model: "../x" }, 400, "invalid-request"],
     ["no variant applies", { checkpoint: "CKPT", circuits: "ov", variants: "raw_augmented" }, 400, "invalid-request"],

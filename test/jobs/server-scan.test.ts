@@ -51,6 +51,21 @@ describe("server-side scan of the example model", () => {
   });
 });
 
+describe("the vectors policy of a job", () => {
+  test("vectors none: every head's spectrum and checks are stored, no U and V; the report says so", async () => {
+    const id = await uploadCheckpoint("example-tiny-gpt2", { "model.safetensors": exampleBytes() }, { config: CONFIG });
+    const { status, body: job } = await startJob({ checkpoint: id, model: "spectra-only", vectors: "none" });
+    expect(status, JSON.stringify(job)).toBe(201);
+    const done = await waitForJob(job.id);
+    expect(done).toMatchObject({ state: "finished", done: 32, failed: 0, report: "written" });
+    const report = (await getJson(`/v1/scans/${job.id}/report`)).body;
+    expect(report.scan.vectors).toBe("none");
+    expect(report.entries.every((e: any) => e.vectors === null && e.singular_values.length > 0)).toBe(true);
+    expect((await env.JOBS.list({ prefix: "svd/v1/spectra-only/" })).keys).toHaveLength(32);
+    expect((await env.RESULTS.list({ prefix: "results/v1/spectra-only/" })).objects).toHaveLength(0);
+  });
+});
+
 describe("checkpoints", () => {
   test("a shard already stored is not sent again; listing shows the checkpoint", async () => {
     const bytes = exampleBytes();
