@@ -1,7 +1,9 @@
 /**
  * @module storage/result-store
- * The only code that touches the R2 bucket and the KV namespace, and (with keys.ts) the only code that
- * knows a key. Callers speak in heads, variants, analysis kinds and ids; listings come back parsed.
+ * The only code that touches R2 and KV for results, analyses, activations and toy reports (checkpoints
+ * and scan reports have their own stores beside it, checkpoint-store.ts and scan-store.ts); with keys.ts,
+ * storage/ is the only code that knows a key. Callers speak in heads, variants, analysis kinds and ids;
+ * listings come back parsed.
  * Writes are ordered so that nothing partial is ever visible: objects to R2 first, then the summary to
  * KV; a replaced result's old vectors are deleted only after the new summary is in place. Storage
  * failures become StorageUnavailable (503), which clients may retry.
