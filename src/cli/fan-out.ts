@@ -288,15 +288,17 @@ export async function fanOut<T>(
           try {
             const req = await opts.build(t);
             if ("outcome" in req) {
-              opts.done(t, req.outcome);
-              return;
+              // answered without an upload (a stored result was found): progress all the same
+              outcome = req.outcome;
+              lastAnswer = Date.now();
+            } else {
+              const timeoutMs = requestDeadlineMs(req.body.byteLength, req.flops ?? 0, opts.concurrency, deadline);
+              largestDeadline = Math.max(largestDeadline, timeoutMs);
+              outcome = await postWithRetry(req, opts.token, opts.policy, signal, (a, why) => opts.onRetry?.(t, a, why), {
+                timeoutMs, worker: opts.worker, fresh: opts.worker !== undefined,
+                onAnswer: () => (lastAnswer = Date.now()), onTimeout: () => opts.onTimeout?.(t),
+              });
             }
-            const timeoutMs = requestDeadlineMs(req.body.byteLength, req.flops ?? 0, opts.concurrency, deadline);
-            largestDeadline = Math.max(largestDeadline, timeoutMs);
-            outcome = await postWithRetry(req, opts.token, opts.policy, signal, (a, why) => opts.onRetry?.(t, a, why), {
-              timeoutMs, worker: opts.worker, fresh: opts.worker !== undefined,
-              onAnswer: () => (lastAnswer = Date.now()), onTimeout: () => opts.onTimeout?.(t),
-            });
           } catch (e) {
             if (signal.aborted) return;
             outcome = { ok: false, type: "client", detail: (e as Error).message, attempts: 1, timeouts: 0 };
