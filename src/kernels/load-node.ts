@@ -15,7 +15,8 @@ export function kernelPath(build: KernelBuild = "release"): string {
   return fileURLToPath(new URL(`../../build/kernels.${build}.wasm`, import.meta.url));
 }
 
-function compileKernels(path: string): WebAssembly.Module {
+/** The kernels' module compiled from one .wasm file (every part of the boundary instantiates it). */
+export function compileKernels(path: string): WebAssembly.Module {
   let bytes: Buffer;
   try {
     bytes = readFileSync(path);
