@@ -13,6 +13,7 @@ import { cors } from "./http/cors";
 import { security } from "./http/security";
 import type { AppEnv } from "./env";
 import { activations } from "./routes/activations";
+import { apiIndex } from "./routes/api-index";
 import { analyses } from "./routes/analyses";
 import { checkpoints } from "./routes/checkpoints";
 import { scans } from "./routes/scans";
@@ -42,31 +43,7 @@ export const app = new Hono<AppEnv>()
   .use(cors)
   .use(cache)
   .use(testHooks)
-  .get("/v1", (c) =>
-    c.json({
-      name: "headscope",
-      api: "v1",
-      endpoints: [
-        "POST /v1/models/{model}/layers/{layer}/heads/{head}/{qk|ov}",
-        "GET  /v1/models/{model}/layers/{layer}/heads/{head}/{qk|ov}[?variant=]",
-        "GET  /v1/models/{model}/layers/{layer}/heads/{head}/{qk|ov}/vectors[?variant=]",
-        "GET  /v1/models/{model}/summary",
-        "POST /v1/activations",
-        "GET  /v1/activations/{id}",
-        "POST /v1/models/{model}/layers/{layer}/heads/{head}/qk/sad[?activations={id}&layer=]",
-        "GET  /v1/models/{model}/layers/{layer}/heads/{head}/qk/sad/{id}[/pairs]",
-        "POST /v1/models/{model}/layers/{layer}/heads/{head}/{qk|ov}/alignment",
-        "GET  /v1/models/{model}/layers/{layer}/heads/{head}/{qk|ov}/alignment/{id}[/cosines]",
-        "POST /v1/checkpoints/blobs/{sha256}/uploads[/{upload_id}/parts/{n}|/{upload_id}/complete]",
-        "POST /v1/checkpoints",
-        "GET  /v1/checkpoints[/{id}]",
-        "POST /v1/scans",
-        "GET  /v1/scans/{id}[/report]",
-        "DELETE /v1/scans/{id}",
-        "GET  /openapi.json (every route, OpenAPI 3.1), /docs (rendered)",
-      ],
-    }),
-  )
+  .route("/", apiIndex)
   .route("/", activations)
   .route("/", analyses)
   .route("/", checkpoints)

@@ -57,8 +57,8 @@ export class SeveralVariantsStored extends InvalidRequest {
 
 export class MalformedSafetensors extends AppError {
   override name = "MalformedSafetensors";
-  constructor(detail: string) {
-    super("malformed-safetensors", detail);
+  constructor(detail: string, extensions?: Record<string, unknown>) {
+    super("malformed-safetensors", detail, extensions);
   }
 }
 
@@ -94,6 +94,14 @@ export class NonFiniteInput extends AppError {
   override name = "NonFiniteInput";
   constructor(detail: string, extensions?: Record<string, unknown>) {
     super("non-finite", detail, extensions);
+  }
+}
+
+/** A circuit whose factor is all zeros: Ω (or W_OV) is 0, every σ is 0 and no singular vector means anything. */
+export class ZeroCircuit extends AppError {
+  override name = "ZeroCircuit";
+  constructor(detail: string, extensions?: Record<string, unknown>) {
+    super("zero-circuit", detail, extensions);
   }
 }
 

@@ -49,7 +49,7 @@ export function readFileHeader(file: string): { entries: TensorEntry[]; dataStar
   const fd = openSync(file, "r");
   try {
     const size = fstatSync(fd).size;
-    const prefix = readAt(fd, 0, Math.min(8, size));
+    const prefix = readAt(fd, 0, Math.min(16, size)); // 9+ bytes: the ninth tells another format from a lying length
     const what = `file ${basename(file)}`;
     const n = readHeaderLength(prefix, size, MAX_FILE_HEADER_BYTES, what);
     const json = readAt(fd, 8, n);

@@ -96,7 +96,22 @@ export const DemoAnalysisSchema = z.object({
   kernel: z.object({ name: z.string(), simd: z.boolean() }),
 });
 
-export const ApiIndexSchema = z.object({ name: z.literal("headscope"), api: z.literal("v1"), endpoints: z.array(z.string()) });
+export const ApiIndexSchema = z.object({
+  name: z.literal("headscope"),
+  api: z.literal("v1"),
+  docs: z.string(),
+  openapi: z.string(),
+  problems: z.string(),
+  routes: z.array(
+    z.object({
+      method: z.string(),
+      path: z.string(),
+      summary: z.string(),
+      auth: z.boolean().check(z.describe("needs the bearer token")),
+      query: z.optional(z.array(z.string()).check(z.describe("the query options it accepts (others are refused)"))),
+    }),
+  ).check(z.describe("every route, generated from this document's operations")),
+});
 
 const slugs = Object.keys(PROBLEM_TYPES) as [keyof typeof PROBLEM_TYPES, ...(keyof typeof PROBLEM_TYPES)[]];
 
@@ -111,7 +126,10 @@ export const ProblemAnswerSchema = z
   })
   .check(z.describe("extension members name what failed: parameter, tensor, limit, limitBytes, limits, variants, …"));
 
-export const ProblemTypeSchema = z.object({ type: z.string(), status: z.int(), title: z.string() });
+export const ProblemTypeSchema = z.object({
+  type: z.string(), status: z.int(), title: z.string(),
+  meaning: z.string().check(z.describe("what went wrong")), action: z.string().check(z.describe("what to do about it")),
+});
 
 /** POST …/uploads/{upload_id}/complete: the shard is stored under its SHA-256. */
 export const CompleteUploadAnswerSchema = z.object({ exists: z.literal(true), sha256: z.string(), bytes: z.number() });

@@ -15,6 +15,7 @@ import { EXPERIMENT_NAME, TOY_REPORT_LIMIT_BYTES, ToyReportSchema } from "../wir
 import type { ProblemType } from "../wire/problem";
 import { IdParam } from "../routes/analyses";
 import { HeadResultQuery } from "../routes/heads";
+import { DemoQuerySchema } from "../routes/demo";
 import { ModelPathSchema } from "../routes/models";
 import { IdParam as ActivationIdParam } from "../routes/activations";
 import { Id as CheckpointIdParam, Part as UploadPartParams, Sha as BlobParams, Upload as UploadParams } from "../routes/checkpoints";
@@ -118,7 +119,7 @@ const COSINES: TensorDoc[] = [
 ];
 const HEAD_WRITE_PROBLEMS: ProblemType[] = [
   "invalid-request", "malformed-safetensors", "unauthorized", "payload-too-large", "unsupported-dtype", "missing-tensor", "shape-mismatch",
-  "non-finite", "not-converged", "kernel-fault", "storage-unavailable",
+  "non-finite", "zero-circuit", "not-converged", "kernel-fault", "storage-unavailable",
 ];
 const ACTIVATION_FILE: TensorDoc[] = [
   { name: "layer.{l}", shape: "[T, d] or [B, T, d]", dtypes: FLOATS, required: false, description: "token vectors of layer l (one tensor per layer), or …" },
@@ -344,18 +345,19 @@ export const OPERATIONS: Operation[] = [
     method: "post", path: "/v1/demo/analyze", operationId: "demoAnalyze", tag: "demo",
     summary: "Anonymous analysis of one head for the demo page (nothing stored; same origin only; rate-limited)",
     description: `At most ${DEMO_LIMITS.requestsPerMinute} requests per minute per client, then 429 with Retry-After.`,
-    query: z.extend(z.omit(HeadOptionsSchema, { overwrite: true }), { circuit: z.optional(z.enum(CIRCUITS)) }),
+    query: DemoQuerySchema,
     queryText: { ...variantText, circuit: "qk or ov (default: from the tensor names)" },
     body: { ...safetensors("one head, as for POST …/{circuit}", [...headTensors("qk", false), ...headTensors("ov", false)]), maxBytes: DEMO_LIMITS.maxBodyBytes },
     ok: { statuses: [200], description: "the spectrum", json: DemoAnalysisSchema },
-    problems: ["invalid-request", "malformed-safetensors", "payload-too-large", "rate-limited", "unsupported-dtype", "missing-tensor", "shape-mismatch", "non-finite", "not-converged", "kernel-fault"],
+    problems: ["invalid-request", "malformed-safetensors", "payload-too-large", "rate-limited", "unsupported-dtype", "missing-tensor", "shape-mismatch", "non-finite", "zero-circuit", "not-converged", "kernel-fault"],
   },
   {
-    method: "get", path: "/problems/:slug", operationId: "getProblemType", tag: "documents", summary: "What a problem type means",
+    method: "get", path: "/problems/:slug", operationId: "getProblemType", tag: "documents", summary: "What a problem type means and what to do about it",
+    description: "JSON by default; a small HTML page when the request accepts text/html (a browser following a problem's type URI). Varies on Accept.",
     pathParams: z.object({ slug: z.string() }), ok: { statuses: [200], description: "the problem type", json: ProblemTypeSchema }, problems: ["not-found"],
   },
   {
-    method: "get", path: "/v1", operationId: "getApiIndex", tag: "documents", summary: "The API's endpoints, in brief",
+    method: "get", path: "/v1", operationId: "getApiIndex", tag: "documents", summary: "Every route of the API (method, path, summary, token, query options), generated from this document",
     ok: { statuses: [200], description: "index", json: ApiIndexSchema }, problems: [],
   },
   {

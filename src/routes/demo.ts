@@ -9,7 +9,7 @@ import type { AppEnv } from "../env";
 import { getKernels } from "../kernels/worker";
 import { analyzeUpload, inferCircuit } from "../services/analyze-upload";
 import * as z from "zod/mini";
-import { HeadOptionsSchema } from "../wire/head-request";
+import { CIRCUITS, HeadOptionsSchema } from "../wire/head-request";
 import { parseSafetensors } from "../wire/safetensors";
 import { DEMO_LIMITS } from "../wire/demo";
 import { renderDemoPage } from "../demo/page";
@@ -18,6 +18,9 @@ import demoScript from "../../build/demo-client.js";
 import toyWorkerScript from "../../build/toy-worker.js";
 import { limitBody } from "./body-limit";
 import { parseParams } from "./validate";
+
+/** Query options of POST /v1/demo/analyze: the head options (nothing is stored, so no overwrite) and the circuit. */
+export const DemoQuerySchema = z.extend(z.omit(HeadOptionsSchema, { overwrite: true }), { circuit: z.optional(z.enum(CIRCUITS)) });
 
 class RateLimited extends AppError {
   override name = "RateLimited";
@@ -56,9 +59,9 @@ export const demo = new Hono<AppEnv>()
       `the demo accepts heads up to ${DEMO_LIMITS.maxBodyBytes} bytes (1 MiB); run a local server (npm start) for larger ones`,
     ),
     async (c) => {
-      const options = parseParams(z.omit(HeadOptionsSchema, { overwrite: true }), c.req.query(), "query");
+      const { circuit: asked, ...options } = parseParams(DemoQuerySchema, c.req.query(), "query");
       const parsed = parseSafetensors(new Uint8Array(await c.req.arrayBuffer()));
-      const circuit = inferCircuit(parsed, c.req.query("circuit"));
+      const circuit = inferCircuit(parsed, asked);
       return c.json(analyzeUpload(getKernels(), parsed, circuit, options));
     },
   );

@@ -22,7 +22,7 @@ import { pickActivationTensor } from "./activation-files";
 import { alignHead, readFeatures } from "./align-head";
 import { resolveVariant } from "./head-factors";
 import { onlyStoredVariant } from "./head-results";
-import { readHeadWeights } from "./head-weights";
+import { checkHeadTensorNames, readHeadWeights } from "./head-weights";
 import { basisFromStored, basisFromWeights, decomposeAttention, readTokens, type HeadBasis } from "./sad-head";
 import { sha256Hex } from "./sha256";
 
@@ -53,6 +53,7 @@ async function planBasis(
   if (weightNames.length > 0) {
     if (opts.variant) throw new InvalidRequest("variant= selects a stored SVD; with weights in the body use fold_ln= and bias=", { parameter: "variant" });
     const tensors: ParsedSafetensors = { tensors: new Map(weightNames.map((n) => [n, parsed!.tensors.get(n)!])), metadata: {} };
+    checkHeadTensorNames(path.circuit, weightNames); // missing tensors are named before any variant rule
     const variant = resolveVariant(path.circuit, new Set(weightNames), opts).name;
     return { kind: "weights", tensors, variant };
   }

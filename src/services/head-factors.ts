@@ -14,7 +14,7 @@
  * Defaults: fold_ln is on when ln_w is present; bias is augmented when both b_Q and b_K are present.
  * Asking for a variant the tensors cannot give is an error, never a silent fallback.
  */
-import { InvalidRequest } from "../errors";
+import { InvalidRequest, ZeroCircuit } from "../errors";
 import { variantName, type Circuit, type HeadOptions, type Variant, type VariantName } from "../wire/head-request";
 import type { Matrix } from "../kernels/types";
 import type { HeadWeights, Vec } from "./head-weights";
@@ -84,6 +84,24 @@ export function resolveVariant(circuit: Circuit, present: Set<string>, opts: Hea
 export const resolveVariantName = (circuit: Circuit, present: Set<string>, opts: HeadOptions): VariantName =>
   resolveVariant(circuit, present, opts).name;
 
+/**
+ * A factor that is all zeros makes the circuit zero: every σ is 0, so an SVD would pass its checks
+ * while telling nothing. Refused, naming the factor (and whether folding or centring emptied it).
+ * @throws ZeroCircuit
+ */
+function refuseZeroFactor(circuit: Circuit, a: Vec, b: Vec, foldLn: boolean, centred: boolean): void {
+  const zero = (v: Vec) => v.every((x) => x === 0);
+  const names = circuit === "qk" ? ["W_Q", "W_K"] : ["W_V", "W_O"];
+  const which = [zero(a) ? names[0] : "", zero(b) ? names[1] : ""].filter(Boolean);
+  if (which.length === 0) return;
+  const how = centred ? " after folding ln_w and centring" : foldLn ? " after folding ln_w" : "";
+  throw new ZeroCircuit(
+    `the ${circuit} circuit is zero: ${which.join(" and ")} ${which.length > 1 ? "are" : "is"} all zeros${how}, so every singular value is 0 ` +
+      "and no singular vector means anything; check that the right tensors were exported (an untrained or pruned head?)",
+    { tensors: which },
+  );
+}
+
 export function buildHeadFactors(wts: HeadWeights, opts: HeadOptions): HeadFactors {
   const { dModel: d, dHead: h, circuit } = wts;
   const present = new Set(
@@ -128,6 +146,7 @@ export function buildHeadFactors(wts: HeadWeights, opts: HeadOptions): HeadFacto
     b = augment(b, d, h, bK!);
     rows = d + 1;
   }
+  refuseZeroFactor(circuit, a, b, foldLn, centred);
   return {
     a: { rows, cols: h, data: a },
     b: { rows, cols: h, data: b },

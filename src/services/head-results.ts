@@ -13,7 +13,7 @@ import { parseSafetensors } from "../wire/safetensors";
 import type { SvdSummary } from "../wire/svd-result";
 import { decomposeHead } from "./decompose-head";
 import { resolveVariantName } from "./head-factors";
-import { readHeadWeights } from "./head-weights";
+import { checkHeadTensorNames, readHeadWeights } from "./head-weights";
 import { sha256Hex } from "./sha256";
 import { summaryMetadata } from "./summarize-model";
 
@@ -68,6 +68,7 @@ export async function postHead(
   options: HeadOptions,
 ): Promise<{ summary: SvdSummary; computed: boolean }> {
   const parsed = parseSafetensors(body);
+  checkHeadTensorNames(path.circuit, parsed.tensors.keys()); // missing tensors are named before any variant rule
   const variant = resolveVariantName(path.circuit, new Set(parsed.tensors.keys()), options);
   const sha256 = await sha256Hex(body);
   const previous = await store.getSummary(path, variant);

@@ -28,10 +28,16 @@ export interface HeadWeights {
 
 const fmt = (s: number[]) => `[${s.join(", ")}]`;
 
-export function readHeadWeights(circuit: Circuit, parsed: ParsedSafetensors): HeadWeights {
+/**
+ * Checks the names of a head's tensors before anything else (variant rules included): a name the
+ * circuit does not know is refused, and a missing required tensor is reported as missing.
+ * @throws InvalidRequest for an unexpected name, MissingTensor naming the first required tensor absent
+ */
+export function checkHeadTensorNames(circuit: Circuit, names: Iterable<string>): void {
   const { required, optional } = HEAD_TENSORS[circuit];
   const known = new Set([...required, ...optional]);
-  for (const name of parsed.tensors.keys()) {
+  const present = new Set(names);
+  for (const name of present) {
     if (!known.has(name)) {
       throw new InvalidRequest(`unexpected tensor ${name} for circuit ${circuit}; expected ${[...required, ...optional].join(", ")}`, {
         tensor: name,
@@ -39,18 +45,39 @@ export function readHeadWeights(circuit: Circuit, parsed: ParsedSafetensors): He
     }
   }
   for (const name of required) {
-    if (!parsed.tensors.has(name)) {
-      throw new MissingTensor(`circuit ${circuit} needs tensor ${name}; body has ${[...parsed.tensors.keys()].join(", ") || "no tensors"}`, {
+    if (!present.has(name)) {
+      throw new MissingTensor(`circuit ${circuit} needs tensor ${name}; body has ${[...present].join(", ") || "no tensors"}`, {
         tensor: name,
       });
     }
   }
+}
+
+/** The Hugging Face / PyTorch hint for a tensor that arrived as [out, in]. */
+const transposedHint = (name: string, got: number[], want: number[]) =>
+  `${name} looks transposed: it is ${fmt(got)}, the [out, in] layout of PyTorch/Hugging Face nn.Linear weights; ` +
+  `headscope reads TransformerLens orientation (row vectors, ${name === "W_O" ? "z W_O" : `x ${name}`}), so send ${name}.T, ${fmt(want)}`;
+
+export function readHeadWeights(circuit: Circuit, parsed: ParsedSafetensors): HeadWeights {
+  const { required } = HEAD_TENSORS[circuit];
+  checkHeadTensorNames(circuit, parsed.tensors.keys());
   const [readName, otherName] = required;
   const readT = parsed.tensors.get(readName)!;
   if (readT.shape.length !== 2) {
     throw new ShapeMismatch(`${readName} must be [d_model, d_head], got ${fmt(readT.shape)}`, { tensor: readName, shape: readT.shape });
   }
   const [dModel, dHead] = readT.shape;
+  // a head is narrower than the model: [a, b] with a < b is the [out, in] layout of nn.Linear
+  if (dModel < dHead) {
+    const other = parsed.tensors.get(otherName)!;
+    const also = other.shape.length === 2 && (circuit === "qk" ? other.shape[0] < other.shape[1] : other.shape[0] > other.shape[1]);
+    const transposed = also ? [readName, otherName] : [readName];
+    throw new ShapeMismatch(
+      `${transposedHint(readName, readT.shape, [dHead, dModel])} (read as it is, d_model ${dModel} would be smaller than d_head ${dHead})` +
+        (also ? `; ${otherName} ${fmt(other.shape)} looks transposed too` : ""),
+      { tensor: readName, shape: readT.shape, transposed },
+    );
+  }
   if (dModel < 1 || dHead < 1) throw new ShapeMismatch(`${readName} is empty: ${fmt(readT.shape)}`, { tensor: readName, shape: readT.shape });
   if (dModel > LIMITS.maxDModel || dHead > LIMITS.maxDHead || dModel * dHead > LIMITS.maxFactorElements) {
     throw new ShapeMismatch(
@@ -68,6 +95,9 @@ export function readHeadWeights(circuit: Circuit, parsed: ParsedSafetensors): He
     if (!t) return undefined;
     const want = expected[name];
     if (t.shape.length !== want.length || t.shape.some((d, i) => d !== want[i])) {
+      if (want.length === 2 && t.shape.length === 2 && t.shape[0] === want[1] && t.shape[1] === want[0]) {
+        throw new ShapeMismatch(transposedHint(name, t.shape, want), { tensor: name, expected: want, actual: t.shape, transposed: [name] });
+      }
       throw new ShapeMismatch(`${name} must be ${fmt(want)} (d_model ${dModel}, d_head ${dHead} from ${readName}), got ${fmt(t.shape)}`, {
         tensor: name, expected: want, actual: t.shape,
       });

@@ -69,7 +69,7 @@ export class R2Checkpoint implements TensorSource {
     const headers = await Promise.all(
       [...manifest.files].sort((a, b) => (a.name < b.name ? -1 : 1)).map(async (f) => {
         const what = `file ${f.name}`;
-        const n = readHeaderLength(await store.readRange(f.sha256, 0, 8), f.bytes, CHECKPOINT_LIMITS.maxShardHeaderBytes, what);
+        const n = readHeaderLength(await store.readRange(f.sha256, 0, Math.min(16, f.bytes)), f.bytes, CHECKPOINT_LIMITS.maxShardHeaderBytes, what);
         try {
           return { f, n, h: parseSafetensorsHeader(await store.readRange(f.sha256, 8, n), f.bytes - 8 - n) };
         } catch (e) {

@@ -11,7 +11,7 @@ import { HAAR_NAME, RNG_NAME, seededRotations } from "../analysis/random";
 import { rotateKeyRows } from "../analysis/rotary";
 import { pairTermsPositional, sadPositional, type OffsetBasis, type PositionalGeometry, type PositionalSadInput } from "../analysis/sad-positional";
 import { aggregateSad, decomposeTerms, type SadAggregates } from "../analysis/sad-stats";
-import { InvalidRequest, MissingTensor, NonFiniteInput, ShapeMismatch, UnsupportedDtype } from "../errors";
+import { InvalidRequest, MissingTensor, NonFiniteInput, ShapeMismatch, UnsupportedDtype, ZeroCircuit } from "../errors";
 import { sadCandidatesPerPrompt } from "../kernels/sad";
 import type { Kernels, SadRaw } from "../kernels/types";
 import { ANALYSIS_LIMITS, SAD_TENSORS, type SadOptions } from "../wire/analysis-request";
@@ -93,9 +93,7 @@ export function basisFromStored(summary: SvdSummary, vectors: ParsedSafetensors)
 /** A head whose circuit is zero has nothing to decompose or align: an error, never a silent answer. */
 export function requireNonzero(basis: HeadBasis, circuit: string): void {
   if (!(basis.S[0] > 0)) {
-    throw new InvalidRequest(`the head's ${circuit} circuit is zero (σ_1 = ${basis.S[0]}): every score is 0 and there is nothing to decompose`, {
-      reason: "zero-circuit",
-    });
+    throw new ZeroCircuit(`the head's ${circuit} circuit is zero (σ_1 = ${basis.S[0]}): every score is 0 and there is nothing to decompose`);
   }
 }
 

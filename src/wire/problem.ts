@@ -13,6 +13,7 @@ export const PROBLEM_TYPES = {
   "missing-tensor": { status: 422, title: "A required tensor is missing" },
   "shape-mismatch": { status: 422, title: "Tensor shapes are wrong or inconsistent" },
   "non-finite": { status: 422, title: "The input contains NaN or Inf" },
+  "zero-circuit": { status: 422, title: "The circuit is zero: it has no singular vectors" },
   "not-converged": { status: 422, title: "The kernel did not converge or its result failed the checks" },
   unauthorized: { status: 401, title: "A valid bearer token is required" },
   "not-found": { status: 404, title: "No stored result here" },

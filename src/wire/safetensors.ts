@@ -58,15 +58,47 @@ export interface SafetensorsHeader {
 }
 
 /**
+ * What a buffer that is not safetensors looks like, from its first bytes: the formats researchers
+ * most often send by mistake (a `torch.save` zip or pickle, a .npy, JSON, text), so the error can
+ * say what was sent instead of quoting an impossible header length.
+ */
+export function sniffFormat(prefix: Uint8Array): string {
+  const b = prefix;
+  const starts = (...x: number[]) => x.every((v, i) => b[i] === v);
+  if (starts(0x50, 0x4b, 0x03, 0x04)) return "a zip archive (PyTorch's torch.save .pt/.bin format?)";
+  if (b[0] === 0x80 && b[1] >= 2 && b[1] <= 5) return "a Python pickle (an old torch.save file?)";
+  if (starts(0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59)) return "a .npy array";
+  if (starts(0x47, 0x47, 0x55, 0x46)) return "a GGUF file";
+  if (starts(0x89, 0x48, 0x44, 0x46)) return "an HDF5 file";
+  const text = b.subarray(0, 16);
+  if (text.length > 0 && text.every((c) => c === 9 || c === 10 || c === 13 || (c >= 0x20 && c < 0x7f))) {
+    const t = String.fromCharCode(...text).trim();
+    return t.startsWith("{") || t.startsWith("[") ? `JSON text (${JSON.stringify(t)}…)` : `text (${JSON.stringify(t)}…)`;
+  }
+  return `bytes ${[...b.subarray(0, 8)].map((c) => c.toString(16).padStart(2, "0")).join(" ")}`;
+}
+
+const notSafetensors = (what: string, prefix: Uint8Array) =>
+  new MalformedSafetensors(
+    `not a safetensors file: the ${what} starts with ${sniffFormat(prefix)}; a safetensors file starts with an 8-byte ` +
+      `little-endian header length and then a JSON header "{…" (save with safetensors' save_file, or see examples/export_head.py)`,
+    { detected: "not-safetensors" },
+  );
+
+/**
  * Reads the 8-byte header length from the start of a file or buffer and checks it against the limit
- * and the total size. Returns the JSON header's byte length.
- * @throws MalformedSafetensors when the prefix is short or the length is impossible
+ * and the total size. Returns the JSON header's byte length. Give at least 9 bytes of prefix when
+ * there are: the ninth must open the JSON header (`{`), which tells a file that is not safetensors
+ * at all ("not a safetensors file: … starts with a zip archive") from one whose header length lies.
+ * @throws MalformedSafetensors when the prefix is short, the length is impossible, or the bytes are another format
  */
 export function readHeaderLength(prefix: Uint8Array, totalBytes: number, maxHeaderBytes = MAX_HEADER_BYTES, what = "body"): number {
   if (prefix.byteLength < 8 || totalBytes < 8) {
+    if (totalBytes > 0) throw notSafetensors(what, prefix);
     throw new MalformedSafetensors(`${what} is ${totalBytes} bytes; a safetensors file has at least an 8-byte header length`);
   }
   const headerLen = new DataView(prefix.buffer, prefix.byteOffset, 8).getBigUint64(0, true);
+  if (prefix.byteLength > 8 && prefix[8] !== 0x7b) throw notSafetensors(what, prefix);
   if (headerLen > BigInt(maxHeaderBytes)) {
     throw new MalformedSafetensors(`header length ${headerLen} exceeds the ${maxHeaderBytes}-byte limit`);
   }

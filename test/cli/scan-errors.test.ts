@@ -57,6 +57,12 @@ describe("bad input: clear message, exit 2, nothing stored", () => {
     await expectRejected(path, /malformed-safetensors: header length 50000000 runs past the end of the \d+-byte file model\.safetensors/);
   });
 
+  test("a torch.save file renamed .safetensors: said to be no safetensors file, with what it looks like", async () => {
+    const path = tinyGpt2("torch-zip");
+    writeFileSync(path, Buffer.concat([Buffer.from([0x50, 0x4b, 0x03, 0x04, 0x14, 0, 0, 0, 8, 0]), Buffer.alloc(200, 7)]));
+    await expectRejected(path, /malformed-safetensors: not a safetensors file: the file model\.safetensors starts with a zip archive \(PyTorch's torch\.save/);
+  });
+
   test("tensor shapes claiming more data than the file holds", async () => {
     const path = tinyGpt2("big-shape");
     const text = readFileSync(path, "latin1").replace('"shape":[8,24]', '"shape":[8,99]');

@@ -186,7 +186,7 @@ describe("SAD: bad input is a problem and stores nothing", () => {
       x[1000] = NaN;
       return body({ X: { dtype: "F64", shape: [128, 768], data: x } });
     }, 422, "non-finite"],
-    ["zero head (W_Q = 0)", () => body({ W_Q: { dtype: "F32", shape: [768, 64], data: new Float32Array(768 * 64) }, b_Q: { dtype: "F32", shape: [64], data: new Float32Array(64) } }), 400, "invalid-request"],
+    ["zero head (W_Q = 0)", () => body({ W_Q: { dtype: "F32", shape: [768, 64], data: new Float32Array(768 * 64) }, b_Q: { dtype: "F32", shape: [64], data: new Float32Array(64) } }), 422, "zero-circuit"],
     ["zero heads (d_head = 0)", () => body({
       W_Q: { dtype: "F32", shape: [768, 0], data: new Float32Array(0) }, W_K: { dtype: "F32", shape: [768, 0], data: new Float32Array(0) },
       b_Q: { dtype: "F32", shape: [0], data: new Float32Array(0) }, b_K: { dtype: "F32", shape: [0], data: new Float32Array(0) },

@@ -81,3 +81,37 @@ describe("parseSafetensors", () => {
     );
   });
 });
+
+describe("a body that is not safetensors at all", () => {
+  const bytes = (...x: number[]) => new Uint8Array([...x, ...new Array(64).fill(0x41)]);
+  const cases: Array<[string, Uint8Array, RegExp]> = [
+    ["a torch.save zip archive", bytes(0x50, 0x4b, 0x03, 0x04, 0x14, 0, 0, 0, 8, 0), /zip archive \(PyTorch's torch\.save/],
+    ["a pickle", bytes(0x80, 0x02, 0x63, 0x5f, 0x5f, 0x62, 0x75, 0x69, 0x6c), /Python pickle/],
+    [".npy", bytes(0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0, 0x76, 0), /\.npy array/],
+    ["JSON", new TextEncoder().encode('{"W_Q": [[1, 2], [3, 4]], "W_K": [[1, 0], [0, 1]]}'), /JSON text \("\{\\"W_Q\\": \[\[1, 2\]/],
+    ["plain text", new TextEncoder().encode("hello, this is not a tensor file"), /text \("hello, this is n/],
+    ["three bytes", new Uint8Array([1, 2, 3]), /bytes 01 02 03/],
+  ];
+  for (const [name, body, what] of cases) {
+    test(`${name}: says "not a safetensors file" and what it looks like, never a header length`, () => {
+      let err: unknown;
+      try {
+        parseSafetensors(body);
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(MalformedSafetensors);
+      const m = (err as MalformedSafetensors).detail;
+      expect(m).toMatch(/^not a safetensors file: the body starts with /);
+      expect(m).toMatch(what);
+      expect(m).not.toMatch(/header length \d/);
+      expect((err as MalformedSafetensors).extensions.detected).toBe("not-safetensors");
+    });
+  }
+
+  test("a real safetensors file whose header length lies keeps the precise message", () => {
+    const b = raw({ a: { dtype: "F32", shape: [1], data_offsets: [0, 4] } }, 4);
+    new DataView(b.buffer).setBigUint64(0, 5000n, true);
+    expect(() => parseSafetensors(b)).toThrow(/header length 5000 runs past the end of the \d+-byte body/);
+  });
+});
