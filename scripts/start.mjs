@@ -6,7 +6,9 @@
  */
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { workerdGuardEnv, wranglerCommand } from "./runtime/guard.mjs";
 
@@ -23,12 +25,19 @@ if (!token) {
 }
 console.log(`headscope: serving on http://${ip}:${port} (local R2 and KV in .wrangler/state)`);
 
+// the token reaches wrangler through a file only this user can read, never its command line (ps shows
+// every process's arguments to every user); the file is removed when this script ends
+const envDir = mkdtempSync(join(tmpdir(), "headscope-start-"));
+const envFile = join(envDir, "token.env");
+writeFileSync(envFile, `HEADSCOPE_TOKEN=${token}\n`, { mode: 0o600 });
+process.on("exit", () => rmSync(envDir, { recursive: true, force: true }));
+
 // guarded (scripts/runtime/guard.mjs): wrangler dies with this script and workerd with wrangler,
 // even when this script is killed with SIGKILL
 const root = fileURLToPath(new URL("..", import.meta.url));
 const child = spawn(
   ...wranglerCommand(root, [
-    "dev", "--ip", ip, "--port", port, "--var", `HEADSCOPE_TOKEN:${token}`, "--show-interactive-dev-session=false",
+    "dev", "--ip", ip, "--port", port, "--env-file", envFile, "--show-interactive-dev-session=false",
     ...process.argv.slice(2),
   ]),
   {

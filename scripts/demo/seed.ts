@@ -21,10 +21,12 @@ export const DEMO_POSITIONS = 128;
 
 export const DEMO_TOY_EXPERIMENT = "single-pair";
 
-function run(script: string, args: string[], quiet = false): Promise<void> {
+/** Runs a project script; the write token goes in HEADSCOPE_TOKEN, never on a command line (ps shows those to everyone). */
+function run(script: string, args: string[], token: string, quiet = false): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn(...guardedCommand(PROJECT_ROOT, process.execPath, [join(PROJECT_ROOT, script), ...args]), {
       cwd: PROJECT_ROOT,
+      env: { ...process.env, HEADSCOPE_TOKEN: token },
       stdio: ["ignore", quiet ? "ignore" : "inherit", "inherit"],
     });
     child.on("error", reject);
@@ -32,7 +34,7 @@ function run(script: string, args: string[], quiet = false): Promise<void> {
   });
 }
 
-const cli = (args: string[]) => run("build/cli/headscope.mjs", args);
+const cli = (args: string[], token: string) => run("build/cli/headscope.mjs", args, token);
 
 /** Bundles the toy CLI as `npm run toy:build` does (beside build/kernels.release.wasm, which build-cli.mjs builds). */
 async function buildToyCli(): Promise<void> {
@@ -46,15 +48,16 @@ export async function seedDemo(o: { endpoint: string; token: string; checkpoint?
   const tmp = mkdtempSync(join(tmpdir(), "headscope-seed-"));
   try {
     const checkpoint = o.checkpoint ?? GPT2_PATH;
-    const common = ["--endpoint", o.endpoint, "--token", o.token, "--model-name", DEMO_MODEL, "--progress", o.progress ?? "plain"];
-    await cli(["scan", checkpoint, "--out", join(tmp, "all"), ...common]);
+    const common = ["--endpoint", o.endpoint, "--model-name", DEMO_MODEL, "--progress", o.progress ?? "plain"];
+    await cli(["scan", checkpoint, "--out", join(tmp, "all"), ...common], o.token);
     const acts = join(tmp, "positions.safetensors");
     writeFileSync(acts, encodeSafetensors({ "layer.0": { dtype: "F32", shape: [DEMO_POSITIONS, 768], data: normalisedPositions(DEMO_POSITIONS) } }));
-    await cli(["scan", checkpoint, "--out", join(tmp, "sad"), ...common, "--layers", "0", "--circuits", "qk", "--variants", "raw_augmented", "--activations", acts]);
+    await cli(["scan", checkpoint, "--out", join(tmp, "sad"), ...common, "--layers", "0", "--circuits", "qk", "--variants", "raw_augmented", "--activations", acts], o.token);
     await buildToyCli();
     await run(
       "build/toy.mjs",
-      ["--config", DEMO_TOY_EXPERIMENT, "--seeds", "1", "--jobs", "1", "--out", join(tmp, "toy"), "--publish", o.endpoint, "--token", o.token],
+      ["--config", DEMO_TOY_EXPERIMENT, "--seeds", "1", "--jobs", "1", "--out", join(tmp, "toy"), "--publish", o.endpoint],
+      o.token,
       o.progress === "quiet",
     );
   } finally {

@@ -19,6 +19,7 @@
 import pLimit from "p-limit";
 import { DeadlineExceeded, httpRequest, type HttpAnswer } from "./http";
 import { problemSlug, type ProblemType } from "../wire/problem";
+import { TokenRejected } from "./token";
 import { SvdAnswerSchema, type SvdAnswer } from "../wire/svd-result";
 
 export const RETRYABLE: ReadonlySet<ProblemType> = new Set(["rate-limited", "storage-unavailable", "internal"]);
@@ -260,6 +261,8 @@ export async function fanOut<T>(
     onTimeout?: (t: T) => void;
     /** the local worker's supervisor, when the endpoint is the embedded worker */
     worker?: WorkerSupervision;
+    /** named in the message when the token is refused (a deployment's URL; undefined for the embedded worker) */
+    endpoint?: string;
   },
 ): Promise<void> {
   const limit = pLimit(opts.concurrency);
@@ -269,6 +272,8 @@ export async function fanOut<T>(
   let lastAnswer = Date.now();
   let largestDeadline = 0;
   let stalled: NoProgress | undefined;
+  /** a wrong token fails every request alike: the first 401 stops the fan-out (cli/token.ts) */
+  let rejected: TokenRejected | undefined;
   const watchdog = setInterval(() => {
     const quiet = Date.now() - lastAnswer;
     if (largestDeadline > 0 && quiet > deadline.stallAfter * largestDeadline && !stalled) {
@@ -303,6 +308,14 @@ export async function fanOut<T>(
             if (signal.aborted) return;
             outcome = { ok: false, type: "client", detail: (e as Error).message, attempts: 1, timeouts: 0 };
           }
+          if (!outcome.ok && outcome.type === "unauthorized") {
+            if (!rejected) {
+              rejected = new TokenRejected(opts.endpoint, outcome.detail);
+              stop.abort(rejected);
+            }
+            return;
+          }
+          if (rejected) return;
           opts.done(t, outcome);
         }),
       ),
@@ -310,5 +323,6 @@ export async function fanOut<T>(
   } finally {
     clearInterval(watchdog);
   }
+  if (rejected) throw rejected;
   if (stalled && !opts.signal?.aborted) throw stalled;
 }

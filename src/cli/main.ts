@@ -9,6 +9,7 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { ARCHITECTURES } from "./architectures";
 import { runScan } from "./scan";
 import { runServerScan, runUpload } from "./server-scan";
+import { maskTokenArgument } from "./token";
 
 const int = (min: number) => (v: string) => {
   const n = Number(v);
@@ -31,9 +32,9 @@ export function program(): Command {
     .argument("[checkpoint]", "model.safetensors, model.safetensors.index.json, or a directory holding either")
     .option("-o, --out <dir>", "output directory (default: out/<model-name>)")
     .option("--endpoint <url>", "a deployed headscope worker (default: start the local one)")
-    .option("--token <token>", "write token for --endpoint (default: $HEADSCOPE_TOKEN)")
+    .option("--token <token>", "write token for --endpoint (default and preferred: $HEADSCOPE_TOKEN; an argument is visible to ps until the CLI masks it)")
     .addOption(new Option("--arch <name>", "architecture (default: detected from tensor names)").choices(ARCHITECTURES))
-    .option("--model-name <name>", "name the results are stored under (default: from the file name)")
+    .option("--model-name <name>", "name the results are stored under (default: config.json's _name_or_path, else the folder of model.safetensors/index/shards, else the file name)")
     .option("--circuits <list>", "qk, ov or all", "all")
     .option("--layers <list>", 'layers, e.g. "0-3,7", or all', "all")
     .option("--heads <list>", 'heads, e.g. "0,5", or all', "all")
@@ -75,8 +76,8 @@ export function program(): Command {
     .description("put a checkpoint into the worker's R2 for server-side scans (multipart, resumable; shards already there are not sent); prints its id")
     .argument("<checkpoint>", "model.safetensors, model.safetensors.index.json, or a directory holding either")
     .option("--endpoint <url>", "a deployed headscope worker (default: the local one)")
-    .option("--token <token>", "write token for --endpoint (default: $HEADSCOPE_TOKEN)")
-    .option("--model-name <name>", "the checkpoint's name (default: from the file name)")
+    .option("--token <token>", "write token for --endpoint (default and preferred: $HEADSCOPE_TOKEN; an argument is visible to ps until the CLI masks it)")
+    .option("--model-name <name>", "the checkpoint's name (default: as for scan)")
     .option("--state <dir>", "local worker's state, and where interrupted uploads are remembered (default: .wrangler/state)")
     .action(async (checkpoint: string, opts) => {
       process.exit(await runUpload({ checkpoint, endpoint: opts.endpoint, token: opts.token, modelName: opts.modelName, stateDir: opts.state, root: projectRoot() }));
@@ -84,6 +85,7 @@ export function program(): Command {
   return p;
 }
 
+maskTokenArgument();
 program()
   .parseAsync()
   .catch((e) => {

@@ -5,7 +5,7 @@
  * retries, then write report.json, report.html and run.json into the output directory. Anything
  * wrong with the checkpoint is reported before a single request is sent, so nothing is stored.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { AppError } from "../errors";
 import { MODEL_NAME } from "../wire/head-request";
@@ -32,6 +32,7 @@ import type { SvdAnswer } from "../wire/svd-result";
 import type { ActivationAnswer } from "../wire/activations";
 import { medianDistribution, SAD_VERDICT_RULE } from "../analysis/sad-report";
 import { promptActivations } from "./prompt-activations";
+import { TokenRejected } from "./token";
 
 export interface ScanOptions {
   checkpoint?: string;
@@ -75,16 +76,47 @@ export class UsageError extends Error {
   override name = "UsageError";
 }
 
-/** A model name valid as a path segment, from the checkpoint's file or directory name. */
+/** Hugging Face file names that say nothing about the model (one file, shards, the index). */
+const GENERIC_FILE = /^(model|pytorch_model|diffusion_pytorch_model|consolidated)(-\d+-of-\d+)?\.safetensors$|\.index\.json$/;
+
+/** A name as a path segment: `org/name` becomes `org--name`, other characters outside [A-Za-z0-9._-] become `-`. */
+const asSegment = (s: string) => s.replace(/\//g, "--").replace(/[^A-Za-z0-9._-]/g, "-").replace(/^[^A-Za-z0-9]+/, "").slice(0, 128);
+
+/**
+ * The name a checkpoint's results are stored under when --model-name is not given, so that the same
+ * model reached by different paths (its folder, its model.safetensors, its index, a shard, a copy in
+ * another folder) is stored once:
+ *
+ * 1. `_name_or_path` of the `config.json` beside the checkpoint (what transformers writes): a hub id
+ *    `org/name` becomes `org--name`; a local path gives its last folder name;
+ * 2. otherwise the checkpoint's folder name, when the path is a folder or a file with a generic
+ *    Hugging Face name (`model.safetensors`, `model-00001-of-00002.safetensors`, `*.index.json`);
+ * 3. otherwise the file name without `.safetensors` (a lone file such as `gpt2-small-attn.safetensors`).
+ *
+ * `model_type` is never used: it names an architecture (`gpt2`), not a model (GPT-2 small and
+ * medium would collide).
+ */
 export function defaultModelName(path: string): string {
   const p = resolve(path);
+  const isDir = existsSync(p) && statSync(p).isDirectory();
+  const dir = isDir ? p : dirname(p);
+  const configPath = join(dir, "config.json");
+  if (existsSync(configPath)) {
+    try {
+      const given = (JSON.parse(readFileSync(configPath, "utf8")) as { _name_or_path?: unknown })._name_or_path;
+      if (typeof given === "string" && given.trim()) {
+        const g = given.trim().replace(/[\\/]+$/, "");
+        const local = /^([./~]|[A-Za-z]:)/.test(g) || g.split("/").length > 2;
+        const name = asSegment(local ? basename(g) : g);
+        if (name) return name;
+      }
+    } catch {
+      /* a config.json that is not JSON is reported when the checkpoint is opened */
+    }
+  }
   const file = basename(p);
-  const stem =
-    existsSync(p) && !file.includes(".") ? file
-    : file === "model.safetensors" || file.endsWith(".index.json") ? basename(dirname(p))
-    : file.replace(/\.safetensors$/, "");
-  const name = stem.replace(/[^A-Za-z0-9._-]/g, "-").replace(/^[^A-Za-z0-9]+/, "").slice(0, 128);
-  return name || "model";
+  const stem = isDir || GENERIC_FILE.test(file) ? basename(dir) : file.replace(/\.safetensors$/, "");
+  return asSegment(stem) || "model";
 }
 
 const peakRssOf = (pid: number | undefined): number | undefined => {
@@ -258,6 +290,7 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
     const posted = new Map<ScanTask, number>();
     const hashes = HashCache.open(out, ckpt.files);
     const stallGuard = (e: unknown) => {
+      if (e instanceof TokenRejected) progress.stop();
       if (!(e instanceof NoProgress)) throw e;
       stalled = e.message;
     };
@@ -267,6 +300,7 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
       policy,
       signal: abort.signal,
       worker: worker?.supervision,
+      endpoint: o.endpoint,
       build: async (t) => {
         const urls = taskUrl(endpoint!, arch, t, vectors);
         const request = urls.post.slice(endpoint!.length);
@@ -337,7 +371,7 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
       }
       const uploadFailed = new Map<string, Extract<Outcome, { ok: false }>>();
       await fanOut([...uploads.values()], {
-        concurrency: 1, token: token!, policy, signal: abort.signal, worker: worker?.supervision,
+        concurrency: 1, token: token!, policy, signal: abort.signal, worker: worker?.supervision, endpoint: o.endpoint,
         build: (u) => uploadRequest(endpoint!, src, arch, u),
         onTimeout: (u) => noteTimeout(`upload of layer ${u.layer} activations`),
         onRetry: (u, attempt, why) => {
@@ -370,6 +404,7 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
         policy,
         signal: abort.signal,
         worker: worker?.supervision,
+        endpoint: o.endpoint,
         build: (t) => ({
           ...sadRequest(endpoint!, arch, t, {
             tau: o.sadTau, activationsId: activationIds.get(uploadKey({ layer: t.layer, form: formOf(arch, t) }))!, window: windows[t.layer] ?? 0, focus,
@@ -491,7 +526,7 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
     }
     return { exitCode: interrupted ? 130 : failures.length ? 1 : 0, out, counts: { ...counts, tasks: tasks.length } };
   } catch (e) {
-    if (e instanceof CheckpointError || e instanceof UsageError || e instanceof ScanOptionError || e instanceof AppError) {
+    if (e instanceof CheckpointError || e instanceof UsageError || e instanceof ScanOptionError || e instanceof AppError || e instanceof TokenRejected) {
       log(`headscope scan: ${e instanceof AppError ? `${e.type}: ${e.detail}` : e.message}`);
       return { exitCode: 2 };
     }

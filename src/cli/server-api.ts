@@ -2,9 +2,11 @@
  * @module cli/server-api
  * The CLI's calls to a worker's checkpoint and scan-job endpoints (JSON, or a part's bytes), retried
  * with exponential backoff and full jitter on network errors, 429 and 5xx as the fan-out does; any
- * other problem is thrown as a ServerProblem carrying its type and detail.
+ * other problem is thrown as a ServerProblem carrying its type and detail, and a 401 as TokenRejected
+ * (cli/token.ts): the command stops with one message about the token.
  */
 import { backoffMs, DEFAULT_RETRY, type RetryPolicy } from "./fan-out";
+import { TokenRejected } from "./token";
 
 export class ServerProblem extends Error {
   override name = "ServerProblem";
@@ -50,6 +52,7 @@ export class ServerApi {
         await sleep(backoffMs(attempt, this.policy));
         continue;
       }
+      if (res.status === 401) throw new TokenRejected(this.endpoint, String(json?.detail ?? text.slice(0, 300)));
       const type = typeof json?.type === "string" ? json.type.replace(/^\/problems\//, "") : `http-${res.status}`;
       throw new ServerProblem(res.status, type, `${method} ${path}: ${json?.detail ?? text.slice(0, 300)}`, json);
     }

@@ -6,6 +6,7 @@
  * report.json, report.html and run.json from the report the job wrote. Without --endpoint the local
  * worker (Miniflare: local R2, KV, Queues and Durable Objects) runs it, so no account is needed.
  */
+import { TokenRejected } from "./token";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { ensureExampleCheckpoint, EXAMPLE } from "./example-model";
@@ -128,7 +129,7 @@ export async function runServerScan(o: ServerScanOptions, log: (s: string) => vo
     for (const f of status.failures) log(`  ${f.label}: ${f.type}${f.status ? ` (${f.status})` : ""}: ${f.detail}`);
     return { exitCode: status.failed ? 1 : 0, out, counts: { ...counts, tasks: status.planned } };
   } catch (e) {
-    if (e instanceof UsageError || e instanceof ServerProblem || (e instanceof Error && e.name === "CheckpointError") || (e instanceof Error && e.name === "MalformedSafetensors")) {
+    if (e instanceof UsageError || e instanceof ServerProblem || e instanceof TokenRejected || (e instanceof Error && e.name === "CheckpointError") || (e instanceof Error && e.name === "MalformedSafetensors")) {
       log(`headscope scan: ${e instanceof ServerProblem ? `${e.type}: ` : ""}${e.message}`);
       return { exitCode: 2 };
     }
@@ -152,7 +153,7 @@ export async function runUpload(o: Pick<ScanOptions, "endpoint" | "token" | "roo
     process.stdout.write(up.manifest.id + "\n");
     return 0;
   } catch (e) {
-    if (e instanceof UsageError || e instanceof ServerProblem || (e instanceof Error && (e.name === "CheckpointError" || e.name === "MalformedSafetensors"))) {
+    if (e instanceof UsageError || e instanceof ServerProblem || e instanceof TokenRejected || (e instanceof Error && (e.name === "CheckpointError" || e.name === "MalformedSafetensors"))) {
       log(`headscope upload: ${e.message}`);
       return 2;
     }
