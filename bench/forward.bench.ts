@@ -13,6 +13,16 @@ import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { computeAttentionInputs } from "../src/model/forward";
 import { PROJECT_ROOT } from "../test/support/paths";
+import { handleUsage } from "../scripts/usage.mjs";
+
+handleUsage(`npm run bench:forward [-- --threads N] [--prompts B] [--tokens T]
+
+The forward pass of a GPT-2-small-sized random model against numpy float32 (one BLAS thread),
+cross-checked; prints the ratio per core and peak memory.
+
+  --threads N   worker threads (default: every core)
+  --prompts B   prompts (default 128)
+  --tokens T    tokens per prompt (default 20)`, { flags: { "--threads": true, "--prompts": true, "--tokens": true }, positionals: 0 });
 
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(name);

@@ -11,6 +11,11 @@ import { sadPositional } from "../src/analysis/sad-positional";
 import { loadKernels } from "../src/kernels/load-node";
 import { buildHeadFactors } from "../src/services/head-factors";
 import { gpt2Head, tensor } from "../test/support/gpt2";
+import { handleUsage } from "../scripts/usage.mjs";
+
+handleUsage(`npm run bench:sad-rotary
+
+Rotary (positional) SAD in the worker's TypeScript float64 path, timed on a GPT-2-sized head.`, { flags: {}, positionals: 0 });
 
 const B = 128, T = 20, D = 768, M = D + 1, H = 64, RD = 16, SEEDS = [0, 1, 2, 3, 4, 5, 6, 7];
 const kernels = loadKernels("release");

@@ -17,6 +17,12 @@ import type { SadInput } from "../src/kernels/types";
 import { buildHeadFactors } from "../src/services/head-factors";
 import { gpt2Head, tensor } from "../test/support/gpt2";
 import { PROJECT_ROOT } from "../test/support/paths";
+import { handleUsage } from "../scripts/usage.mjs";
+
+handleUsage(`npm run bench:sad
+
+SAD of one GPT-2 head on 256 prompts x 24 tokens with 8 null rotations (SIMD and scalar builds)
+against numpy (bench/sad_numpy.py, when python3 and numpy are present), cross-checked.`, { flags: {}, positionals: 0 });
 
 const B = 256;
 const T = 24;

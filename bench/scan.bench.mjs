@@ -13,6 +13,18 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { handleUsage } from "../scripts/usage.mjs";
+
+handleUsage(`npm run bench:scan [-- CHECKPOINT] [--shape llama-8b|llama-70b] [--layers N] [--vectors f32|f16|none] [--dense-heads N]
+
+The full scan through the local worker, fresh and again (resume), against numpy dense and factored
+in the same run.
+
+  CHECKPOINT          default ../shared/models/gpt2-small-attn.safetensors
+  --shape S           a synthetic BF16 sharded checkpoint of that shape instead (llama-8b, llama-70b)
+  --layers N          layers of the synthetic checkpoint
+  --vectors V         passed to the scan (default f32)
+  --dense-heads N     time numpy dense on the first N heads only and extrapolate`, { flags: { "--shape": true, "--layers": true, "--vectors": true, "--dense-heads": true }, positionals: 1 });
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const args = process.argv.slice(2);

@@ -12,6 +12,14 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { handleUsage } from "../scripts/usage.mjs";
+
+handleUsage(`npm run bench:server-scan [-- CHECKPOINT]
+
+GPT-2 small scanned server-side on the local default against the client-coordinated scan in the same
+run, then server-side again on the same storage; checks the reports agree.
+
+  CHECKPOINT   default ../shared/models/gpt2-small-attn.safetensors`, { flags: {}, positionals: 1 });
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const model = process.argv[2] ?? join(root, "../shared/models/gpt2-small-attn.safetensors");

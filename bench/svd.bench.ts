@@ -21,6 +21,12 @@ import { Matrix as MlMatrix, QrDecomposition, SingularValueDecomposition } from 
 import { loadKernels } from "../src/kernels/load-node";
 import type { Matrix } from "../src/kernels/types";
 import { D_HEAD, GPT2_PATH, headFactors, maxRelativeError, readSafetensors, referenceSpectrum } from "./gpt2-weights";
+import { handleUsage } from "../scripts/usage.mjs";
+
+handleUsage(`npm run bench:svd
+
+The factored SVD of every GPT-2 small head (SIMD and scalar WebAssembly) against ml-matrix and
+numpy/LAPACK (when python3 and numpy are present), as ratios measured in this run.`, { flags: {}, positionals: 0 });
 
 const LAYER = 0;
 const HEADS = Array.from({ length: 12 }, (_, h) => h);

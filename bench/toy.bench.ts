@@ -15,6 +15,13 @@ import { fileURLToPath } from "node:url";
 import { loadKernels } from "../src/kernels/load-node";
 import { MANY_PAIRS, SINGLE_PAIR, type ToyConfig } from "../src/toy/config";
 import { trainToy } from "../src/toy/train";
+import { handleUsage } from "../scripts/usage.mjs";
+
+handleUsage(`npm run bench:toy
+
+Training speed of the toy model (many-pairs) in WebAssembly against the numpy port (bench/toy_numpy.py).
+
+Environment: TOY_BENCH_STEPS, TOY_BENCH_ROUNDS.`, { flags: {}, positionals: 0 });
 
 const here = dirname(fileURLToPath(import.meta.url));
 const kernels = loadKernels("release", join(here, "kernels.release.wasm"));

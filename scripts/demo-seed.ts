@@ -5,6 +5,16 @@
  */
 import { parseArgs } from "node:util";
 import { seedDemo } from "./demo/seed";
+import { handleUsage } from "./usage.mjs";
+
+handleUsage(`npm run demo:seed [-- --endpoint URL] [--checkpoint FILE]
+
+Fills a running worker with what the demo page shows: the GPT-2 small scan, layer 0's positional SAD
+and a published single-pair toy run.
+
+  --endpoint URL      the worker (default http://127.0.0.1:8787, npm start's)
+  --checkpoint FILE   GPT-2 small safetensors (default ../shared/models/gpt2-small-attn.safetensors)
+  --token T           its write token (default and preferred: HEADSCOPE_TOKEN, which keeps it off ps)`, { flags: { "--endpoint": true, "--token": true, "--checkpoint": true }, positionals: 0 });
 
 const { values } = parseArgs({
   options: {

@@ -3,6 +3,14 @@
  * stored state with an uninterrupted run's (byte for byte), then check for orphans.
  */
 import { runWriteFault } from "./faults/write-fault";
+import { handleUsage } from "./usage.mjs";
+
+handleUsage(`npm run faults
+
+SIGKILLs the local worker in the middle of writes (after 1/4, 1/2 and 3/4 of the heads), restarts it
+on the same state, re-posts, and compares the persisted R2 and KV with an uninterrupted run.
+
+Environment: FAULT_HEADS (heads per run, default 96).`, { flags: {}, positionals: 0 });
 
 const heads = Number(process.env.FAULT_HEADS ?? 96);
 let failed = false;

@@ -8,6 +8,15 @@ import fc from "fast-check";
 import { FUZZ_ENDPOINTS, hostileBody, judgeHostileAnswer } from "../test/support/hostile-bodies";
 import { startLocalWorker } from "../test/support/local-worker";
 import { readStoredState } from "../test/support/stored-state";
+import { handleUsage } from "./usage.mjs";
+
+handleUsage(`npm run fuzz
+
+Property-based hostile request bodies (random bytes, truncated files, lying headers, wrong dtypes,
+NaN/Inf, empty and mismatched tensors) against a fresh local worker; every answer must be a specific
+4xx problem and nothing may be stored. Exit 1 on any failure.
+
+Environment: FUZZ_RUNS (cases per endpoint, default 5000), FUZZ_SEED (default 20261124).`, { flags: {}, positionals: 0 });
 
 const runs = Number(process.env.FUZZ_RUNS ?? 5000);
 const seed = Number(process.env.FUZZ_SEED ?? 20261124);

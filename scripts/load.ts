@@ -8,6 +8,18 @@ import { startLocalWorker } from "../test/support/local-worker";
 import { checkConsistency, readStoredState } from "../test/support/stored-state";
 import { measureAuthTiming } from "./load/auth-timing";
 import { runLoad } from "./load/run-load";
+import { handleUsage } from "./usage.mjs";
+
+handleUsage(`npm run load [-- --endpoint URL --token T] [--writes N] [--mixed N] [--connections N]
+
+autocannon against a fresh local worker (or --endpoint): N SVD writes of real GPT-2 heads, N mixed
+re-posts and reads, every result read back, then bearer-token rejection timing.
+
+  --endpoint URL     a running worker (default: start a fresh local one)
+  --token T          its write token (default: HEADSCOPE_TOKEN)
+  --writes N         SVD writes (default 1000)
+  --mixed N          mixed requests (default 1000)
+  --connections N    concurrency (default 32)`, { flags: { "--endpoint": true, "--token": true, "--writes": true, "--mixed": true, "--connections": true }, positionals: 0 });
 
 const { values } = parseArgs({
   options: {

@@ -24,6 +24,16 @@ import { httpRequest } from "../src/cli/http";
 import { planTasks, taskRequest } from "../src/cli/plan";
 import { guardedCommand } from "./runtime/guard.mjs";
 import { writeLlama8bCheckpoint } from "./soak/llama8b-checkpoint";
+import { handleUsage } from "./usage.mjs";
+
+handleUsage(`npm run soak
+
+(not in CI) Repeated scans of a synthetic Llama-3-8B-shaped checkpoint through the embedded local
+worker while a second client posts more heads; stops at the first hang (backtraces kept) or failure.
+
+Environment: SOAK_SCANS (rounds, default 20), SOAK_MINUTES (budget, default 60), SOAK_STALL_S
+(seconds without progress that count as a hang, default 300), SOAK_SCAN_LIMIT_S (default 3600),
+SOAK_WRITERS, SOAK_LAYERS.`, { flags: {}, positionals: 0 });
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const scans = Number(process.env.SOAK_SCANS ?? 20);

@@ -201,7 +201,9 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
     const focus = activations?.focus();
     const out = resolve(o.out ?? join("out", model));
     mkdirSync(out, { recursive: true });
-    log(`headscope scan: ${model} (${f.architecture}, ${f.n_layers} layers × ${f.n_heads} heads, d_model ${f.d_model}, d_head ${f.d_head}) → ${tasks.length} requests`);
+    log(`headscope scan: ${model} (${f.architecture}, ${f.n_layers} layers × ${f.n_heads} heads, d_model ${f.d_model}, d_head ${f.d_head}) → ${tasks.length + sadTasks.length} requests` +
+        // the same total as the progress counter, which counts the SAD requests too
+        (sadTasks.length ? ` (${tasks.length} SVD, ${sadTasks.length} SAD)` : ""));
 
     // ── worker (starts while the CLI samples the worker's per-head cost) ──
     const profile = new Profile();

@@ -50,7 +50,11 @@ test("SAD of GPT-2 layer 0 on position embeddings matches the numpy reference, a
   const run1 = JSON.parse(readFileSync(join(tmp, "out/run.json"), "utf8"));
   expect(run1).toMatchObject({ tasks: 12, computed: 24, stored: 0, failed: 0 });
 
-  const again = await runCli(args);
+  const again = await runCli([...args.slice(0, -1), "plain"]);
   expect(again.code, again.stderr).toBe(0);
+  // the header's count is the progress counter's total: 12 SVD + 12 SAD requests
+  expect(again.stderr).toContain("→ 24 requests (12 SVD, 12 SAD)");
+  expect(again.stderr).toMatch(/scan 24\/24 \(100%\)/);
+  expect(again.stderr).not.toMatch(/scan \d+\/(?!24\b)\d+/);
   expect(JSON.parse(readFileSync(join(tmp, "out/run.json"), "utf8"))).toMatchObject({ computed: 0, stored: 24 });
 }, 180_000);
