@@ -100,12 +100,14 @@ export function renderDemoPage() {
 
   <section role="tabpanel" id="view-upload" aria-labelledby="tab-upload" hidden>
     <details class="explain" open><summary>What am I looking at?</summary>
-      <p>Upload one head as a safetensors file (W_Q and W_K [d_model, d_head] for QK; W_V [d_model, d_head] and W_O [d_head, d_model] for OV; optionally b_Q, b_K, ln_w, ln_b). The server computes the exact SVD of the circuit from its factors and shows the spectrum. Nothing is stored. At most ${maxKb} KiB and a few requests a minute.</p>
+      <p>Upload one head as a safetensors file (W_Q and W_K [d_model, d_head] for QK; W_V [d_model, d_head] and W_O [d_head, d_model] for OV; optionally b_Q, b_K, ln_w, ln_b). The server computes the exact SVD of the circuit from its factors and shows the spectrum. Nothing is stored. At most ${maxKb} KiB and a few requests a minute. <code>examples/export_head.py</code> (numpy) writes such a file from a Hugging Face checkpoint. No file at hand? The example head's spectrum is known in advance: σ = 8, 4, 2, 1, ½, ¼, ⅛, 1/16.</p>
     </details>
     <form id="upload-form" class="controls" data-max-bytes="${DEMO_LIMITS.maxBodyBytes}">
       <label>Head file (.safetensors) <input id="upload-file" type="file" accept=".safetensors,application/octet-stream" required></label>
       <label>Fold LayerNorm <select id="upload-fold"><option value="">auto</option><option value="true">yes</option><option value="false">no</option></select></label>
       <button class="primary" id="upload-submit" type="submit">Analyze</button>
+      <button id="upload-example" type="button">Try the example head</button>
+      <a id="upload-example-download" download="example-head.safetensors" href="#">download it</a>
     </form>
     <p class="status" id="upload-status" role="status" aria-live="polite"></p>
     <div id="upload-chart" class="chart small" role="img" aria-label="Uploaded head spectrum"></div>

@@ -6,6 +6,7 @@
 import { headResult, listModels, modelSummary, preferredModel, preferredVariant, type ModelSummary } from "./api";
 import { chart, draw, heatmapOption, spectrumOption } from "./charts";
 import { $, setFacts, setStatus } from "./dom";
+import { outOfRange } from "./range";
 
 let summary: ModelSummary | undefined;
 
@@ -21,6 +22,8 @@ function metricGrid(s: ModelSummary, variant: string, metric: string): number[][
 async function showHead(layer: number, head: number) {
   if (!summary) return;
   const s = summary;
+  const wrong = outOfRange("Layer", layer, s.n_layers, s.model) ?? outOfRange("Head", head, s.n_heads, s.model);
+  if (wrong) return setStatus("explore-status", wrong, true);
   const qkVariant = preferredVariant(s.variants.qk);
   const ovVariant = preferredVariant(s.variants.ov);
   $<HTMLInputElement>("explore-layer").value = String(layer);
