@@ -447,7 +447,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** What a problem type means */
+        /**
+         * What a problem type means and what to do about it
+         * @description JSON by default; a small HTML page when the request accepts text/html (a browser following a problem's type URI). Varies on Accept.
+         */
         get: operations["getProblemType"];
         put?: never;
         post?: never;
@@ -464,7 +467,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The API's endpoints, in brief */
+        /** Every route of the API (method, path, summary, token, query options), generated from this document */
         get: operations["getApiIndex"];
         put?: never;
         post?: never;
@@ -670,7 +673,7 @@ export interface components {
              * @description stable; documented at GET /problems/{slug}
              * @enum {string}
              */
-            type: "/problems/invalid-request" | "/problems/malformed-safetensors" | "/problems/malformed-npy" | "/problems/unsupported-dtype" | "/problems/missing-tensor" | "/problems/shape-mismatch" | "/problems/non-finite" | "/problems/not-converged" | "/problems/unauthorized" | "/problems/not-found" | "/problems/conflict" | "/problems/payload-too-large" | "/problems/rate-limited" | "/problems/kernel-fault" | "/problems/storage-unavailable" | "/problems/internal";
+            type: "/problems/invalid-request" | "/problems/malformed-safetensors" | "/problems/malformed-npy" | "/problems/unsupported-dtype" | "/problems/missing-tensor" | "/problems/shape-mismatch" | "/problems/non-finite" | "/problems/zero-circuit" | "/problems/not-converged" | "/problems/unauthorized" | "/problems/not-found" | "/problems/conflict" | "/problems/payload-too-large" | "/problems/rate-limited" | "/problems/kernel-fault" | "/problems/storage-unavailable" | "/problems/internal";
             title: string;
             status: number;
             /** @description what was expected and what was found */
@@ -1124,7 +1127,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description /problems/missing-tensor: A required tensor is missing; /problems/shape-mismatch: Tensor shapes are wrong or inconsistent; /problems/non-finite: The input contains NaN or Inf; /problems/not-converged: The kernel did not converge or its result failed the checks */
+            /** @description /problems/missing-tensor: A required tensor is missing; /problems/shape-mismatch: Tensor shapes are wrong or inconsistent; /problems/non-finite: The input contains NaN or Inf; /problems/zero-circuit: The circuit is zero: it has no singular vectors; /problems/not-converged: The kernel did not converge or its result failed the checks */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1348,7 +1351,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description /problems/missing-tensor: A required tensor is missing; /problems/shape-mismatch: Tensor shapes are wrong or inconsistent; /problems/non-finite: The input contains NaN or Inf; /problems/not-converged: The kernel did not converge or its result failed the checks */
+            /** @description /problems/missing-tensor: A required tensor is missing; /problems/shape-mismatch: Tensor shapes are wrong or inconsistent; /problems/non-finite: The input contains NaN or Inf; /problems/zero-circuit: The circuit is zero: it has no singular vectors; /problems/not-converged: The kernel did not converge or its result failed the checks */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -1625,7 +1628,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description /problems/missing-tensor: A required tensor is missing; /problems/shape-mismatch: Tensor shapes are wrong or inconsistent; /problems/non-finite: The input contains NaN or Inf; /problems/not-converged: The kernel did not converge or its result failed the checks */
+            /** @description /problems/missing-tensor: A required tensor is missing; /problems/shape-mismatch: Tensor shapes are wrong or inconsistent; /problems/non-finite: The input contains NaN or Inf; /problems/zero-circuit: The circuit is zero: it has no singular vectors; /problems/not-converged: The kernel did not converge or its result failed the checks */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2460,6 +2463,11 @@ export interface operations {
                     variants?: string;
                     /** @default 0 */
                     rotary_offsets?: string;
+                    /**
+                     * @default f32
+                     * @enum {string}
+                     */
+                    vectors?: "f32" | "f16" | "none";
                     /** @enum {string} */
                     arch?: "gpt2" | "gpt-neo" | "gpt-neox" | "llama";
                     n_heads?: number;
@@ -3099,7 +3107,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description /problems/missing-tensor: A required tensor is missing; /problems/shape-mismatch: Tensor shapes are wrong or inconsistent; /problems/non-finite: The input contains NaN or Inf; /problems/not-converged: The kernel did not converge or its result failed the checks */
+            /** @description /problems/missing-tensor: A required tensor is missing; /problems/shape-mismatch: Tensor shapes are wrong or inconsistent; /problems/non-finite: The input contains NaN or Inf; /problems/zero-circuit: The circuit is zero: it has no singular vectors; /problems/not-converged: The kernel did not converge or its result failed the checks */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3153,6 +3161,10 @@ export interface operations {
                         type: string;
                         status: number;
                         title: string;
+                        /** @description what went wrong */
+                        meaning: string;
+                        /** @description what to do about it */
+                        action: string;
                     };
                 };
             };
@@ -3202,7 +3214,19 @@ export interface operations {
                         name: "headscope";
                         /** @constant */
                         api: "v1";
-                        endpoints: string[];
+                        docs: string;
+                        openapi: string;
+                        problems: string;
+                        /** @description every route, generated from this document's operations */
+                        routes: {
+                            method: string;
+                            path: string;
+                            summary: string;
+                            /** @description needs the bearer token */
+                            auth: boolean;
+                            /** @description the query options it accepts (others are refused) */
+                            query?: string[];
+                        }[];
                     };
                 };
             };

@@ -7,7 +7,7 @@
  */
 import * as z from "zod/mini";
 import { ANALYSIS_LIMITS, ALIGNMENT_TENSORS, AlignmentOptionsSchema, SAD_TENSORS, SadOptionsSchema } from "../wire/analysis-request";
-import { DEMO_LIMITS } from "../wire/demo";
+import { DEMO_LIMITS, DemoQuerySchema } from "../wire/demo";
 import { CIRCUITS, HEAD_TENSORS, HeadOptionsSchema, HeadPathSchema, LIMITS } from "../wire/head-request";
 import { FLOAT_DTYPES } from "../wire/safetensors";
 import { SvdAnswerSchema } from "../wire/svd-result";
@@ -15,7 +15,6 @@ import { EXPERIMENT_NAME, TOY_REPORT_LIMIT_BYTES, ToyReportSchema } from "../wir
 import type { ProblemType } from "../wire/problem";
 import { IdParam } from "../routes/analyses";
 import { HeadResultQuery } from "../routes/heads";
-import { DemoQuerySchema } from "../routes/demo";
 import { ModelPathSchema } from "../routes/models";
 import { IdParam as ActivationIdParam } from "../routes/activations";
 import { Id as CheckpointIdParam, Part as UploadPartParams, Sha as BlobParams, Upload as UploadParams } from "../routes/checkpoints";

@@ -8,19 +8,14 @@ import { AppError } from "../errors";
 import type { AppEnv } from "../env";
 import { getKernels } from "../kernels/worker";
 import { analyzeUpload, inferCircuit } from "../services/analyze-upload";
-import * as z from "zod/mini";
-import { CIRCUITS, HeadOptionsSchema } from "../wire/head-request";
 import { parseSafetensors } from "../wire/safetensors";
-import { DEMO_LIMITS } from "../wire/demo";
+import { DEMO_LIMITS, DemoQuerySchema } from "../wire/demo";
 import { renderDemoPage } from "../demo/page";
 import { DEMO_CSS } from "../demo/styles";
 import demoScript from "../../build/demo-client.js";
 import toyWorkerScript from "../../build/toy-worker.js";
 import { limitBody } from "./body-limit";
 import { parseParams } from "./validate";
-
-/** Query options of POST /v1/demo/analyze: the head options (nothing is stored, so no overwrite) and the circuit. */
-export const DemoQuerySchema = z.extend(z.omit(HeadOptionsSchema, { overwrite: true }), { circuit: z.optional(z.enum(CIRCUITS)) });
 
 class RateLimited extends AppError {
   override name = "RateLimited";
