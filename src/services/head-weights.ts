@@ -3,7 +3,8 @@
  * Turns the tensors of a request body into one head's weights, checking names, shapes and values:
  * W_Q, W_K, W_V [d_model, d_head], W_O [d_head, d_model], b_Q, b_K [d_head], ln_w, ln_b [d_model]
  * (TransformerLens orientation, method §1). Every failure names the tensor and the expected and
- * actual shapes.
+ * actual shapes; a tensor in the [out, in] layout of nn.Linear (the reverse of the expected shape, or
+ * a reading factor wider than it is tall) is named as transposed (`transposed` extension).
  */
 import { InvalidRequest, MissingTensor, NonFiniteInput, ShapeMismatch } from "../errors";
 import { HEAD_TENSORS, LIMITS, type Circuit } from "../wire/head-request";
@@ -67,6 +68,7 @@ export function readHeadWeights(circuit: Circuit, parsed: ParsedSafetensors): He
     throw new ShapeMismatch(`${readName} must be [d_model, d_head], got ${fmt(readT.shape)}`, { tensor: readName, shape: readT.shape });
   }
   const [dModel, dHead] = readT.shape;
+  if (dModel < 1 || dHead < 1) throw new ShapeMismatch(`${readName} is empty: ${fmt(readT.shape)}`, { tensor: readName, shape: readT.shape });
   // a head is narrower than the model: [a, b] with a < b is the [out, in] layout of nn.Linear
   if (dModel < dHead) {
     const other = parsed.tensors.get(otherName)!;
@@ -78,7 +80,6 @@ export function readHeadWeights(circuit: Circuit, parsed: ParsedSafetensors): He
       { tensor: readName, shape: readT.shape, transposed },
     );
   }
-  if (dModel < 1 || dHead < 1) throw new ShapeMismatch(`${readName} is empty: ${fmt(readT.shape)}`, { tensor: readName, shape: readT.shape });
   if (dModel > LIMITS.maxDModel || dHead > LIMITS.maxDHead || dModel * dHead > LIMITS.maxFactorElements) {
     throw new ShapeMismatch(
       `${readName} ${fmt(readT.shape)} exceeds the limits d_model ≤ ${LIMITS.maxDModel}, d_head ≤ ${LIMITS.maxDHead}, d_model·d_head ≤ ${LIMITS.maxFactorElements}`,
