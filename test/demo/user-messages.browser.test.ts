@@ -51,6 +51,7 @@ describe.skipIf(!existsSync(CHROMIUM))("demo messages", () => {
     await page.dispatchEvent("#explore-layer", "change");
     await page.waitForFunction(() => document.querySelector("#explore-status")?.textContent?.startsWith("Layer 9"));
     expect(await statusOf(page, "explore-status")).toEqual({ text: "Layer 9 is out of range: example-tiny-gpt2 has layers 0–3.", error: true });
+    // leaving the layer input fires its change (layer 2, head 0 is loaded); the head typed next wins
     await page.fill("#explore-layer", "2");
     await page.fill("#explore-head", "4");
     await page.dispatchEvent("#explore-head", "change");

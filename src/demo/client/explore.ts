@@ -19,9 +19,13 @@ function metricGrid(s: ModelSummary, variant: string, metric: string): number[][
   return grid;
 }
 
+/** the latest head asked for: an earlier request that answers later must not overwrite what it shows */
+let asked = 0;
+
 async function showHead(layer: number, head: number) {
   if (!summary) return;
   const s = summary;
+  const mine = ++asked;
   const wrong = outOfRange("Layer", layer, s.n_layers, s.model) ?? outOfRange("Head", head, s.n_heads, s.model);
   if (wrong) return setStatus("explore-status", wrong, true);
   const qkVariant = preferredVariant(s.variants.qk);
@@ -34,6 +38,7 @@ async function showHead(layer: number, head: number) {
       qkVariant ? headResult(s.model, layer, head, "qk", qkVariant) : undefined,
       ovVariant ? headResult(s.model, layer, head, "ov", ovVariant) : undefined,
     ]);
+    if (mine !== asked) return;
     if (qk) draw("explore-qk", spectrumOption(`L${layer}H${head} QK (${qk.variant.name})`, [{ name: "σ (QK)", values: qk.singular_values }]));
     if (ov) draw("explore-ov", spectrumOption(`L${layer}H${head} OV (${ov.variant.name})`, [{ name: "σ (OV)", values: ov.singular_values }]));
     const sad = s.entries.find((e) => e.layer === layer && e.head === head && e.circuit === "qk" && e.sad?.length)?.sad?.[0];
@@ -45,7 +50,7 @@ async function showHead(layer: number, head: number) {
     ]);
     setStatus("explore-status", `${s.model}: layer ${layer}, head ${head}. Click a cell of the heatmap to choose another head.`);
   } catch (e) {
-    setStatus("explore-status", (e as Error).message, true);
+    if (mine === asked) setStatus("explore-status", (e as Error).message, true);
   }
 }
 
