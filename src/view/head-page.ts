@@ -88,7 +88,7 @@ function spectrumOption(view: HeadView, c: CircuitView, band: { q05: number[]; m
     series.push(
       { name: "null 5 %", type: "line", data: ks.map((k) => [k, pos(band.q05[k - 1])]), stack: "band", symbol: "none", lineStyle: { opacity: 0 }, tooltip: { show: false } },
       {
-        name: "null band (5–95 %)", type: "line", stack: "band", symbol: "none", lineStyle: { opacity: 0 }, areaStyle: { color: "rgba(120,120,120,0.25)" },
+        name: "null band (5–95 %)", type: "line", stack: "band", symbol: "none", lineStyle: { opacity: 0 }, areaStyle: { color: "rgba(120,120,120,0.35)" }, itemStyle: { color: "rgba(120,120,120,0.6)" },
         data: ks.map((k) => [k, pos(band.q95[k - 1] - band.q05[k - 1])]),
       },
       { name: "null median", type: "line", symbol: "none", data: ks.map((k) => [k, pos(band.median[k - 1])]), lineStyle: { type: "dashed", color: "#777", width: 1 }, itemStyle: { color: "#777" } },
