@@ -176,6 +176,7 @@ function circuitView(e: Entry | undefined): CircuitView | undefined {
 let shown = "";
 async function openHead(layer: number, head: number, push: boolean) {
   if (!(layer >= 0 && layer < nL && head >= 0 && head < nH)) {
+    headRoot.hidden = false;
     headRoot.replaceChildren(Object.assign(document.createElement("p"), { className: "note", textContent: `No head L${layer}H${head} in this report (layers 0–${nL - 1}, heads 0–${nH - 1}).` }));
     return;
   }
@@ -200,7 +201,13 @@ async function openHead(layer: number, head: number, push: boolean) {
 }
 const fromHash = () => {
   const r = parseHeadHash(location.hash);
-  if (r) return openHead(r.layer, r.head, false);
+  if (!r) return;
+  if (r.model !== REPORT.model) {
+    headRoot.hidden = false;
+    headRoot.replaceChildren(Object.assign(document.createElement("p"), { className: "note", textContent: `This report is of ${REPORT.model}, not ${r.model}.` }));
+    return;
+  }
+  return openHead(r.layer, r.head, false);
 };
 window.addEventListener("hashchange", () => void fromHash());
 window.addEventListener("resize", () => charts.forEach((c) => c.resize()));
