@@ -78,7 +78,7 @@ function heat(id: string, c: string, field: "s1" | "er", title: string) {
     tooltip: { formatter: (p: { value: number[] }) => `L${p.value[1]}H${p.value[0]}: ${fmt(p.value[3])} (click to open)` },
     grid: { left: 50, right: 16, top: 36, bottom: 64 },
     xAxis: { type: "category", name: "head", nameLocation: "middle", nameGap: 22, data: [...Array(nH).keys()].map(String) },
-    yAxis: { type: "category", name: "layer", data: layers.map(String) },
+    yAxis: { type: "category", name: "layer", nameLocation: "middle", nameGap: 28, data: layers.map(String) },
     visualMap: visualMapFor(scale),
     series: [{ type: "heatmap", data: cells, emphasis: { itemStyle: { borderColor: "#000", borderWidth: 1 } } }],
   }, true);
@@ -111,7 +111,7 @@ function spectra(layer: number) {
       tooltip: { trigger: "item", formatter: (p: { seriesName: string; value: number[] }) => `${p.seriesName}: σ_${p.value[0]} = ${fmt(p.value[1])}` },
       legend: { type: "scroll", bottom: 0 },
       grid: { left: 64, right: 20, top: 40, bottom: 60 },
-      xAxis: { type: "value", name: "k", min: 1 },
+      xAxis: { type: "value", name: "k", min: 1, max: "dataMax" },
       yAxis: { type: "log", name: "σ_k", axisLabel: { formatter: sci } },
       series: es.map((e) => ({ name: "H" + e.head, type: "line", showSymbol: false, data: e.singular_values.map((s, k) => [k + 1, s > 0 ? s : null]) })),
     }, true);

@@ -56,7 +56,7 @@ export function drawSad(entries: SadEntry[], mk: (id: string) => ChartLike) {
       tooltip: { formatter: (q: { value: number[] }) => "prompt " + q.value[0] + ", index " + (q.value[1] + 1) + ": selected " + q.value[2] + "×" },
       grid: { left: 50, right: 16, top: 40, bottom: 64 },
       xAxis: { type: "category", name: "prompt", nameLocation: "middle", nameGap: 22, data: rows.map((_, p) => String(p)) },
-      yAxis: { type: "category", name: "singular index", data: [...Array(R).keys()].map((k) => String(k + 1)) },
+      yAxis: { type: "category", name: "singular index", nameLocation: "middle", nameGap: 30, data: [...Array(R).keys()].map((k) => String(k + 1)) },
       visualMap: { min: 0, max, calculable: false, orient: "horizontal", left: "center", bottom: 0, itemHeight: 180, text: [String(max), "0"], inRange: { color: ["#f7fbff", "#6baed6", "#08306b"] } },
       series: [{ type: "heatmap", data: cells }],
     }, true);

@@ -85,7 +85,7 @@ export function heatmapOption(title: string, xName: string, yName: string, value
     tooltip: { position: "top", formatter: (p: { value: number[] }) => `${yName} ${p.value[1]}, ${xName} ${p.value[0]}: ${fmt(p.value[3])}` },
     grid: { left: 56, right: 16, top: 36, bottom: 70 },
     xAxis: { type: "category", name: xName, nameLocation: "middle", nameGap: 24, data: (values[0] ?? []).map((_, i) => i) },
-    yAxis: { type: "category", name: yName, data: values.map((_, i) => i) },
+    yAxis: { type: "category", name: yName, nameLocation: "middle", nameGap: 30, data: values.map((_, i) => i) },
     visualMap: visualMapFor(scale),
     series: [{ type: "heatmap", data, emphasis: { itemStyle: { borderColor: "#000", borderWidth: 1 } } }],
   };
