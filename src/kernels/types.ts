@@ -4,6 +4,7 @@
  * oracle also implements). Matrices are row-major; results are float64.
  */
 import type { ReadoutState } from "./readout";
+export type { ReadoutState } from "./readout";
 import type { ToyStepGradients, ToyStepInput } from "./toy";
 
 /** A row-major matrix. */
