@@ -5,15 +5,14 @@
  * RMSNorm: e/√(mean e² + ε)), the unembedding rows (lm_head / embed_out, or the embedding when tied)
  * times the final norm's γ and, after a final LayerNorm, centred over d_model, and the token strings
  * decoded one id at a time by the model's tokenizer (null without one). Both matrices go as F16 row
- * chunks of ≤ 8 MiB, content-addressed; the manifest goes last. Chunks are computed again for the
- * upload rather than held, so a large vocabulary never sits in memory whole.
+ * chunks of ≤ 8 MiB, content-addressed; the manifest goes last. Chunks are computed one at a time as
+ * they are uploaded, so a large vocabulary never sits in memory whole.
  */
 import { createHash } from "node:crypto";
 import type { Architecture } from "./architectures";
 import type { Checkpoint } from "./checkpoint";
 import { httpRequest } from "./http";
 import { loadTokenizer } from "../model/tokenizer";
-import { toF16 } from "../wire/safetensors";
 import { ReadoutBasisAnswerSchema, type BasisMatrix, type ReadoutBasis, type ReadoutBasisAnswer } from "../wire/readout-basis";
 
 const EMBEDDING = /^(.*?)(wte|embed_in|embed_tokens)\.weight$/;
@@ -29,25 +28,55 @@ interface MatrixPlan {
   source: string;
 }
 
+/** A basis ready to upload: what it is (and its identity), its chunks computed on demand. */
 export interface BuiltBasis {
-  basis: ReadoutBasis;
-  /** every blob's bytes, computed again on demand */
-  blobs: Array<{ sha256: string; format: "f16" | "tokens"; bytes: () => Uint8Array }>;
+  /** the manifest without its chunk lists (filled in as the chunks are computed) */
+  facts: Omit<ReadoutBasis, "embedding" | "unembedding" | "tokens"> & { embedding: string; unembedding: string | null };
+  vocab: number;
+  chunkRows: number;
+  embedding: MatrixPlan;
+  unembedding?: MatrixPlan;
+  tokens?: { source: string; bytes: Uint8Array };
 }
 
 const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 
-function f16Rows(rows: Float64Array, cols: number): Uint8Array {
-  const out = new Uint8Array(rows.length * 2);
-  const dv = new DataView(out.buffer);
-  for (let i = 0; i < rows.length; i++) dv.setUint16(2 * i, toF16(rows[i]), true);
-  void cols;
-  return out;
+/** f32 bits → IEEE binary16 bits, round to nearest even (overflow → ±Inf, underflow → subnormals or ±0). */
+function halfBits(u: number): number {
+  const sign = (u >>> 16) & 0x8000;
+  const exp = (u >>> 23) & 0xff;
+  let mant = u & 0x7fffff;
+  if (exp === 255) return sign | 0x7c00 | (mant ? 0x200 : 0);
+  const e = exp - 112;
+  if (e >= 31) return sign | 0x7c00;
+  if (e <= 0) {
+    if (e < -10) return sign;
+    mant |= 0x800000;
+    const shift = 14 - e;
+    let h = mant >>> shift;
+    const rem = mant & ((1 << shift) - 1);
+    const half = 1 << (shift - 1);
+    if (rem > half || (rem === half && h & 1)) h++;
+    return sign | h;
+  }
+  let h = (e << 10) | (mant >>> 13);
+  const rem = mant & 0x1fff;
+  if (rem > 0x1000 || (rem === 0x1000 && h & 1)) h++; // a carry rounds up into the exponent, as it should
+  return sign | h;
+}
+
+/** Rows (float32 values) as little-endian F16 bytes. */
+function f16Rows(rows: Float32Array): Uint8Array {
+  const bits = new Uint32Array(rows.buffer, rows.byteOffset, rows.length);
+  const out = new Uint16Array(rows.length);
+  for (let i = 0; i < rows.length; i++) out[i] = halfBits(bits[i]);
+  return new Uint8Array(out.buffer);
 }
 
 /**
  * The basis of a checkpoint, or a reason why there is none (no token embedding, or one whose width
- * is not d_model).
+ * is not d_model). Its identity (`facts.sha256`) hashes the tensors it is built from, the way it is
+ * built and the token strings, so a scan compares it with the stored one before computing anything.
  */
 export function buildReadoutBasis(ckpt: Checkpoint, arch: Architecture, checkpointPath: string, chunkRows?: number): BuiltBasis | { none: string } {
   const f = arch.facts;
@@ -60,11 +89,12 @@ export function buildReadoutBasis(ckpt: Checkpoint, arch: Architecture, checkpoi
   if (width !== d) return { none: `${embName} is [${vocab}, ${width}], not [vocab, ${d}]` };
   const eps = f.norm_eps ?? (f.norm === "rmsnorm" ? 1e-6 : 1e-5);
   const rms = f.norm === "rmsnorm";
+  const hash = createHash("sha256");
   const embedding: MatrixPlan = {
     source: `${embName}, ${rms ? "RMS-normalised" : "LayerNorm-normalised"} rows (ε = ${eps})`,
     rows(r0, r1) {
       const e = ckpt.readRows(embName, r0, r1);
-      const z = new Float64Array(e.length);
+      const z = new Float32Array(e.length);
       for (let t = 0; t < r1 - r0; t++) {
         let mean = 0;
         if (!rms) {
@@ -76,57 +106,50 @@ export function buildReadoutBasis(ckpt: Checkpoint, arch: Architecture, checkpoi
         const inv = 1 / Math.sqrt(sq / d + eps);
         for (let i = 0; i < d; i++) z[t * d + i] = (e[t * d + i] - mean) * inv;
       }
-      return f16Rows(z, d);
+      return f16Rows(z);
     },
   };
   // the unembedding: its own tensor, or the embedding when tied (the config says so, or says nothing)
   let unName = UNEMBEDDING.find((n) => ckpt.has(n));
-  const tiedAllowed = ckpt.config?.tie_word_embeddings !== false;
   let tied = false;
-  if (!unName && tiedAllowed) {
+  if (!unName && ckpt.config?.tie_word_embeddings !== false) {
     unName = embName;
     tied = true;
   }
   let unembedding: MatrixPlan | undefined;
+  const sources = [embName];
   if (unName && ckpt.info(unName).shape[0] === vocab && ckpt.info(unName).shape[1] === d) {
     const normName = FINAL_NORMS.map((n) => `${prefix}${n}.weight`).find((n) => ckpt.has(n));
     const gamma = normName ? ckpt.read(normName) : undefined;
+    if (gamma) hash.update(new Uint8Array(Float64Array.from(gamma).buffer));
+    if (!tied) sources.push(unName);
     const centre = !rms;
     const src = unName;
     unembedding = {
       source: `${src}${tied ? " (tied)" : ""}${gamma ? ` × ${normName}` : ""}${centre ? ", centred over d_model" : ""}`,
       rows(r0, r1) {
         const w = ckpt.readRows(src, r0, r1);
-        const out = new Float64Array(w.length);
+        const out = new Float32Array(w.length);
+        const x = new Float64Array(d);
         for (let t = 0; t < r1 - r0; t++) {
           let mean = 0;
-          for (let i = 0; i < d; i++) {
-            const x = w[t * d + i] * (gamma ? gamma[i] : 1);
-            out[t * d + i] = x;
-            mean += x;
-          }
-          mean /= d;
-          if (centre) for (let i = 0; i < d; i++) out[t * d + i] -= mean;
+          for (let i = 0; i < d; i++) mean += x[i] = w[t * d + i] * (gamma ? gamma[i] : 1);
+          mean = centre ? mean / d : 0;
+          for (let i = 0; i < d; i++) out[t * d + i] = x[i] - mean;
         }
-        return f16Rows(out, d);
+        return f16Rows(out);
       },
     };
   }
   const per = chunkRows ?? defaultChunkRows(d);
-  const blobs: BuiltBasis["blobs"] = [];
-  const chunksOf = (m: MatrixPlan): BasisMatrix => {
-    const chunks: BasisMatrix["chunks"] = [];
+  // identity: the source tensors' values, read a chunk at a time
+  for (const name of sources) {
     for (let r0 = 0; r0 < vocab; r0 += per) {
-      const r1 = Math.min(vocab, r0 + per);
-      const h = sha(m.rows(r0, r1));
-      chunks.push({ sha256: h, rows: r1 - r0 });
-      blobs.push({ sha256: h, format: "f16", bytes: () => m.rows(r0, r1) });
+      const v = ckpt.readRows(name, r0, Math.min(vocab, r0 + per));
+      hash.update(new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
     }
-    return { source: m.source, dtype: "F16", chunks };
-  };
-  const emb = chunksOf(embedding);
-  const un = unembedding ? chunksOf(unembedding) : null;
-  let tokens: ReadoutBasis["tokens"] = null;
+  }
+  let tokens: BuiltBasis["tokens"];
   const tok = loadTokenizer(checkpointPath, f.architecture, ckpt.config);
   if (tok) {
     const list = Array.from({ length: vocab }, (_, id) => {
@@ -136,32 +159,54 @@ export function buildReadoutBasis(ckpt: Checkpoint, arch: Architecture, checkpoi
         return null;
       }
     });
-    const bytes = new TextEncoder().encode(JSON.stringify(list));
-    const h = sha(bytes);
-    tokens = { source: tok.source, sha256: h };
-    blobs.push({ sha256: h, format: "tokens", bytes: () => bytes });
+    tokens = { source: tok.source, bytes: new TextEncoder().encode(JSON.stringify(list)) };
+    hash.update(tokens.bytes);
   }
-  const body = { schema: "headscope.readout-basis/v1" as const, d_model: d, vocab, norm: f.norm, eps, embedding: emb, unembedding: un, tokens };
-  return { basis: { ...body, sha256: sha(new TextEncoder().encode(JSON.stringify(body))) }, blobs };
+  const described = {
+    schema: "headscope.readout-basis/v1" as const, d_model: d, vocab, norm: f.norm, eps,
+    embedding: embedding.source, unembedding: unembedding?.source ?? null, tokens: tokens?.source ?? null, chunk_rows: per, f16: "round to nearest even from float32",
+  };
+  hash.update(JSON.stringify(described));
+  const { schema, norm } = described;
+  return {
+    facts: { schema, d_model: d, vocab, norm, eps, embedding: embedding.source, unembedding: unembedding?.source ?? null, sha256: hash.digest("hex") },
+    vocab, chunkRows: per, embedding, unembedding, tokens,
+  };
 }
 
-/** Uploads a basis unless the same one is stored; returns the stored manifest and whether this call stored it. */
+/** Uploads a basis unless the same one is stored (one GET); returns the stored manifest and whether this call stored it. */
 export async function uploadReadoutBasis(endpoint: string, token: string, model: string, built: BuiltBasis): Promise<{ answer: ReadoutBasisAnswer; uploaded: boolean; bytesSent: number }> {
   const url = `${endpoint}/v1/models/${encodeURIComponent(model)}/readout-basis`;
   const auth = { authorization: `Bearer ${token}` };
   const have = await httpRequest("GET", url, undefined, {}, undefined, 60_000, true);
   if (have.status === 200) {
     const a = ReadoutBasisAnswerSchema.parse(JSON.parse(have.text));
-    if (a.sha256 === built.basis.sha256) return { answer: a, uploaded: false, bytesSent: 0 };
+    if (a.sha256 === built.facts.sha256) return { answer: a, uploaded: false, bytesSent: 0 };
   }
   let bytesSent = 0;
-  for (const b of built.blobs) {
-    const bytes = b.bytes();
-    const r = await httpRequest("PUT", `${url}/blobs/${b.sha256}?format=${b.format}`, bytes, { ...auth, "content-type": "application/octet-stream" }, undefined, 300_000, true);
-    if (r.status !== 200 && r.status !== 201) throw new Error(`PUT readout blob ${b.sha256}: ${r.status} ${r.text.slice(0, 300)}`);
+  const put = async (bytes: Uint8Array, format: "f16" | "tokens") => {
+    const h = sha(bytes);
+    const r = await httpRequest("PUT", `${url}/blobs/${h}?format=${format}`, bytes, { ...auth, "content-type": "application/octet-stream" }, undefined, 300_000, true);
+    if (r.status !== 200 && r.status !== 201) throw new Error(`PUT readout blob ${h}: ${r.status} ${r.text.slice(0, 300)}`);
     bytesSent += bytes.byteLength;
-  }
-  const body = new TextEncoder().encode(JSON.stringify(built.basis));
+    return h;
+  };
+  const upload = async (m: MatrixPlan): Promise<BasisMatrix> => {
+    const chunks: BasisMatrix["chunks"] = [];
+    for (let r0 = 0; r0 < built.vocab; r0 += built.chunkRows) {
+      const r1 = Math.min(built.vocab, r0 + built.chunkRows);
+      chunks.push({ sha256: await put(m.rows(r0, r1), "f16"), rows: r1 - r0 });
+    }
+    return { source: m.source, dtype: "F16", chunks };
+  };
+  const { embedding: _e, unembedding: _u, ...facts } = built.facts;
+  const basis: ReadoutBasis = {
+    ...facts,
+    embedding: await upload(built.embedding),
+    unembedding: built.unembedding ? await upload(built.unembedding) : null,
+    tokens: built.tokens ? { source: built.tokens.source, sha256: await put(built.tokens.bytes, "tokens") } : null,
+  };
+  const body = new TextEncoder().encode(JSON.stringify(basis));
   const r = await httpRequest("PUT", url, body, { ...auth, "content-type": "application/json" }, undefined, 300_000, true);
   if (r.status !== 200 && r.status !== 201) throw new Error(`PUT readout basis: ${r.status} ${r.text.slice(0, 300)}`);
   return { answer: ReadoutBasisAnswerSchema.parse(JSON.parse(r.text)), uploaded: true, bytesSent };
