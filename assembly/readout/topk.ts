@@ -35,9 +35,7 @@ function halfToF32(h: u32): f32 {
   return reinterpret<f32>(sign | ((e + 112) << 23) | (m << 13));
 }
 
-/** Inserts (s, id) into a list sorted by `desc ? descending : ascending`, holding `filled` of at most k entries. */
-// @ts-ignore: decorator
-@inline
+/** Inserts (s, id) into a list sorted by `desc ? descending : ascending`, holding `filled` of at most k entries (not inlined: rarely past its first test, and smaller). */
 function offer(s: f32, id: i32, scores: usize, ids: usize, filled: i32, k: i32, desc: bool): void {
   let p = filled;
   if (filled == k) {

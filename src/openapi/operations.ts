@@ -138,8 +138,7 @@ export const OPERATIONS: Operation[] = [
     pathParams: HeadPathSchema, query: HeadOptionsSchema,
     queryText: {
       ...variantText, overwrite: "replace a stored result that came from a different input (otherwise 409)",
-      readouts: "token readouts of the leading N singular vectors per side (default 8; all; 0: none), when the model's readout basis is stored (PUT …/readout-basis)",
-      readout_k: "tokens kept at each end of a readout (default 10)",
+      readouts: "token readouts of the leading N vectors (8; all; 0)",
     },
     body: {
       ...safetensors("A safetensors file holding one head's weights (TransformerLens orientation). qk: W_Q, W_K (+ b_Q, b_K, ln_w, ln_b); ov: W_V, W_O (+ ln_w, ln_b).", [
@@ -332,19 +331,17 @@ export const OPERATIONS: Operation[] = [
   },
   {
     method: "put", path: `${BASIS}/blobs/:sha256`, operationId: "putReadoutBlob", tag: "models", auth: true,
-    summary: "Store one blob of a model's token readout basis, addressed by the SHA-256 of its bytes",
-    description: "format=f16: rows of the basis, little-endian binary16 [rows, d_model], finite; format=tokens: a JSON array with one string (or null) per token. 201 when stored now, 200 when it already was.",
+    summary: "Store a blob of a model's readout basis under its SHA-256",
     pathParams: ReadoutBlobPath, query: ReadoutBlobQuery,
-    body: { mediaType: "application/octet-stream", format: "bytes", description: "the blob's bytes (F16 rows, or UTF-8 JSON)", tensors: [], maxBytes: READOUT_LIMITS.maxBlobBytes },
+    body: { mediaType: "application/octet-stream", format: "bytes", description: "the blob", tensors: [], maxBytes: READOUT_LIMITS.maxBlobBytes },
     ok: { statuses: [200, 201], description: "the blob's hash and size", json: BlobAnswerSchema },
     problems: ["invalid-request", "unauthorized", "payload-too-large", "shape-mismatch", "non-finite", "storage-unavailable"],
   },
   {
     method: "put", path: BASIS, operationId: "putReadoutBasis", tag: "models", auth: true,
-    summary: "Store a model's token readout basis (its manifest), once every blob it names is stored",
-    description: "The normalised embedding rows, the unembedding (final norm's γ folded in) and the token strings, in row chunks. Head POSTs of this model then carry token readouts. 200 when the same basis (sha256) is stored.",
+    summary: "Store a model's readout basis manifest (after its blobs)",
     pathParams: ModelPathSchema, body: { json: ReadoutBasisInputSchema, maxBytes: READOUT_LIMITS.maxManifestBytes },
-    ok: { statuses: [200, 201], description: "the stored manifest (schema headscope.readout-basis/v1)", json: ReadoutBasisAnswerSchema },
+    ok: { statuses: [200, 201], description: "the manifest", json: ReadoutBasisAnswerSchema },
     problems: ["invalid-request", "unauthorized", "payload-too-large", "not-found", "shape-mismatch", "storage-unavailable"],
   },
   {

@@ -33,7 +33,7 @@ export const readoutBasis = new Hono<AppEnv>()
     try {
       json = await c.req.json();
     } catch {
-      throw new InvalidRequest("the body must be a JSON readout basis manifest (schema headscope.readout-basis/v1)");
+      throw new InvalidRequest("the body must be a JSON manifest");
     }
     const basis = parseParams(ReadoutBasisInputSchema, json, "body");
     const answer = await storeReadoutBasis(new ReadoutBasisStore(c.env), model, basis);

@@ -7,7 +7,7 @@
  * unfolded heads read x = γ∘z + β, so x·u = z·(γ∘u) + β·u; the augmented bias coordinate adds u[d]
  * ([x, 1]·u = x·u[:d] + u[d]). OV's output side v is read against the unembedding rows. No Hono.
  */
-import { ResultNotFound, ShapeMismatch } from "../errors";
+import { ResultNotFound } from "../errors";
 import type { Kernels, ReadoutState, Svd } from "../kernels/types";
 import type { ReadoutBasisStore } from "../storage/readout-basis-store";
 import type { Circuit, Variant } from "../wire/head-request";
@@ -25,16 +25,9 @@ export const DEFAULT_READOUTS: ReadoutAsk = { vectors: 8, k: 10 };
 
 /** The readout definition recorded with every result (the README says the same). */
 export function readoutDefinition(circuit: Circuit, variant: Variant, norm: string, eps: number, raw: boolean): string {
-  const z = norm === "rmsnorm" ? `z_t = e_t/√(mean e_t² + ε)` : `z_t = (e_t − mean e_t)/√(var e_t + ε)`;
-  const reads = raw ? "x_t = γ∘z_t + β (the layer's ln_w, ln_b; γ = 1, β = 0 when not sent)" : "x_t = z_t";
   const x = variant.bias === "augmented" ? "[x_t, 1]" : "x_t";
-  const emb = `the embedding row e_t of token t as the head reads it: ${z}, ε = ${eps}, ${reads}`;
-  const sides =
-    circuit === "qk"
-      ? `score(t) = ${x}·u_i (u: query side) and ${x}·v_i (v: key side), with ${emb}`
-      : `u side (read from the source residual): score(t) = ${x}·u_i, with ${emb}; v side (written into the destination residual): ` +
-        `score(t) = v_i·w_t, w_t = the unembedding column of token t times the final norm's γ, centred over d_model after a final LayerNorm`;
-  return `${sides}. i = 1 … vectors (leading singular indices, signs as stored); top: the k highest scores, highest first; bottom: the k lowest, lowest first; ties: smaller token id first. Scores in float32 from F16 basis rows.`;
+  const emb = `${x}·w, x_t = ${raw ? "γ∘z_t + β" : "z_t"}, z_t = ${norm === "rmsnorm" ? "e_t/√(mean e_t² + ε)" : "(e_t − mean e_t)/√(var e_t + ε)"}, ε = ${eps}, e_t token t's embedding row`;
+  return `score(t) = ${circuit === "qk" ? `${emb}, w = u_i or v_i` : `${emb}, w = u_i; v: v_i·w_t, w_t = γ_f∘(unembedding of t)${norm === "rmsnorm" ? "" : " centred"}`}; top/bottom: k highest/lowest, ties: lower id (README)`;
 }
 
 /** Streams one basis matrix through the kernel, prefetching the next chunk while the current one is scored. */
@@ -52,7 +45,6 @@ async function scanMatrix(store: ReadoutBasisStore, kernels: Kernels, model: str
       next = get(i + 1);
       next.catch(() => undefined);
     }
-    if (buf.byteLength !== m.chunks[i].rows * d * 2) throw new ShapeMismatch(`readout basis chunk ${m.chunks[i].sha256} has ${buf.byteLength} bytes`);
     kernels.readoutAdd(st, new Uint16Array(buf));
   }
   return st;
@@ -123,16 +115,13 @@ export async function headReadouts(
   }
   const itemsOf = (s: (typeof sides)[number], st: ReadoutState | undefined) => {
     if (!st) return [];
-    const list = (scores: Float32Array, ids: Int32Array, j: number, c: number) =>
+    /** list `end` (0 top, 1 bottom) of vector j */
+    const list = (end: number, j: number, c: number) =>
       Array.from({ length: st.filled }, (_, p) => {
-        const id = ids[j * st.k + p];
-        return { id, token: tokens?.[id] ?? null, score: scores[j * st.k + p] + c };
+        const at = (end * st.m + j) * st.k + p;
+        return { id: st.ids[at], token: tokens?.[st.ids[at]] ?? null, score: st.scores[at] + c };
       });
-    return Array.from({ length: n }, (_, i) => ({
-      index: i + 1,
-      top: list(st.top, st.topId, s.at + i, s.offsets[i]),
-      bottom: list(st.bottom, st.bottomId, s.at + i, s.offsets[i]),
-    }));
+    return Array.from({ length: n }, (_, i) => ({ index: i + 1, top: list(0, s.at + i, s.offsets[i]), bottom: list(1, s.at + i, s.offsets[i]) }));
   };
   const [u, v] = sides;
   return {

@@ -14,21 +14,20 @@ export async function storeReadoutBlob(store: ReadoutBasisStore, model: string, 
   const actual = await sha256Hex(body);
   if (actual !== sha256) throw new InvalidRequest(`the body's SHA-256 is ${actual}, not ${sha256}`, { sha256, actual });
   if (format === "f16") {
-    if (body.byteLength === 0 || body.byteLength % 2) throw new ShapeMismatch(`F16 rows need an even, non-zero number of bytes, got ${body.byteLength}`);
+    if (body.byteLength === 0 || body.byteLength % 2) throw new ShapeMismatch(`F16 rows: ${body.byteLength} bytes`);
     const h = new Uint16Array(body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength));
     for (let i = 0; i < h.length; i++) {
-      if ((h[i] & 0x7c00) === 0x7c00) throw new NonFiniteInput(`value ${i} of the F16 rows is not finite`, { index: i });
+      if ((h[i] & 0x7c00) === 0x7c00) throw new NonFiniteInput(`F16 value ${i} is not finite`, { index: i });
     }
   } else {
-    let tokens: unknown;
+    let ok = false;
     try {
-      tokens = JSON.parse(new TextDecoder().decode(body));
+      const t = JSON.parse(new TextDecoder().decode(body));
+      ok = Array.isArray(t) && t.every((x) => x === null || typeof x === "string");
     } catch {
-      throw new InvalidRequest("a tokens blob is a JSON array of strings or nulls");
+      /* not JSON */
     }
-    if (!Array.isArray(tokens) || tokens.some((t) => t !== null && typeof t !== "string")) {
-      throw new InvalidRequest("a tokens blob is a JSON array of strings or nulls");
-    }
+    if (!ok) throw new InvalidRequest("a tokens blob is a JSON array of strings or nulls");
   }
   const stored = await store.putBlob(model, sha256, body);
   return { sha256, bytes: body.byteLength, stored };
@@ -39,8 +38,8 @@ async function checkMatrix(store: ReadoutBasisStore, model: string, name: string
   let bytes = 0;
   for (const c of m.chunks) {
     const size = await store.blobSize(model, c.sha256);
-    if (size === undefined) throw new ResultNotFound(`${name} chunk ${c.sha256} is not stored: PUT it to …/readout-basis/blobs/${c.sha256}?format=f16 first`);
-    if (size !== c.rows * d * 2) throw new ShapeMismatch(`${name} chunk ${c.sha256} holds ${size} bytes, not ${c.rows} rows × ${d} × 2`);
+    if (size === undefined) throw new ResultNotFound(`${name} chunk ${c.sha256} is not stored (PUT …/blobs/{sha256} first)`);
+    if (size !== c.rows * d * 2) throw new ShapeMismatch(`${name} chunk ${c.sha256}: ${size} bytes, not ${c.rows} × ${d} × 2`);
     rows += c.rows;
     bytes += size;
   }
@@ -56,7 +55,7 @@ export async function storeReadoutBasis(store: ReadoutBasisStore, model: string,
   if (basis.unembedding) bytes += await checkMatrix(store, model, "unembedding", basis.unembedding, basis.d_model, basis.vocab);
   if (basis.tokens) {
     const raw = await store.getBlob(model, basis.tokens.sha256);
-    if (!raw) throw new ResultNotFound(`tokens ${basis.tokens.sha256} are not stored: PUT them to …/readout-basis/blobs/${basis.tokens.sha256}?format=tokens first`);
+    if (!raw) throw new ResultNotFound(`tokens ${basis.tokens.sha256} are not stored (PUT …/blobs/{sha256} first)`);
     const n = (JSON.parse(new TextDecoder().decode(raw)) as unknown[]).length;
     if (n !== basis.vocab) throw new ShapeMismatch(`the token list has ${n} entries, the vocabulary ${basis.vocab}`);
     bytes += raw.byteLength;

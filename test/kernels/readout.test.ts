@@ -69,13 +69,15 @@ function checkLists(st: ReturnType<typeof run>, j: number, ref: number[], tol: n
   const n = ref.length;
   expect(st.filled).toBe(Math.min(k, n));
   const sorted = [...ref.keys()].sort((a, b) => ref[b] - ref[a] || a - b);
-  for (const [list, ids, desc] of [[st.top, st.topId, true], [st.bottom, st.bottomId, false]] as const) {
+  for (const end of [0, 1]) {
+    const desc = end === 0;
     const want = desc ? sorted : [...sorted].reverse();
+    const at = (end * st.m + j) * k;
     for (let p = 0; p < st.filled; p++) {
-      const id = ids[j * k + p];
-      const s = list[j * k + p];
+      const id = st.ids[at + p];
+      const s = st.scores[at + p];
       expect(Math.abs(s - ref[id])).toBeLessThanOrEqual(tol);
-      if (p > 0) expect(desc ? s <= list[j * k + p - 1] : s >= list[j * k + p - 1]).toBe(true);
+      if (p > 0) expect(desc ? s <= st.scores[at + p - 1] : s >= st.scores[at + p - 1]).toBe(true);
       // the p-th best in float64 may differ only by a near-tie
       expect(Math.abs(ref[id] - ref[want[p]])).toBeLessThanOrEqual(2 * tol);
     }
@@ -95,10 +97,8 @@ for (const build of ["release", "scalar"] as const) {
       const cut = run(build, f32, d, vecs, m, k, [1, 63, 64, 65, 129, 500, 999]);
       for (let j = 0; j < m; j++) checkLists(one, j, ref[j], 1e-5);
       // chunking changes nothing, bit for bit
-      expect(Array.from(cut.topId)).toEqual(Array.from(one.topId));
-      expect(Array.from(cut.bottomId)).toEqual(Array.from(one.bottomId));
-      expect(Array.from(cut.top)).toEqual(Array.from(one.top));
-      expect(Array.from(cut.bottom)).toEqual(Array.from(one.bottom));
+      expect(Array.from(cut.ids)).toEqual(Array.from(one.ids));
+      expect(Array.from(cut.scores)).toEqual(Array.from(one.scores));
     });
 
     test("F16 rows are widened exactly", () => {
@@ -116,10 +116,9 @@ for (const build of ["release", "scalar"] as const) {
       for (let t = 0; t < 40; t++) rows.set(f32.subarray((t % 4) * d, (t % 4 + 1) * d), t * d);
       const a = run(build, rows, d, vecs, m, 6, []);
       const b = run(build, rows, d, vecs, m, 6, [3, 5, 17, 18, 39]);
-      expect(Array.from(b.topId)).toEqual(Array.from(a.topId));
-      expect(Array.from(b.bottomId)).toEqual(Array.from(a.bottomId));
+      expect(Array.from(b.ids)).toEqual(Array.from(a.ids));
       for (let j = 0; j < m; j++) {
-        const ids = Array.from(a.topId.subarray(j * 6, j * 6 + 6));
+        const ids = Array.from(a.ids.subarray(j * 6, j * 6 + 6));
         // the best row class repeats every 4 ids: its first six ids in increasing order
         const best = ids[0] % 4;
         expect(ids).toEqual([0, 1, 2, 3, 4, 5].map((i) => best + 4 * i));
@@ -132,7 +131,7 @@ for (const build of ["release", "scalar"] as const) {
       expect(st.filled).toBe(5);
       for (let j = 0; j < m; j++) {
         checkLists(st, j, ref[j], 1e-5);
-        expect(new Set(st.topId.subarray(j * 12, j * 12 + 5)).size).toBe(5);
+        expect(new Set(st.ids.subarray(j * 12, j * 12 + 5)).size).toBe(5);
       }
     });
   });
