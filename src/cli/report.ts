@@ -38,9 +38,7 @@ export interface ReportEntry {
 export interface ScanReadouts {
   vectors: number | "all";
   k: number;
-  basis: { sha256: string; bytes: number; vocab: number; embedding: string; unembedding: string | null; tokens: string | null } | null;
-  /** why there is no basis */
-  none?: string;
+  basis: { sha256: string; bytes: number; vocab: number; embedding: string; unembedding: string | null; tokens: string | null };
 }
 
 export interface Report {
@@ -52,7 +50,7 @@ export interface Report {
     circuits: string[]; variants: string[]; layers: number[]; heads: number[]; rotary_offsets: number[]; endpoint: string;
     /** how U and V were stored (--vectors): f32, f16 or none (spectra only) */
     vectors: "f32" | "f16" | "none";
-    /** token readouts asked for (--readouts, --readout-k) and the basis they were read against (null: none, with why) */
+    /** token readouts asked for (--readouts, --readout-k) and the basis they were read against; absent without a basis */
     readouts?: ScanReadouts;
     sad?: {
       tau: number; batch: number; tokens: number; prompt_lengths: string; prompts: Record<string, unknown> | null; focus: string | null;

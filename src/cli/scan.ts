@@ -224,7 +224,6 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
     if (askReadouts !== 0) {
       const built = profile.time("readout_basis", () => buildReadoutBasis(ckpt!, arch, path, o.readoutChunkRows ?? (Number(process.env.HEADSCOPE_READOUT_CHUNK_ROWS) || undefined)));
       if ("none" in built) {
-        scanReadouts = { vectors: askReadouts, k: readoutK, basis: null, none: built.none };
         log(`readouts: none (${built.none})`);
       } else {
         try {
@@ -237,14 +236,17 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
           };
           log(`readouts: basis of ${b.vocab} tokens ${up.uploaded ? `uploaded (${formatBytes(b.bytes)})` : "already stored"}; leading ${askReadouts} vectors per side, k = ${readoutK}`);
         } catch (e) {
-          scanReadouts = { vectors: askReadouts, k: readoutK, basis: null, none: `the basis upload failed: ${(e as Error).message}` };
-          log(`readouts: skipped, ${scanReadouts.none}`);
+          log(`readouts: none (the basis upload failed: ${(e as Error).message})`);
         }
       }
     }
+    // without a basis the report says nothing of readouts (as a server-side scan's), the log says why
     const basis = scanReadouts?.basis ?? null;
-    /** readouts are read for the model's own results (rotary Δ ≠ 0 results live under another name) */
-    const readoutQuery = (t: ScanTask) => (basis && t.model === model ? `&readouts=${askReadouts}&readout_k=${readoutK}` : "&readouts=0");
+    /**
+     * Readouts are asked for the model's own results; without a basis the worker's default answers
+     * `readouts: null` (rotary Δ ≠ 0 results live under another name, with none).
+     */
+    const readoutQuery = (t: ScanTask) => (askReadouts === 0 ? "&readouts=0" : basis && t.model === model ? `&readouts=${askReadouts}&readout_k=${readoutK}` : "");
     /** the multiply-adds of a head's readouts ×2: each side's vectors against every row of its basis */
     const readoutFlops = (t: ScanTask) => {
       if (!basis || t.model !== model) return 0;
