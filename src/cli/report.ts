@@ -26,6 +26,10 @@ export interface ReportEntry {
   centred: boolean;
   scale: number;
   checks_passed: boolean;
+  /** the kernel's checks: measured value, limit, passed (method §2) */
+  checks: Array<{ name: string; value: number; limit: number; passed: boolean }>;
+  /** ‖A‖_F, ‖B‖_F of the variant's factors (the null band's scale); absent for results stored before they were recorded */
+  factor_norms?: { a: number; b: number };
   input_sha256: string;
   /** the vectors' URL path; null when the scan stored none (--vectors none) */
   vectors: string | null;
@@ -119,6 +123,8 @@ export function reportEntry(task: ScanTask, a: SvdAnswer, kvHead: number): Repor
     sigma_ratio_2_1: s.length > 1 && s[0] > 0 ? s[1] / s[0] : 1,
     factor_rows: a.variant.factor_rows, centred: a.variant.centred, scale: a.variant.scale,
     checks_passed: a.checks.every((c) => c.passed),
+    checks: a.checks.map(({ name, value, limit, passed }) => ({ name, value, limit, passed })),
+    ...(a.factor_norms ? { factor_norms: { a: a.factor_norms.a, b: a.factor_norms.b } } : {}),
     input_sha256: a.input.sha256,
     vectors: a.links.vectors ?? null,
     ...(a.readouts !== undefined ? { readouts: a.readouts } : {}),

@@ -72,7 +72,7 @@ export function decomposeHead(
   /** where the vectors will be stored (ResultStore.vectorsKey, for the dtype `options.vectors` asks), recorded in the summary */
   vectorsKey: string,
 ): DecomposedHead {
-  const { a, b, variant } = buildHeadFactors(weights, options);
+  const { a, b, variant, norms } = buildHeadFactors(weights, options);
   const svd: Svd = kernels.factoredSvd(a, b);
   const { m, k, diagnostics: dg } = svd;
   const policy = options.vectors ?? "f32";
@@ -88,6 +88,7 @@ export function decomposeHead(
     d_head: weights.dHead,
     singular_values: Array.from(svd.S),
     ...summarizeSpectrum(svd.S),
+    factor_norms: norms,
     numerical_rank: dg.rank,
     checks: kernelChecks(dg),
     diagnostics: { sweeps: dg.sweeps, off_orthogonality: dg.offOrthogonality },

@@ -58,6 +58,8 @@ export const SvdSummarySchema = z.object({
   frobenius_norm: z.number(),
   /** σ_1² / Σσ²: share of the squared Frobenius norm in the top direction */
   top_energy: z.number(),
+  /** ‖A‖_F and ‖B‖_F of the factors in the variant (circuit = A Bᵀ): the scale of the Gaussian null band; absent in results stored before it */
+  factor_norms: z.optional(z.object({ a: z.number(), b: z.number() })),
   checks: z.array(CheckSchema),
   diagnostics: z.object({ sweeps: z.number(), off_orthogonality: z.number() }),
   input: z.object({ sha256: z.string(), bytes: z.int(), dtypes: z.record(z.string(), z.string()) }),
