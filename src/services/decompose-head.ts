@@ -15,6 +15,8 @@ export interface DecomposedHead {
   summary: SvdSummary;
   /** the vectors file to store; absent with `vectors=none` */
   vectors?: Uint8Array;
+  /** the SVD itself (token readouts read its vectors) */
+  svd: Svd;
 }
 
 export interface InputFacts {
@@ -97,7 +99,7 @@ export function decomposeHead(
         ? null
         : { key: vectorsKey, format: "safetensors", tensors: { U: [m, k], S: [k], V: [m, k] }, dtype: { U: dtype, S: "F64", V: dtype } },
   };
-  if (policy === "none") return { summary };
+  if (policy === "none") return { summary, svd };
   const vectors = encodeSafetensors(
     {
       U: { dtype, shape: [m, k], data: svd.U },
@@ -115,5 +117,5 @@ export function decomposeHead(
       convention: "circuit = U diag(S) V^T; rows are d_model (+1 when augmented), columns are singular indices",
     },
   );
-  return { summary, vectors };
+  return { summary, vectors, svd };
 }

@@ -59,6 +59,17 @@ export function buildReport(experiment: string, runs: ToyRun[], kernels: { name:
   };
 }
 
+/**
+ * The runs of several reports merged into one report of `experiment` (`--rerender`). A many-pairs run
+ * joins the anisotropy sweep as its run at its c: the sweep is the many-pairs configuration with c set,
+ * and the name does not enter training, so many-pairs seed s is the sweep's c = 0 run of seed s.
+ */
+export function runsOf(experiment: string, reports: Pick<ToyReport, "runs">[]): ToyRun[] {
+  return reports
+    .flatMap((r) => r.runs)
+    .map((r) => (experiment === "anisotropy" && r.config.name === "many-pairs" ? { ...r, config: { ...r.config, name: "anisotropy" } } : r));
+}
+
 const fmt = (x: number | null, digits = 3) => (x === null ? "—" : Number.isFinite(x) ? x.toFixed(digits) : String(x));
 
 /** The acceptance table as plain text (one row per run), for the terminal. */
