@@ -14,6 +14,7 @@ import { security } from "./http/security";
 import type { AppEnv } from "./env";
 import { activations } from "./routes/activations";
 import { apiIndex } from "./routes/api-index";
+import { readoutBasis } from "./routes/readout-basis";
 import { analyses } from "./routes/analyses";
 import { checkpoints } from "./routes/checkpoints";
 import { scans } from "./routes/scans";
@@ -45,6 +46,7 @@ export const app = new Hono<AppEnv>()
   .use(testHooks)
   .route("/", apiIndex)
   .route("/", activations)
+  .route("/", readoutBasis)
   .route("/", analyses)
   .route("/", checkpoints)
   .route("/", scans)

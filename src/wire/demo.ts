@@ -12,5 +12,5 @@ export const DEMO_LIMITS = {
   requestsPerMinute: 20,
 } as const;
 
-/** Query options of POST /v1/demo/analyze: the head options (nothing is stored, so no overwrite) and the circuit. */
-export const DemoQuerySchema = z.extend(z.omit(HeadOptionsSchema, { overwrite: true }), { circuit: z.optional(z.enum(CIRCUITS)) });
+/** Query options of POST /v1/demo/analyze: the head options (nothing is stored, so no overwrite and no token readouts) and the circuit. */
+export const DemoQuerySchema = z.extend(z.omit(HeadOptionsSchema, { overwrite: true, readouts: true, readout_k: true }), { circuit: z.optional(z.enum(CIRCUITS)) });
