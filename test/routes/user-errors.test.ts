@@ -12,6 +12,7 @@ import { app } from "../../src/app";
 import { openApiPath } from "../../src/openapi/document";
 import { OPERATIONS } from "../../src/openapi/operations";
 import { queryOptionNames } from "../../src/routes/validate";
+import { HeadOptionsSchema } from "../../src/wire/head-request";
 import { PROBLEM_TYPES } from "../../src/wire/problem";
 import { PROBLEM_HELP } from "../../src/wire/problem-help";
 import { encodeSafetensors, type TensorOut } from "../../src/wire/safetensors";
@@ -113,16 +114,16 @@ describe("unknown query options are refused, naming them and listing the valid o
       expect.arrayContaining(["postHead", "getHead", "getHeadVectors", "postSad", "postAlignment", "demoAnalyze"]),
     );
   });
-  const SAMPLE: Record<string, string> = { model: "m", layer: "0", head: "0", circuit: "qk", id: "0".repeat(64) };
+  const SAMPLE: Record<string, string> = { model: "m", layer: "0", head: "0", circuit: "qk", id: "0".repeat(64), sha256: "0".repeat(64) };
   for (const op of withQuery) {
     test(`${op.method.toUpperCase()} ${op.path}`, async () => {
-      const path = op.path.replace(/:([A-Za-z_]+)/g, (_, k: string) => SAMPLE[k] ?? "x");
+      const path = op.path.replace(/:([A-Za-z_][A-Za-z0-9_]*)/g, (_, k: string) => SAMPLE[k] ?? "x");
       const init: RequestInit = { method: op.method.toUpperCase(), headers: { authorization: `Bearer ${TOKEN}` } };
       const res = await app.request(`${path}?fold_LN=false&vectors=f32x&tau=1&bogus=1`, init, env);
       const p = await expectProblem(res, 400, "invalid-request");
       const valid = queryOptionNames(op.query!);
       const unknown = ["fold_LN", "vectors", "tau", "bogus"].filter((k) => !valid.includes(k));
-      expect(p.unknown).toEqual(unknown);
+      expect(p.unknown, String(p.detail)).toEqual(unknown);
       expect(p.valid).toEqual(valid);
       expect(p.detail).toBe(`unknown query options ${unknown.join(", ")}; valid options here: ${valid.join(", ")}`);
     });
@@ -208,6 +209,7 @@ describe("GET /v1 lists every route, generated from the operations", () => {
     expect(index.routes).toContainEqual(expect.objectContaining({ method: "GET", path: "/v1/models/{model}/summary" }));
     const postHead = index.routes.find((r) => r.method === "POST" && r.path === "/v1/models/{model}/layers/{layer}/heads/{head}/{circuit}")!;
     expect(postHead.auth).toBe(true);
-    expect(postHead.query).toEqual(["fold_ln", "bias", "scale", "norm", "overwrite", "vectors"]);
+    expect(postHead.query).toEqual(queryOptionNames(HeadOptionsSchema));
+    expect(postHead.query).toEqual(expect.arrayContaining(["fold_ln", "bias", "scale", "norm", "overwrite", "vectors"]));
   });
 });
