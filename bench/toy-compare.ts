@@ -22,6 +22,15 @@ import { loadKernels } from "../src/kernels/load-node";
 import { EXPERIMENTS, experimentConfigs, type ExperimentName } from "../src/toy/config";
 import { buildReport } from "../src/toy/report";
 import { replayInNumpy } from "./toy-replay";
+import { handleUsage } from "../scripts/usage.mjs";
+
+handleUsage(`npm run bench:toy-compare -- --seed S [--steps N] [--every K] [--config many-pairs] [--anisotropy C] [--dtypes float32,float64] [--out DIR]
+
+Seed-for-seed comparison of the toy trainer with the numpy port (bench/toy_numpy.py --replay): per
+compared step the relative difference of W and of Ω and the mean matched |cos|; writes
+OUT/seed-S/numpy.jsonl, toy.json and compare.json (default out/toy-compare).`, {
+  flags: { "--seed": true, "--steps": true, "--every": true, "--config": true, "--anisotropy": true, "--dtypes": true, "--out": true },
+});
 
 const here = dirname(fileURLToPath(import.meta.url));
 const { values: a } = parseArgs({

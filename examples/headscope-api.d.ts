@@ -660,6 +660,10 @@ export interface components {
             numerical_rank: number;
             frobenius_norm: number;
             top_energy: number;
+            factor_norms?: {
+                a: number;
+                b: number;
+            };
             checks: {
                 name: string;
                 value: number;
