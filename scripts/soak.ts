@@ -63,7 +63,8 @@ async function writeLoop(url: string, round: number, w: number, stop: AbortSigna
   for (let i = 0; !stop.aborted; i++) {
     const r = taskRequest(url, arch, tasks[i % tasks.length]);
     try {
-      const a = await httpRequest("POST", r.url, r.body, { authorization: `Bearer ${token}` }, stop, 300_000);
+      // one connection per request, as the CLI's own requests to its local worker (http.ts freshAgents)
+      const a = await httpRequest("POST", r.url, r.body, { authorization: `Bearer ${token}` }, stop, 300_000, !process.env.HEADSCOPE_LOCAL_KEEPALIVE);
       if (a.status < 300) ok++;
       else failed++;
     } catch {
