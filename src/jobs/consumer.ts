@@ -22,6 +22,7 @@ import { headLinks } from "../routes/heads";
 import { postHead } from "../services/head-results";
 import { cachedCheckpoint } from "../services/scan-plan";
 import { CheckpointStore } from "../storage/checkpoint-store";
+import { ReadoutBasisStore } from "../storage/readout-basis-store";
 import { ResultStore } from "../storage/result-store";
 import { HeadOptionsSchema } from "../wire/head-request";
 import { encodeSafetensors } from "../wire/safetensors";
@@ -58,7 +59,7 @@ async function computeHead(env: Bindings, m: ScanMessage, ck: Awaited<ReturnType
   const options = HeadOptionsSchema.parse(Object.fromEntries(taskQuery(arch, task, m.vectors)));
   const path = { model: m.model, layer: m.layer, head: m.head, circuit: m.circuit };
   await consumerTestHook(env, `/v1/models/${m.model}/layers/${m.layer}/heads/${m.head}/${m.circuit}`);
-  const { summary, computed } = await postHead(new ResultStore(env), getKernels(), path, body, options);
+  const { summary, computed } = await postHead(new ResultStore(env), getKernels(), path, body, options, new ReadoutBasisStore(env));
   return {
     entry: reportEntry(task, { ...summary, links: headLinks(path, summary.variant.name, summary.input.sha256, summary.vectors !== null) }, arch.kvHead(m.head)),
     computed,
