@@ -37,6 +37,8 @@ export interface CircuitView {
   factor_norms?: { a: number; b: number };
   /** absent: not computed for this result; null: the checkpoint has no embedding */
   readouts?: Readouts | null;
+  /** why there are no readouts when `readouts` is absent (the page knows best: e.g. a report scanned without a basis) */
+  readoutsAbsent?: string;
   /** the API's vectors file (safetensors), when stored */
   vectorsUrl?: string | null;
   /** what the head's JSON download holds for this circuit */
@@ -127,7 +129,7 @@ function readoutsBlock(c: CircuitView): HTMLElement {
   const box = el("div", { class: "readouts", "data-circuit": c.circuit });
   box.append(el("h4", {}, `Token readouts · ${c.circuit.toUpperCase()}`));
   if (c.readouts === undefined) {
-    box.append(el("p", { class: "note readouts-missing" }, "Not computed for this result (stored without token readouts)."));
+    box.append(el("p", { class: "note readouts-missing" }, c.readoutsAbsent ?? "Not computed for this result (stored without token readouts)."));
     return box;
   }
   if (c.readouts === null) {

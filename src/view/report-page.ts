@@ -31,7 +31,7 @@ export interface Entry {
   [k: string]: unknown;
 }
 export interface ReportData {
-  report: { model: string; facts: { n_layers: number; n_heads: number; d_head: number }; entries: Entry[]; scan: { sad?: { tau: number } } };
+  report: { model: string; facts: { n_layers: number; n_heads: number; d_head: number }; entries: Entry[]; scan: { sad?: { tau: number }; readouts?: unknown } };
   nullBands: Record<string, NullBand>;
   /** where the vectors links point (the worker the scan used) */
   apiBase: string;
@@ -169,6 +169,9 @@ function circuitView(e: Entry | undefined): CircuitView | undefined {
     frobenius_norm: e.frobenius_norm, top_energy: e.top_energy, numerical_rank: e.numerical_rank,
     d_head: REPORT.facts.d_head, factor_rows: e.factor_rows, checks: e.checks, factor_norms: e.factor_norms,
     readouts: "readouts" in e ? e.readouts : undefined,
+    readoutsAbsent: REPORT.scan.readouts
+      ? "Not computed for this result (stored before readouts, or a rotary offset Δ ≠ 0)."
+      : "None: the scan had no readout basis (no embedding in the checkpoint) or ran with --readouts 0.",
     vectorsUrl: e.vectors ? data.apiBase + e.vectors : null,
     json: e,
   };

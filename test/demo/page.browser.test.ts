@@ -80,7 +80,7 @@ describe("demo page", () => {
     expect(await page.locator('#explore-head-page table.checks[data-circuit="qk"] td.ok').count()).toBe(4);
     // readouts: tokens when the result has them, else the reason
     const readouts = await page.locator('#explore-head-page .readouts[data-circuit="qk"]').textContent();
-    expect(readouts).toMatch(/top \d+|Not computed|no embedding/);
+    expect(readouts).toMatch(/top \d+|Not computed|no embedding|no readout basis/);
     // downloads: the API's vectors (safetensors with U, S, V), the head's JSON, the spectra's CSV
     const href = (await page.getAttribute('#explore-head-page a.vectors[data-circuit="qk"]', "href"))!;
     const res = await fetch(new URL(href, worker.url));
