@@ -25,7 +25,7 @@ import type { Architecture } from "./architectures";
 import { Checkpoint, CheckpointError, readFileHeader } from "./checkpoint";
 import { LayerCache } from "./architectures/layout";
 import type { HeadRequest } from "./fan-out";
-import { headTensors, type ScanTask } from "./plan";
+import { headTensors, svdFlops, type ScanTask } from "./plan";
 
 export { sadHeadReport, type SadHeadReport } from "../analysis/sad-report";
 
@@ -214,9 +214,28 @@ export function localWindows(arch: Architecture, config: Record<string, unknown>
   return kinds.map((k) => (k === "local" ? w : 0));
 }
 
+/** The worker's null: seeded rotations of the basis (wire/analysis-request.ts null_seeds default). */
+const NULL_SEEDS = 8;
+
+/**
+ * What one SAD request asks of the worker, for its deadline (src/deadlines.ts): it reads the layer's
+ * stored activations (B·T·d_model F32), projects every token on the head's factors (4·B·T·d_model·d_head),
+ * scores every query–key pair (2·B·T²·d_head) and decomposes the firing ones for the head and each null
+ * seed (bounded by the same again per seed), after the head's SVD — and with rotary embeddings one SVD
+ * per offset that occurs (at most T).
+ */
+export function sadWork(arch: Architecture, shape: { batch: number; tokens: number }): { flops: number; workBytes: number } {
+  const { d_model: d, d_head: k, rotary_dim } = arch.facts;
+  const { batch: b, tokens: t } = shape;
+  const svds = 1 + (rotary_dim > 0 ? t : 0);
+  const flops = svds * svdFlops(d + 1, k) + 4 * b * t * d * k + (1 + NULL_SEEDS) * 2 * b * t * t * k;
+  return { flops, workBytes: 4 * b * t * d };
+}
+
 /** The SAD request of one qk task, naming the uploaded activations. */
 export function sadRequest(
-  endpoint: string, arch: Architecture, task: ScanTask, o: { tau: number; activationsId: string; window: number; focus?: Int32Array },
+  endpoint: string, arch: Architecture, task: ScanTask,
+  o: { tau: number; activationsId: string; window: number; focus?: Int32Array; shape: { batch: number; tokens: number } },
 ): HeadRequest {
   const f = arch.facts;
   const q = new URLSearchParams({
@@ -232,5 +251,5 @@ export function sadRequest(
   const tensors: Record<string, TensorOut> = headTensors(arch, arch.head(task.layer, task.head), "qk", 0);
   if (o.focus) tensors.focus = { dtype: "I32", shape: [o.focus.length / 3, 3], data: o.focus };
   const url = `${endpoint}/v1/models/${encodeURIComponent(task.model)}/layers/${task.layer}/heads/${task.head}/qk/sad?${q}`;
-  return { url, body: encodeSafetensors(tensors) };
+  return { url, body: encodeSafetensors(tensors), ...sadWork(arch, o.shape) };
 }
