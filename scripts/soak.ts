@@ -66,22 +66,30 @@ const tmp = mkdtempSync(join(tmpdir(), "headscope-soak-"));
 const token = `soak-${process.pid}`;
 
 /** Posts 4.2 MB heads (stored under their own model name) to url until stopped; returns the count. */
-async function writeLoop(url: string, round: number, w: number, stop: AbortSignal): Promise<{ ok: number; failed: number }> {
+async function writeLoop(url: string, round: number, w: number, stop: AbortSignal): Promise<{ ok: number; failed: number; reasons: Map<string, number> }> {
   const tasks = planTasks(arch, { model: `soak-writes-${round}-${w}`, circuits: ["qk", "ov"], layers: [0], heads: [...Array(arch.facts.n_heads).keys()], variants: ["default"], offsets: [0] });
   let ok = 0;
   let failed = 0;
+  /** why writes failed: HTTP status and problem type, or the network error's code */
+  const reasons = new Map<string, number>();
+  const count = (why: string) => reasons.set(why, (reasons.get(why) ?? 0) + 1);
   for (let i = 0; !stop.aborted; i++) {
     const r = taskRequest(url, arch, tasks[i % tasks.length]);
     try {
       // one connection per request, as the CLI's own requests to its local worker (http.ts freshAgents)
       const a = await httpRequest("POST", r.url, r.body, { authorization: `Bearer ${token}` }, stop, 300_000, !process.env.HEADSCOPE_LOCAL_KEEPALIVE);
       if (a.status < 300) ok++;
-      else failed++;
-    } catch {
-      if (!stop.aborted) failed++;
+      else {
+        failed++;
+        count(`${a.status} ${/"type"\s*:\s*"([^"]*)"/.exec(a.text)?.[1] ?? ""}`.trim());
+      }
+    } catch (e) {
+      if (stop.aborted) break;
+      failed++;
+      count((e as NodeJS.ErrnoException).code ?? (e as Error).name);
     }
   }
-  return { ok, failed };
+  return { ok, failed, reasons };
 }
 
 function backtraces(pid: number, dir: string): string[] {
@@ -136,7 +144,7 @@ for (let round = 1; round <= scans; round++) {
   });
   let stderr = "";
   const stopWriters = new AbortController();
-  const writes: Array<Promise<{ ok: number; failed: number }>> = [];
+  const writes: Array<ReturnType<typeof writeLoop>> = [];
   child.stderr.on("data", (c) => {
     stderr += c;
     const m = /local worker on (http:\/\/\S+)/.exec(stderr);
@@ -192,6 +200,9 @@ for (let round = 1; round <= scans; round++) {
       `${run.timeouts ?? "?"} timeouts, ${restarts} worker restarts; concurrent writes ${w.reduce((a, x) => a + x.ok, 0)} ok, ${w.reduce((a, x) => a + x.failed, 0)} failed; ` +
       `load average ${loadavg()[0].toFixed(1)}`,
   );
+  const reasons = new Map<string, number>();
+  for (const x of w) for (const [k, n] of x.reasons) reasons.set(k, (reasons.get(k) ?? 0) + n);
+  if (reasons.size) console.log(`  failed writes: ${[...reasons].map(([k, n]) => `${n} × ${k}`).join(", ")}`);
   if (result !== 0) console.log(stderr.split("\n").slice(-12).join("\n"));
   if (restarts > 0) console.log(`  backtraces of the restarted workerd: ${join(tmp, `cpu-limit-${round}`)} (kept)`);
   rmSync(state, { recursive: true, force: true });
