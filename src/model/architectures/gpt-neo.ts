@@ -10,7 +10,7 @@ import { CheckpointError, type Checkpoint } from "../../cli/checkpoint";
 import type { ArchitectureFacts } from "../../cli/architectures";
 import { GPT_NEO_PATTERN } from "../../cli/architectures/gpt-neo";
 import { activationOf } from "./activation";
-import { embedRows, findPrefix, norm, pack, requireAll, requireShape } from "./common";
+import { embedRows, findPrefix, norm, readLinear, requireAll, requireShape } from "./common";
 import type { ForwardModel } from "./types";
 
 function attentionLayers(config: Record<string, unknown> | undefined, nLayers: number): string[] {
@@ -58,11 +58,11 @@ export function gptNeoForward(ckpt: Checkpoint, facts: ArchitectureFacts): Forwa
       const a = (x: string) => ckpt.read(p(l, `attn.attention.${x}`));
       return {
         ln1: norm(ckpt, p(l, "ln_1.weight"), p(l, "ln_1.bias")),
-        qkv: pack(ckpt, alloc, ["q", "k", "v"].map((x) => ({ name: p(l, `attn.attention.${x}_proj.weight`) })), d, 3 * d, "out_in"),
-        out: pack(ckpt, alloc, [{ name: p(l, "attn.attention.out_proj.weight") }], d, d, "out_in", a("out_proj.bias")),
+        qkv: readLinear(ckpt, alloc, ["q", "k", "v"].map((x) => ({ name: p(l, `attn.attention.${x}_proj.weight`) })), d, 3 * d, "out_in"),
+        out: readLinear(ckpt, alloc, [{ name: p(l, "attn.attention.out_proj.weight") }], d, d, "out_in", a("out_proj.bias")),
         ln2: norm(ckpt, p(l, "ln_2.weight"), p(l, "ln_2.bias")),
-        up: pack(ckpt, alloc, [{ name: p(l, "mlp.c_fc.weight") }], d, ff, "out_in", ckpt.read(p(l, "mlp.c_fc.bias"))),
-        down: pack(ckpt, alloc, [{ name: p(l, "mlp.c_proj.weight") }], ff, d, "out_in", ckpt.read(p(l, "mlp.c_proj.bias"))),
+        up: readLinear(ckpt, alloc, [{ name: p(l, "mlp.c_fc.weight") }], d, ff, "out_in", ckpt.read(p(l, "mlp.c_fc.bias"))),
+        down: readLinear(ckpt, alloc, [{ name: p(l, "mlp.c_proj.weight") }], ff, d, "out_in", ckpt.read(p(l, "mlp.c_proj.bias"))),
       };
     },
     layout: `wte + wpe; ln_1; nn.Linear q/k/v_proj fused, out_proj; ln_2; nn.Linear mlp.c_fc, mlp.c_proj; unscaled; layers ${kinds.map((k) => k[0]).join("")} (g global, l local, window ${windowSize})`,
