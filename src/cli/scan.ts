@@ -11,6 +11,7 @@ import { AppError } from "../errors";
 import { MODEL_NAME } from "../wire/head-request";
 import { resolveScanOptions, ScanOptionError } from "../wire/scan-options";
 import { detectArchitecture, type Architecture } from "./architectures";
+import { gptNeoWindows } from "./architectures/gpt-neo";
 import { Checkpoint, CheckpointError } from "./checkpoint";
 import { ensureExampleCheckpoint, EXAMPLE } from "./example-model";
 import { DEFAULT_DEADLINE, DEFAULT_RETRY, fanOut, NoProgress, type Outcome, type RetryPolicy } from "./fan-out";
@@ -26,7 +27,7 @@ import { storedAnswer } from "./stored-check";
 import { createProgress, type Counts } from "./progress";
 import { assembleReport, reportEntry, type Report, type ReportEntry } from "./report";
 import { renderReportHtml } from "./report-html";
-import { ActivationSource, formOf, localWindows, sadHeadReport, sadRequest, uploadKey, uploadRequest, type ActivationUpload, type SadHeadReport } from "./sad";
+import { ActivationSource, formOf, sadHeadReport, sadRequest, uploadKey, uploadRequest, type ActivationUpload, type SadHeadReport } from "./sad";
 import { SadSummarySchema } from "../wire/analysis-request";
 import type { SvdAnswer } from "../wire/svd-result";
 import type { ActivationAnswer } from "../wire/activations";
@@ -154,7 +155,7 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
     let windows: number[] = [];
     if (o.activations || o.prompts) {
       if (!(o.sadTau > 0 && o.sadTau <= 1)) throw new UsageError("--sad-tau must be in (0, 1]");
-      windows = localWindows(arch, ckpt.config);
+      windows = f.architecture === "gpt-neo" ? gptNeoWindows(ckpt.config, f.n_layers) : new Array(f.n_layers).fill(0);
       if (o.activations) activations = ActivationSource.openFile(o.activations, arch, layers);
     }
     if (o.prompts) {
