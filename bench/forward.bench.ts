@@ -7,14 +7,19 @@
  * seconds say what the work costs whatever the load), the ratio per core (headscope wall × threads ÷
  * numpy one-thread wall; the goal is ≤ 2), the CPU-time ratio, the one-thread ratio and the speed-up
  * of the threads, and peak resident memory (process-wide, worker threads included).
- * Flags: --threads N (default every core), --prompts B, --tokens T.
+ * Flags: --threads N (default every core), --prompts B, --tokens T; --scan also runs
+ * `scan CHECKPOINT --prompts ioi:B` on the same model end to end (local worker, fresh state, every
+ * head's QK and OV spectra and SAD) and reports its wall time, the forward pass's share and the peak
+ * RSS of the CLI and of workerd from run.json (needs `node scripts/build-cli.mjs`, which the npm
+ * script runs).
  */
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from "node:fs";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { computeAttentionInputs } from "../src/model/forward";
 import { PROJECT_ROOT } from "../test/support/paths";
+import { guardedCommand } from "../scripts/runtime/guard.mjs";
 
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(name);
@@ -23,6 +28,7 @@ const arg = (name: string, fallback: number) => {
 const THREADS = arg("--threads", availableParallelism());
 const B = arg("--prompts", 128);
 const T = arg("--tokens", 20);
+const SCAN = process.argv.includes("--scan");
 const L = 12, D = 768, FF = 3072, V = 50257, P = 1024;
 
 /** A GPT-2-layout checkpoint with uniform random weights of std 0.02 (γ around 1), written tensor by tensor. */
@@ -113,6 +119,25 @@ try {
     console.log(`  ratio of CPU time (headscope ${threads} threads ÷ numpy): ${(many.cpu / py.cpu_seconds).toFixed(2)}; one thread: ${(one.cpu / py.cpu_seconds).toFixed(2)}`);
     console.log(`  ratio one thread against one thread (wall): ${(one.seconds / py.seconds).toFixed(2)}; speed-up of ${threads} threads over 1: ${(one.seconds / many.seconds).toFixed(2)}`);
     console.log(`  last layer's attention input, headscope vs numpy float32: max |difference| ${worst.toExponential(2)}`);
+  }
+  if (SCAN) {
+    // the whole command a user runs: tokenizer (GPT-2's ranks: no tokenizer.json here), forward pass,
+    // activation uploads, 144 heads × QK and OV spectra and SAD with its null, report
+    const out = join(tmp, "scan");
+    const before = load();
+    const t0 = performance.now();
+    const [cmd, args] = guardedCommand(PROJECT_ROOT, process.execPath, [
+      join(PROJECT_ROOT, "build/cli/headscope.mjs"), "scan", ckpt, "--prompts", `ioi:${B}`, "--out", out, "--state", join(tmp, "state"), "--progress", "quiet",
+    ]);
+    const r = spawnSync(cmd, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+    const wall = (performance.now() - t0) / 1000;
+    if (r.status !== 0) throw new Error(`scan exited ${r.status}:\n${r.stderr}`);
+    const run = JSON.parse(readFileSync(join(out, "run.json"), "utf8"));
+    const report = JSON.parse(readFileSync(join(out, "report.json"), "utf8"));
+    const sads = report.entries.filter((e: { sad?: unknown }) => e.sad).length;
+    console.log(`scan ${ckpt.split("/").pop()} --prompts ioi:${B} (load average before ${before}, after ${load()}):`);
+    console.log(`  ${wall.toFixed(1)} s end to end (${run.computed} results computed, ${sads} heads with SAD); forward pass ${run.forward.seconds.toFixed(1)} s wall, ${run.forward.cpu_seconds.toFixed(1)} s CPU on ${run.forward.threads} threads (${run.forward.prompts} prompts, ${run.forward.tokens} tokens)`);
+    console.log(`  CPU: CLI ${run.profile.cpu_seconds.cli.toFixed(1)} s, workerd ${run.profile.cpu_seconds.worker?.toFixed(1) ?? "n/a"} s; peak RSS: CLI ${(run.peak_rss_bytes.cli / 2 ** 20).toFixed(0)} MB, workerd ${run.peak_rss_bytes.worker ? (run.peak_rss_bytes.worker / 2 ** 20).toFixed(0) + " MB" : "n/a"}`);
   }
 } finally {
   rmSync(tmp, { recursive: true, force: true });

@@ -32,7 +32,7 @@ import { SadSummarySchema } from "../wire/analysis-request";
 import type { SvdAnswer } from "../wire/svd-result";
 import type { ActivationAnswer } from "../wire/activations";
 import { medianDistribution, SAD_VERDICT_RULE } from "../analysis/sad-report";
-import { promptActivations } from "./prompt-activations";
+import { promptActivations, type ForwardTiming } from "./prompt-activations";
 
 export interface ScanOptions {
   checkpoint?: string;
@@ -153,13 +153,16 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
     if (o.activations && o.prompts) throw new UsageError("--activations and --prompts are two sources of the same thing: give one");
     if (o.saveActivations && !o.prompts) throw new UsageError("--save-activations writes what --prompts computes: add --prompts SPEC");
     let windows: number[] = [];
+    let forward: ForwardTiming | undefined;
     if (o.activations || o.prompts) {
       if (!(o.sadTau > 0 && o.sadTau <= 1)) throw new UsageError("--sad-tau must be in (0, 1]");
       windows = f.architecture === "gpt-neo" ? gptNeoWindows(ckpt.config, f.n_layers) : new Array(f.n_layers).fill(0);
       if (o.activations) activations = ActivationSource.openFile(o.activations, arch, layers);
     }
     if (o.prompts) {
-      activations = await promptActivations(path, ckpt, o.prompts, { arch: f.architecture, overrides: { nHeads: o.nHeads, nKvHeads: o.nKvHeads, rotaryDim: o.rotaryDim, rotaryBase: o.rotaryBase }, layers, log });
+      const run = await promptActivations(path, ckpt, o.prompts, { arch: f.architecture, overrides: { nHeads: o.nHeads, nKvHeads: o.nKvHeads, rotaryDim: o.rotaryDim, rotaryBase: o.rotaryBase }, layers, log });
+      activations = run.source;
+      forward = run.forward;
       if (o.saveActivations) {
         activations.save(resolve(o.saveActivations), layers);
         log(`attention inputs of ${activations.batch} prompts × ${activations.tokens} tokens written to ${o.saveActivations}`);
@@ -473,6 +476,8 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
       }),
       estimate: est,
       ...(activations ? { activation_uploads: uploaded } : {}),
+      /** --prompts: the forward pass's wall and CPU seconds (cli/prompt-activations.ts) */
+      ...(forward ? { forward } : {}),
       /** what this run computed (the rest was already stored, or failed) */
       computed_tasks: computedTasks.sort(),
     };

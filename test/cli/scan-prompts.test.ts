@@ -68,6 +68,10 @@ describe("scan --prompts", () => {
     expect(report.sad_overview.heads).toBe(NL * NH);
     const run = JSON.parse(readFileSync(join(tmp, "ioi-a/run.json"), "utf8"));
     expect(run.activation_uploads).toEqual({ stored: NL, already_stored: 0, failed: 0 });
+    expect(run.forward).toMatchObject({ prompts: 12, kernel: "wasm-release" });
+    expect(run.forward.threads).toBeGreaterThanOrEqual(1);
+    expect(run.forward.tokens).toBeGreaterThan(12 * 10); // IOI prompts are about 15 tokens
+    expect(run.forward.seconds).toBeGreaterThan(0);
     // the store holds each layer once
     const state = await readStoredState(join(tmp, "state-a"));
     const stored = [...state.r2.keys()].filter((k) => k.startsWith("activations/"));
