@@ -25,7 +25,7 @@ import type { Architecture } from "./architectures";
 import { Checkpoint, CheckpointError, readFileHeader } from "./checkpoint";
 import { LayerCache } from "./architectures/layout";
 import type { HeadRequest } from "./fan-out";
-import { headTensors, type ScanTask } from "./plan";
+import { headTensors, taskFlops, type ScanTask } from "./plan";
 
 export { sadHeadReport, type SadHeadReport } from "../analysis/sad-report";
 
@@ -199,9 +199,29 @@ export const uploadRequest = (endpoint: string, src: ActivationSource, arch: Arc
   parse: (j) => ActivationAnswerSchema.parse(j),
 });
 
+/** Null seeds the worker runs by default (wire/analysis-request.ts null_seeds). */
+const NULL_SEEDS = 8;
+
+/**
+ * The worker's floating-point work for one head's SAD on `batch` prompts of up to `tokens` tokens,
+ * for its request deadline (fan-out.ts requestDeadlineMs), an upper bound: the head's fold and SVD,
+ * projecting every token on U and V, and for the head and each null seed the rotation and every
+ * causal pair's r terms with their relative part (a sum over the pair's keys, T per pair on the
+ * positional path). Without it a SAD request got the 10 s floor of an empty computation, which a
+ * loaded machine passes on 128 prompts (every attempt timed out and the scan stalled).
+ */
+export function sadFlops(arch: Architecture, task: ScanTask, batch: number, tokens: number): number {
+  const d = arch.facts.d_model;
+  const r = arch.facts.d_head;
+  const n = batch * tokens;
+  const pairs = (batch * tokens * (tokens + 1)) / 2;
+  return taskFlops(arch, task) + 4 * n * d * r + (1 + NULL_SEEDS) * (4 * n * r * r + 2 * pairs * r * tokens);
+}
+
 /** The SAD request of one qk task, naming the uploaded activations. */
 export function sadRequest(
-  endpoint: string, arch: Architecture, task: ScanTask, o: { tau: number; activationsId: string; window: number; focus?: Int32Array },
+  endpoint: string, arch: Architecture, task: ScanTask,
+  o: { tau: number; activationsId: string; window: number; focus?: Int32Array; batch: number; tokens: number },
 ): HeadRequest {
   const f = arch.facts;
   const q = new URLSearchParams({
@@ -217,5 +237,5 @@ export function sadRequest(
   const tensors: Record<string, TensorOut> = headTensors(arch, arch.head(task.layer, task.head), "qk", 0);
   if (o.focus) tensors.focus = { dtype: "I32", shape: [o.focus.length / 3, 3], data: o.focus };
   const url = `${endpoint}/v1/models/${encodeURIComponent(task.model)}/layers/${task.layer}/heads/${task.head}/qk/sad?${q}`;
-  return { url, body: encodeSafetensors(tensors) };
+  return { url, body: encodeSafetensors(tensors), flops: sadFlops(arch, task, o.batch, o.tokens) };
 }

@@ -377,6 +377,7 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
         build: (t) => ({
           ...sadRequest(endpoint!, arch, t, {
             tau: o.sadTau, activationsId: activationIds.get(uploadKey({ layer: t.layer, form: formOf(arch, t) }))!, window: windows[t.layer] ?? 0, focus,
+            batch: src.batch, tokens: src.tokens,
           }),
           parse: (j) => SadSummarySchema.parse(j),
         }),
@@ -413,6 +414,15 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
         if (ended.has(t)) continue;
         counts.failed++;
         failures.push({ task: t, outcome: { ok: false, type: "no-progress", detail: "not finished: the scan stopped because the worker made no progress", attempts: 0, timeouts: 0 } });
+      }
+      // and the SAD of every qk head that had its spectrum but no SAD answer (the second phase stalled)
+      if (activations) {
+        const sadEnded = new Set([...sads.keys(), ...sadFailures.map((x) => x.task)]);
+        for (const t of sadTasks) {
+          if (sadEnded.has(t) || !answers.has(t)) continue;
+          counts.failed++;
+          failures.push({ task: t, outcome: { ok: false, type: "no-progress", detail: "SAD not finished: the scan stopped because the worker made no progress", attempts: 0, timeouts: 0 } });
+        }
       }
       log(`headscope scan: ${stalled}`);
     }

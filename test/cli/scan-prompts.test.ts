@@ -113,6 +113,21 @@ describe("scan --prompts", () => {
     }
   }, 300_000);
 
+  test("a SAD phase that gets no answer stops the scan: exit 1, every unfinished head's SAD listed as failed", async () => {
+    const ckpt = gpt2Full();
+    const res = await runCli([...base(ckpt, "sad-stall", "state-stall"), "--prompts", "ioi:4", "--deadline-scale", "0.2", "--retry-base-ms", "20"], {
+      env: { HEADSCOPE_TEST_HOOKS: "stall:/qk/sad" },
+    });
+    expect(res.code, res.stderr).toBe(1);
+    expect(res.stderr).toMatch(/not making progress, so the scan stops/);
+    const run = JSON.parse(readFileSync(join(tmp, "sad-stall/run.json"), "utf8"));
+    expect(run).toMatchObject({ computed: NL * NH, failed: NL * NH });
+    const report = JSON.parse(readFileSync(join(tmp, "sad-stall/report.json"), "utf8"));
+    expect(report.failures).toHaveLength(NL * NH);
+    for (const f of report.failures) expect(["no-progress", "timeout"]).toContain(f.type);
+    expect(report.entries.filter((e: { sad?: unknown }) => e.sad)).toHaveLength(0);
+  }, 180_000);
+
   test("GPT-NeoX (partial rotary), token-id prompts of different lengths: rotary SAD per head", async () => {
     const ckpt = join(ROOT, "test/fixtures/forward/gpt-neox/model.safetensors");
     const prompts = join(tmp, "ids.jsonl");
