@@ -18,3 +18,4 @@ export { linearF32, linearWorkspace } from "./forward/linear";
 export { normRowsF32, affineRowsF32 } from "./forward/norm";
 export { activateF32, gluF32 } from "./forward/activation";
 export { attentionF32, attentionWorkspace, rotaryF32, rotaryWorkspace } from "./forward/attention";
+export { readoutChunk, readoutWorkspace } from "./readout/topk";

@@ -10,6 +10,9 @@ there are different draws of the same experiment.
 
 Usage: python3 bench/toy_numpy.py --config many-pairs [--seeds 0,1,2] [--steps N] [--anisotropy C]
        [--dtype float32|float64] [--check-gradients]
+       python3 bench/toy_numpy.py --config many-pairs --replay FIFO [--dtypes float32,float64] [--out FILE]
+       (the last: started by bench/toy-compare.ts, which streams the project's own initial weights and
+       batches, so the trajectories can be compared step by step)
 Prints one JSON line per seed: training steps/s (measurement excluded) and the final measurements
 (mean matched |cos|, matched counts at 0.9 and 0.8, Spearman, mean pairwise feature and token cosine).
 """
@@ -127,6 +130,33 @@ def measure(P, e, c, cfg, rng):
     }
 
 
+def template(cfg, dt):
+    T = np.zeros((cfg["N"], cfg["N"]), dt)
+    for a, k, v in cfg["pairs"]:
+        T[a, k] = v
+    return T
+
+
+class AdamW:
+    """AdamW in PyTorch's update order, decoupled weight decay on W_Q and W_K, the method's schedule."""
+
+    def __init__(self, P, cfg, dt):
+        self.cfg, self.dt = cfg, dt
+        self.mom = {k: np.zeros_like(v) for k, v in P.items()}
+        self.vel = {k: np.zeros_like(v) for k, v in P.items()}
+
+    def step(self, P, g, t):
+        cfg, dt = self.cfg, self.dt
+        lr = lr_at(t, cfg)
+        c1, c2 = 1 - cfg["b1"] ** (t + 1), 1 - cfg["b2"] ** (t + 1)
+        for name in P:
+            if name in ("WQ", "WK"):
+                P[name] *= dt(1 - lr * cfg["wd"])
+            self.mom[name] = cfg["b1"] * self.mom[name] + (1 - cfg["b1"]) * g[name]
+            self.vel[name] = cfg["b2"] * self.vel[name] + (1 - cfg["b2"]) * g[name] * g[name]
+            P[name] -= (lr * (self.mom[name] / c1) / (np.sqrt(self.vel[name] / c2) + cfg["eps"])).astype(dt)
+
+
 def train(cfg, seed, c, dt):
     rng = np.random.default_rng(seed)
     N, D, H = cfg["N"], cfg["D"], cfg["H"]
@@ -138,29 +168,105 @@ def train(cfg, seed, c, dt):
     }
     e = rng.standard_normal(D)
     e = (e / np.linalg.norm(e)).astype(dt)
-    T = np.zeros((N, N), dt)
-    for a, k, v in cfg["pairs"]:
-        T[a, k] = v
-    mom = {k: np.zeros_like(v) for k, v in P.items()}
-    vel = {k: np.zeros_like(v) for k, v in P.items()}
+    T = template(cfg, dt)
+    opt = AdamW(P, cfg, dt)
     t0 = time.perf_counter()
     for t in range(cfg["steps"]):
         F = sample(rng, cfg["batch"], N, cfg["p"], dt)
         Q, K = attention_batch(rng, cfg, dt)
         recon, ce, g = loss_and_grads(P, T, e, c, cfg, F, Q, K)
-        lr = lr_at(t, cfg)
-        c1, c2 = 1 - cfg["b1"] ** (t + 1), 1 - cfg["b2"] ** (t + 1)
-        for name in P:
-            if name in ("WQ", "WK"):
-                P[name] *= dt(1 - lr * cfg["wd"])
-            mom[name] = cfg["b1"] * mom[name] + (1 - cfg["b1"]) * g[name]
-            vel[name] = cfg["b2"] * vel[name] + (1 - cfg["b2"]) * g[name] * g[name]
-            P[name] -= (lr * (mom[name] / c1) / (np.sqrt(vel[name] / c2) + cfg["eps"])).astype(dt)
+        opt.step(P, g, t)
     seconds = time.perf_counter() - t0
     out = {"seed": seed, "anisotropy": c, "dtype": np.dtype(dt).name, "steps": cfg["steps"], "trainSeconds": seconds,
            "stepsPerSecond": cfg["steps"] / seconds, "recon": recon, "ce": ce}
     out.update(measure(P, e, c, cfg, np.random.default_rng(seed ^ 0x70C3)))
     return out
+
+
+class Stream:
+    """The project's replay stream (bench/toy-compare.ts writes it; little-endian): a header (magic, N, D, H,
+    m, steps, c, then the project's initial W [D, N], b, W_Q, W_K [D, H] and e [D] in float64), then per step
+    (step, has_params, recon tokens, recon nnz, attention tokens, attention nnz), the project's parameters at
+    that step when has_params, and both batches as compressed sparse rows (ptr int32, feature int32, value
+    float64); step -1 ends it, followed by the project's final parameters."""
+
+    MAGIC = 0x544F5931
+
+    def __init__(self, path):
+        self.f = open(path, "rb", buffering=1 << 22)
+
+    def ints(self, n):
+        return np.frombuffer(self.f.read(4 * n), "<i4")
+
+    def floats(self, n):
+        return np.frombuffer(self.f.read(8 * n), "<f8")
+
+    def header(self):
+        magic, N, D, H, m, steps = (int(x) for x in self.ints(6))
+        if magic != self.MAGIC:
+            raise SystemExit(f"replay stream: bad magic {magic:#x}")
+        c = float(self.floats(1)[0])
+        return dict(N=N, D=D, H=H, m=m, steps=steps, c=c), self.params(N, D, H), self.floats(D).copy()
+
+    def params(self, N, D, H):
+        return {"W": self.floats(D * N).reshape(D, N).copy(), "b": self.floats(N).copy(),
+                "WQ": self.floats(D * H).reshape(D, H).copy(), "WK": self.floats(D * H).reshape(D, H).copy()}
+
+    def dense(self, tokens, nnz, N):
+        ptr = self.ints(tokens + 1)
+        idx = self.ints(nnz)
+        val = self.floats(nnz)
+        out = np.zeros((tokens, N))
+        out[np.repeat(np.arange(tokens), np.diff(ptr)), idx] = val
+        return out
+
+
+def replay(cfg, path, dtypes, out):
+    """Trains one numpy model per dtype on the project's initial weights and batches, comparing parameters
+    with the project's at every step it sends them (relative Frobenius differences of W and of Ω = W_Q W_Kᵀ)
+    and measuring each model as `train` does."""
+    st = Stream(path)
+    h, P0, e = st.header()
+    N, D, H, m = h["N"], h["D"], h["H"], h["m"]
+    if (N, D, H, m) != (cfg["N"], cfg["D"], cfg["H"], cfg["m"]):
+        raise SystemExit(f"replay stream shape {(N, D, H, m)} is not --config's {(cfg['N'], cfg['D'], cfg['H'], cfg['m'])}")
+    cfg = dict(cfg, steps=h["steps"])
+    c = h["c"]
+    models = {}
+    for name in dtypes:
+        dt = np.float32 if name == "float32" else np.float64
+        P = {k: v.astype(dt) for k, v in P0.items()}
+        models[name] = (dt, P, AdamW(P, cfg, dt), template(cfg, dt), e.astype(dt))
+    sink = open(out, "w") if out else sys.stdout
+    seconds = 0.0
+
+    def compare(step, Pp, final=False):
+        omega_p = Pp["WQ"] @ Pp["WK"].T
+        for name, (dt, P, _, _, _) in models.items():
+            W = P["W"].astype(np.float64)
+            omega = P["WQ"].astype(np.float64) @ P["WK"].astype(np.float64).T
+            row = {"step": step, "dtype": name, "final": final,
+                   "relW": float(np.linalg.norm(W - Pp["W"]) / np.linalg.norm(Pp["W"])),
+                   "relOmega": float(np.linalg.norm(omega - omega_p) / np.linalg.norm(omega_p))}
+            row.update(measure(P, e, c, cfg, np.random.default_rng(0x70C3)))
+            print(json.dumps(row), file=sink, flush=True)
+
+    while True:
+        step, has_params, rt, rn, at, an = (int(x) for x in st.ints(6))
+        if step < 0:
+            compare(cfg["steps"], st.params(N, D, H), final=True)
+            break
+        if has_params:
+            compare(step, st.params(N, D, H))
+        F = st.dense(rt, rn, N)
+        A = st.dense(at, an, N).reshape(at // (m + 1), m + 1, N)
+        t0 = time.perf_counter()
+        for name, (dt, P, opt, T, ed) in models.items():
+            Fd, Ad = F.astype(dt), A.astype(dt)
+            _, _, g = loss_and_grads(P, T, ed, c, cfg, Fd, np.ascontiguousarray(Ad[:, 0]), np.ascontiguousarray(Ad[:, 1:]))
+            opt.step(P, g, step)
+        seconds += time.perf_counter() - t0
+    print(json.dumps({"replaySeconds": seconds, "steps": cfg["steps"], "dtypes": list(models)}), file=sink, flush=True)
 
 
 def check_gradients():
@@ -192,12 +298,18 @@ def main():
     ap.add_argument("--anisotropy", type=float, default=0.0)
     ap.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     ap.add_argument("--check-gradients", action="store_true")
+    ap.add_argument("--replay", metavar="FIFO", help="train on the project's initial weights and batches from this stream (bench/toy-compare.ts)")
+    ap.add_argument("--dtypes", default="float32,float64", help="with --replay: one model per dtype")
+    ap.add_argument("--out", help="with --replay: JSON lines here instead of stdout")
     a = ap.parse_args()
     if a.check_gradients:
         worst = check_gradients()
         print(json.dumps({"gradientCheckWorstRelError": worst}))
         sys.exit(0 if worst < 1e-6 else 1)
     cfg = config(a.config)
+    if a.replay:
+        replay(cfg, a.replay, a.dtypes.split(","), a.out)
+        return
     if a.steps:
         cfg["steps"] = a.steps
     dt = np.float32 if a.dtype == "float32" else np.float64

@@ -385,6 +385,41 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/models/{model}/readout-basis/blobs/{sha256}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Store a blob of a model's readout basis under its SHA-256 */
+        put: operations["putReadoutBlob"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/models/{model}/readout-basis": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A model's token readout basis manifest */
+        get: operations["getReadoutBasis"];
+        /** Store a model's readout basis manifest (after its blobs) */
+        put: operations["putReadoutBasis"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/toy/reports": {
         parameters: {
             query?: never;
@@ -656,6 +691,47 @@ export interface components {
                     U: string;
                     S: string;
                     V: string;
+                };
+            } | null;
+            readouts?: {
+                k: number;
+                vectors: number;
+                definition: string;
+                sides: {
+                    u: {
+                        /** @constant */
+                        basis: "embedding";
+                        items: {
+                            index: number;
+                            top: {
+                                id: number;
+                                token: string | null;
+                                score: number;
+                            }[];
+                            bottom: {
+                                id: number;
+                                token: string | null;
+                                score: number;
+                            }[];
+                        }[];
+                    };
+                    v: {
+                        /** @enum {string} */
+                        basis: "embedding" | "unembedding";
+                        items: {
+                            index: number;
+                            top: {
+                                id: number;
+                                token: string | null;
+                                score: number;
+                            }[];
+                            bottom: {
+                                id: number;
+                                token: string | null;
+                                score: number;
+                            }[];
+                        }[];
+                    };
                 };
             } | null;
             computed?: boolean;
@@ -1031,6 +1107,9 @@ export interface operations {
                 /** @description replace a stored result that came from a different input (otherwise 409) */
                 overwrite?: "0" | "1" | "true" | "false";
                 vectors?: "f32" | "f16" | "none";
+                /** @description token readouts of the leading N vectors (8; all; 0) */
+                readouts?: "all" | number;
+                readout_k?: number;
             };
             header?: never;
             path: {
@@ -2460,6 +2539,11 @@ export interface operations {
                     variants?: string;
                     /** @default 0 */
                     rotary_offsets?: string;
+                    /**
+                     * @default f32
+                     * @enum {string}
+                     */
+                    vectors?: "f32" | "f16" | "none";
                     /** @enum {string} */
                     arch?: "gpt2" | "gpt-neo" | "gpt-neox" | "llama";
                     n_heads?: number;
@@ -2804,6 +2888,385 @@ export interface operations {
             };
             /** @description /problems/not-found: No stored result here */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description /problems/storage-unavailable: Storage is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    putReadoutBlob: {
+        parameters: {
+            query: {
+                format: "f16" | "tokens";
+            };
+            header?: never;
+            path: {
+                model: string;
+                sha256: string;
+            };
+            cookie?: never;
+        };
+        /** @description the blob At most 16777216 bytes. */
+        requestBody: {
+            content: {
+                "application/octet-stream": unknown;
+            };
+        };
+        responses: {
+            /** @description the blob's hash and size */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        sha256: string;
+                        bytes: number;
+                        stored: boolean;
+                    };
+                };
+            };
+            /** @description the blob's hash and size */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        sha256: string;
+                        bytes: number;
+                        stored: boolean;
+                    };
+                };
+            };
+            /** @description /problems/invalid-request: The request is invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description /problems/unauthorized: A valid bearer token is required */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description /problems/payload-too-large: The body is larger than this endpoint accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description /problems/shape-mismatch: Tensor shapes are wrong or inconsistent; /problems/non-finite: The input contains NaN or Inf */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description /problems/storage-unavailable: Storage is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getReadoutBasis: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                model: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the manifest */
+            200: {
+                headers: {
+                    /** @description strong validator: the content hash of a stored object, or the SHA-256 of the answer */
+                    ETag?: string;
+                    /** @description immutable for content-addressed results; short and revalidated for answers that change */
+                    "Cache-Control"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        schema: "headscope.readout-basis/v1";
+                        d_model: number;
+                        vocab: number;
+                        /** @enum {string} */
+                        norm: "layernorm" | "rmsnorm";
+                        eps: number;
+                        embedding: {
+                            source: string;
+                            /** @constant */
+                            dtype: "F16";
+                            chunks: {
+                                sha256: string;
+                                rows: number;
+                            }[];
+                        };
+                        unembedding: {
+                            source: string;
+                            /** @constant */
+                            dtype: "F16";
+                            chunks: {
+                                sha256: string;
+                                rows: number;
+                            }[];
+                        } | null;
+                        tokens: {
+                            source: string;
+                            sha256: string;
+                        } | null;
+                        sha256: string;
+                        model: string;
+                        bytes: number;
+                        stored?: boolean;
+                    };
+                };
+            };
+            /** @description Not Modified: If-None-Match matched the ETag */
+            304: {
+                headers: {
+                    /** @description strong validator: the content hash of a stored object, or the SHA-256 of the answer */
+                    ETag?: string;
+                    /** @description immutable for content-addressed results; short and revalidated for answers that change */
+                    "Cache-Control"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description /problems/invalid-request: The request is invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description /problems/not-found: No stored result here */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description /problems/storage-unavailable: Storage is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    putReadoutBasis: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                model: string;
+            };
+            cookie?: never;
+        };
+        /** @description at most 1048576 bytes */
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @constant */
+                    schema: "headscope.readout-basis/v1";
+                    d_model: number;
+                    vocab: number;
+                    /** @enum {string} */
+                    norm: "layernorm" | "rmsnorm";
+                    eps: number;
+                    embedding: {
+                        source: string;
+                        /** @constant */
+                        dtype: "F16";
+                        chunks: {
+                            sha256: string;
+                            rows: number;
+                        }[];
+                    };
+                    unembedding: {
+                        source: string;
+                        /** @constant */
+                        dtype: "F16";
+                        chunks: {
+                            sha256: string;
+                            rows: number;
+                        }[];
+                    } | null;
+                    tokens: {
+                        source: string;
+                        sha256: string;
+                    } | null;
+                    sha256: string;
+                };
+            };
+        };
+        responses: {
+            /** @description the manifest */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        schema: "headscope.readout-basis/v1";
+                        d_model: number;
+                        vocab: number;
+                        /** @enum {string} */
+                        norm: "layernorm" | "rmsnorm";
+                        eps: number;
+                        embedding: {
+                            source: string;
+                            /** @constant */
+                            dtype: "F16";
+                            chunks: {
+                                sha256: string;
+                                rows: number;
+                            }[];
+                        };
+                        unembedding: {
+                            source: string;
+                            /** @constant */
+                            dtype: "F16";
+                            chunks: {
+                                sha256: string;
+                                rows: number;
+                            }[];
+                        } | null;
+                        tokens: {
+                            source: string;
+                            sha256: string;
+                        } | null;
+                        sha256: string;
+                        model: string;
+                        bytes: number;
+                        stored?: boolean;
+                    };
+                };
+            };
+            /** @description the manifest */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @constant */
+                        schema: "headscope.readout-basis/v1";
+                        d_model: number;
+                        vocab: number;
+                        /** @enum {string} */
+                        norm: "layernorm" | "rmsnorm";
+                        eps: number;
+                        embedding: {
+                            source: string;
+                            /** @constant */
+                            dtype: "F16";
+                            chunks: {
+                                sha256: string;
+                                rows: number;
+                            }[];
+                        };
+                        unembedding: {
+                            source: string;
+                            /** @constant */
+                            dtype: "F16";
+                            chunks: {
+                                sha256: string;
+                                rows: number;
+                            }[];
+                        } | null;
+                        tokens: {
+                            source: string;
+                            sha256: string;
+                        } | null;
+                        sha256: string;
+                        model: string;
+                        bytes: number;
+                        stored?: boolean;
+                    };
+                };
+            };
+            /** @description /problems/invalid-request: The request is invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description /problems/unauthorized: A valid bearer token is required */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description /problems/not-found: No stored result here */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description /problems/payload-too-large: The body is larger than this endpoint accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description /problems/shape-mismatch: Tensor shapes are wrong or inconsistent */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

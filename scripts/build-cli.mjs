@@ -16,6 +16,7 @@ const root = fileURLToPath(new URL("..", import.meta.url));
 const wasm = `${root}build/kernels.release.wasm`;
 const demoClient = `${root}build/demo-client.js`;
 const toyWorker = `${root}build/toy-worker.js`;
+const reportClient = `${root}build/report-client.js`;
 
 /** Newest modification time under a directory. */
 const newest = (dir) =>
@@ -28,12 +29,14 @@ export async function buildCli({ quiet = false } = {}) {
     });
   }
   // the toy Web Worker also bundles the kernels' boundary, the trainer and the .wasm bytes
-  const demoSources = Math.max(...["src/demo/client", "src/toy", "src/kernels", "src/analysis"].map((d) => newest(`${root}${d}`)), statSync(wasm).mtimeMs);
-  if (![demoClient, toyWorker].every((f) => existsSync(f) && statSync(f).mtimeMs >= demoSources)) {
+  const demoSources = Math.max(...["src/demo/client", "src/view", "src/toy", "src/kernels", "src/analysis"].map((d) => newest(`${root}${d}`)), statSync(wasm).mtimeMs);
+  if (![demoClient, toyWorker, reportClient].every((f) => existsSync(f) && statSync(f).mtimeMs >= demoSources)) {
     // same options as the `build:demo` npm script
     const common = { bundle: true, minify: true, format: "esm", target: "es2022", legalComments: "none", logLevel: quiet ? "silent" : "warning" };
     await build({ entryPoints: [`${root}src/demo/client/main.ts`], outfile: demoClient, ...common });
     await build({ entryPoints: [`${root}src/demo/client/toy-worker.ts`], outfile: toyWorker, loader: { ".wasm": "binary" }, ...common });
+    // report.html's script (src/view/report-page.ts), inlined by cli/report-html.ts
+    await build({ entryPoints: [`${root}src/view/report-page.ts`], outfile: reportClient, ...common, format: "iife" });
   }
   await build({
     entryPoints: [`${root}src/cli/main.ts`],

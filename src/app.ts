@@ -13,6 +13,7 @@ import { cors } from "./http/cors";
 import { security } from "./http/security";
 import type { AppEnv } from "./env";
 import { activations } from "./routes/activations";
+import { readoutBasis } from "./routes/readout-basis";
 import { analyses } from "./routes/analyses";
 import { checkpoints } from "./routes/checkpoints";
 import { scans } from "./routes/scans";
@@ -68,6 +69,7 @@ export const app = new Hono<AppEnv>()
     }),
   )
   .route("/", activations)
+  .route("/", readoutBasis)
   .route("/", analyses)
   .route("/", checkpoints)
   .route("/", scans)

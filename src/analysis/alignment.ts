@@ -7,7 +7,7 @@
  *   because (u_k, v_k) carry a joint sign ambiguity)
  *   - per feature: best singular index and its |cos|, on each side;
  *   - per singular vector (top k): best feature and its |cos|;
- *   - an optimal one-to-one matching (Hungarian — Jonker–Volgenant, npm `linear-sum-assignment` — on
+ *   - an optimal one-to-one matching (Hungarian — Jonker–Volgenant, analysis/hungarian.ts — on
  *     |cos|, maximised) and its mean |cos|;
  *   - a null: the same statistics for random unit directions (seeded) in the same space;
  *   - the theory prediction for target pairs (i, j): u ∝ Σ_X⁺ x_i, v ∝ Σ_Y⁺ y_j with features as the
@@ -20,8 +20,8 @@
  * When the basis has one more row than the features (the augmented bias coordinate, method §3), each
  * feature is given a 0 there: features are residual-stream directions and never move the constant.
  */
-import { linearSumAssignment } from "linear-sum-assignment";
-import { EigenvalueDecomposition, Matrix as MlMatrix } from "ml-matrix";
+import { linearSumAssignmentMax } from "./hungarian";
+import { symmetricEigen } from "./symmetric-eigen";
 import { ShapeMismatch, InvalidRequest, NonFiniteInput } from "../errors";
 import type { Matrix } from "../kernels/types";
 import { createRng, randomUnitRows, RNG_NAME } from "./random";
@@ -211,9 +211,7 @@ function bestPerColumn(abs: Float64Array, n: number, k: number, topK: number) {
 /** Optimal one-to-one matching of rows to columns maximising Σ score (min(n, k) matched pairs). */
 export function hungarianMax(score: Float64Array, n: number, k: number): Matching {
   if (n === 0 || k === 0) return { pairs: [], abs_cos: [], mean_abs_cos: 0 };
-  const rows: number[][] = [];
-  for (let f = 0; f < n; f++) rows.push(Array.from(score.subarray(f * k, (f + 1) * k)));
-  const { rowAssignments } = linearSumAssignment(rows, { maximaze: true });
+  const rowAssignments = linearSumAssignmentMax(score, n, k);
   const pairs: Array<[number, number]> = [];
   const vals: number[] = [];
   for (let f = 0; f < n; f++) {
@@ -255,27 +253,26 @@ const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.l
 /** Σ_X⁺ x_i for every feature i (rows of Xr [n, d] are the features): X (XᵀX)⁺ e_i, returned as rows. */
 export function whitenedDirections(xr: Matrix): Float64Array {
   const { rows: n, cols: d, data } = xr;
-  const g = new MlMatrix(n, n);
+  const g = new Float64Array(n * n);
   for (let a = 0; a < n; a++) {
     for (let b = a; b < n; b++) {
       let s = 0;
       for (let i = 0; i < d; i++) s += data[a * d + i] * data[b * d + i];
-      g.set(a, b, s);
-      g.set(b, a, s);
+      g[a * n + b] = s;
+      g[b * n + a] = s;
     }
   }
-  const eig = new EigenvalueDecomposition(g, { assumeSymmetric: true });
-  const lam = eig.realEigenvalues;
-  const vecs = eig.eigenvectorMatrix;
-  const lamMax = Math.max(0, ...lam);
+  const { values: lam, vectors } = symmetricEigen(g, n);
+  let lamMax = 0;
+  for (const x of lam) if (x > lamMax) lamMax = x;
   const cut = Math.max(n, d) * EPS * lamMax;
   // G⁺ = Σ_{λ > cut} w wᵀ / λ
   const gp = new Float64Array(n * n);
   for (let e = 0; e < n; e++) {
     if (!(lam[e] > cut)) continue;
     for (let a = 0; a < n; a++) {
-      const wa = vecs.get(a, e) / lam[e];
-      for (let b = 0; b < n; b++) gp[a * n + b] += wa * vecs.get(b, e);
+      const wa = vectors[e * n + a] / lam[e];
+      for (let b = 0; b < n; b++) gp[a * n + b] += wa * vectors[e * n + b];
     }
   }
   // prediction_i = Σ_m x_m G⁺[m, i]

@@ -45,7 +45,7 @@ export class DeadlineExceeded extends Error {
 
 /** @throws the socket's error (ECONNREFUSED, ECONNRESET, …) or the signal's reason */
 export function httpRequest(
-  method: "GET" | "POST",
+  method: "GET" | "POST" | "PUT",
   url: string,
   body: Uint8Array | undefined,
   headers: Record<string, string>,

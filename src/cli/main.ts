@@ -15,6 +15,11 @@ const int = (min: number) => (v: string) => {
   if (!Number.isSafeInteger(n) || n < min) throw new InvalidArgumentError(`expected an integer ≥ ${min}`);
   return n;
 };
+const readoutsArg = (v: string): number | "all" => {
+  if (v === "all") return "all";
+  if (!/^\d+$/.test(v) || Number(v) > 4096) throw new InvalidArgumentError("a number of singular vectors (0 … 4096) or all");
+  return Number(v);
+};
 const num = (v: string) => {
   const n = Number(v);
   if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError("expected a positive number");
@@ -52,6 +57,8 @@ export function program(): Command {
     .option("--save-activations <file>", "with --prompts: write the attention inputs (layer.{l} [B, T, d_model] F32) in the format --activations reads")
     .option("--sad-tau <x>", "SAD N_recon threshold τ (method §4)", num, 1)
     .addOption(new Option("--vectors <dtype>", "how each result's U and V are stored: f32, f16 (half the storage), or none (spectra only)").choices(["f32", "f16", "none"]).default("f32"))
+    .option("--readouts <n>", "token readouts of the leading N singular vectors per side (N, all, or 0 for none) when the checkpoint has a token embedding", readoutsArg, 8)
+    .option("--readout-k <k>", "tokens at each end of a readout", int(1), 10)
     .option("--state <dir>", "local worker's R2/KV state (default: .wrangler/state in the project)")
     .addOption(new Option("--progress <mode>", "progress display").choices(["auto", "bar", "plain", "quiet"]).default("auto"))
     .option("--no-html", "skip report.html")
@@ -66,7 +73,7 @@ export function program(): Command {
         circuits: opts.circuits, layers: opts.layers, heads: opts.heads, variants: opts.variants,
         concurrency: opts.concurrency, retries: opts.retries, retryBaseMs: opts.retryBaseMs, deadlineScale: opts.deadlineScale, rotaryOffsets: opts.rotaryOffsets,
         nHeads: opts.nHeads, nKvHeads: opts.nKvHeads, rotaryDim: opts.rotaryDim, rotaryBase: opts.rotaryBase,
-        stateDir: opts.state, activations: opts.activations, prompts: opts.prompts, saveActivations: opts.saveActivations, sadTau: opts.sadTau, vectors: opts.vectors, progress: opts.progress, html: opts.html, root: projectRoot(),
+        stateDir: opts.state, activations: opts.activations, prompts: opts.prompts, saveActivations: opts.saveActivations, sadTau: opts.sadTau, vectors: opts.vectors, readouts: opts.readouts, readoutK: opts.readoutK, progress: opts.progress, html: opts.html, root: projectRoot(),
       });
       // exit now: a failed local runtime can leave handles behind that would keep the process alive
       process.exit(r.exitCode);

@@ -3,13 +3,14 @@
  * Where a scan's time goes, for run.json's `profile`. The CLI's own phases are timed as they run:
  * `read` (checkpoint bytes to decoded head tensors), `encode` (safetensors request bodies), `hash`
  * (SHA-256 of each body), `check` (the stored-result reads that let a stored head skip its upload)
- * and `http` (POST round trips: upload, the worker's parse, fold, SVD and store, the answer). The
+ * `http` (POST round trips: upload, the worker's parse, fold, SVD and store, the answer) and
+ * `readout_basis` (building, hashing and uploading the model's token readout basis, cli/readout-basis.ts). The
  * worker's clock does not advance while it computes (workerd freezes timers between I/O, as on
  * Cloudflare), so its split is measured by running the worker's own code — parse, fold, SVD, encode
  * of the vectors — on one sampled body of each circuit in this process (`sampled`, per circuit), and
  * its total CPU time is read from /proc. Sums over concurrent requests exceed the wall time.
  */
-export type Phase = "read" | "encode" | "hash" | "check" | "http";
+export type Phase = "read" | "encode" | "hash" | "check" | "http" | "readout_basis";
 
 export interface SampledCosts {
   /** seconds per circuit of one sampled body: parse + validate, fold (factors), SVD, vectors encoding */
@@ -22,8 +23,8 @@ export interface SampledCosts {
 }
 
 export class Profile {
-  private readonly ms: Record<Phase, number> = { read: 0, encode: 0, hash: 0, check: 0, http: 0 };
-  private readonly counts: Record<Phase, number> = { read: 0, encode: 0, hash: 0, check: 0, http: 0 };
+  private readonly ms: Record<Phase, number> = { read: 0, encode: 0, hash: 0, check: 0, http: 0, readout_basis: 0 };
+  private readonly counts: Record<Phase, number> = { read: 0, encode: 0, hash: 0, check: 0, http: 0, readout_basis: 0 };
   bytesUploaded = 0;
   bytesHashed = 0;
   sampled: SampledCosts[] = [];

@@ -1,13 +1,22 @@
 /**
  * @module cli/report-html
  * report.html: one self-contained page (ECharts 6 inlined, no network) with layer × head heatmaps of
- * σ₁ and effective rank per circuit, the spectra of one layer at a time, σ₁(QK) against σ₁(OV), and a
- * table of every head's numbers. Charts use the SVG renderer so their text is in the DOM.
+ * σ₁ and effective rank per circuit (linear, log or quantile colour scales; click a cell to open the
+ * head), the spectra of one layer, σ₁(QK) against σ₁(OV) coloured by layer, every metric defined, a
+ * sortable and filterable table with its CSV, and a page per head (view/head-page.ts, shared with the
+ * demo page) whose selection is the URL's #model/layer/head. The page's script is src/view/report-page.ts,
+ * bundled into build/report-client.js; this module writes the HTML, the data block and the Gaussian
+ * null bands of the heads' factor shapes (computed here with the WebAssembly factored SVD). Charts use
+ * the SVG renderer so their text is in the DOM.
  */
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
+import { gaussianNullBand, nullBandKey, type NullBand } from "../analysis/null-band";
+import { loadKernels } from "../kernels/load-node";
+import type { Kernels } from "../kernels/types";
+import { metricsHtml } from "../view/metrics";
 import type { Report } from "./report";
-
 /** Escapes a script body so that no `</script` can end the element early. */
 const inlineScript = (js: string) => js.replace(/<\/(script)/gi, "<\\/$1");
 const json = (v: unknown) => JSON.stringify(v).replace(/</g, "\\u003c");
@@ -21,19 +30,47 @@ export function echartsSource(): string {
 /** Formats a number the way the page's table does (4 significant digits). */
 export const fmt = (x: number) => (x === 0 ? "0" : Math.abs(x) >= 1e4 || Math.abs(x) < 1e-3 ? x.toExponential(3) : x.toPrecision(4));
 
-export function renderReportHtml(report: Report, echarts = echartsSource()): string {
+/** The page's script (src/view/report-page.ts), built by `npm run build:demo` and scripts/build-cli.mjs. */
+export function reportClientSource(): string {
+  const path = fileURLToPath(new URL("../../build/report-client.js", import.meta.url));
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    throw new Error(`report page script not built: ${path} is missing (run \`npm run build:demo\`)`);
+  }
+}
+
+/** Null bands of every factor shape [rows, d_head] among the entries that carry factor norms. */
+export function reportNullBands(report: Report, kernels?: Pick<Kernels, "factoredSvd">): Record<string, NullBand> {
+  const shapes = new Map<string, [number, number]>();
+  for (const e of report.entries) if (e.factor_norms) shapes.set(nullBandKey(e.factor_rows, report.facts.d_head), [e.factor_rows, report.facts.d_head]);
+  if (!shapes.size) return {};
+  const k = kernels ?? loadKernels("release");
+  return Object.fromEntries([...shapes].sort(([a], [b]) => (a < b ? -1 : 1)).map(([key, [rows, d]]) => [key, gaussianNullBand(k, rows, d)]));
+}
+
+/** Where the vectors links of the head pages point. */
+function apiOf(report: Report) {
+  return report.scan.endpoint === "local"
+    ? { apiBase: "http://127.0.0.1:8787", apiNote: "The vectors links point to the local worker: `npm start` serves them from the scan's state (.wrangler/state, or the scan's --state)." }
+    : { apiBase: "", apiNote: "The vectors links are paths on the worker the scan used (--endpoint); prefix them with its URL." };
+}
+
+export function renderReportHtml(report: Report, echarts = echartsSource(), opts: { kernels?: Pick<Kernels, "factoredSvd">; client?: string } = {}): string {
   const f = report.facts;
   const withSad = report.entries.some((e) => e.sad);
   const withFocus = report.entries.some((e) => e.sad?.focus);
   const sadSection = withSad ? renderSadSection(report, withFocus) : "";
   const sadCells = (e: Report["entries"][number]) =>
     !withSad ? "" : e.sad ? `<td class="sad">${e.sad.n_recon_median ?? "–"}</td><td>${e.sad.null_n_recon_median_mean === null ? "–" : fmt(e.sad.null_n_recon_median_mean)}</td>` : "<td></td><td></td>";
+  const num = (x: number) => `<td data-value="${x}">${fmt(x)}</td>`;
   const rows = report.entries
     .filter((e) => e.rotary_offset === 0)
     .map(
       (e) =>
         `<tr data-layer="${e.layer}" data-head="${e.head}" data-circuit="${e.circuit}" data-variant="${e.variant}"><td>${e.layer}</td><td>${e.head}</td><td>${e.circuit}</td><td>${e.variant}</td>` +
-        `<td class="s1">${fmt(e.singular_values[0] ?? 0)}</td><td>${fmt(e.singular_values[1] ?? 0)}</td><td class="er">${fmt(e.effective_rank)}</td><td>${fmt(e.top_energy)}</td>${sadCells(e)}</tr>`,
+        `${num(e.singular_values[0] ?? 0).replace("<td", '<td class="s1"')}${num(e.singular_values[1] ?? 0)}${num(e.effective_rank).replace("<td", '<td class="er"')}${num(e.top_energy)}${num(e.sigma_ratio_2_1)}${sadCells(e)}` +
+        `<td class="${e.checks_passed ? "ok" : "fail"}" title="${esc((e.checks ?? []).map((c) => `${c.name} ${fmt(c.value)} ≤ ${fmt(c.limit)}`).join("; "))}">${e.checks_passed ? "passed" : "FAILED"}</td></tr>`,
     )
     .join("\n");
   const facts = [
@@ -41,106 +78,47 @@ export function renderReportHtml(report: Report, echarts = echartsSource()): str
     ["d_model", f.d_model], ["d_head", f.d_head], ["score scale", fmt(f.attention_scale)], ["norm", f.norm],
     ["rotary_dim", f.rotary_dim], ["n_heads from", f.n_heads_source], ["entries", report.entries.length],
   ].map(([k, v]) => `<tr><th>${esc(String(k))}</th><td>${esc(String(v))}</td></tr>`).join("");
+  const pageData = { report, nullBands: reportNullBands(report, opts.kernels), ...apiOf(report) };
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>headscope · ${esc(report.model)}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>
 body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#222;max-width:1280px}
-h1{font-size:20px}h2{font-size:16px;margin-top:28px}
-.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(560px,1fr));gap:16px}
-.chart{height:380px;border:1px solid #ddd;border-radius:4px}
+h1{font-size:20px}h2{font-size:16px;margin-top:28px}h3{font-size:15px}h4{font-size:14px;margin:12px 0 4px}
+.grid,.head-grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(560px,1fr));gap:16px}
+.chart{height:380px;border:1px solid #ddd;border-radius:4px}.heat{height:420px}
 table{border-collapse:collapse;font-variant-numeric:tabular-nums}td,th{padding:2px 8px;border-bottom:1px solid #eee;text-align:right}
 th{text-align:left}#heads,#sad-heads{max-height:480px;overflow:auto;display:block}
+#heads tbody tr{cursor:pointer}#heads tbody tr:hover{background:#f3f6fb}
+th.sortable{cursor:pointer;user-select:none}th[aria-sort=ascending]::after{content:" ▲"}th[aria-sort=descending]::after{content:" ▼"}
 .v-sparse{color:#1a7f37;font-weight:600}.v-not{color:#b42318}.v-few{color:#888}
-.note{color:#666}
+.ok{color:#1a7f37}.fail{color:#b42318;font-weight:600}
+.note{color:#666}.controls{display:flex;gap:16px;align-items:center;flex-wrap:wrap;margin:8px 0}
+.metrics{display:grid;grid-template-columns:max-content 1fr;gap:2px 12px}.metrics dt{font-weight:600}.metrics dd{margin:0}
+#head-page{border:2px solid #1f77b4;border-radius:6px;padding:8px 16px;margin-top:16px}
+.tokens caption{text-align:left;font-weight:600;padding-top:6px}.toks{text-align:left}
+.tok{display:inline-block;font:12px ui-monospace,monospace;background:#f2f2f2;border-radius:3px;padding:0 3px;margin:1px}
+.downloads a{margin:0 4px}
 </style></head><body>
 <h1>headscope scan · <span id="model">${esc(report.model)}</span></h1>
-<p class="note">QK: Ω = W_Q W_Kᵀ, OV: W_V W_O, singular values from the factored SVD (method §1–§3). Variant per chart: <span id="variants"></span>.</p>
+<p class="note">QK: Ω = W_Q W_Kᵀ, OV: W_V W_O, singular values from the factored SVD (method §1–§3). Variant per chart: <span id="variants"></span>. Click any heatmap cell, point or table row to open that head; the address (#model/layer/head) can be shared.</p>
 <table id="facts">${facts}</table>
-<h2>σ₁ per layer and head</h2><div class="grid"><div id="s1-qk" class="chart"></div><div id="s1-ov" class="chart"></div></div>
-<h2>Effective rank per layer and head</h2><div class="grid"><div id="er-qk" class="chart"></div><div id="er-ov" class="chart"></div></div>
+<details><summary>What the numbers mean</summary>${metricsHtml()}</details>
+<div class="controls"><label>Colour scale <select id="scale"><option value="auto">auto (log or quantile when one head would wash out the rest)</option><option value="linear">linear</option><option value="log">log</option><option value="quantile">quantile (rank)</option></select></label></div>
+<h2>σ₁ per layer and head</h2><div class="grid"><div id="s1-qk" class="chart heat"></div><div id="s1-ov" class="chart heat"></div></div>
+<h2>Effective rank per layer and head</h2><div class="grid"><div id="er-qk" class="chart heat"></div><div id="er-ov" class="chart heat"></div></div>
+<section id="head-page" hidden aria-live="polite"></section>
 <h2>Spectra of layer <select id="layer"></select></h2><div class="grid"><div id="spec-qk" class="chart"></div><div id="spec-ov" class="chart"></div></div>
 <h2>QK against OV</h2><div class="grid"><div id="qk-ov" class="chart"></div></div>
 ${sadSection}
 <h2>Every head</h2>
-<table id="heads"><thead><tr><th>layer</th><th>head</th><th>circuit</th><th>variant</th><th>σ₁</th><th>σ₂</th><th>eff. rank</th><th>σ₁²/Σσ²</th>${withSad ? "<th>SAD N_recon median</th><th>null (rotation)</th>" : ""}</tr></thead><tbody>
+<div class="controls"><label>Filter <input id="heads-filter" type="search" size="40" placeholder="e.g. qk layer=5 σ₁>10 checks=failed"></label> <a id="heads-csv" href="#" download="${esc(report.model)}-heads.csv">CSV of the rows shown</a></div>
+<table id="heads"><thead><tr><th data-key="layer">layer</th><th data-key="head">head</th><th data-key="circuit">circuit</th><th data-key="variant">variant</th><th data-key="σ₁">σ₁</th><th data-key="σ₂">σ₂</th><th data-key="eff_rank">eff. rank</th><th data-key="top_energy">σ₁²/Σσ²</th><th data-key="σ₂/σ₁">σ₂/σ₁</th>${withSad ? '<th data-key="sad_n_recon">SAD N_recon median</th><th data-key="sad_null">null (rotation)</th>' : ""}<th data-key="checks">checks</th></tr></thead><tbody>
 ${rows}
 </tbody></table>
 <script>${inlineScript(echarts)}</script>
-<script>
-const REPORT = ${json(report)};
-const PREF = ["folded_augmented", "folded", "raw_augmented", "raw"];
-const entries = REPORT.entries.filter((e) => e.rotary_offset === 0);
-const nL = REPORT.facts.n_layers, nH = REPORT.facts.n_heads;
-const pick = {};
-for (const c of ["qk", "ov"]) {
-  const have = new Set(entries.filter((e) => e.circuit === c).map((e) => e.variant));
-  pick[c] = PREF.find((v) => have.has(v));
-}
-document.getElementById("variants").textContent = ["qk", "ov"].filter((c) => pick[c]).map((c) => c + " " + pick[c]).join(", ");
-const of = (c) => entries.filter((e) => e.circuit === c && e.variant === pick[c]);
-const charts = [];
-const mk = (id) => { const ch = echarts.init(document.getElementById(id), null, { renderer: "svg" }); charts.push(ch); return ch; };
-function heat(id, c, field, title) {
-  const data = of(c).map((e) => [e.head, e.layer, field === "s1" ? e.singular_values[0] : e.effective_rank]);
-  if (!data.length) { document.getElementById(id).textContent = "no " + c + " results"; return; }
-  const vals = data.map((d) => d[2]);
-  mk(id).setOption({
-    animation: false,
-    title: { text: title + " · " + c.toUpperCase() + " (" + pick[c] + ")", left: "center", textStyle: { fontSize: 13 } },
-    tooltip: { formatter: (p) => "L" + p.value[1] + "H" + p.value[0] + ": " + p.value[2].toPrecision(4) },
-    grid: { left: 50, right: 80, top: 40, bottom: 40 },
-    xAxis: { type: "category", name: "head", data: [...Array(nH).keys()].map(String) },
-    yAxis: { type: "category", name: "layer", data: [...Array(nL).keys()].map(String) },
-    visualMap: { min: Math.min(...vals), max: Math.max(...vals), calculable: true, orient: "vertical", right: 0, top: "middle", precision: 2,
-      inRange: { color: ["#440154", "#3b528b", "#21918c", "#5ec962", "#fde725"] } },
-    series: [{ type: "heatmap", data, emphasis: { itemStyle: { borderColor: "#000" } } }],
-  });
-}
-heat("s1-qk", "qk", "s1", "σ₁"); heat("s1-ov", "ov", "s1", "σ₁");
-heat("er-qk", "qk", "er", "effective rank"); heat("er-ov", "ov", "er", "effective rank");
-const sel = document.getElementById("layer");
-for (let l = 0; l < nL; l++) sel.add(new Option(String(l), String(l)));
-const specCharts = { qk: mk("spec-qk"), ov: mk("spec-ov") };
-function spectra(layer) {
-  for (const c of ["qk", "ov"]) {
-    const es = of(c).filter((e) => e.layer === layer);
-    specCharts[c].setOption({
-      animation: false,
-      title: { text: "σ_k · " + c.toUpperCase() + " layer " + layer, left: "center", textStyle: { fontSize: 13 } },
-      tooltip: { trigger: "item" },
-      legend: { type: "scroll", bottom: 0 },
-      grid: { left: 60, right: 20, top: 40, bottom: 60 },
-      xAxis: { type: "value", name: "k", min: 1 },
-      yAxis: { type: "log", name: "σ_k" },
-      series: es.map((e) => ({ name: "H" + e.head, type: "line", showSymbol: false,
-        data: e.singular_values.map((s, k) => [k + 1, Math.max(s, 1e-12)]) })),
-    }, true);
-  }
-}
-sel.addEventListener("change", () => spectra(Number(sel.value)));
-spectra(0);
-{
-  const qk = new Map(of("qk").map((e) => [e.layer + ":" + e.head, e]));
-  const byLayer = [...Array(nL).keys()].map((l) => ({
-    name: "L" + l, type: "scatter", symbolSize: 7,
-    data: of("ov").filter((e) => e.layer === l && qk.has(l + ":" + e.head)).map((e) => [qk.get(l + ":" + e.head).singular_values[0], e.singular_values[0], e.head]),
-  }));
-  mk("qk-ov").setOption({
-    animation: false,
-    title: { text: "σ₁(QK) against σ₁(OV), one point per head", left: "center", textStyle: { fontSize: 13 } },
-    tooltip: { formatter: (p) => p.seriesName + "H" + p.value[2] + ": QK " + p.value[0].toPrecision(4) + ", OV " + p.value[1].toPrecision(4) },
-    legend: { type: "scroll", bottom: 0 },
-    grid: { left: 60, right: 20, top: 40, bottom: 60 },
-    xAxis: { type: "log", name: "σ₁ QK" },
-    yAxis: { type: "log", name: "σ₁ OV" },
-    series: byLayer,
-  });
-}
-${withSad ? SAD_SCRIPT : ""}
-window.addEventListener("resize", () => charts.forEach((c) => c.resize()));
-window.HEADSCOPE_READY = true;
-</script>
+<script type="application/json" id="report-data">${json(pageData)}</script>
+<script>${inlineScript(opts.client ?? reportClientSource())}</script>
 </body></html>
 `;
 }
@@ -179,59 +157,3 @@ Verdict rule: ${esc(sad?.verdict_rule ?? "")}. Heads: <span id="sad-verdicts">${
 ${rows}
 </tbody></table>`;
 }
-
-/** Page script for the SAD section (runs after the main script; REPORT, mk, nL, nH are in scope). */
-const SAD_SCRIPT = `
-{
-  const sadHeads = entries.filter((e) => e.sad && e.circuit === "qk");
-  const dist = (get) => {
-    const own = sadHeads.map((e) => get(e) && get(e).n_recon_median).filter((x) => x !== null && x !== undefined);
-    const nul = sadHeads.map((e) => get(e) && get(e).null_n_recon_median_mean).filter((x) => x !== null && x !== undefined);
-    const top = Math.ceil(Math.max(1, ...own, ...nul));
-    const h = (xs) => { const o = new Array(top + 1).fill(0); for (const x of xs) o[Math.round(x)]++; return o; };
-    return { bins: [...Array(top + 1).keys()].map(String), own: h(own), nul: h(nul) };
-  };
-  const fig = (id, get, title) => {
-    const d = dist(get);
-    mk(id).setOption({
-      animation: false,
-      title: { text: title, left: "center", textStyle: { fontSize: 13 } },
-      tooltip: { trigger: "axis" }, legend: { bottom: 0 },
-      grid: { left: 50, right: 20, top: 40, bottom: 60 },
-      xAxis: { type: "category", name: "median N_recon", data: d.bins },
-      yAxis: { type: "value", name: "heads" },
-      series: [{ name: "singular basis", type: "bar", data: d.own }, { name: "rotation null (mean of per-seed medians, rounded)", type: "bar", data: d.nul }],
-    });
-  };
-  fig("sad-fig9a", (e) => e.sad, "Per-head median N_recon: singular basis against the null (Fig. 9a)");
-  if (document.getElementById("sad-fig9a-focus")) fig("sad-fig9a-focus", (e) => e.sad.focus, "The same on END→IO and END→S2 pairs");
-  const hs = document.getElementById("sad-head");
-  sadHeads.forEach((e, i) => hs.add(new Option("L" + e.layer + "H" + e.head + " (" + e.sad.verdict + ")", String(i))));
-  const usageCharts = { all: mk("sad-usage"), focus: document.getElementById("sad-usage-focus") ? mk("sad-usage-focus") : null };
-  const heat = (chart, rows, title) => {
-    if (!chart) return;
-    const data = [];
-    let max = 1;
-    rows.forEach((r, p) => r.forEach((c, k) => { if (c) { data.push([p, k, c]); if (c > max) max = c; } }));
-    const R = rows.length ? rows[0].length : 0;
-    chart.setOption({
-      animation: false,
-      title: { text: title, left: "center", textStyle: { fontSize: 13 } },
-      tooltip: { formatter: (q) => "prompt " + q.value[0] + ", index " + (q.value[1] + 1) + ": selected " + q.value[2] + "×" },
-      grid: { left: 50, right: 80, top: 40, bottom: 40 },
-      xAxis: { type: "category", name: "prompt", data: rows.map((_, p) => String(p)) },
-      yAxis: { type: "category", name: "singular index", data: [...Array(R).keys()].map((k) => String(k + 1)) },
-      visualMap: { min: 0, max, calculable: true, orient: "vertical", right: 0, top: "middle", inRange: { color: ["#f7fbff", "#6baed6", "#08306b"] } },
-      series: [{ type: "heatmap", data }],
-    }, true);
-  };
-  const show = (i) => {
-    const e = sadHeads[i];
-    if (!e) return;
-    heat(usageCharts.all, e.sad.usage_by_prompt, "L" + e.layer + "H" + e.head + ": selected singular indices per prompt (all firing pairs)");
-    if (e.sad.focus) heat(usageCharts.focus, e.sad.focus.usage_by_prompt, "L" + e.layer + "H" + e.head + ": END→IO and END→S2 pairs");
-  };
-  hs.addEventListener("change", () => show(Number(hs.value)));
-  show(0);
-}
-`;

@@ -26,11 +26,23 @@ export interface ReportEntry {
   centred: boolean;
   scale: number;
   checks_passed: boolean;
+  /** the kernel's checks: measured value, limit, passed (method §2) */
+  checks: Array<{ name: string; value: number; limit: number; passed: boolean }>;
+  /** ‖A‖_F, ‖B‖_F of the variant's factors (the null band's scale); absent for results stored before they were recorded */
+  factor_norms?: { a: number; b: number };
   input_sha256: string;
   /** the vectors' URL path; null when the scan stored none (--vectors none) */
   vectors: string | null;
+  /** token readouts of the leading singular vectors (absent with --readouts 0; null when the model has no readout basis) */
+  readouts?: import("../wire/svd-result").Readouts | null;
   /** with --activations or --prompts, qk only: the sparse attention decomposition's report (method §4) */
   sad?: import("../analysis/sad-report").SadHeadReport;
+}
+
+export interface ScanReadouts {
+  vectors: number | "all";
+  k: number;
+  basis: { sha256: string; bytes: number; vocab: number; embedding: string; unembedding: string | null; tokens: string | null };
 }
 
 export interface Report {
@@ -42,6 +54,8 @@ export interface Report {
     circuits: string[]; variants: string[]; layers: number[]; heads: number[]; rotary_offsets: number[]; endpoint: string;
     /** how U and V were stored (--vectors): f32, f16 or none (spectra only) */
     vectors: "f32" | "f16" | "none";
+    /** token readouts asked for (--readouts, --readout-k) and the basis they were read against; absent without a basis */
+    readouts?: ScanReadouts;
     sad?: {
       tau: number; batch: number; tokens: number; prompt_lengths: string; prompts: Record<string, unknown> | null; focus: string | null;
       /** the stored activation files per layer and form ("{layer}/normalised", "{layer}/affine") */
@@ -73,6 +87,7 @@ export function assembleReport(r: {
     circuits: string[]; variants: string[]; layers: number[]; heads: number[]; offsets: number[]; endpoint: string;
     /** how U and V were stored (default f32) */
     vectors?: Report["scan"]["vectors"];
+    readouts?: ScanReadouts;
     sad?: Report["scan"]["sad"];
   };
   /** the distinct kernels that answered (recorded when there is exactly one) */
@@ -89,6 +104,7 @@ export function assembleReport(r: {
     facts: { ...f, kv_head_of: r.kvHeadOf },
     scan: {
       circuits: s.circuits, variants: s.variants, layers: s.layers, heads: s.heads, rotary_offsets: f.rotary_dim ? s.offsets : [0], endpoint: s.endpoint, vectors: s.vectors ?? "f32",
+      ...(s.readouts ? { readouts: s.readouts } : {}),
       ...(s.sad ? { sad: s.sad } : {}),
     },
     ...(r.kernels.length === 1 ? { kernel: r.kernels[0] } : {}),
@@ -107,8 +123,11 @@ export function reportEntry(task: ScanTask, a: SvdAnswer, kvHead: number): Repor
     sigma_ratio_2_1: s.length > 1 && s[0] > 0 ? s[1] / s[0] : 1,
     factor_rows: a.variant.factor_rows, centred: a.variant.centred, scale: a.variant.scale,
     checks_passed: a.checks.every((c) => c.passed),
+    checks: a.checks.map(({ name, value, limit, passed }) => ({ name, value, limit, passed })),
+    ...(a.factor_norms ? { factor_norms: { a: a.factor_norms.a, b: a.factor_norms.b } } : {}),
     input_sha256: a.input.sha256,
     vectors: a.links.vectors ?? null,
+    ...(a.readouts !== undefined ? { readouts: a.readouts } : {}),
   };
 }
 

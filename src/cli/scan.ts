@@ -33,6 +33,8 @@ import type { SvdAnswer } from "../wire/svd-result";
 import type { ActivationAnswer } from "../wire/activations";
 import { medianDistribution, SAD_VERDICT_RULE } from "../analysis/sad-report";
 import { promptActivations, type ForwardTiming } from "./prompt-activations";
+import { buildReadoutBasis, uploadReadoutBasis } from "./readout-basis";
+import type { ScanReadouts } from "./report";
 
 export interface ScanOptions {
   checkpoint?: string;
@@ -65,6 +67,12 @@ export interface ScanOptions {
   sadTau: number;
   /** how stored vectors are kept: U and V in F32 (default), F16, or none (spectra only) */
   vectors?: VectorsPolicy;
+  /** token readouts of the leading N singular vectors per side (default 8; "all"; 0: none) */
+  readouts?: number | "all";
+  /** tokens at each end of a readout (default 10) */
+  readoutK?: number;
+  /** rows per readout basis chunk (tests, also through HEADSCOPE_READOUT_CHUNK_ROWS; default ≤ 8 MiB of F16 per chunk) */
+  readoutChunkRows?: number;
   progress: "auto" | "bar" | "plain" | "quiet";
   html: boolean;
   /** project root (build/, wrangler.toml, .wrangler/state) */
@@ -213,6 +221,50 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
       }
     }
 
+    // ── the token readout basis (once per model; skipped when the same one is stored) ──
+    const askReadouts = o.readouts ?? 8;
+    const readoutK = o.readoutK ?? 10;
+    let scanReadouts: ScanReadouts | undefined;
+    if (askReadouts !== 0) {
+      const built = profile.time("readout_basis", () => buildReadoutBasis(ckpt!, arch, path, o.readoutChunkRows ?? (Number(process.env.HEADSCOPE_READOUT_CHUNK_ROWS) || undefined)));
+      if ("none" in built) {
+        log(`readouts: none (${built.none})`);
+      } else {
+        try {
+          const up = await profile.timeAsync("readout_basis", () => uploadReadoutBasis(endpoint!, token!, model, built));
+          profile.bytesUploaded += up.bytesSent;
+          const b = up.answer;
+          scanReadouts = {
+            vectors: askReadouts, k: readoutK,
+            basis: { sha256: b.sha256, bytes: b.bytes, vocab: b.vocab, embedding: b.embedding.source, unembedding: b.unembedding?.source ?? null, tokens: b.tokens?.source ?? null },
+          };
+          log(`readouts: basis of ${b.vocab} tokens ${up.uploaded ? `uploaded (${formatBytes(b.bytes)})` : "already stored"}; leading ${askReadouts} vectors per side, k = ${readoutK}`);
+        } catch (e) {
+          log(`readouts: none (the basis upload failed: ${(e as Error).message})`);
+        }
+      }
+    }
+    // without a basis the report says nothing of readouts (as a server-side scan's), the log says why
+    const basis = scanReadouts?.basis ?? null;
+    /**
+     * Readouts are asked for the model's own results; without a basis the worker's default answers
+     * `readouts: null` (rotary Δ ≠ 0 results live under another name, with none).
+     */
+    const readoutQuery = (t: ScanTask) => (askReadouts === 0 ? "&readouts=0" : basis && t.model === model ? `&readouts=${askReadouts}&readout_k=${readoutK}` : "");
+    /** the multiply-adds of a head's readouts ×2: each side's vectors against every row of its basis */
+    const readoutFlops = (t: ScanTask) => {
+      if (!basis || t.model !== model) return 0;
+      const n = askReadouts === "all" ? f.d_head : Math.min(askReadouts, f.d_head);
+      return 2 * 2 * n * basis.vocab * f.d_model;
+    };
+    /** whether a stored answer carries the readouts this scan asks for */
+    const readoutsMatch = (a: SvdAnswer, t: ScanTask): boolean => {
+      if (!basis || t.model !== model) return true;
+      const r = a.readouts;
+      const R = a.singular_values.length;
+      return !!r && r.vectors === (askReadouts === "all" ? R : Math.min(askReadouts, R)) && r.k === Math.min(readoutK, basis.vocab);
+    };
+
     // ── what is stored already (one listing per model name), the estimate, the free-disk check ──
     const storedSha = new Map<string, string>();
     const keyOf = (model: string, layer: number, head: number, circuit: string, variant: string) => `${model}/${layer}/${head}/${circuit}/${variant}`;
@@ -272,14 +324,15 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
       signal: abort.signal,
       worker: worker?.supervision,
       build: async (t) => {
-        const urls = taskUrl(endpoint!, arch, t, vectors);
+        const base = taskUrl(endpoint!, arch, t, vectors);
+        const urls = { ...base, post: base.post + readoutQuery(t) };
         const request = urls.post.slice(endpoint!.length);
         const storedInput = storedSha.get(keyOf(t.model, t.layer, t.head, t.circuit, t.variant));
         const left = pendingInLayer.get(t.layer)! - 1;
         pendingInLayer.set(t.layer, left);
         const check = async (sha256: string) => {
           if (storedInput !== sha256) return undefined;
-          const stored = await profile.timeAsync("check", () => storedAnswer(urls.get, sha256, (a) => vectorsMatch(a, vectors), abort.signal));
+          const stored = await profile.timeAsync("check", () => storedAnswer(urls.get, sha256, (a) => vectorsMatch(a, vectors) && readoutsMatch(a, t), abort.signal));
           return stored && { outcome: { ok: true as const, answer: stored, attempts: 0, timeouts: 0 } };
         };
         // a resume: the body's hash is known from an earlier run on these very files, so nothing is read
@@ -299,7 +352,7 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
         if (stored) return stored;
         profile.bytesUploaded += body.byteLength;
         posted.set(t, performance.now());
-        return { url: urls.post, body, flops: taskFlops(arch, t) };
+        return { url: urls.post, body, flops: taskFlops(arch, t) + readoutFlops(t) };
       },
       onTimeout: (t) => noteTimeout(taskLabel(t)),
       onRetry: (t, attempt, why) => {
@@ -444,6 +497,7 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
       kvHeadOf: [...Array(f.n_heads).keys()].map((h) => arch.kvHead(h)),
       scan: {
         circuits, variants, layers, heads, offsets, endpoint: o.endpoint ? "remote" : "local", vectors,
+        ...(scanReadouts ? { readouts: scanReadouts } : {}),
         ...(activations
           ? {
               sad: {

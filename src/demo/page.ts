@@ -5,7 +5,8 @@
  * so the page needs no inline style or script under its Content-Security-Policy. No CDN: everything
  * comes from this worker.
  */
-import { html } from "hono/html";
+import { html, raw } from "hono/html";
+import { metricsHtml } from "../view/metrics";
 import { DEMO_LIMITS } from "../wire/demo";
 
 export function renderDemoPage() {
@@ -35,21 +36,26 @@ export function renderDemoPage() {
 
   <section role="tabpanel" id="view-explore" aria-labelledby="tab-explore">
     <details class="explain" open><summary>What am I looking at?</summary>
-      <p>Each cell of the heatmap is one head of a model scanned into this server: its largest singular value σ₁ (or effective rank) of the QK circuit. Choose a head to see the full spectra of its QK circuit (which token pairs it attends between) and OV circuit (what it writes). Effective rank is exp of the entropy of σ/Σσ: low means a few directions dominate. Definitions: <a href="/v1">API</a>, method §1–3.</p>
+      <p>Each cell of the heatmap is one head of a model scanned into this server: its largest singular value σ₁ (or effective rank) of the QK circuit. Click a cell (or a table row) to open that head: the full spectra of its QK circuit (which token pairs it attends between) and OV circuit (what it writes) against a Gaussian null band, its checks, its singular vectors read as tokens, SAD when stored, and downloads. The address (#model/layer/head) links to the open head. Effective rank is exp of the entropy of σ/Σσ: low means a few directions dominate. Definitions: <a href="/v1">API</a>, method §1–3.</p>
     </details>
     <div class="controls">
       <label>Model <select id="explore-model"></select></label>
       <label>Colour by <select id="explore-metric"><option value="sigma1">σ₁ (QK)</option><option value="effective_rank">effective rank (QK)</option></select></label>
+      <label>Colour scale <select id="explore-scale"><option value="auto">auto</option><option value="linear">linear</option><option value="log">log</option><option value="quantile">quantile (rank)</option></select></label>
       <label>Layer <input id="explore-layer" type="number" min="0" value="0" inputmode="numeric"></label>
       <label>Head <input id="explore-head" type="number" min="0" value="0" inputmode="numeric"></label>
     </div>
     <p class="status" id="explore-status" role="status"></p>
-    <div id="explore-heatmap" class="chart" role="img" aria-label="Layer by head heatmap"></div>
-    <div class="grid2">
-      <div id="explore-qk" class="chart small" role="img" aria-label="QK spectrum"></div>
-      <div id="explore-ov" class="chart small" role="img" aria-label="OV spectrum"></div>
-    </div>
+    <div id="explore-heatmap" class="chart" role="img" aria-label="Layer by head heatmap: click a cell to open that head"></div>
     <table class="facts" id="explore-facts" aria-label="Selected head"></table>
+    <section id="explore-head-page" class="head-page" aria-live="polite" aria-label="The selected head"></section>
+    <details class="explain"><summary>What the numbers mean</summary>${raw(metricsHtml())}</details>
+    <h2>Every head</h2>
+    <div class="controls">
+      <label>Filter <input id="explore-filter" type="search" placeholder="e.g. qk layer=5 checks=failed"></label>
+      <a id="explore-csv" href="#" download="heads.csv">CSV of the rows shown</a>
+    </div>
+    <div class="table-scroll"><table class="facts sortable-table" id="explore-table" aria-label="Every head of the model"><thead><tr><th data-key="layer">layer</th><th data-key="head">head</th><th data-key="circuit">circuit</th><th data-key="variant">variant</th><th data-key="σ₁">σ₁</th><th data-key="σ₂">σ₂</th><th data-key="eff_rank">eff. rank</th><th data-key="top_energy">σ₁²/Σσ²</th><th data-key="σ₂/σ₁">σ₂/σ₁</th><th data-key="checks">checks</th></tr></thead><tbody></tbody></table></div>
   </section>
 
   <section role="tabpanel" id="view-prediction" aria-labelledby="tab-prediction" hidden>

@@ -35,5 +35,19 @@ h2 { font-size:1.15rem; margin:18px 0 6px; }
 button:not(.primary) { border:1px solid var(--line); background:var(--bg); border-radius:6px; padding:8px 14px; cursor:pointer; }
 button[disabled] { opacity:.5; cursor:default; }
 table.facts { max-width:100%; overflow-wrap:anywhere; }
+.head-page { border:1px solid var(--line); border-radius:6px; padding:4px 12px; margin:12px 0; }
+.head-page:empty { display:none; }
+.head-grid { display:grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap:12px; }
+@media (max-width: 760px) { .head-grid { grid-template-columns: minmax(0, 1fr); } }
+.head-spectrum { height:300px; }
+h3 { font-size:1.05rem; margin:10px 0 4px; } h4 { font-size:.95rem; margin:10px 0 4px; }
+.ok { color:#1a7f37; } .fail { color:#b42318; font-weight:600; }
+table.tokens caption { text-align:left; font-weight:600; padding-top:6px; } table.facts td.toks { text-align:left; }
+.tok { display:inline-block; font:12px ui-monospace, monospace; background:var(--panel); border:1px solid var(--line); border-radius:3px; padding:0 3px; margin:1px; }
+.downloads a { margin:0 4px; }
+.metrics { display:grid; grid-template-columns:max-content 1fr; gap:2px 12px; font-size:.9rem; } .metrics dt { font-weight:600; } .metrics dd { margin:0; }
+.table-scroll { max-height:480px; overflow:auto; }
+th.sortable { cursor:pointer; user-select:none; } th[aria-sort=ascending]::after { content:" ▲"; } th[aria-sort=descending]::after { content:" ▼"; }
+#explore-table tbody tr { cursor:pointer; }
 footer { color:var(--muted); font-size:.85rem; margin:24px auto; }
 `;

@@ -50,6 +50,7 @@ export const GET_CACHE_POLICY: Record<string, CachePolicy | ((c: Context<AppEnv>
   "/v1": "deployment",
   "/v1/models": "changing",
   "/v1/models/:model/summary": "changing",
+  "/v1/models/:model/readout-basis": "changing",
   "/v1/toy/reports": "changing",
   "/v1/toy/reports/:experiment": "changing",
   [`${HEAD}/:circuit`]: byInputHash,

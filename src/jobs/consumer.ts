@@ -21,6 +21,7 @@ import { headLinks } from "../routes/heads";
 import { postHead } from "../services/head-results";
 import { cachedCheckpoint } from "../services/scan-plan";
 import { CheckpointStore } from "../storage/checkpoint-store";
+import { ReadoutBasisStore } from "../storage/readout-basis-store";
 import { ResultStore } from "../storage/result-store";
 import { HeadOptionsSchema } from "../wire/head-request";
 import { encodeSafetensors } from "../wire/safetensors";
@@ -44,7 +45,7 @@ export async function runScanMessage(env: Bindings, m: ScanMessage): Promise<Lan
   const body = encodeSafetensors(headTensors(arch, weights, m.circuit, m.offset));
   const options = HeadOptionsSchema.parse(Object.fromEntries(taskQuery(arch, task, m.vectors)));
   const path = { model: m.model, layer: m.layer, head: m.head, circuit: m.circuit };
-  const { summary, computed } = await postHead(new ResultStore(env), getKernels(), path, body, options);
+  const { summary, computed } = await postHead(new ResultStore(env), getKernels(), path, body, options, new ReadoutBasisStore(env));
   return {
     entry: reportEntry(task, { ...summary, links: headLinks(path, summary.variant.name, summary.input.sha256, summary.vectors !== null) }, arch.kvHead(m.head)),
     computed,

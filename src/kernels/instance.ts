@@ -54,6 +54,11 @@ export interface KernelExports {
     nb: number, offsets: number, qkv: number, ld: number, nH: number, nKv: number, dh: number, rot: number, base: number,
     posScale: number, work: number,
   ): void;
+  readoutWorkspace(d: number, m: number): number;
+  readoutChunk(
+    n: number, d: number, m: number, rows: number, half: number, row0: number, wp: number, seen: number, k: number,
+    top: number, topId: number, bottom: number, bottomId: number, work: number,
+  ): number;
 }
 
 export interface KernelInstance {

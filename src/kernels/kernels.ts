@@ -1,11 +1,12 @@
 /**
  * @module kernels/kernels
  * The WebAssembly kernels as one object: one instance (instance.ts) shared by the SVD (svd.ts), SAD
- * (sad.ts) and toy (toy.ts) parts of the boundary. These files are the only code that sees the
+ * (sad.ts), toy (toy.ts) and token-readout (readout.ts) parts of the boundary. These files are the only code that sees the
  * kernels' `exports` or `memory`.
  * @example const kernels = createKernels(wasmModule, "wasm-release"); kernels.factoredSvd(wQ, wK).S
  */
 import { instantiate } from "./instance";
+import { readoutKernels } from "./readout";
 import { sadKernels } from "./sad";
 import { svdKernels } from "./svd";
 import { toyKernels } from "./toy";
@@ -13,5 +14,5 @@ import type { Kernels } from "./types";
 
 export function createKernels(module: WebAssembly.Module, name = "wasm"): Kernels {
   const instance = instantiate(module);
-  return { name, simd: instance.simd, ...svdKernels(instance), ...sadKernels(instance), ...toyKernels(instance) };
+  return { name, simd: instance.simd, ...svdKernels(instance), ...sadKernels(instance), ...toyKernels(instance), ...readoutKernels(instance) };
 }

@@ -3,6 +3,8 @@
  * The kernels' types: matrices, results, and the one Kernels interface (plus the SVD view the test
  * oracle also implements). Matrices are row-major; results are float64.
  */
+import type { ReadoutState } from "./readout";
+export type { ReadoutState } from "./readout";
 import type { ToyStepGradients, ToyStepInput } from "./toy";
 
 /** A row-major matrix. */
@@ -139,6 +141,10 @@ export interface Kernels {
   ): PairTerms;
   /** One toy-model training step's losses (mean reconstruction, mean CE) and, with `grads`, its gradient. */
   toyStep(input: ToyStepInput, grads?: ToyStepGradients): { recon: number; ce: number };
+  /** Starts token readouts of m vectors ([m, d], vector-major) keeping k tokens at each end (kernels/readout.ts). */
+  readoutStart(vectors: ArrayLike<number>, d: number, m: number, k: number): ReadoutState;
+  /** Offers the basis's next rows ([rows, d]; Uint16Array holds F16 bits) to the running lists. */
+  readoutAdd(state: ReadoutState, rows: Uint16Array | Float32Array): void;
 }
 
 /** The part of Kernels that the slow, obvious test oracle also implements. */

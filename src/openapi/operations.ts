@@ -19,6 +19,8 @@ import { ModelPathSchema } from "../routes/models";
 import { IdParam as ActivationIdParam } from "../routes/activations";
 import { Id as CheckpointIdParam, Part as UploadPartParams, Sha as BlobParams, Upload as UploadParams } from "../routes/checkpoints";
 import { JobId as ScanIdParam } from "../routes/scans";
+import { BASIS_PATH as BASIS, BlobPath as ReadoutBlobPath, BlobQuery as ReadoutBlobQuery } from "../routes/readout-basis";
+import { BlobAnswerSchema, READOUT_LIMITS, ReadoutBasisAnswerSchema, ReadoutBasisInputSchema } from "../wire/readout-basis";
 import { ACTIVATION_LENGTHS, ACTIVATION_LIMITS, ActivationAnswerSchema } from "../wire/activations";
 import {
   CHECKPOINT_LIMITS, CheckpointManifestInputSchema, CompleteUploadSchema, StartUploadAnswerSchema, UPLOAD_PART_BYTES, UploadPartAnswerSchema,
@@ -134,7 +136,10 @@ export const OPERATIONS: Operation[] = [
     summary: "Compute and store the SVD of one head's QK or OV circuit",
     description: "Re-posting identical input returns the stored result (200, computed: false) without computing; a new result is 201.",
     pathParams: HeadPathSchema, query: HeadOptionsSchema,
-    queryText: { ...variantText, overwrite: "replace a stored result that came from a different input (otherwise 409)" },
+    queryText: {
+      ...variantText, overwrite: "replace a stored result that came from a different input (otherwise 409)",
+      readouts: "token readouts of the leading N vectors (8; all; 0)",
+    },
     body: {
       ...safetensors("A safetensors file holding one head's weights (TransformerLens orientation). qk: W_Q, W_K (+ b_Q, b_K, ln_w, ln_b); ov: W_V, W_O (+ ln_w, ln_b).", [
         ...headTensors("qk").map((t) => ({ ...t, description: `qk: ${t.description}` })),
@@ -325,6 +330,25 @@ export const OPERATIONS: Operation[] = [
     pathParams: ModelPathSchema, ok: { statuses: [200], description: "the model summary", json: ModelSummarySchema }, problems: READ_PROBLEMS,
   },
   {
+    method: "put", path: `${BASIS}/blobs/:sha256`, operationId: "putReadoutBlob", tag: "models", auth: true,
+    summary: "Store a blob of a model's readout basis under its SHA-256",
+    pathParams: ReadoutBlobPath, query: ReadoutBlobQuery,
+    body: { mediaType: "application/octet-stream", format: "bytes", description: "the blob", tensors: [], maxBytes: READOUT_LIMITS.maxBlobBytes },
+    ok: { statuses: [200, 201], description: "the blob's hash and size", json: BlobAnswerSchema },
+    problems: ["invalid-request", "unauthorized", "payload-too-large", "shape-mismatch", "non-finite", "storage-unavailable"],
+  },
+  {
+    method: "put", path: BASIS, operationId: "putReadoutBasis", tag: "models", auth: true,
+    summary: "Store a model's readout basis manifest (after its blobs)",
+    pathParams: ModelPathSchema, body: { json: ReadoutBasisInputSchema, maxBytes: READOUT_LIMITS.maxManifestBytes },
+    ok: { statuses: [200, 201], description: "the manifest", json: ReadoutBasisAnswerSchema },
+    problems: ["invalid-request", "unauthorized", "payload-too-large", "not-found", "shape-mismatch", "storage-unavailable"],
+  },
+  {
+    method: "get", path: BASIS, operationId: "getReadoutBasis", tag: "models", summary: "A model's token readout basis manifest",
+    pathParams: ModelPathSchema, ok: { statuses: [200], description: "the manifest", json: ReadoutBasisAnswerSchema }, problems: READ_PROBLEMS,
+  },
+  {
     method: "post", path: "/v1/toy/reports", operationId: "publishToyReport", tag: "toy", auth: true,
     summary: "Publish a toy-model report (toy.json) for the demo page",
     body: { json: ToyReportSchema, maxBytes: TOY_REPORT_LIMIT_BYTES },
@@ -344,7 +368,7 @@ export const OPERATIONS: Operation[] = [
     method: "post", path: "/v1/demo/analyze", operationId: "demoAnalyze", tag: "demo",
     summary: "Anonymous analysis of one head for the demo page (nothing stored; same origin only; rate-limited)",
     description: `At most ${DEMO_LIMITS.requestsPerMinute} requests per minute per client, then 429 with Retry-After.`,
-    query: z.extend(z.omit(HeadOptionsSchema, { overwrite: true }), { circuit: z.optional(z.enum(CIRCUITS)) }),
+    query: z.extend(z.omit(HeadOptionsSchema, { overwrite: true, readouts: true, readout_k: true }), { circuit: z.optional(z.enum(CIRCUITS)) }),
     queryText: { ...variantText, circuit: "qk or ov (default: from the tensor names)" },
     body: { ...safetensors("one head, as for POST …/{circuit}", [...headTensors("qk", false), ...headTensors("ov", false)]), maxBytes: DEMO_LIMITS.maxBodyBytes },
     ok: { statuses: [200], description: "the spectrum", json: DemoAnalysisSchema },

@@ -56,7 +56,7 @@ export const demo = new Hono<AppEnv>()
       `the demo accepts heads up to ${DEMO_LIMITS.maxBodyBytes} bytes (1 MiB); run a local server (npm start) for larger ones`,
     ),
     async (c) => {
-      const options = parseParams(z.omit(HeadOptionsSchema, { overwrite: true }), c.req.query(), "query");
+      const options = parseParams(z.omit(HeadOptionsSchema, { overwrite: true, readouts: true, readout_k: true }), c.req.query(), "query");
       const parsed = parseSafetensors(new Uint8Array(await c.req.arrayBuffer()));
       const circuit = inferCircuit(parsed, c.req.query("circuit"));
       return c.json(analyzeUpload(getKernels(), parsed, circuit, options));

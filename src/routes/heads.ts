@@ -9,6 +9,7 @@ import { requireToken } from "../auth";
 import type { AppEnv } from "../env";
 import { getKernels } from "../kernels/worker";
 import { postHead, storedHead, storedVectors } from "../services/head-results";
+import { ReadoutBasisStore } from "../storage/readout-basis-store";
 import { ResultStore } from "../storage/result-store";
 import { HeadOptionsSchema, HeadPathSchema, LIMITS, VARIANTS, type HeadPath, type VariantName } from "../wire/head-request";
 import type { SvdAnswer, SvdSummary } from "../wire/svd-result";
@@ -41,7 +42,7 @@ export const heads = new Hono<AppEnv>()
     const path = parseParams(HeadPathSchema, c.req.param(), "path");
     const options = parseParams(HeadOptionsSchema, c.req.query(), "query");
     const body = new Uint8Array(await c.req.arrayBuffer());
-    const { summary, computed } = await postHead(new ResultStore(c.env), getKernels(), path, body, options);
+    const { summary, computed } = await postHead(new ResultStore(c.env), getKernels(), path, body, options, new ReadoutBasisStore(c.env));
     return c.json(answer(path, summary, computed), computed ? 201 : 200);
   })
   .get(HEAD_PATH, async (c) => {

@@ -15,6 +15,8 @@ export interface DecomposedHead {
   summary: SvdSummary;
   /** the vectors file to store; absent with `vectors=none` */
   vectors?: Uint8Array;
+  /** the SVD itself (token readouts read its vectors) */
+  svd: Svd;
 }
 
 export interface InputFacts {
@@ -70,7 +72,7 @@ export function decomposeHead(
   /** where the vectors will be stored (ResultStore.vectorsKey, for the dtype `options.vectors` asks), recorded in the summary */
   vectorsKey: string,
 ): DecomposedHead {
-  const { a, b, variant } = buildHeadFactors(weights, options);
+  const { a, b, variant, norms } = buildHeadFactors(weights, options);
   const svd: Svd = kernels.factoredSvd(a, b);
   const { m, k, diagnostics: dg } = svd;
   const policy = options.vectors ?? "f32";
@@ -86,6 +88,7 @@ export function decomposeHead(
     d_head: weights.dHead,
     singular_values: Array.from(svd.S),
     ...summarizeSpectrum(svd.S),
+    factor_norms: norms,
     numerical_rank: dg.rank,
     checks: kernelChecks(dg),
     diagnostics: { sweeps: dg.sweeps, off_orthogonality: dg.offOrthogonality },
@@ -96,7 +99,7 @@ export function decomposeHead(
         ? null
         : { key: vectorsKey, format: "safetensors", tensors: { U: [m, k], S: [k], V: [m, k] }, dtype: { U: dtype, S: "F64", V: dtype } },
   };
-  if (policy === "none") return { summary };
+  if (policy === "none") return { summary, svd };
   const vectors = encodeSafetensors(
     {
       U: { dtype, shape: [m, k], data: svd.U },
@@ -114,5 +117,5 @@ export function decomposeHead(
       convention: "circuit = U diag(S) V^T; rows are d_model (+1 when augmented), columns are singular indices",
     },
   );
-  return { summary, vectors };
+  return { summary, vectors, svd };
 }

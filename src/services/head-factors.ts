@@ -23,7 +23,15 @@ export interface HeadFactors {
   a: Matrix;
   b: Matrix;
   variant: Variant;
+  /** Frobenius norms of a and b (a Gaussian pair of the same shapes scaled to these is the null band's draw) */
+  norms: { a: number; b: number };
 }
+
+const frobenius = (x: Vec) => {
+  let s = 0;
+  for (let i = 0; i < x.length; i++) s += x[i] * x[i];
+  return Math.sqrt(s);
+};
 
 /** diag(γ)·W then (LayerNorm) centre the rows' mean away; b' = b + β·W (on the unscaled W). W is [d, h]. */
 function foldReading(w: Vec, d: number, h: number, gamma: Vec, beta: Vec | undefined, bias: Vec | undefined, centre = true) {
@@ -132,5 +140,6 @@ export function buildHeadFactors(wts: HeadWeights, opts: HeadOptions): HeadFacto
     a: { rows, cols: h, data: a },
     b: { rows, cols: h, data: b },
     variant: { name: variantName(foldLn, bias), fold_ln: foldLn, bias, scale, factor_rows: rows, centred },
+    norms: { a: frobenius(a), b: frobenius(b) },
   };
 }

@@ -7,11 +7,13 @@
  */
 import { Conflict, ResultNotFound, SeveralVariantsStored } from "../errors";
 import type { Kernels } from "../kernels/types";
+import type { ReadoutBasisStore } from "../storage/readout-basis-store";
 import type { ResultStore } from "../storage/result-store";
 import type { HeadOptions, HeadPath, VariantName } from "../wire/head-request";
 import { parseSafetensors } from "../wire/safetensors";
 import type { SvdSummary } from "../wire/svd-result";
 import { decomposeHead } from "./decompose-head";
+import { DEFAULT_READOUTS, headReadouts, type ReadoutAsk } from "./head-readouts";
 import { resolveVariantName } from "./head-factors";
 import { readHeadWeights } from "./head-weights";
 import { sha256Hex } from "./sha256";
@@ -56,8 +58,24 @@ export async function storedVectors(store: ResultStore, path: HeadPath, asked: V
 }
 
 /**
+ * Whether a stored result already answers a request's readouts: not asked (0), or the same N and k,
+ * or nothing to add (no basis stored for the model).
+ */
+async function readoutsAnswered(previous: SvdSummary, ask: ReadoutAsk, basisStore: ReadoutBasisStore): Promise<boolean> {
+  if (ask.vectors === 0) return true;
+  const r = previous.readouts;
+  const basis = await basisStore.getBasis(previous.model);
+  if (!basis || basis.d_model !== previous.d_model) return true;
+  if (!r) return false;
+  const R = previous.singular_values.length;
+  return r.vectors === (ask.vectors === "all" ? R : Math.min(ask.vectors, R)) && r.k === Math.min(ask.k, basis.vocab);
+}
+
+/**
  * Computes and stores one head's SVD from a safetensors body, or returns the stored result when the
- * identical body was stored before (`computed: false`).
+ * identical body was stored before (`computed: false`; computed again when the stored one lacks the
+ * readouts asked for and the model's readout basis is stored). With a readout basis, the summary
+ * carries the token readouts of the leading `readouts` singular vectors (services/head-readouts.ts).
  * @throws Conflict when a different input is stored for this head and variant and `overwrite` is not set
  */
 export async function postHead(
@@ -66,15 +84,18 @@ export async function postHead(
   path: HeadPath,
   body: Uint8Array,
   options: HeadOptions,
+  basisStore: ReadoutBasisStore,
 ): Promise<{ summary: SvdSummary; computed: boolean }> {
   const parsed = parseSafetensors(body);
   const variant = resolveVariantName(path.circuit, new Set(parsed.tensors.keys()), options);
   const sha256 = await sha256Hex(body);
   const previous = await store.getSummary(path, variant);
   const policy = options.vectors ?? "f32";
+  const ask: ReadoutAsk = { vectors: options.readouts ?? DEFAULT_READOUTS.vectors, k: options.readout_k ?? DEFAULT_READOUTS.k };
   if (previous && previous.input.sha256 === sha256) {
-    if (vectorsPolicyOf(previous) === policy) return { summary: previous, computed: false };
-    if (!options.overwrite) {
+    if (vectorsPolicyOf(previous) === policy) {
+      if (await readoutsAnswered(previous, ask, basisStore)) return { summary: previous, computed: false };
+    } else if (!options.overwrite) {
       throw new Conflict(
         `this input's result is stored with vectors=${vectorsPolicyOf(previous)}, not ${policy}; POST with ?overwrite=true to replace it`,
         { stored_sha256: previous.input.sha256, sha256, stored_vectors: vectorsPolicyOf(previous), vectors: policy },
@@ -91,7 +112,8 @@ export async function postHead(
   const weights = readHeadWeights(path.circuit, parsed);
   const input = { sha256, bytes: body.byteLength };
   const key = store.vectorsKey(path, variant, sha256, policy === "f16" ? "F16" : "F32");
-  const { summary, vectors } = decomposeHead(kernels, path, weights, options, input, key);
+  const { summary, vectors, svd } = decomposeHead(kernels, path, weights, options, input, key);
+  if (ask.vectors !== 0) summary.readouts = await headReadouts(basisStore, kernels, path.model, path.circuit, summary.variant, weights, svd, ask);
   await store.put(path, summary, vectors, previous, summaryMetadata(summary));
   return { summary, computed: true };
 }

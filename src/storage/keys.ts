@@ -86,3 +86,12 @@ export const CHECKPOINT_MANIFEST_PREFIX = `checkpoints/${VERSION}/manifests/`;
 /** R2: what a finished scan job wrote: `report.json` (as the CLI writes it) and the model `summary.json`. */
 export const scanReportKey = (job: string) => `scans/${VERSION}/${job}/report.json`;
 export const scanSummaryKey = (job: string, model: string) => `scans/${VERSION}/${job}/summary/${model}.json`;
+
+// Token readout bases (one per model): content-addressed blobs (row chunks of the normalised
+// embedding and of the unembedding, the token strings) and the manifest naming them (R2, strongly
+// consistent, so a head POST that follows the upload sees it).
+
+/** R2: one blob of a model's readout basis, by the SHA-256 of its bytes. */
+export const readoutBlobKey = (model: string, sha256: string) => `readouts/${VERSION}/${model}/blobs/${sha256}`;
+/** R2: a model's readout basis manifest (wire/readout-basis.ts); written after every blob it names. */
+export const readoutBasisKey = (model: string) => `readouts/${VERSION}/${model}/basis.json`;

@@ -17,7 +17,7 @@ import { Command, InvalidArgumentError } from "commander";
 import { kernelPath, loadKernels } from "../kernels/load-node";
 import { EXPERIMENTS, experimentConfigs, type ExperimentName, type ToyConfig } from "./config";
 import { publishToyReport } from "./publish";
-import { buildReport, formatAcceptance, renderHtml, type ToyReport } from "./report";
+import { buildReport, formatAcceptance, renderHtml, runsOf, type ToyReport } from "./report";
 import { trainToy, type ProgressEvent, type ToyRun } from "./train";
 
 interface Job {
@@ -155,7 +155,7 @@ async function main(argv: string[]): Promise<void> {
     const reports = files.map((f) => JSON.parse(readFileSync(f, "utf8")) as ToyReport);
     // the report (acceptance, tables) is rebuilt from the stored runs with this version's rules
     const experiment = reports.length === 1 ? reports[0].experiment : o.config;
-    const report = buildReport(experiment, reports.flatMap((r) => r.runs), reports[0].kernels);
+    const report = buildReport(experiment, runsOf(experiment, reports), reports[0].kernels);
     const json = writeOutputs(o.out, report);
     console.log(formatAcceptance(report));
     if (o.publish !== undefined) await publish(o.publish, token, json);

@@ -14,6 +14,7 @@
  * }
  */
 import { anisotropyTable, checkRun, degradesMonotonically, type AnisotropyRow, type RunAcceptance } from "./acceptance";
+import { acceptanceTableHtml } from "./acceptance-html";
 import type { ToyRun } from "./train";
 
 export const TOY_SCHEMA = "headscope.toy/v1";
@@ -56,6 +57,17 @@ export function buildReport(experiment: string, runs: ToyRun[], kernels: { name:
       degradesMonotonically: aniso ? degradesMonotonically(aniso) : null,
     },
   };
+}
+
+/**
+ * The runs of several reports merged into one report of `experiment` (`--rerender`). A many-pairs run
+ * joins the anisotropy sweep as its run at its c: the sweep is the many-pairs configuration with c set,
+ * and the name does not enter training, so many-pairs seed s is the sweep's c = 0 run of seed s.
+ */
+export function runsOf(experiment: string, reports: Pick<ToyReport, "runs">[]): ToyRun[] {
+  return reports
+    .flatMap((r) => r.runs)
+    .map((r) => (experiment === "anisotropy" && r.config.name === "many-pairs" ? { ...r, config: { ...r.config, name: "anisotropy" } } : r));
 }
 
 const fmt = (x: number | null, digits = 3) => (x === null ? "—" : Number.isFinite(x) ? x.toFixed(digits) : String(x));
@@ -134,6 +146,10 @@ body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5rem; color: #222; }
 .chart { width: 100%; max-width: 1100px; height: 360px; margin-bottom: 1rem; }
 .heat { height: 520px; }
 pre { background: #f6f6f6; padding: .75rem; overflow-x: auto; }
+#acceptance { border-collapse: collapse; font-variant-numeric: tabular-nums; margin-bottom: 1rem; }
+#acceptance th, #acceptance td { border: 1px solid #ddd; padding: 3px 8px; text-align: right; }
+#acceptance th { background: #f6f6f6; text-align: left; } #acceptance .th { font-weight: normal; color: #666; }
+#acceptance .fail { color: #b42318; font-weight: 600; } #acceptance .ok { color: #1a7f37; }
 </style>
 </head>
 <body>
@@ -141,13 +157,14 @@ pre { background: #f6f6f6; padding: .75rem; overflow-x: auto; }
 <p>Method §6. Features are the columns of W (plus c·e on the token side under anisotropy); u, v are the singular vectors of Ω = W_Q W_Kᵀ
 (factored SVD in WebAssembly). Generated ${escapeHtml(report.generatedAt)}.</p>
 <h2>Acceptance</h2>
-<pre>${table}</pre>
+${acceptanceTableHtml(report)}
+<details${report.summary.checks.length ? "" : " open"}><summary>As text (also printed by the CLI)</summary><pre>${table}</pre></details>
 <label>Run: <select id="run"></select></label>
 <h2>Fig. 3: alignment and orthogonality over training</h2>
 <div id="align" class="chart"></div>
 <h2>Losses</h2>
 <div id="loss" class="chart"></div>
-<h2>Singular values of Ω over training</h2>
+<h2>Singular values of Ω over training (log scale)</h2>
 <div id="sigma" class="chart"></div>
 <h2>Fig. 2b: σ at each pair's matched singular index against its template value</h2>
 <div id="sigmaTemplate" class="chart"></div>
@@ -171,6 +188,9 @@ report.runs.forEach((r, i) => {
   o.textContent = "seed " + r.seed + (report.experiment === "anisotropy" ? ", c = " + r.config.anisotropy : "");
   select.appendChild(o);
 });
+const SUP = { "-": "⁻", 0: "⁰", 1: "¹", 2: "²", 3: "³", 4: "⁴", 5: "⁵", 6: "⁶", 7: "⁷", 8: "⁸", 9: "⁹" };
+/** log-axis tick labels in scientific notation: 10⁻³, 2×10⁴ */
+const sci = (v) => { if (!(v > 0)) return String(v); const e = Math.floor(Math.log10(v) + 1e-9); const m = v / Math.pow(10, e); const p = "10" + String(e).split("").map((ch) => SUP[ch]).join(""); return Math.abs(m - 1) < 1e-6 ? p : +m.toPrecision(2) + "×" + p; };
 const line = (name, xs, ys, extra) => Object.assign({ name, type: "line", showSymbol: false, data: xs.map((x, i) => [x, ys[i]]) }, extra || {});
 function heat(id, title, cos, k, featureLabel) {
   const top = Math.min(k, 25);
@@ -217,13 +237,14 @@ function show(i) {
     ],
   }, true);
   charts.loss.setOption({
-    tooltip: { trigger: "axis" }, legend: {}, xAxis: { type: "value", name: "step" }, yAxis: { type: "log" },
+    tooltip: { trigger: "axis" }, legend: {}, xAxis: { type: "value", name: "step" }, yAxis: { type: "log", axisLabel: { formatter: sci } },
     series: [line("reconstruction", s, c.reconLoss), line("attention CE", s, c.ceLoss)],
   }, true);
   const nSigma = Math.min(c.sigma[0].length, r.config.template.length + 3);
   charts.sigma.setOption({
-    tooltip: { trigger: "axis" }, xAxis: { type: "value", name: "step" }, yAxis: { type: "value", name: "σ" },
-    series: Array.from({ length: nSigma }, (_, k) => line("σ_" + (k + 1), s, c.sigma.map((v) => v[k]))),
+    tooltip: { trigger: "axis" }, legend: { type: "scroll", top: 0 }, xAxis: { type: "value", name: "step" },
+    yAxis: { type: "log", name: "σ (log)", axisLabel: { formatter: sci } },
+    series: Array.from({ length: nSigma }, (_, k) => line("σ_" + (k + 1), s, c.sigma.map((v) => (v[k] > 0 ? v[k] : null)))),
   }, true);
   const pts = r.final.pairs.map((p) => [p.value, p.index >= 0 ? r.final.sigma[p.index] : 0, p.query + "→" + p.key, p.index + 1]);
   charts.sigmaTemplate.setOption({

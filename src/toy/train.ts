@@ -12,10 +12,10 @@ import type { Kernels, ToyPasses } from "../kernels/types";
 import type { ToyConfig } from "./config";
 import type { AlignmentResult } from "../analysis/alignment";
 import { decomposeHead, meanTokenCosine, measureSnapshot, methodAlignment, randomDirectionNull, type FullSnapshot, type HeadSvd, type PairAlignment, type PairOccupancy } from "./measure";
-import { drawSharedDirection, effectiveFeatures, initParams, ToyModel, zeroParams, type Losses } from "./model";
+import { drawSharedDirection, effectiveFeatures, initParams, ToyModel, zeroParams, type Losses, type ToyParams } from "./model";
 import { AdamW } from "./optimizer";
 import { toySad, type ToySad } from "./sad";
-import { sampleAttentionBatch, sampleReconBatch, TokenBuffer } from "./sampling";
+import { sampleAttentionBatch, sampleReconBatch, TokenBuffer, type SparseTokens } from "./sampling";
 
 /** Curves over training: entry t of every array belongs to `step[t]`. */
 export interface ToyCurves {
@@ -93,6 +93,9 @@ export interface ToyRun {
   timing: { wallSeconds: number; trainSeconds: number; measureSeconds: number; stepsPerSecond: number };
 }
 
+/** Called after each step's batches are drawn, before its gradient: the parameters the gradient is taken at and the batches (replay tools stream these to an independent implementation; nothing may be modified). */
+export type BatchHook = (step: number, params: ToyParams, recon: SparseTokens, attn: SparseTokens, e: Float64Array) => void;
+
 export interface ProgressEvent {
   step: number;
   losses: Losses;
@@ -127,8 +130,9 @@ function toRows(x: Float64Array, rows: number, cols: number): number[][] {
  * @param kernels - SVD kernels for the measurements
  * @param onMeasure - called at every measurement (progress printing)
  * @param passes - the WebAssembly per-sample passes; without them the TypeScript reference runs
+ * @param onBatch - sees every step's parameters and batches (bench/toy-compare.ts replays them in numpy)
  */
-export function trainToy(cfg: ToyConfig, seed: number, kernels: Pick<Kernels, "factoredSvd">, onMeasure?: (e: ProgressEvent) => void, passes?: ToyPasses): ToyRun {
+export function trainToy(cfg: ToyConfig, seed: number, kernels: Pick<Kernels, "factoredSvd">, onMeasure?: (e: ProgressEvent) => void, passes?: ToyPasses, onBatch?: BatchHook): ToyRun {
   const t0 = performance.now();
   let measureMs = 0;
   const rng = createRng(seed);
@@ -187,6 +191,7 @@ export function trainToy(cfg: ToyConfig, seed: number, kernels: Pick<Kernels, "f
   for (let step = 0; step < cfg.steps; step++) {
     sampleReconBatch(recon, cfg, cfg.reconBatch, rng);
     sampleAttentionBatch(attn, cfg, cfg.attentionBatch, rng);
+    onBatch?.(step, params, recon, attn, e);
     // losses are those of the batch before this step's update
     lastLosses = model.lossAndGradients(params, recon, attn, grads);
     if (step % cfg.measureEvery === 0) measure(step, lastLosses, lr);

@@ -50,6 +50,10 @@ export const HeadOptionsSchema = z.object({
   overwrite: z.optional(booleanParam),
   /** how U and V are stored: `f32` (default), `f16` (half the bytes), `none` (spectrum and checks only) */
   vectors: z.optional(z.enum(VECTORS_POLICIES)),
+  /** token readouts of the leading N singular vectors per side when the model has a readout basis (default 8; `all`; 0: none) */
+  readouts: z.optional(z.union([z.literal("all"), coercedInt(0, 4096)])),
+  /** tokens kept at each end of a readout (default 10) */
+  readout_k: z.optional(coercedInt(1, 100)),
 });
 export type HeadOptions = z.infer<typeof HeadOptionsSchema>;
 

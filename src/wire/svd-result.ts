@@ -13,6 +13,32 @@ export const CheckSchema = z.object({
   passed: z.boolean(),
 });
 
+const ReadoutToken = z.object({ id: z.int(), token: z.nullable(z.string()), score: z.number() });
+const ReadoutItem = z.object({
+  /** 1-based singular index */
+  index: z.int(),
+  /** highest scores first */
+  top: z.array(ReadoutToken),
+  /** lowest scores first */
+  bottom: z.array(ReadoutToken),
+});
+
+/**
+ * Token readouts of the leading singular vectors (Millidge & Black 2022; definition in the README and
+ * in `definition`): QK u and v and OV u against the embedding rows as the head reads them, OV v
+ * against the unembedding.
+ */
+export const ReadoutsSchema = z.object({
+  k: z.int(),
+  vectors: z.int(),
+  definition: z.string(),
+  sides: z.object({
+    u: z.object({ basis: z.literal("embedding"), items: z.array(ReadoutItem) }),
+    v: z.object({ basis: z.enum(["embedding", "unembedding"]), items: z.array(ReadoutItem) }),
+  }),
+});
+export type Readouts = z.infer<typeof ReadoutsSchema>;
+
 export const SvdSummarySchema = z.object({
   schema: z.literal("headscope.svd/v1"),
   model: z.string(),
@@ -32,6 +58,8 @@ export const SvdSummarySchema = z.object({
   frobenius_norm: z.number(),
   /** σ_1² / Σσ²: share of the squared Frobenius norm in the top direction */
   top_energy: z.number(),
+  /** ‖A‖_F and ‖B‖_F of the factors in the variant (circuit = A Bᵀ): the scale of the Gaussian null band; absent in results stored before it */
+  factor_norms: z.optional(z.object({ a: z.number(), b: z.number() })),
   checks: z.array(CheckSchema),
   diagnostics: z.object({ sweeps: z.number(), off_orthogonality: z.number() }),
   input: z.object({ sha256: z.string(), bytes: z.int(), dtypes: z.record(z.string(), z.string()) }),
@@ -45,6 +73,8 @@ export const SvdSummarySchema = z.object({
       dtype: z.object({ U: z.string(), S: z.string(), V: z.string() }),
     }),
   ),
+  /** absent when not asked for (readouts=0) or stored before readouts existed; null when the model has no readout basis */
+  readouts: z.optional(z.nullable(ReadoutsSchema)),
 });
 export type SvdSummary = z.infer<typeof SvdSummarySchema>;
 

@@ -60,6 +60,70 @@ describe("demo page", () => {
     await page.close();
   });
 
+  test("a page per head: open from the heatmap, the address reopens it, spectra over the null band, checks, readouts, downloads work", async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 1400 }, acceptDownloads: true });
+    const errors = collectErrors(page);
+    const csp = await watchCsp(page);
+    await page.goto(worker.url);
+    await page.waitForFunction(() => document.querySelector("#explore-head-page")?.dataset.ready === "true");
+    // click the heatmap cell of layer 4, head 9: the plot is the chart's grid (charts.ts heatmapOption:
+    // left 56, right 16, top 36, bottom 70), 12 × 12 cells, layer 0 at the bottom
+    const box = (await page.locator("#explore-heatmap").boundingBox())!;
+    const w = (box.width - 72) / 12;
+    const h = (box.height - 106) / 12;
+    await page.mouse.click(box.x + 56 + 9.5 * w, box.y + 36 + (11 - 4 + 0.5) * h);
+    await page.waitForFunction(() => document.querySelector("#explore-head-page")?.dataset.head === "gpt2-small/4/9" && document.querySelector("#explore-head-page")?.dataset.ready === "true");
+    expect(new URL(page.url()).hash).toBe("#gpt2-small/4/9");
+    // the null band came from the kernels in the Web Worker: its note names the factor shape
+    expect(await page.locator('#explore-head-page .head-circuit[data-circuit="qk"] .band-note').textContent()).toContain("[769, 64]");
+    expect(await page.locator('#explore-head-page .head-circuit[data-circuit="ov"] .band-note').textContent()).toContain("[768, 64]");
+    expect(await page.locator('#explore-head-page table.checks[data-circuit="qk"] td.ok').count()).toBe(4);
+    // readouts: tokens when the result has them, else the reason
+    const readouts = await page.locator('#explore-head-page .readouts[data-circuit="qk"]').textContent();
+    expect(readouts).toMatch(/top \d+|Not computed|no embedding|no readout basis/);
+    // downloads: the API's vectors (safetensors with U, S, V), the head's JSON, the spectra's CSV
+    const href = (await page.getAttribute('#explore-head-page a.vectors[data-circuit="qk"]', "href"))!;
+    const res = await fetch(new URL(href, worker.url));
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toMatch(/octet-stream/);
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    const headerLen = Number(new DataView(bytes.buffer).getBigUint64(0, true));
+    expect(Object.keys(JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLen))))).toEqual(expect.arrayContaining(["U", "S", "V"]));
+    const [jsonDl] = await Promise.all([page.waitForEvent("download"), page.click('#explore-head-page a[download$=".json"]')]);
+    const head = JSON.parse(readFileSync((await jsonDl.path())!, "utf8"));
+    const ref = spectraReference().heads.find((h) => h.layer === 4 && h.head === 9)!;
+    expect(head.qk.singular_values[0]).toBeCloseTo(ref.qk.folded_augmented[0], 6);
+    expect(head.qk.factor_norms.a).toBeGreaterThan(0);
+    const [csvDl] = await Promise.all([page.waitForEvent("download"), page.click('#explore-head-page a[download$="-spectra.csv"]')]);
+    const csv = readFileSync((await csvDl.path())!, "utf8").trim().split(/\r\n/);
+    expect(csv).toHaveLength(65);
+    const [, qkSigma1, q05, , q95] = csv[1].split(",").map(Number);
+    expect(qkSigma1).toBeCloseTo(ref.qk.folded_augmented[0], 6);
+    expect(q05).toBeLessThan(q95);
+    // the table: sort by σ₁ descending, filter, CSV of the rows shown
+    await page.click('#explore-table th[data-key="σ₁"]');
+    await page.click('#explore-table th[data-key="σ₁"]');
+    await page.fill("#explore-filter", "ov layer=11");
+    expect(await page.locator("#explore-table tbody tr:not([hidden])").count()).toBe(12);
+    const [tableDl] = await Promise.all([page.waitForEvent("download"), page.click("#explore-csv")]);
+    const rows = readFileSync((await tableDl.path())!, "utf8").trim().split(/\r\n/).slice(1).map((l) => l.split(","));
+    expect(rows).toHaveLength(12);
+    const s1 = rows.map((r) => Number(r[4]));
+    expect(s1).toEqual([...s1].sort((a, b) => b - a));
+    await page.screenshot({ path: join(ARTIFACTS, "demo-head-page.png"), fullPage: true });
+    // the address alone reopens a head
+    const again = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+    const errors2 = collectErrors(again);
+    await again.goto(`${worker.url}/#gpt2-small/7/2`);
+    await again.waitForFunction(() => document.querySelector("#explore-head-page")?.dataset.head === "gpt2-small/7/2" && document.querySelector("#explore-head-page")?.dataset.ready === "true");
+    expect(await again.locator("#explore-head-page h3").textContent()).toBe("gpt2-small · layer 7, head 2");
+    expect(new URL(again.url()).hash).toBe("#gpt2-small/7/2");
+    expect([...errors, ...errors2], [...errors, ...errors2].join("\n")).toEqual([]);
+    expect(csp, csp.join("\n")).toEqual([]);
+    await page.close();
+    await again.close();
+  });
+
   test("the prediction: layer 0 N_recon against the rotation null equals the numpy reference", async () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
     const errors = collectErrors(page);

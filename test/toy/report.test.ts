@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { loadKernels } from "../../src/kernels/load-node";
 import { CROWDED, MANY_PAIRS, SINGLE_PAIR } from "../../src/toy/config";
-import { buildReport, formatAcceptance, renderHtml, TOY_SCHEMA } from "../../src/toy/report";
+import { buildReport, formatAcceptance, renderHtml, runsOf, TOY_SCHEMA } from "../../src/toy/report";
 import { trainToy } from "../../src/toy/train";
 
 /** Runs the page's own script against a stub DOM and a stub echarts that records every option. */
@@ -50,6 +50,20 @@ describe("toy report", () => {
     expect(formatAcceptance(report)).toContain("mean pairwise feature cos");
     expect(formatAcceptance(report)).toContain("matched at ≥ 0.9 (avg)");
     expect(runPage(renderHtml(report, "")).options.length).toBe(7); // + Fig. 4
+  });
+
+  it("merges a many-pairs run into the sweep as its c = 0 run, which it is bit for bit", () => {
+    const small = { ...MANY_PAIRS, steps: 20, attentionBatch: 64, reconBatch: 64 };
+    const many = trainToy(small, 3, kernels, undefined, passes);
+    const sweep0 = trainToy({ ...small, name: "anisotropy" }, 3, kernels, undefined, passes);
+    expect(sweep0.final.params).toEqual(many.final.params);
+    const half = trainToy({ ...small, name: "anisotropy", anisotropy: 0.5 }, 3, kernels, undefined, passes);
+    const k = { name: kernels.name, simd: kernels.simd };
+    const merged = buildReport("anisotropy", runsOf("anisotropy", [buildReport("many-pairs", [many], k), buildReport("anisotropy", [half], k)]), k);
+    expect(merged.runs.map((r) => r.config.name)).toEqual(["anisotropy", "anisotropy"]);
+    expect(merged.summary.checks).toEqual([]); // the sweep is a table, not checks
+    expect(merged.summary.anisotropy?.map((r) => [r.c, r.matchedMeanAvg])).toEqual([[0, sweep0.final.matchedMean], [0.5, half.final.matchedMean]]);
+    expect(runsOf("many-pairs", [buildReport("many-pairs", [many], k)])[0].config.name).toBe("many-pairs");
   });
 
   it("lists which pairs own, share or miss a singular index in the crowded case, and draws that panel", () => {

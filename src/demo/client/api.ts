@@ -12,6 +12,9 @@ export interface SummaryEntry {
   variant: string;
   top_singular_values: number[];
   effective_rank: number;
+  top_energy: number;
+  checks_passed: boolean;
+  spectral_decay: { sigma2_over_sigma1: number };
   sad?: Array<{ id: string; tau: number; n_recon_median: number | null; null_n_recon_median_mean: number | null; firing_positive: number }>;
 }
 
@@ -27,9 +30,17 @@ export interface HeadResult {
   singular_values: number[];
   effective_rank: number;
   numerical_rank: number;
+  frobenius_norm: number;
+  top_energy: number;
   d_model: number;
   d_head: number;
-  variant: { name: string };
+  variant: { name: string; factor_rows: number };
+  checks: Array<{ name: string; value: number; limit: number; passed: boolean }>;
+  /** absent in results stored before it was recorded */
+  factor_norms?: { a: number; b: number };
+  /** token readouts of the singular vectors: absent when not computed, null without an embedding */
+  readouts?: import("../../view/head-page").Readouts | null;
+  links: { self: string; vectors?: string };
 }
 
 export interface SadFiguresView {

@@ -36,10 +36,10 @@ function usageHeatmap(id: string, rows: number[][] | undefined, title: string) {
   draw(id, {
     title: { text: title, left: "center", textStyle: { fontSize: 14 } },
     tooltip: { formatter: (q: { value: number[] }) => `prompt ${q.value[0]}, index ${q.value[1] + 1}: selected ${q.value[2]}×` },
-    grid: { left: 56, right: 80, top: 36, bottom: 40 },
-    xAxis: { type: "category", name: "prompt", data: rows.map((_, p) => String(p)) },
+    grid: { left: 56, right: 16, top: 36, bottom: 70 },
+    xAxis: { type: "category", name: "prompt", nameLocation: "middle", nameGap: 24, data: rows.map((_, p) => String(p)) },
     yAxis: { type: "category", name: "singular index", data: Array.from({ length: R }, (_, k) => String(k + 1)) },
-    visualMap: { min: 0, max, calculable: true, orient: "vertical", right: 0, top: "middle", inRange: { color: ["#f7fbff", "#6baed6", "#08306b"] } },
+    visualMap: { min: 0, max, calculable: false, orient: "horizontal", left: "center", bottom: 0, itemHeight: 160, text: [String(max), "0"], inRange: { color: ["#f7fbff", "#6baed6", "#08306b"] } },
     series: [{ type: "heatmap", data }],
   });
 }

@@ -5,6 +5,7 @@
  * (toy-worker.ts, served at /assets/toy-worker.js).
  */
 import { SINGLE_PAIR, type ToyConfig } from "../../toy/config";
+import type { NullBand } from "../../analysis/null-band";
 import type { ToyRun } from "../../toy/train";
 
 /** What the form may ask for. */
@@ -47,4 +48,12 @@ export type LiveMessage =
   | { kind: "started"; kernels: string; simd: boolean; config: ToyConfig }
   | LiveProgress
   | { kind: "done"; run: ToyRun; seconds: number }
+  | { kind: "null-band"; band: NullBand }
   | { kind: "error"; message: string };
+
+/** The head page's request for the Gaussian null band of factors [rows, dHead] (answered with kind "null-band"). */
+export interface NullBandRequest {
+  kind: "null-band";
+  rows: number;
+  dHead: number;
+}

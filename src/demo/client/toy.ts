@@ -45,10 +45,10 @@ function cosHeatmapOption(title: string, cos: number[][], vector: "u" | "v") {
   return {
     title: { text: title, left: "center", textStyle: { fontSize: 14 } },
     tooltip: { position: "top", formatter: (p: { value: [number, number, number] }) => `feature ${p.value[1]}, ${vector}${p.value[0] + 1}: |cos| ${p.value[2].toFixed(3)}` },
-    grid: { left: 48, right: 64, top: 36, bottom: 40 },
-    xAxis: { type: "category", name: "k", data: (cos[0] ?? []).map((_, j) => j + 1) },
+    grid: { left: 48, right: 16, top: 36, bottom: 70 },
+    xAxis: { type: "category", name: "k", nameLocation: "middle", nameGap: 24, data: (cos[0] ?? []).map((_, j) => j + 1) },
     yAxis: { type: "category", name: "feature", inverse: true, data: cos.map((_, i) => i) },
-    visualMap: { min: 0, max: 1, calculable: true, orient: "vertical", right: 0, top: "middle", itemHeight: 120 },
+    visualMap: { min: 0, max: 1, calculable: false, orient: "horizontal", left: "center", bottom: 0, itemHeight: 160, text: ["1", "0"] },
     series: [{ type: "heatmap", data }],
   };
 }
@@ -203,7 +203,7 @@ function initLive() {
           "toy-live-status",
           `Done in ${total.toFixed(1)} s: |cos(w₀, u₁)| = ${run.final.top1CosU.toFixed(4)}, |cos(w₁, v₁)| = ${run.final.top1CosV.toFixed(4)}, σ₁/σ₂ = ${run.final.sigmaRatio.toFixed(1)}.${collisionNote(run)}`,
         );
-      } else {
+      } else if (m.kind === "error") {
         finish();
         setStatus("toy-live-status", `The run failed: ${m.message}`, true);
       }

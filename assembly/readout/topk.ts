@@ -1,0 +1,97 @@
+/**
+ * @module readout/topk
+ * Token readouts of singular vectors (Millidge & Black 2022): the scores of every row of a token
+ * basis (embedding or unembedding rows, [n, d], F16 or F32) against m vectors, and per vector a
+ * running top-k (descending) and bottom-k (ascending) over every row seen so far. The host streams the
+ * basis chunk by chunk (one R2 object at a time) and keeps the running lists between calls.
+ *
+ * Scores: rows are taken in blocks of 64 (F16 rows widened to f32 into a scratch block first), the
+ * block's scores Y [64, m] come from forward/linear.ts's tiled f32 product against the vectors packed
+ * in panels of 8, then each score is offered to its vector's two lists. Ties keep the smaller row id
+ * (rows arrive in increasing id, and a score equal to the list's last never displaces it), so the
+ * answer does not depend on the chunking.
+ */
+import { linearF32 } from "../forward/linear";
+
+const BLOCK: i32 = 64;
+
+/** Bytes of scratch readoutChunk needs: a widened block of rows and its scores. */
+export function readoutWorkspace(d: i32, m: i32): i32 {
+  return (BLOCK * d + BLOCK * m) * 4 + 32;
+}
+
+/** IEEE binary16 bits → f32 (exact). */
+// @ts-ignore: decorator
+@inline
+function halfToF32(h: u32): f32 {
+  const sign: u32 = (h & 0x8000) << 16;
+  const e: u32 = (h >> 10) & 0x1f;
+  const m: u32 = h & 0x3ff;
+  if (e == 0) {
+    const v = <f32>m * <f32>5.9604644775390625e-8; // m · 2^-24: zero and subnormals
+    return sign ? -v : v;
+  }
+  if (e == 31) return reinterpret<f32>(sign | 0x7f800000 | (m << 13));
+  return reinterpret<f32>(sign | ((e + 112) << 23) | (m << 13));
+}
+
+/** Inserts (s, id) into a list sorted by `desc ? descending : ascending`, holding `filled` of at most k entries (not inlined: rarely past its first test, and smaller). */
+function offer(s: f32, id: i32, scores: usize, ids: usize, filled: i32, k: i32, desc: bool): void {
+  let p = filled;
+  if (filled == k) {
+    const last = load<f32>(scores + (<usize>(k - 1) << 2));
+    if (desc ? !(s > last) : !(s < last)) return;
+    p = k - 1;
+  }
+  // shift the entries the new score beats (strictly) one place down
+  while (p > 0) {
+    const prev = load<f32>(scores + (<usize>(p - 1) << 2));
+    if (desc ? !(s > prev) : !(s < prev)) break;
+    store<f32>(scores + (<usize>p << 2), prev);
+    store<i32>(ids + (<usize>p << 2), load<i32>(ids + (<usize>(p - 1) << 2)));
+    p--;
+  }
+  store<f32>(scores + (<usize>p << 2), s);
+  store<i32>(ids + (<usize>p << 2), id);
+}
+
+/**
+ * Offers rows [row0, row0 + n) of a basis to the running lists of m vectors.
+ * @param rows - n × d row-major, u16 (F16) when `half` is 1, else f32
+ * @param wp - the vectors [d, m] packed in panels of 8 columns (forward/linear.ts's layout)
+ * @param seen - rows offered before this call (the lists hold min(k, seen) entries each)
+ * @param top,topId,bottom,bottomId - [m, k] f32 scores and i32 ids, vector-major
+ * @returns the rows the lists now hold per vector, min(k, seen + n)
+ */
+export function readoutChunk(
+  n: i32, d: i32, m: i32, rows: usize, half: i32, row0: i32, wp: usize, seen: i32, k: i32,
+  top: usize, topId: usize, bottom: usize, bottomId: usize, work: usize,
+): i32 {
+  const xs = work;
+  const ys = work + (<usize>(BLOCK * d) << 2);
+  const listBytes = <usize>k << 2;
+  let filled = min(k, seen);
+  for (let t0 = 0; t0 < n; t0 += BLOCK) {
+    const nb = min(BLOCK, n - t0);
+    let x: usize;
+    if (half) {
+      const src = rows + (<usize>t0 * <usize>d << 1);
+      const count = nb * d;
+      for (let i = 0; i < count; i++) store<f32>(xs + (<usize>i << 2), halfToF32(<u32>load<u16>(src + (<usize>i << 1))));
+      x = xs;
+    } else x = rows + (<usize>t0 * <usize>d << 2);
+    linearF32(nb, d, m, x, d, wp, 0, ys, m, 0);
+    for (let t = 0; t < nb; t++) {
+      const id = row0 + t0 + t;
+      const yr = ys + (<usize>(t * m) << 2);
+      for (let j = 0; j < m; j++) {
+        const s = load<f32>(yr + (<usize>j << 2));
+        const off = <usize>j * listBytes;
+        offer(s, id, top + off, topId + off, filled, k, true);
+        offer(s, id, bottom + off, bottomId + off, filled, k, false);
+      }
+      if (filled < k) filled++;
+    }
+  }
+  return filled;
+}

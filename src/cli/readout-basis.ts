@@ -1,0 +1,213 @@
+/**
+ * @module cli/readout-basis
+ * Builds a model's token readout basis from its checkpoint and uploads it once (wire/readout-basis.ts):
+ * the embedding rows normalised as the attention norm does (LayerNorm: z = (e − mean e)/√(var e + ε);
+ * RMSNorm: e/√(mean e² + ε)), the unembedding rows (lm_head / embed_out, or the embedding when tied)
+ * times the final norm's γ and, after a final LayerNorm, centred over d_model, and the token strings
+ * decoded one id at a time by the model's tokenizer (null without one). Both matrices go as F16 row
+ * chunks of ≤ 8 MiB, content-addressed; the manifest goes last. Chunks are computed one at a time as
+ * they are uploaded, so a large vocabulary never sits in memory whole.
+ */
+import { createHash } from "node:crypto";
+import type { Architecture } from "./architectures";
+import type { Checkpoint } from "./checkpoint";
+import { httpRequest } from "./http";
+import { loadTokenizer } from "../model/tokenizer";
+import { ReadoutBasisAnswerSchema, type BasisMatrix, type ReadoutBasis, type ReadoutBasisAnswer } from "../wire/readout-basis";
+
+const EMBEDDING = /^(.*?)(wte|embed_in|embed_tokens)\.weight$/;
+const UNEMBEDDING = ["lm_head.weight", "embed_out.weight"];
+const FINAL_NORMS = ["ln_f", "final_layer_norm", "norm"];
+
+/** Rows per chunk so a chunk is at most 8 MiB of F16. */
+export const defaultChunkRows = (d: number) => Math.max(1, Math.floor((8 * 1024 * 1024) / (2 * d)));
+
+interface MatrixPlan {
+  /** the rows of chunk [r0, r1) as F16 bytes */
+  rows(r0: number, r1: number): Uint8Array;
+  source: string;
+}
+
+/** A basis ready to upload: what it is (and its identity), its chunks computed on demand. */
+export interface BuiltBasis {
+  /** the manifest without its chunk lists (filled in as the chunks are computed) */
+  facts: Omit<ReadoutBasis, "embedding" | "unembedding" | "tokens"> & { embedding: string; unembedding: string | null };
+  vocab: number;
+  chunkRows: number;
+  embedding: MatrixPlan;
+  unembedding?: MatrixPlan;
+  tokens?: { source: string; bytes: Uint8Array };
+}
+
+const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
+
+/** f32 bits → IEEE binary16 bits, round to nearest even (overflow → ±Inf, underflow → subnormals or ±0). */
+function halfBits(u: number): number {
+  const sign = (u >>> 16) & 0x8000;
+  const exp = (u >>> 23) & 0xff;
+  let mant = u & 0x7fffff;
+  if (exp === 255) return sign | 0x7c00 | (mant ? 0x200 : 0);
+  const e = exp - 112;
+  if (e >= 31) return sign | 0x7c00;
+  if (e <= 0) {
+    if (e < -10) return sign;
+    mant |= 0x800000;
+    const shift = 14 - e;
+    let h = mant >>> shift;
+    const rem = mant & ((1 << shift) - 1);
+    const half = 1 << (shift - 1);
+    if (rem > half || (rem === half && h & 1)) h++;
+    return sign | h;
+  }
+  let h = (e << 10) | (mant >>> 13);
+  const rem = mant & 0x1fff;
+  if (rem > 0x1000 || (rem === 0x1000 && h & 1)) h++; // a carry rounds up into the exponent, as it should
+  return sign | h;
+}
+
+/** Rows (float32 values) as little-endian F16 bytes. */
+function f16Rows(rows: Float32Array): Uint8Array {
+  const bits = new Uint32Array(rows.buffer, rows.byteOffset, rows.length);
+  const out = new Uint16Array(rows.length);
+  for (let i = 0; i < rows.length; i++) out[i] = halfBits(bits[i]);
+  return new Uint8Array(out.buffer);
+}
+
+/**
+ * The basis of a checkpoint, or a reason why there is none (no token embedding, or one whose width
+ * is not d_model). Its identity (`facts.sha256`) hashes the tensors it is built from, the way it is
+ * built and the token strings, so a scan compares it with the stored one before computing anything.
+ */
+export function buildReadoutBasis(ckpt: Checkpoint, arch: Architecture, checkpointPath: string, chunkRows?: number): BuiltBasis | { none: string } {
+  const f = arch.facts;
+  const d = f.d_model;
+  const names = ckpt.names();
+  const embName = names.find((n) => EMBEDDING.test(n) && !/\.(h|layers|layer)\.\d+\./.test(n));
+  if (!embName) return { none: "the checkpoint has no token embedding (wte, embed_in or embed_tokens)" };
+  const prefix = EMBEDDING.exec(embName)![1];
+  const [vocab, width] = ckpt.info(embName).shape;
+  if (width !== d) return { none: `${embName} is [${vocab}, ${width}], not [vocab, ${d}]` };
+  const eps = f.norm_eps ?? (f.norm === "rmsnorm" ? 1e-6 : 1e-5);
+  const rms = f.norm === "rmsnorm";
+  const hash = createHash("sha256");
+  const embedding: MatrixPlan = {
+    source: `${embName}, ${rms ? "RMS-normalised" : "LayerNorm-normalised"} rows (ε = ${eps})`,
+    rows(r0, r1) {
+      const e = ckpt.readRows(embName, r0, r1);
+      const z = new Float32Array(e.length);
+      for (let t = 0; t < r1 - r0; t++) {
+        let mean = 0;
+        if (!rms) {
+          for (let i = 0; i < d; i++) mean += e[t * d + i];
+          mean /= d;
+        }
+        let sq = 0;
+        for (let i = 0; i < d; i++) sq += (e[t * d + i] - mean) ** 2;
+        const inv = 1 / Math.sqrt(sq / d + eps);
+        for (let i = 0; i < d; i++) z[t * d + i] = (e[t * d + i] - mean) * inv;
+      }
+      return f16Rows(z);
+    },
+  };
+  // the unembedding: its own tensor, or the embedding when tied (the config says so, or says nothing)
+  let unName = UNEMBEDDING.find((n) => ckpt.has(n));
+  let tied = false;
+  if (!unName && ckpt.config?.tie_word_embeddings !== false) {
+    unName = embName;
+    tied = true;
+  }
+  let unembedding: MatrixPlan | undefined;
+  const sources = [embName];
+  if (unName && ckpt.info(unName).shape[0] === vocab && ckpt.info(unName).shape[1] === d) {
+    const normName = FINAL_NORMS.map((n) => `${prefix}${n}.weight`).find((n) => ckpt.has(n));
+    const gamma = normName ? ckpt.read(normName) : undefined;
+    if (gamma) hash.update(new Uint8Array(Float64Array.from(gamma).buffer));
+    if (!tied) sources.push(unName);
+    const centre = !rms;
+    const src = unName;
+    unembedding = {
+      source: `${src}${tied ? " (tied)" : ""}${gamma ? ` × ${normName}` : ""}${centre ? ", centred over d_model" : ""}`,
+      rows(r0, r1) {
+        const w = ckpt.readRows(src, r0, r1);
+        const out = new Float32Array(w.length);
+        const x = new Float64Array(d);
+        for (let t = 0; t < r1 - r0; t++) {
+          let mean = 0;
+          for (let i = 0; i < d; i++) mean += x[i] = w[t * d + i] * (gamma ? gamma[i] : 1);
+          mean = centre ? mean / d : 0;
+          for (let i = 0; i < d; i++) out[t * d + i] = x[i] - mean;
+        }
+        return f16Rows(out);
+      },
+    };
+  }
+  const per = chunkRows ?? defaultChunkRows(d);
+  // identity: the source tensors' values, read a chunk at a time
+  for (const name of sources) {
+    for (let r0 = 0; r0 < vocab; r0 += per) {
+      const v = ckpt.readRows(name, r0, Math.min(vocab, r0 + per));
+      hash.update(new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
+    }
+  }
+  let tokens: BuiltBasis["tokens"];
+  const tok = loadTokenizer(checkpointPath, f.architecture, ckpt.config);
+  if (tok) {
+    const list = Array.from({ length: vocab }, (_, id) => {
+      try {
+        return tok.decode([id]);
+      } catch {
+        return null;
+      }
+    });
+    tokens = { source: tok.source, bytes: new TextEncoder().encode(JSON.stringify(list)) };
+    hash.update(tokens.bytes);
+  }
+  const described = {
+    schema: "headscope.readout-basis/v1" as const, d_model: d, vocab, norm: f.norm, eps,
+    embedding: embedding.source, unembedding: unembedding?.source ?? null, tokens: tokens?.source ?? null, chunk_rows: per, f16: "round to nearest even from float32",
+  };
+  hash.update(JSON.stringify(described));
+  const { schema, norm } = described;
+  return {
+    facts: { schema, d_model: d, vocab, norm, eps, embedding: embedding.source, unembedding: unembedding?.source ?? null, sha256: hash.digest("hex") },
+    vocab, chunkRows: per, embedding, unembedding, tokens,
+  };
+}
+
+/** Uploads a basis unless the same one is stored (one GET); returns the stored manifest and whether this call stored it. */
+export async function uploadReadoutBasis(endpoint: string, token: string, model: string, built: BuiltBasis): Promise<{ answer: ReadoutBasisAnswer; uploaded: boolean; bytesSent: number }> {
+  const url = `${endpoint}/v1/models/${encodeURIComponent(model)}/readout-basis`;
+  const auth = { authorization: `Bearer ${token}` };
+  const have = await httpRequest("GET", url, undefined, {}, undefined, 60_000, true);
+  if (have.status === 200) {
+    const a = ReadoutBasisAnswerSchema.parse(JSON.parse(have.text));
+    if (a.sha256 === built.facts.sha256) return { answer: a, uploaded: false, bytesSent: 0 };
+  }
+  let bytesSent = 0;
+  const put = async (bytes: Uint8Array, format: "f16" | "tokens") => {
+    const h = sha(bytes);
+    const r = await httpRequest("PUT", `${url}/blobs/${h}?format=${format}`, bytes, { ...auth, "content-type": "application/octet-stream" }, undefined, 300_000, true);
+    if (r.status !== 200 && r.status !== 201) throw new Error(`PUT readout blob ${h}: ${r.status} ${r.text.slice(0, 300)}`);
+    bytesSent += bytes.byteLength;
+    return h;
+  };
+  const upload = async (m: MatrixPlan): Promise<BasisMatrix> => {
+    const chunks: BasisMatrix["chunks"] = [];
+    for (let r0 = 0; r0 < built.vocab; r0 += built.chunkRows) {
+      const r1 = Math.min(built.vocab, r0 + built.chunkRows);
+      chunks.push({ sha256: await put(m.rows(r0, r1), "f16"), rows: r1 - r0 });
+    }
+    return { source: m.source, dtype: "F16", chunks };
+  };
+  const { embedding: _e, unembedding: _u, ...facts } = built.facts;
+  const basis: ReadoutBasis = {
+    ...facts,
+    embedding: await upload(built.embedding),
+    unembedding: built.unembedding ? await upload(built.unembedding) : null,
+    tokens: built.tokens ? { source: built.tokens.source, sha256: await put(built.tokens.bytes, "tokens") } : null,
+  };
+  const body = new TextEncoder().encode(JSON.stringify(basis));
+  const r = await httpRequest("PUT", url, body, { ...auth, "content-type": "application/json" }, undefined, 300_000, true);
+  if (r.status !== 200 && r.status !== 201) throw new Error(`PUT readout basis: ${r.status} ${r.text.slice(0, 300)}`);
+  return { answer: ReadoutBasisAnswerSchema.parse(JSON.parse(r.text)), uploaded: true, bytesSent };
+}
