@@ -158,13 +158,29 @@ function block4x8(k: i32, xp: usize, w: usize, bias: usize, y0: usize, rowY: usi
 export function linearF32(
   n: i32, k: i32, m: i32, x: usize, ldx: i32, w: usize, layout: i32, bias: usize, y: usize, ldy: i32, accumulate: i32, work: usize,
 ): void {
+  const panelBytes = <usize>((m + 7) >> 3) * (<usize>k << 5);
+  packPanels(k, m, w, layout, work);
+  linearPackedF32(n, k, m, x, ldx, work, bias, y, ldy, accumulate, work + panelBytes);
+}
+
+/** Bytes of `xwork` linearPackedF32 needs: one packed chunk of rows. */
+export function linearPackedWorkspace(k: i32): i32 {
+  return CHUNK * k * 4;
+}
+
+/**
+ * linearF32 with W already in panels of 8 columns ([⌈m/8⌉][k][8], the last zero-padded), for a caller
+ * that multiplies by the same W many times (readout/topk.ts).
+ * @param xwork - linearPackedWorkspace(k) bytes
+ */
+export function linearPackedF32(
+  n: i32, k: i32, m: i32, x: usize, ldx: i32, wp: usize, bias: usize, y: usize, ldy: i32, accumulate: i32, xwork: usize,
+): void {
   const panels = (m + 7) >> 3;
   const rowX = <usize>ldx << 2;
   const rowY = <usize>ldy << 2;
   const panelBytes = <usize>k << 5;
-  const wp = work;
-  const xp = work + <usize>panels * panelBytes;
-  packPanels(k, m, w, layout, wp);
+  const xp = xwork;
   for (let t0 = 0; t0 < n; t0 += CHUNK) {
     const t1 = min(n, t0 + CHUNK);
     const groups = ASC_FEATURE_SIMD ? (t1 - t0) >> 2 : 0;
