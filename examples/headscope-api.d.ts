@@ -846,6 +846,7 @@ export interface components {
             retries: number;
             dead_lettered: number;
             resent: number;
+            head_deadline_ms?: number;
             started: string;
             finished: string | null;
             /** @enum {string} */

@@ -15,14 +15,14 @@
  */
 import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { detectArchitecture } from "../src/cli/architectures";
 import { Checkpoint } from "../src/cli/checkpoint";
 import { httpRequest } from "../src/cli/http";
 import { planTasks, taskRequest } from "../src/cli/plan";
-import { guardedCommand } from "./runtime/guard.mjs";
+import { DEFAULT_WORKERD_V8_FLAGS, guardedCommand } from "./runtime/guard.mjs";
 import { writeLlama8bCheckpoint } from "./soak/llama8b-checkpoint";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -63,7 +63,8 @@ async function writeLoop(url: string, round: number, w: number, stop: AbortSigna
   for (let i = 0; !stop.aborted; i++) {
     const r = taskRequest(url, arch, tasks[i % tasks.length]);
     try {
-      const a = await httpRequest("POST", r.url, r.body, { authorization: `Bearer ${token}` }, stop, 300_000);
+      // one connection per request, as the CLI's own requests to its local worker (http.ts freshAgents)
+      const a = await httpRequest("POST", r.url, r.body, { authorization: `Bearer ${token}` }, stop, 300_000, !process.env.HEADSCOPE_LOCAL_KEEPALIVE);
       if (a.status < 300) ok++;
       else failed++;
     } catch {
@@ -104,7 +105,11 @@ const times: number[] = [];
 let hangs = 0;
 let failedScans = 0;
 let recovered = 0;
-console.log(`soak: up to ${scans} scans of ${index} (${arch.facts.n_layers} layers × ${arch.facts.n_heads} heads × qk, ov), ${writers} concurrent 4.2 MB writer(s)`);
+console.log(
+  `soak: up to ${scans} scans of ${index} (${arch.facts.n_layers} layers × ${arch.facts.n_heads} heads × qk, ov), ${writers} concurrent 4.2 MB writer(s), ` +
+    `workerd V8 flags "${process.env.HEADSCOPE_WORKERD_V8_FLAGS ?? DEFAULT_WORKERD_V8_FLAGS}"`,
+);
+const loads: number[] = [];
 for (let round = 1; round <= scans; round++) {
   if (Date.now() - t0 > budgetMs) {
     console.log(`time budget of ${budgetMs / 60_000} min used: stopping after ${round - 1} scans`);
@@ -162,6 +167,7 @@ for (let round = 1; round <= scans; round++) {
   const w = await Promise.all(writes);
   const secs = (Date.now() - started) / 1000;
   times.push(secs);
+  loads.push(loadavg()[0]);
   let run: Record<string, unknown> = {};
   try {
     run = JSON.parse(readFileSync(join(out, "run.json"), "utf8"));
@@ -173,7 +179,8 @@ for (let round = 1; round <= scans; round++) {
   if (result !== 0) failedScans++;
   console.log(
     `scan ${round}: exit ${result}, ${secs.toFixed(1)} s, ${run.computed ?? "?"} computed, ${run.failed ?? "?"} failed, ${run.retries ?? "?"} retries, ` +
-      `${run.timeouts ?? "?"} timeouts, ${restarts} worker restarts; concurrent writes ${w.reduce((a, x) => a + x.ok, 0)} ok, ${w.reduce((a, x) => a + x.failed, 0)} failed`,
+      `${run.timeouts ?? "?"} timeouts, ${restarts} worker restarts; concurrent writes ${w.reduce((a, x) => a + x.ok, 0)} ok, ${w.reduce((a, x) => a + x.failed, 0)} failed; ` +
+      `load average ${loadavg()[0].toFixed(1)}`,
   );
   if (result !== 0) console.log(stderr.split("\n").slice(-12).join("\n"));
   if (restarts > 0) console.log(`  backtraces of the restarted workerd: ${join(tmp, `cpu-limit-${round}`)} (kept)`);
@@ -184,7 +191,10 @@ const sorted = [...times].sort((a, b) => a - b);
 const q = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * (sorted.length - 1)))];
 console.log(
   `soak: ${times.length} scans, ${hangs} hangs, ${failedScans} failed, ${recovered} recovered from a stall (timeouts or restarts); ` +
-    (sorted.length ? `wall time min ${sorted[0].toFixed(1)} s, median ${q(0.5).toFixed(1)} s, max ${sorted[sorted.length - 1].toFixed(1)} s` : "no scan finished"),
+    (sorted.length
+      ? `wall time min ${sorted[0].toFixed(1)} s, median ${q(0.5).toFixed(1)} s, max ${sorted[sorted.length - 1].toFixed(1)} s; ` +
+        `1-min load average at the scans' ends ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)} (2 cores)`
+      : "no scan finished"),
 );
 if (hangs === 0 && recovered === 0) rmSync(tmp, { recursive: true, force: true });
 else console.log(`kept ${tmp} (outputs and backtraces)`);

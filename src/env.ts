@@ -17,6 +17,8 @@ export interface Bindings extends StorageBindings {
   SCAN_WINDOW?: string;
   /** resend a job's in-flight heads when none has landed for this long (default 900) */
   SCAN_STALL_SECONDS?: string;
+  /** multiplies the queue consumer's deadline per head (jobs/head-deadline.ts; default 1; the CLI's --deadline-scale locally) */
+  SCAN_DEADLINE_SCALE?: string;
 }
 
 export interface AppEnv {

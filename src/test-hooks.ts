@@ -9,13 +9,18 @@
  *   the isolate stays free for other requests;
  * - `spin`: burns CPU for ever without yielding — a runaway request that blocks the isolate, which
  *   only the CPU limit can stop.
+ *
+ * The server-side scan's queue consumer applies the same hooks to each head it computes, matched
+ * against the path the head would have as a request (`/v1/models/M/layers/L/heads/H/qk`).
  */
 import type { MiddlewareHandler } from "hono";
 
-export const testHooks: MiddlewareHandler = async (c, next) => {
-  const spec = (c.env as { HEADSCOPE_TEST_HOOKS?: string } | undefined)?.HEADSCOPE_TEST_HOOKS;
-  if (!spec || c.req.method !== "POST") return next();
-  const path = new URL(c.req.url).pathname;
+type HookEnv = { HEADSCOPE_TEST_HOOKS?: string } | undefined;
+
+/** Runs the hooks that match path (returns at once when none does, or without the binding). */
+async function applyHooks(env: HookEnv, path: string): Promise<void> {
+  const spec = env?.HEADSCOPE_TEST_HOOKS;
+  if (!spec) return;
   for (const hook of spec.split(";")) {
     const i = hook.indexOf(":");
     const action = hook.slice(0, i);
@@ -29,5 +34,12 @@ export const testHooks: MiddlewareHandler = async (c, next) => {
       for (;;) x = (x + 1) | 0;
     }
   }
+}
+
+export const testHooks: MiddlewareHandler = async (c, next) => {
+  if (c.req.method === "POST") await applyHooks(c.env as HookEnv, new URL(c.req.url).pathname);
   return next();
 };
+
+/** The queue consumer's hook point: `path` is the head's request path. */
+export const consumerTestHook = (env: object, path: string): Promise<void> => applyHooks(env as HookEnv, path);

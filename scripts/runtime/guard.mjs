@@ -21,6 +21,8 @@ import { join } from "node:path";
 
 const usable = (root) => process.platform !== "win32" && existsSync(join(root, "scripts/runtime/no-orphans.sh"));
 
+export const DEFAULT_WORKERD_V8_FLAGS = "--single-threaded-gc";
+
 /** @param {string} root @returns {Record<string, string>} */
 export function workerdGuardEnv(root) {
   if (!usable(root)) return {};
@@ -31,7 +33,12 @@ export function workerdGuardEnv(root) {
     // the workerd package's main export is the path of its binary
     real = own && own !== wrapper ? own : createRequire(join(root, "package.json"))("workerd").default;
   }
-  return { MINIFLARE_WORKERD_PATH: wrapper, HEADSCOPE_WORKERD: real };
+  // V8 flags for workerd (workerd.sh): --single-threaded-gc unless HEADSCOPE_WORKERD_V8_FLAGS says
+  // otherwise ("" for none). Why: on a machine with few cores V8's worker pool is one or two threads,
+  // and workerd's runtime livelocks when they all wait for a garbage collection while the main thread
+  // drains cppgc sweep tasks that re-post themselves (README "Worker"; issue 17)
+  const v8Flags = process.env.HEADSCOPE_WORKERD_V8_FLAGS ?? DEFAULT_WORKERD_V8_FLAGS;
+  return { MINIFLARE_WORKERD_PATH: wrapper, HEADSCOPE_WORKERD: real, HEADSCOPE_WORKERD_V8_FLAGS: v8Flags, HEADSCOPE_NODE: process.execPath };
 }
 
 /** @param {string} root @param {string} command @param {string[]} args @returns {[string, string[]]} */

@@ -34,33 +34,9 @@ export interface RetryPolicy {
 
 export const DEFAULT_RETRY: RetryPolicy = { retries: 5, baseDelayMs: 250, maxDelayMs: 8000 };
 
-/**
- * The deadline of one attempt (requestDeadlineMs):
- *
- *   deadline = scale · (baseMs + inFlight · (bytes / bytesPerSecond + flops / flopsPerSecond))
- *
- * `bytes / bytesPerSecond` covers sending, parsing, hashing and storing the body, `flops /
- * flopsPerSecond` the computation; both rates are floors about 20× below what a loaded 2-core
- * machine sustains with local workerd (a Llama-8B head, 4.2 MB and 0.6 GFLOP, takes 1–3 s there).
- * `inFlight` (the concurrency) multiplies them because a worker isolate is single-threaded: a
- * request may wait behind every other one in flight. `baseMs` covers connection set-up and storage
- * latency. A GPT-2 small head (0.4 MB, 35 MFLOP) gets 10 + 4·1.1 ≈ 14 s at -c 4; a Llama-8B head
- * (4.2 MB, 0.62 GFLOP) 10 + 4·16.6 ≈ 76 s. `scale` is `--deadline-scale`.
- */
-export interface DeadlinePolicy {
-  baseMs: number;
-  bytesPerSecond: number;
-  flopsPerSecond: number;
-  scale: number;
-  /** stop the fan-out when no answer arrived for this many times the largest deadline */
-  stallAfter: number;
-}
-
-export const DEFAULT_DEADLINE: DeadlinePolicy = { baseMs: 10_000, bytesPerSecond: 1e6, flopsPerSecond: 50e6, scale: 1, stallAfter: 3 };
-
-export function requestDeadlineMs(bytes: number, flops: number, inFlight: number, p: DeadlinePolicy = DEFAULT_DEADLINE): number {
-  return Math.ceil(p.scale * (p.baseMs + Math.max(1, inFlight) * 1000 * (bytes / p.bytesPerSecond + flops / p.flopsPerSecond)));
-}
+// the deadline policy is shared with the worker's queue consumer (src/deadlines.ts)
+export { DEFAULT_DEADLINE, requestDeadlineMs, type DeadlinePolicy } from "../deadlines";
+import { DEFAULT_DEADLINE, requestDeadlineMs, type DeadlinePolicy } from "../deadlines";
 
 /** The expected work of a factored SVD lives with the plan (the worker's job consumer imports the plan, never this module's node:http). */
 export { svdFlops } from "./plan";
@@ -70,6 +46,8 @@ export interface HeadRequest {
   body: Uint8Array;
   /** expected floating-point work on the server (for the deadline; 0 when unknown) */
   flops?: number;
+  /** bytes the server reads or writes for it beyond the body (stored activations, for the deadline) */
+  workBytes?: number;
   /** validates a 2xx answer (default: the SVD answer schema) */
   parse?: (json: unknown) => unknown;
 }
@@ -212,7 +190,7 @@ export async function postWithRetry(
   onRetry?: (attempt: number, why: string) => void,
   ctx: AttemptContext = {},
 ): Promise<Outcome> {
-  const timeoutMs = ctx.timeoutMs ?? requestDeadlineMs(req.body.byteLength, req.flops ?? 0, 1, policy.deadline);
+  const timeoutMs = ctx.timeoutMs ?? requestDeadlineMs(req.body.byteLength + (req.workBytes ?? 0), req.flops ?? 0, 1, policy.deadline);
   let timeouts = 0;
   let free = 0;
   for (let attempt = 0; ; attempt++) {
@@ -292,10 +270,10 @@ export async function fanOut<T>(
               outcome = req.outcome;
               lastAnswer = Date.now();
             } else {
-              const timeoutMs = requestDeadlineMs(req.body.byteLength, req.flops ?? 0, opts.concurrency, deadline);
+              const timeoutMs = requestDeadlineMs(req.body.byteLength + (req.workBytes ?? 0), req.flops ?? 0, opts.concurrency, deadline);
               largestDeadline = Math.max(largestDeadline, timeoutMs);
               outcome = await postWithRetry(req, opts.token, opts.policy, signal, (a, why) => opts.onRetry?.(t, a, why), {
-                timeoutMs, worker: opts.worker, fresh: opts.worker !== undefined,
+                timeoutMs, worker: opts.worker, fresh: opts.worker !== undefined && !process.env.HEADSCOPE_LOCAL_KEEPALIVE,
                 onAnswer: () => (lastAnswer = Date.now()), onTimeout: () => opts.onTimeout?.(t),
               });
             }

@@ -34,14 +34,9 @@ const freshAgents = {
   "https:": new https.Agent({ keepAlive: false, maxSockets: 64 }),
 };
 
-/** A request that did not finish before its deadline. */
-export class DeadlineExceeded extends Error {
-  override name = "DeadlineExceeded";
-  readonly code = "ETIMEDOUT";
-  constructor(readonly timeoutMs: number) {
-    super(`no answer within the request's deadline of ${(timeoutMs / 1000).toFixed(1)} s`);
-  }
-}
+/** A request that did not finish before its deadline (shared with the worker: src/deadlines.ts). */
+export { DeadlineExceeded } from "../deadlines";
+import { DeadlineExceeded } from "../deadlines";
 
 /** @throws the socket's error (ECONNREFUSED, ECONNRESET, …) or the signal's reason */
 export function httpRequest(

@@ -69,6 +69,8 @@ export interface LocalWorkerOptions {
   port?: number;
   /** CPU limit per request (default: wrangler.toml [limits] cpu_ms, or HEADSCOPE_CPU_MS) */
   cpuMs?: number;
+  /** multiplies the queue consumer's deadline per head (SCAN_DEADLINE_SCALE; --deadline-scale) */
+  deadlineScale?: number;
 }
 
 export async function startLocalWorker(opts: LocalWorkerOptions): Promise<LocalWorker> {
@@ -107,7 +109,10 @@ export async function startLocalWorker(opts: LocalWorkerOptions): Promise<LocalW
     durableObjectsPersist: join(opts.stateDir, "v3/do"),
     // the local queue lives in memory: a job started by an earlier command lost its messages, so
     // its heads in flight are sent again after 30 s without progress (wrangler.toml's default: 900 s)
-    bindings: { ...cfg.vars, SCAN_STALL_SECONDS: "30", HEADSCOPE_TOKEN: token, ...hooks },
+    bindings: {
+      ...cfg.vars, SCAN_STALL_SECONDS: "30", HEADSCOPE_TOKEN: token, ...hooks,
+      ...(opts.deadlineScale !== undefined ? { SCAN_DEADLINE_SCALE: String(opts.deadlineScale) } : {}),
+    },
     host: "127.0.0.1",
     port,
     log: undefined,

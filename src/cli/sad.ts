@@ -25,7 +25,7 @@ import type { Architecture } from "./architectures";
 import { Checkpoint, CheckpointError, readFileHeader } from "./checkpoint";
 import { LayerCache } from "./architectures/layout";
 import type { HeadRequest } from "./fan-out";
-import { headTensors, taskFlops, type ScanTask } from "./plan";
+import { headTensors, svdFlops, type ScanTask } from "./plan";
 
 export { sadHeadReport, type SadHeadReport } from "../analysis/sad-report";
 
@@ -199,29 +199,28 @@ export const uploadRequest = (endpoint: string, src: ActivationSource, arch: Arc
   parse: (j) => ActivationAnswerSchema.parse(j),
 });
 
-/** Null seeds the worker runs by default (wire/analysis-request.ts null_seeds). */
+/** The worker's null: seeded rotations of the basis (wire/analysis-request.ts null_seeds default). */
 const NULL_SEEDS = 8;
 
 /**
- * The worker's floating-point work for one head's SAD on `batch` prompts of up to `tokens` tokens,
- * for its request deadline (fan-out.ts requestDeadlineMs), an upper bound: the head's fold and SVD,
- * projecting every token on U and V, and for the head and each null seed the rotation and every
- * causal pair's r terms with their relative part (a sum over the pair's keys, T per pair on the
- * positional path). Without it a SAD request got the 10 s floor of an empty computation, which a
- * loaded machine passes on 128 prompts (every attempt timed out and the scan stalled).
+ * What one SAD request asks of the worker, for its deadline (src/deadlines.ts): it reads the layer's
+ * stored activations (B·T·d_model F32), projects every token on the head's factors (4·B·T·d_model·d_head),
+ * scores every query–key pair (2·B·T²·d_head) and decomposes the firing ones for the head and each null
+ * seed (bounded by the same again per seed), after the head's SVD — and with rotary embeddings one SVD
+ * per offset that occurs (at most T).
  */
-export function sadFlops(arch: Architecture, task: ScanTask, batch: number, tokens: number): number {
-  const d = arch.facts.d_model;
-  const r = arch.facts.d_head;
-  const n = batch * tokens;
-  const pairs = (batch * tokens * (tokens + 1)) / 2;
-  return taskFlops(arch, task) + 4 * n * d * r + (1 + NULL_SEEDS) * (4 * n * r * r + 2 * pairs * r * tokens);
+export function sadWork(arch: Architecture, shape: { batch: number; tokens: number }): { flops: number; workBytes: number } {
+  const { d_model: d, d_head: k, rotary_dim } = arch.facts;
+  const { batch: b, tokens: t } = shape;
+  const svds = 1 + (rotary_dim > 0 ? t : 0);
+  const flops = svds * svdFlops(d + 1, k) + 4 * b * t * d * k + (1 + NULL_SEEDS) * 2 * b * t * t * k;
+  return { flops, workBytes: 4 * b * t * d };
 }
 
 /** The SAD request of one qk task, naming the uploaded activations. */
 export function sadRequest(
   endpoint: string, arch: Architecture, task: ScanTask,
-  o: { tau: number; activationsId: string; window: number; focus?: Int32Array; batch: number; tokens: number },
+  o: { tau: number; activationsId: string; window: number; focus?: Int32Array; shape: { batch: number; tokens: number } },
 ): HeadRequest {
   const f = arch.facts;
   const q = new URLSearchParams({
@@ -237,5 +236,5 @@ export function sadRequest(
   const tensors: Record<string, TensorOut> = headTensors(arch, arch.head(task.layer, task.head), "qk", 0);
   if (o.focus) tensors.focus = { dtype: "I32", shape: [o.focus.length / 3, 3], data: o.focus };
   const url = `${endpoint}/v1/models/${encodeURIComponent(task.model)}/layers/${task.layer}/heads/${task.head}/qk/sad?${q}`;
-  return { url, body: encodeSafetensors(tensors), flops: sadFlops(arch, task, o.batch, o.tokens) };
+  return { url, body: encodeSafetensors(tensors), ...sadWork(arch, o.shape) };
 }

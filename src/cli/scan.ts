@@ -14,7 +14,7 @@ import { detectArchitecture, type Architecture } from "./architectures";
 import { gptNeoWindows } from "./architectures/gpt-neo";
 import { Checkpoint, CheckpointError } from "./checkpoint";
 import { ensureExampleCheckpoint, EXAMPLE } from "./example-model";
-import { DEFAULT_DEADLINE, DEFAULT_RETRY, fanOut, NoProgress, type Outcome, type RetryPolicy } from "./fan-out";
+import { DEFAULT_DEADLINE, DEFAULT_RETRY, fanOut, NoProgress, requestDeadlineMs, type Outcome, type RetryPolicy } from "./fan-out";
 import { startLocalWorker, type LocalWorker } from "./local-worker";
 import { headBody, planTasks, taskFlops, taskLabel, taskUrl, type ScanTask, type VectorsPolicy } from "./plan";
 import { createHash } from "node:crypto";
@@ -266,11 +266,14 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
     };
 
     // ── what is stored already (one listing per model name), the estimate, the free-disk check ──
+    const deadline = { ...DEFAULT_DEADLINE, scale: o.deadlineScale ?? 1 };
     const storedSha = new Map<string, string>();
     const keyOf = (model: string, layer: number, head: number, circuit: string, variant: string) => `${model}/${layer}/${head}/${circuit}/${variant}`;
     await profile.timeAsync("check", async () => {
       for (const model of new Set(tasks.map((t) => t.model))) {
-        const res = await httpRequest("GET", `${endpoint}/v1/models/${encodeURIComponent(model)}/summary`, undefined, {}).catch(() => undefined);
+        // a deadline from the answer's size (about 2 KB per entry); one that passes only means nothing is skipped
+        const timeoutMs = requestDeadlineMs(2048 * tasks.length, 0, 1, deadline);
+        const res = await httpRequest("GET", `${endpoint}/v1/models/${encodeURIComponent(model)}/summary`, undefined, {}, undefined, timeoutMs).catch(() => undefined);
         if (res?.status !== 200) continue;
         for (const e of (JSON.parse(res.text) as { entries: Array<{ layer: number; head: number; circuit: string; variant: string; input_sha256: string }> }).entries) {
           storedSha.set(keyOf(model, e.layer, e.head, e.circuit, e.variant), e.input_sha256);
@@ -297,7 +300,7 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
     process.on("SIGINT", onSigint);
     const counts: Counts = { computed: 0, stored: 0, failed: 0, retries: 0 };
     const policy: RetryPolicy = {
-      ...DEFAULT_RETRY, retries: o.retries, baseDelayMs: o.retryBaseMs, deadline: { ...DEFAULT_DEADLINE, scale: o.deadlineScale ?? 1 },
+      ...DEFAULT_RETRY, retries: o.retries, baseDelayMs: o.retryBaseMs, deadline,
     };
     /** per task label: attempts that passed their deadline (run.json timeouts) */
     const timeouts = new Map<string, number>();
@@ -332,7 +335,9 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
         pendingInLayer.set(t.layer, left);
         const check = async (sha256: string) => {
           if (storedInput !== sha256) return undefined;
-          const stored = await profile.timeAsync("check", () => storedAnswer(urls.get, sha256, (a) => vectorsMatch(a, vectors) && readoutsMatch(a, t), abort.signal));
+          const stored = await profile.timeAsync("check", () =>
+            storedAnswer(urls.get, sha256, (a) => vectorsMatch(a, vectors) && readoutsMatch(a, t), abort.signal, requestDeadlineMs(0, 0, o.concurrency, policy.deadline)),
+          );
           return stored && { outcome: { ok: true as const, answer: stored, attempts: 0, timeouts: 0 } };
         };
         // a resume: the body's hash is known from an earlier run on these very files, so nothing is read
@@ -429,8 +434,7 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
         worker: worker?.supervision,
         build: (t) => ({
           ...sadRequest(endpoint!, arch, t, {
-            tau: o.sadTau, activationsId: activationIds.get(uploadKey({ layer: t.layer, form: formOf(arch, t) }))!, window: windows[t.layer] ?? 0, focus,
-            batch: src.batch, tokens: src.tokens,
+            tau: o.sadTau, activationsId: activationIds.get(uploadKey({ layer: t.layer, form: formOf(arch, t) }))!, window: windows[t.layer] ?? 0, focus, shape: { batch: src.batch, tokens: src.tokens },
           }),
           parse: (j) => SadSummarySchema.parse(j),
         }),

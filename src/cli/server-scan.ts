@@ -15,6 +15,8 @@ import type { Report } from "./report";
 import { renderReportHtml } from "./report-html";
 import { defaultModelName, UsageError, type ScanOptions, type ScanResult } from "./scan";
 import { ServerApi, ServerProblem } from "./server-api";
+import { DEFAULT_DEADLINE } from "../deadlines";
+import { DEFAULT_RETRY } from "./fan-out";
 import { uploadCheckpoint } from "./upload";
 import { MODEL_NAME } from "../wire/head-request";
 import type { ScanJobStatus } from "../wire/scan-job";
@@ -26,20 +28,41 @@ export interface ServerScanOptions extends ScanOptions {
   pollMs?: number;
 }
 
+/** The longest delay a consumer puts between a head's attempts (jobs/consumer.ts retryDelaySeconds). */
+const MAX_RETRY_DELAY_MS = 60_000;
+
+/**
+ * How long a followed job may show no activity before the CLI stops following it:
+ * stallAfter × (the consumer's deadline for the largest head + the longest retry delay). Workers
+ * older than head_deadline_ms get the deadline of a Llama-70B-sized head.
+ */
+export function followStallMs(status: Pick<ScanJobStatus, "head_deadline_ms">, scale: number): number {
+  const head = status.head_deadline_ms ?? scale * 15 * 60_000;
+  return DEFAULT_DEADLINE.stallAfter * (head + MAX_RETRY_DELAY_MS);
+}
+
 /** Starts the local worker unless an endpoint is given; returns the API and a stop function. */
-export async function connect(o: Pick<ScanOptions, "endpoint" | "token" | "root" | "stateDir">, log: (s: string) => void) {
+export async function connect(
+  o: Pick<ScanOptions, "endpoint" | "token" | "root" | "stateDir" | "deadlineScale"> & Partial<Pick<ScanOptions, "retries" | "retryBaseMs">>,
+  log: (s: string) => void,
+) {
   let worker: LocalWorker | undefined;
   let endpoint = o.endpoint?.replace(/\/$/, "");
   let token = o.token ?? process.env.HEADSCOPE_TOKEN;
+  const scale = o.deadlineScale ?? 1;
   if (!endpoint) {
-    worker = await startLocalWorker({ root: o.root, stateDir: o.stateDir ?? join(o.root, ".wrangler/state") });
+    // the local worker's queue consumer takes the same --deadline-scale (SCAN_DEADLINE_SCALE)
+    worker = await startLocalWorker({ root: o.root, stateDir: o.stateDir ?? join(o.root, ".wrangler/state"), deadlineScale: scale });
     endpoint = worker.url;
     token = worker.token;
     log(`local worker on ${endpoint} (workerd; R2, KV, Queues and Durable Objects under ${o.stateDir ?? ".wrangler/state"})`);
   } else if (!token) {
     throw new UsageError("--endpoint needs a write token: --token or HEADSCOPE_TOKEN");
   }
-  return { api: new ServerApi(endpoint, token), worker };
+  const policy = {
+    ...DEFAULT_RETRY, retries: o.retries ?? DEFAULT_RETRY.retries, baseDelayMs: o.retryBaseMs ?? DEFAULT_RETRY.baseDelayMs, deadline: { ...DEFAULT_DEADLINE, scale },
+  };
+  return { api: new ServerApi(endpoint, token, policy, worker?.supervision), worker };
 }
 
 export async function runServerScan(o: ServerScanOptions, log: (s: string) => void = (s) => process.stderr.write(s + "\n")): Promise<ScanResult> {
@@ -88,10 +111,24 @@ export async function runServerScan(o: ServerScanOptions, log: (s: string) => vo
     process.on("SIGINT", onSigint);
     const progress = createProgress(status.planned, o.progress);
     const poll = o.pollMs ?? (worker ? 500 : 2000);
+    // a job whose heads neither land, fail nor retry for stallAfter × (the consumer's deadline for
+    // its largest head + the longest retry delay) is not making progress: stop following (it can be
+    // followed again) instead of waiting for ever
+    const activity = (s: ScanJobStatus) => `${s.done}/${s.failed}/${s.retries}`;
+    let seen = activity(status);
+    let since = Date.now();
+    let stalledFor: number | undefined;
     while (status.state === "running" && !interrupted) {
       progress.update(status.done + status.failed, { computed: status.computed, stored: status.stored, failed: status.failed, retries: status.retries });
       await new Promise((r) => setTimeout(r, poll));
       status = (await api.call<ScanJobStatus>("GET", `/v1/scans/${status.id}`)).body;
+      if (activity(status) !== seen) {
+        seen = activity(status);
+        since = Date.now();
+      } else if (Date.now() - since > followStallMs(status, o.deadlineScale ?? 1)) {
+        stalledFor = Date.now() - since;
+        break;
+      }
     }
     // the report lands right after the last head
     for (let i = 0; status.state === "finished" && status.report === "pending" && i < 120 && !interrupted; i++) {
@@ -101,6 +138,14 @@ export async function runServerScan(o: ServerScanOptions, log: (s: string) => vo
     progress.update(status.done + status.failed, { computed: status.computed, stored: status.stored, failed: status.failed, retries: status.retries });
     progress.stop();
     process.off("SIGINT", onSigint);
+    if (stalledFor !== undefined) {
+      log(
+        `headscope scan: job ${status.id} made no progress for ${(stalledFor / 1000).toFixed(0)} s (no head landed, failed or was retried): ` +
+          `the worker's queue is not running it. ${status.done} of ${status.planned} heads done. ` +
+          `Follow it again with: headscope scan --job ${status.id}${worker ? " (with the same --state)" : ""}`,
+      );
+      return { exitCode: 1 };
+    }
     if (interrupted) {
       log(`stopped following job ${status.id}${worker ? " (the local worker stops with this command, so the job pauses)" : " (it keeps running on the worker)"}; follow again with: headscope scan --job ${status.id}`);
       return { exitCode: 130 };
@@ -122,7 +167,7 @@ export async function runServerScan(o: ServerScanOptions, log: (s: string) => vo
     const counts = { computed: status.computed, stored: status.stored, failed: status.failed, retries: status.retries };
     writeFileSync(
       join(out, "run.json"),
-      JSON.stringify({ schema: "headscope.scan-run/v1", model: report.model, server_side: { job: status.id, started: status.started, finished: status.finished, dead_lettered: status.dead_lettered }, tasks: status.planned, ...counts, interrupted: false, seconds }, null, 1) + "\n",
+      JSON.stringify({ schema: "headscope.scan-run/v1", model: report.model, server_side: { job: status.id, started: status.started, finished: status.finished, dead_lettered: status.dead_lettered }, tasks: status.planned, ...counts, timeouts: api.timeouts, interrupted: false, seconds }, null, 1) + "\n",
     );
     log(`done in ${seconds.toFixed(1)} s: ${counts.computed} computed, ${counts.stored} already stored, ${counts.failed} failed, ${counts.retries} retries → ${join(out, "report.json")}${o.html ? ", report.html" : ""}`);
     for (const f of status.failures) log(`  ${f.label}: ${f.type}${f.status ? ` (${f.status})` : ""}: ${f.detail}`);

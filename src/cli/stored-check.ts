@@ -14,10 +14,12 @@ import { httpRequest } from "./http";
 /** The stored answer for this input, or undefined when the body has to be uploaded. */
 export async function storedAnswer(
   url: string, sha256: string, accepts: (a: SvdAnswer) => boolean, signal?: AbortSignal,
+  /** the read's deadline (src/deadlines.ts); one that passes falls through to the POST */
+  timeoutMs?: number,
 ): Promise<SvdAnswer | undefined> {
   let res;
   try {
-    res = await httpRequest("GET", url, undefined, { accept: "application/json" }, signal);
+    res = await httpRequest("GET", url, undefined, { accept: "application/json" }, signal, timeoutMs);
   } catch (e) {
     if (signal?.aborted) throw e;
     return undefined; // the POST's retries deal with an unreachable worker

@@ -75,7 +75,17 @@ async function uploadShard(api: ServerApi, file: string, sha256: string, stateDi
       writeFileSync(statePath, JSON.stringify(state));
     }
     const parts = Object.entries(state.parts).map(([n, etag]) => ({ part_number: Number(n), etag })).sort((a, b) => a.part_number - b.part_number);
-    await api.call("POST", `/v1/checkpoints/blobs/${sha256}/uploads/${encodeURIComponent(state.upload_id)}/complete`, { parts });
+    const timeoutsBefore = api.timeouts;
+    try {
+      // the worker re-reads the whole shard to verify its SHA-256: the deadline grows with it
+      await api.call("POST", `/v1/checkpoints/blobs/${sha256}/uploads/${encodeURIComponent(state.upload_id)}/complete`, { parts }, { bytes: size });
+    } catch (e) {
+      // an attempt that passed its deadline may have completed the upload after all, and the retry
+      // then finds no such upload: the shard is stored when the worker says it exists
+      const stored = e instanceof ServerProblem && e.status === 400 && api.timeouts > timeoutsBefore
+        && (await api.call("POST", `/v1/checkpoints/blobs/${sha256}/uploads`)).body.exists === true;
+      if (!stored) throw e;
+    }
   } catch (e) {
     // an upload the worker no longer knows (expired, aborted) starts again from scratch next time
     if (e instanceof ServerProblem && e.status === 400) rmSync(statePath, { force: true });

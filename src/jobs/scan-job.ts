@@ -17,6 +17,7 @@ import type { ArchitectureFacts } from "../cli/architectures";
 import { taskLabel, type ScanTask } from "../cli/plan";
 import { assembleReport, type ReportEntry, type ReportFailure } from "../cli/report";
 import { summarizeModel } from "../services/summarize-model";
+import { deadlineScale, headDeadlineMs } from "./head-deadline";
 import { ResultStore } from "../storage/result-store";
 import { ScanStore } from "../storage/scan-store";
 import type { ResolvedScanOptions } from "../wire/scan-options";
@@ -308,6 +309,7 @@ export class ScanJob extends DurableObject<Bindings> {
       retries: this.get<number>("retries") ?? 0,
       dead_lettered: this.get<number>("dead_lettered") ?? 0,
       resent: this.get<number>("resent") ?? 0,
+      head_deadline_ms: headDeadlineMs(spec.facts, true, deadlineScale(this.env)),
       started: this.get<string>("started")!,
       finished: this.get<string | null>("finished") ?? null,
       report: this.get<ScanJobStatus["report"]>("report") ?? "pending",

@@ -65,6 +65,8 @@ export const ScanJobStatusSchema = z.object({
   dead_lettered: z.number(),
   /** heads sent again because nothing landed for SCAN_STALL_SECONDS */
   resent: z.number(),
+  /** the queue consumer's deadline for the job's largest head, ms (jobs/head-deadline.ts); a client following the job gives up after a few times this without progress */
+  head_deadline_ms: z.optional(z.number()),
   started: z.string(),
   finished: z.nullable(z.string()),
   report: z.enum(["pending", "written", "none"]),

@@ -113,3 +113,30 @@ test.runIf(existsSync("/proc"))("a runaway request breaks the local CPU limit: r
   for (const r of run.worker_restarts) expect(r).toMatchObject({ reason: "cpu-limit-exceeded" });
   expect(run.worker_restarts[0].cpu_ms).toBeGreaterThan(1000);
 }, 240_000);
+
+// ── server-side scans (the worker's own queue consumer, and the CLI's calls to the job endpoints) ──
+
+test("server-side: a head that never finishes passes the consumer's deadline, is retried with backoff, then recorded failed; the others land", async () => {
+  const res = await runCli([...scanArgs("server-stall", "--server-side", "--layers", "0", "--deadline-scale", "0.2")], {
+    env: { HEADSCOPE_TEST_HOOKS: "stall:/layers/0/heads/1/qk" },
+  });
+  expect(res.code, res.stderr).toBe(1);
+  const report = read("server-stall", "report.json");
+  expect(report.entries).toHaveLength(7);
+  expect(report.failures).toEqual([
+    expect.objectContaining({ layer: 0, head: 1, circuit: "qk", type: "dead-lettered", detail: expect.stringMatching(/last error timeout: head L0H1 qk did not finish within its deadline of 2\.\d s/) }),
+  ]);
+  const run = read("server-stall", "run.json");
+  expect(run).toMatchObject({ tasks: 8, failed: 1, server_side: expect.objectContaining({ dead_lettered: 1 }) });
+  expect(run.computed + run.stored).toBe(7);
+  // the queue's max_retries (wrangler.toml) retries it 4 times after the first attempt
+  expect(run.retries).toBeGreaterThanOrEqual(4);
+}, 240_000);
+
+test("server-side: a job-endpoint call that never answers passes its deadline, is retried, and the scan stops with the problem", async () => {
+  const res = await runCli([...scanArgs("server-silent", "--server-side", "--layers", "0", "--retries", "2", "--deadline-scale", "0.2")], {
+    env: { HEADSCOPE_TEST_HOOKS: "stall:/v1/scans" },
+  });
+  expect(res.code, res.stderr).toBe(2);
+  expect(res.stderr).toMatch(/timeout: POST \/v1\/scans: no answer within the request's deadline of 2\.\d s, 3 attempt\(s\)/);
+}, 120_000);

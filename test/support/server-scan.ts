@@ -68,7 +68,9 @@ export async function waitForJob(id: string, timeoutMs = 45_000): Promise<any> {
   const t0 = Date.now();
   for (;;) {
     const { body } = await getJson(`/v1/scans/${id}`);
-    if (body.state !== "running" || Date.now() - t0 > timeoutMs) return body;
+    // the report is written right after the last head lands (an alarm of the job): wait for it too
+    const settled = body.state !== "running" && !(body.state === "finished" && body.report === "pending");
+    if (settled || Date.now() - t0 > timeoutMs) return body;
     await new Promise((r) => setTimeout(r, 200));
   }
 }
