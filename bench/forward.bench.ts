@@ -3,26 +3,34 @@
  * 12 heads, MLP 3072, vocabulary 50,257, random F32 weights written to a temporary checkpoint) on 128
  * prompts × 20 tokens, every layer's attention input captured, against numpy float32 with one BLAS
  * thread doing the same in the same run (bench/forward_numpy.py), cross-checked element by element.
- * Reports wall times, the ratio per core (headscope wall × threads ÷ numpy one-thread wall; the goal
- * is ≤ 2), the one-thread ratio, and peak resident memory (process-wide, worker threads included).
- * Flags: --threads N (default every core), --prompts B, --tokens T.
+ * Reports wall and CPU times with the load average after each run (the machine may be shared: CPU
+ * seconds say what the work costs whatever the load), the ratio per core (headscope wall × threads ÷
+ * numpy one-thread wall; the goal is ≤ 2), the CPU-time ratio, the one-thread ratio and the speed-up
+ * of the threads, and peak resident memory (process-wide, worker threads included).
+ * Flags: --threads N (default every core), --prompts B, --tokens T; --scan also runs
+ * `scan CHECKPOINT --prompts ioi:B` on the same model end to end (local worker, fresh state, every
+ * head's QK and OV spectra and SAD) and reports its wall time, the forward pass's share and the peak
+ * RSS of the CLI and of workerd from run.json (needs `node scripts/build-cli.mjs`, which the npm
+ * script runs).
  */
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from "node:fs";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { computeAttentionInputs } from "../src/model/forward";
 import { PROJECT_ROOT } from "../test/support/paths";
+import { guardedCommand } from "../scripts/runtime/guard.mjs";
 import { handleUsage } from "../scripts/usage.mjs";
 
-handleUsage(`npm run bench:forward [-- --threads N] [--prompts B] [--tokens T]
+handleUsage(`npm run bench:forward [-- --threads N] [--prompts B] [--tokens T] [--scan]
 
 The forward pass of a GPT-2-small-sized random model against numpy float32 (one BLAS thread),
 cross-checked; prints the ratio per core and peak memory.
 
   --threads N   worker threads (default: every core)
   --prompts B   prompts (default 128)
-  --tokens T    tokens per prompt (default 20)`, { flags: { "--threads": true, "--prompts": true, "--tokens": true }, positionals: 0 });
+  --tokens T    tokens per prompt (default 20)
+  --scan        also run scan --prompts ioi:B on the same model end to end`, { flags: { "--threads": true, "--prompts": true, "--tokens": true, "--scan": false }, positionals: 0 });
 
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(name);
@@ -31,6 +39,7 @@ const arg = (name: string, fallback: number) => {
 const THREADS = arg("--threads", availableParallelism());
 const B = arg("--prompts", 128);
 const T = arg("--tokens", 20);
+const SCAN = process.argv.includes("--scan");
 const L = 12, D = 768, FF = 3072, V = 50257, P = 1024;
 
 /** A GPT-2-layout checkpoint with uniform random weights of std 0.02 (γ around 1), written tensor by tensor. */
@@ -86,19 +95,24 @@ try {
   const load = () => loadavg().map((x) => x.toFixed(1)).join(" ");
   console.log(`forward pass, GPT-2-small-sized random model (${L} layers, d_model ${D}), ${B} prompts × ${T} tokens; ${availableParallelism()} cores; load average ${load()}`);
 
+  // CPU seconds of the whole process (every thread): on a shared machine they say what the work
+  // costs whatever the load, wall time says what a user waits
   const time = async (threads: number) => {
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     const r = await computeAttentionInputs(ckpt, prompts, { threads });
-    return { seconds: (performance.now() - t0) / 1000, r };
+    const c = process.cpuUsage(c0);
+    return { seconds: (performance.now() - t0) / 1000, cpu: (c.user + c.system) / 1e6, load: load(), r };
   };
   const many = await time(THREADS);
   const rss = process.resourceUsage().maxRSS * 1024; // peak so far: the multi-threaded run
   const one = THREADS > 1 ? await time(1) : many;
-  console.log(`  headscope (${many.r.kernel.name}, ${many.r.kernel.threads} threads): ${many.seconds.toFixed(2)} s`);
-  if (THREADS > 1) console.log(`  headscope (1 thread):          ${one.seconds.toFixed(2)} s`);
+  const line = (what: string, t: typeof many) => console.log(`  ${what}: ${t.seconds.toFixed(2)} s wall, ${t.cpu.toFixed(2)} s CPU; load average after ${t.load}`);
+  line(`headscope (${many.r.kernel.name}, ${many.r.kernel.threads} threads)`, many);
+  if (THREADS > 1) line("headscope (1 thread)", one);
   console.log(`  peak RSS ${(rss / 2 ** 20).toFixed(0)} MB (weights on disk ${(statSync(ckpt).size / 2 ** 20).toFixed(0)} MB, one block ${((4 * (D * 3 * D + D * D + 2 * D * FF)) / 2 ** 20).toFixed(0)} MB; activations returned ${((L * B * T * D * 4) / 2 ** 20).toFixed(0)} MB)`);
 
-  let py: { numpy: string; seconds: number; read_seconds: number } | undefined;
+  let py: { numpy: string; seconds: number; cpu_seconds: number; read_seconds: number } | undefined;
   try {
     const env = { ...process.env, OPENBLAS_NUM_THREADS: "1", OMP_NUM_THREADS: "1", MKL_NUM_THREADS: "1" };
     py = JSON.parse(execFileSync("python3", [join(PROJECT_ROOT, "bench/forward_numpy.py"), ckpt, join(tmp, "prompts.json"), join(tmp, "numpy-last.f32")], { encoding: "utf8", env }));
@@ -110,10 +124,31 @@ try {
     const ours = many.r.activations[L - 1];
     let worst = 0;
     for (let i = 0; i < ref.length; i++) worst = Math.max(worst, Math.abs(ref[i] - ours[i]));
-    console.log(`  numpy ${py.numpy} float32, OPENBLAS_NUM_THREADS=1: ${py.seconds.toFixed(2)} s (of which ${py.read_seconds.toFixed(2)} s reading weights); load average ${load()}`);
-    console.log(`  ratio per core (headscope wall × ${many.r.kernel.threads} ÷ numpy one thread): ${((many.seconds * many.r.kernel.threads) / py.seconds).toFixed(2)} (goal ≤ 2)`);
-    console.log(`  ratio one thread against one thread: ${(one.seconds / py.seconds).toFixed(2)}`);
+    const threads = many.r.kernel.threads;
+    console.log(`  numpy ${py.numpy} float32, OPENBLAS_NUM_THREADS=1: ${py.seconds.toFixed(2)} s wall, ${py.cpu_seconds.toFixed(2)} s CPU (of which ${py.read_seconds.toFixed(2)} s reading weights); load average after ${load()}`);
+    console.log(`  ratio per core (headscope wall × ${threads} ÷ numpy one-thread wall): ${((many.seconds * threads) / py.seconds).toFixed(2)} (goal ≤ 2)`);
+    console.log(`  ratio of CPU time (headscope ${threads} threads ÷ numpy): ${(many.cpu / py.cpu_seconds).toFixed(2)}; one thread: ${(one.cpu / py.cpu_seconds).toFixed(2)}`);
+    console.log(`  ratio one thread against one thread (wall): ${(one.seconds / py.seconds).toFixed(2)}; speed-up of ${threads} threads over 1: ${(one.seconds / many.seconds).toFixed(2)}`);
     console.log(`  last layer's attention input, headscope vs numpy float32: max |difference| ${worst.toExponential(2)}`);
+  }
+  if (SCAN) {
+    // the whole command a user runs: tokenizer (GPT-2's ranks: no tokenizer.json here), forward pass,
+    // activation uploads, 144 heads × QK and OV spectra and SAD with its null, report
+    const out = join(tmp, "scan");
+    const before = load();
+    const t0 = performance.now();
+    const [cmd, args] = guardedCommand(PROJECT_ROOT, process.execPath, [
+      join(PROJECT_ROOT, "build/cli/headscope.mjs"), "scan", ckpt, "--prompts", `ioi:${B}`, "--out", out, "--state", join(tmp, "state"), "--progress", "quiet",
+    ]);
+    const r = spawnSync(cmd, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+    const wall = (performance.now() - t0) / 1000;
+    if (r.status !== 0) throw new Error(`scan exited ${r.status}:\n${r.stderr}`);
+    const run = JSON.parse(readFileSync(join(out, "run.json"), "utf8"));
+    const report = JSON.parse(readFileSync(join(out, "report.json"), "utf8"));
+    const sads = report.entries.filter((e: { sad?: unknown }) => e.sad).length;
+    console.log(`scan ${ckpt.split("/").pop()} --prompts ioi:${B} (load average before ${before}, after ${load()}):`);
+    console.log(`  ${wall.toFixed(1)} s end to end (${run.computed} results computed, ${sads} heads with SAD); forward pass ${run.forward.seconds.toFixed(1)} s wall, ${run.forward.cpu_seconds.toFixed(1)} s CPU on ${run.forward.threads} threads (${run.forward.prompts} prompts, ${run.forward.tokens} tokens)`);
+    console.log(`  CPU: CLI ${run.profile.cpu_seconds.cli.toFixed(1)} s, workerd ${run.profile.cpu_seconds.worker?.toFixed(1) ?? "n/a"} s; peak RSS: CLI ${(run.peak_rss_bytes.cli / 2 ** 20).toFixed(0)} MB, workerd ${run.peak_rss_bytes.worker ? (run.peak_rss_bytes.worker / 2 ** 20).toFixed(0) + " MB" : "n/a"}`);
   }
 } finally {
   rmSync(tmp, { recursive: true, force: true });

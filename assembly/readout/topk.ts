@@ -11,13 +11,13 @@
  * (rows arrive in increasing id, and a score equal to the list's last never displaces it), so the
  * answer does not depend on the chunking.
  */
-import { linearF32 } from "../forward/linear";
+import { linearPackedF32, linearPackedWorkspace } from "../forward/linear";
 
 const BLOCK: i32 = 64;
 
-/** Bytes of scratch readoutChunk needs: a widened block of rows and its scores. */
+/** Bytes of scratch readoutChunk needs: a widened block of rows, its scores, the matmul's packed rows. */
 export function readoutWorkspace(d: i32, m: i32): i32 {
-  return (BLOCK * d + BLOCK * m) * 4 + 32;
+  return (BLOCK * d + BLOCK * m) * 4 + 32 + linearPackedWorkspace(d);
 }
 
 /** IEEE binary16 bits → f32 (exact). */
@@ -80,7 +80,7 @@ export function readoutChunk(
       for (let i = 0; i < count; i++) store<f32>(xs + (<usize>i << 2), halfToF32(<u32>load<u16>(src + (<usize>i << 1))));
       x = xs;
     } else x = rows + (<usize>t0 * <usize>d << 2);
-    linearF32(nb, d, m, x, d, wp, 0, ys, m, 0);
+    linearPackedF32(nb, d, m, x, d, wp, 0, ys, m, 0, ys + (<usize>(BLOCK * m) << 2) + 32);
     for (let t = 0; t < nb; t++) {
       const id = row0 + t0 + t;
       const yr = ys + (<usize>(t * m) << 2);

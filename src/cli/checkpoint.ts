@@ -33,8 +33,10 @@ import type { TensorSource } from "./tensor-source";
 /** A user-facing checkpoint problem (missing file, bad index, missing tensor): exit non-zero with the message. */
 export { CheckpointError };
 
-function readAt(fd: number, position: number, length: number): Uint8Array {
-  const out = new Uint8Array(length);
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+function readAt(fd: number, position: number, length: number, into?: Uint8Array): Uint8Array {
+  const out = into ?? new Uint8Array(length);
   let done = 0;
   while (done < length) {
     const n = readSync(fd, out, done, length - done, position + done);
@@ -193,6 +195,23 @@ export class Checkpoint implements TensorSource {
     const bytes = readAt(this.fd(t.file), t.offset + r0 * width, (r1 - r0) * width);
     this.bytesRead += bytes.byteLength;
     return decodeFloat({ name, dtype: t.dtype, shape: [r1 - r0, cols], bytes });
+  }
+
+  /**
+   * Rows [r0, r1) of a 2-D tensor, decoded into `into` from index `at` (an F32 tensor is read
+   * straight into it, no copy; the forward pass reads weights into shared memory this way).
+   */
+  readRowsInto(name: string, r0: number, r1: number, into: Float32Array, at: number): void {
+    const t = this.info(name);
+    const cols = t.shape[1];
+    if (t.dtype !== "F32" || !LITTLE_ENDIAN || t.shape.length !== 2 || r0 < 0 || r1 > t.shape[0] || r0 > r1) {
+      into.set(this.readRows(name, r0, r1), at);
+      return;
+    }
+    const length = (r1 - r0) * cols * 4;
+    if ((at + (r1 - r0) * cols) > into.length) throw new RangeError(`${name}: ${r1 - r0} rows do not fit at ${at}`);
+    readAt(this.fd(t.file), t.offset + r0 * cols * 4, length, new Uint8Array(into.buffer, into.byteOffset + 4 * at, length));
+    this.bytesRead += length;
   }
 
   /** Dtypes present, for the report. */

@@ -18,13 +18,32 @@ export interface PromptRunOptions {
   log: (s: string) => void;
 }
 
-export async function promptActivations(path: string, ckpt: Checkpoint, spec: string, o: PromptRunOptions): Promise<ActivationSource> {
+/** The forward pass's cost, for run.json (`forward`). */
+export interface ForwardTiming {
+  seconds: number;
+  /** CPU seconds of this process (every thread) during the pass */
+  cpu_seconds: number;
+  threads: number;
+  kernel: string;
+  prompts: number;
+  tokens: number;
+}
+
+export async function promptActivations(
+  path: string, ckpt: Checkpoint, spec: string, o: PromptRunOptions,
+): Promise<{ source: ActivationSource; forward: ForwardTiming }> {
   const tokenizer = loadTokenizer(path, o.arch, ckpt.config);
   const { tokens, meta } = resolvePrompts(spec, tokenizer);
-  const t0 = Date.now();
+  const t0 = performance.now();
+  const c0 = process.cpuUsage();
   const r = await computeAttentionInputs(ckpt, tokens, { arch: o.arch, overrides: o.overrides, layers: o.layers });
+  const cpu = process.cpuUsage(c0);
+  const forward: ForwardTiming = {
+    seconds: Math.round(performance.now() - t0) / 1000, cpu_seconds: Math.round((cpu.user + cpu.system) / 1000) / 1000,
+    threads: r.kernel.threads, kernel: r.kernel.name, prompts: r.batch, tokens: r.lengths.reduce((a, b) => a + b, 0),
+  };
   o.log(`forward pass: ${r.batch} prompts (${Math.min(...r.lengths)}–${r.tokens} tokens), layers ${r.layers[0]}–${r.layers[r.layers.length - 1]}, ` +
-    `${r.kernel.threads} thread(s), ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    `${r.kernel.threads} thread(s), ${forward.seconds.toFixed(1)} s`);
   const ioi = meta.ioi ? Int32Array.from(meta.ioi.flatMap((p) => [p.positions.IO, p.positions.S1, p.positions.S2, p.positions.END])) : undefined;
   const description: Record<string, unknown> = {
     spec: meta.kind === "ioi" ? meta.spec : basename(meta.spec),
@@ -36,5 +55,5 @@ export async function promptActivations(path: string, ckpt: Checkpoint, spec: st
     padding: r.padding,
     ...(meta.ioi ? { ioi_single_token_names: meta.ioi.filter((p) => p.single_token_names).length, ioi_roles: "ioi_positions [B, 4] = IO, S1, S2, END" } : {}),
   };
-  return ActivationSource.fromForward(r, ioi, description);
+  return { source: ActivationSource.fromForward(r, ioi, description), forward };
 }

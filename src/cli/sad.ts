@@ -199,21 +199,6 @@ export const uploadRequest = (endpoint: string, src: ActivationSource, arch: Arc
   parse: (j) => ActivationAnswerSchema.parse(j),
 });
 
-/** Local attention windows per layer (GPT-Neo: `attention_layers` or `attention_types`, `window_size`); 0 = global. */
-export function localWindows(arch: Architecture, config: Record<string, unknown> | undefined): number[] {
-  const n = arch.facts.n_layers;
-  if (arch.facts.architecture !== "gpt-neo") return new Array(n).fill(0);
-  let kinds: unknown = config?.attention_layers;
-  if (!Array.isArray(kinds) && Array.isArray(config?.attention_types)) {
-    kinds = (config!.attention_types as Array<[string[], number]>).flatMap(([pattern, times]) => Array.from({ length: times }, () => pattern).flat());
-  }
-  if (!Array.isArray(kinds) || kinds.length !== n || kinds.some((k) => k !== "global" && k !== "local")) {
-    throw new CheckpointError("gpt-neo SAD: config.json beside the checkpoint must say which layers are local (attention_layers or attention_types)");
-  }
-  const w = typeof config?.window_size === "number" ? config.window_size : 256;
-  return kinds.map((k) => (k === "local" ? w : 0));
-}
-
 /** The worker's null: seeded rotations of the basis (wire/analysis-request.ts null_seeds default). */
 const NULL_SEEDS = 8;
 

@@ -11,6 +11,7 @@ import { AppError } from "../errors";
 import { MODEL_NAME } from "../wire/head-request";
 import { resolveScanOptions, ScanOptionError } from "../wire/scan-options";
 import { detectArchitecture, type Architecture } from "./architectures";
+import { gptNeoWindows } from "./architectures/gpt-neo";
 import { Checkpoint, CheckpointError } from "./checkpoint";
 import { ensureExampleCheckpoint, EXAMPLE } from "./example-model";
 import { DEFAULT_DEADLINE, DEFAULT_RETRY, fanOut, NoProgress, requestDeadlineMs, type Outcome, type RetryPolicy } from "./fan-out";
@@ -26,12 +27,12 @@ import { storedAnswer } from "./stored-check";
 import { createProgress, type Counts } from "./progress";
 import { assembleReport, reportEntry, type Report, type ReportEntry } from "./report";
 import { renderReportHtml } from "./report-html";
-import { ActivationSource, formOf, localWindows, sadHeadReport, sadRequest, uploadKey, uploadRequest, type ActivationUpload, type SadHeadReport } from "./sad";
+import { ActivationSource, formOf, sadHeadReport, sadRequest, uploadKey, uploadRequest, type ActivationUpload, type SadHeadReport } from "./sad";
 import { SadSummarySchema } from "../wire/analysis-request";
 import type { SvdAnswer } from "../wire/svd-result";
 import type { ActivationAnswer } from "../wire/activations";
 import { medianDistribution, SAD_VERDICT_RULE } from "../analysis/sad-report";
-import { promptActivations } from "./prompt-activations";
+import { promptActivations, type ForwardTiming } from "./prompt-activations";
 import { TokenRejected } from "./token";
 import { buildReadoutBasis, uploadReadoutBasis } from "./readout-basis";
 import type { ScanReadouts } from "./report";
@@ -192,13 +193,16 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
     if (o.activations && o.prompts) throw new UsageError("--activations and --prompts are two sources of the same thing: give one");
     if (o.saveActivations && !o.prompts) throw new UsageError("--save-activations writes what --prompts computes: add --prompts SPEC");
     let windows: number[] = [];
+    let forward: ForwardTiming | undefined;
     if (o.activations || o.prompts) {
       if (!(o.sadTau > 0 && o.sadTau <= 1)) throw new UsageError("--sad-tau must be in (0, 1]");
-      windows = localWindows(arch, ckpt.config);
+      windows = f.architecture === "gpt-neo" ? gptNeoWindows(ckpt.config, f.n_layers) : new Array(f.n_layers).fill(0);
       if (o.activations) activations = ActivationSource.openFile(o.activations, arch, layers);
     }
     if (o.prompts) {
-      activations = await promptActivations(path, ckpt, o.prompts, { arch: f.architecture, overrides: { nHeads: o.nHeads, nKvHeads: o.nKvHeads, rotaryDim: o.rotaryDim, rotaryBase: o.rotaryBase }, layers, log });
+      const run = await promptActivations(path, ckpt, o.prompts, { arch: f.architecture, overrides: { nHeads: o.nHeads, nKvHeads: o.nKvHeads, rotaryDim: o.rotaryDim, rotaryBase: o.rotaryBase }, layers, log });
+      activations = run.source;
+      forward = run.forward;
       if (o.saveActivations) {
         activations.save(resolve(o.saveActivations), layers);
         log(`attention inputs of ${activations.batch} prompts × ${activations.tokens} tokens written to ${o.saveActivations}`);
@@ -505,6 +509,15 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
         counts.failed++;
         failures.push({ task: t, outcome: { ok: false, type: "no-progress", detail: "not finished: the scan stopped because the worker made no progress", attempts: 0, timeouts: 0 } });
       }
+      // and the SAD of every qk head that had its spectrum but no SAD answer (the second phase stalled)
+      if (activations) {
+        const sadEnded = new Set([...sads.keys(), ...sadFailures.map((x) => x.task)]);
+        for (const t of sadTasks) {
+          if (sadEnded.has(t) || !answers.has(t)) continue;
+          counts.failed++;
+          failures.push({ task: t, outcome: { ok: false, type: "no-progress", detail: "SAD not finished: the scan stopped because the worker made no progress", attempts: 0, timeouts: 0 } });
+        }
+      }
       log(`headscope scan: ${stalled}`);
     }
     const workerPeak = peakRssOf(worker?.pid);
@@ -568,6 +581,8 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
       }),
       estimate: est,
       ...(activations ? { activation_uploads: uploaded } : {}),
+      /** --prompts: the forward pass's wall and CPU seconds (cli/prompt-activations.ts) */
+      ...(forward ? { forward } : {}),
       /** what this run computed (the rest was already stored, or failed) */
       computed_tasks: computedTasks.sort(),
     };

@@ -1,71 +1,39 @@
 /**
  * @module kernels/forward
- * The WebAssembly boundary of the forward pass (assembly/forward/): packs weight matrices into the
- * panel layout the float32 matmul reads, and runs one transformer block on a batch of prompts
- * stacked without padding. Each call follows the boundary's one sequence: reset, allocate everything,
+ * The WebAssembly boundary of the forward pass (assembly/forward/): runs one transformer block on a
+ * batch of prompts stacked without padding, weights as the checkpoint stores them (the matmul packs
+ * them itself). Each call follows the boundary's one sequence: reset, allocate everything,
  * create views, copy in, call the kernels, copy out, reset. A block's weights, the residual stream of
  * its tokens and the block's activations are all that is in WebAssembly memory at once.
  */
 import { ShapeMismatch } from "../errors";
 import { instantiate, type KernelInstance } from "./instance";
 
-/** Output columns per packed panel (assembly/forward/linear.ts). */
-export const PANEL = 8;
-
 export type Activation = "gelu_new" | "gelu" | "silu" | "relu";
 const ACTIVATION_CODES: Record<Activation, number> = { gelu_new: 0, gelu: 1, silu: 2, relu: 3 };
 
-/** A weight matrix W [k, m] (y = x·W + b) in panel layout, ready for the kernel. */
-export interface PackedLinear {
+/** How a weight matrix is stored: "in_out" is W [k, m] row-major (GPT-2's Conv1D), "out_in" is Wᵀ [m, k] (nn.Linear). */
+export type WeightLayout = "in_out" | "out_in";
+const LAYOUT_CODES: Record<WeightLayout, number> = { in_out: 0, out_in: 1 };
+
+/**
+ * A weight matrix W [k, m] (y = x·W + b) as the checkpoint stores it; the kernel packs it itself
+ * (assembly/forward/linear.ts), so the host only reads it.
+ */
+export interface LinearWeights {
   k: number;
   m: number;
-  /** [⌈m/8⌉][k][8], the last panel zero-padded */
-  panels: Float32Array;
+  layout: WeightLayout;
+  /** k·m values in `layout` */
+  weights: Float32Array;
   bias?: Float32Array;
 }
 
-/**
- * Packs W into panels. `layout` says how `src` holds it: "in_out" is W itself [k, m] row-major
- * (GPT-2's Conv1D); "out_in" is Wᵀ [m, k] row-major (nn.Linear's [out, in]).
- * @param into - optional destination (e.g. over a SharedArrayBuffer), at least packedLength(k, m) long
- */
-export function packLinear(src: ArrayLike<number>, k: number, m: number, layout: "in_out" | "out_in", bias?: ArrayLike<number>, into?: Float32Array): PackedLinear {
-  if (src.length !== k * m) throw new ShapeMismatch(`weight has ${src.length} entries, expected ${k} × ${m}`);
-  const panels = into ?? new Float32Array(packedLength(k, m));
-  packRows(panels, k, m, layout, 0, src);
-  return withBias(k, m, panels, bias);
-}
-
-/** A packed matrix with its bias (checked against m). */
-export function withBias(k: number, m: number, panels: Float32Array, bias?: ArrayLike<number>): PackedLinear {
+/** Checks a matrix's size and its bias against k, m. */
+export function linearWeights(k: number, m: number, layout: WeightLayout, weights: Float32Array, bias?: ArrayLike<number>): LinearWeights {
+  if (weights.length !== k * m) throw new ShapeMismatch(`weight has ${weights.length} entries, expected ${k} × ${m}`);
   if (bias && bias.length !== m) throw new ShapeMismatch(`bias has ${bias.length} entries, expected ${m}`);
-  return { k, m, panels, bias: bias ? Float32Array.from(bias) : undefined };
-}
-
-/**
- * Packs consecutive rows of `src`'s layout, starting at row `r0` (rows are input dimensions for
- * "in_out", output columns for "out_in"), so a matrix can be packed a few rows at a time as it is
- * read. Padding columns of the last panel must be zero beforehand (fresh memory is).
- */
-export function packRows(panels: Float32Array, k: number, m: number, layout: "in_out" | "out_in", r0: number, rows: ArrayLike<number>): void {
-  if (layout === "in_out") {
-    const n = rows.length / m;
-    for (let r = 0; r < n; r++) {
-      const i = r0 + r;
-      for (let j = 0; j < m; j++) panels[(j >> 3) * k * PANEL + i * PANEL + (j & 7)] = rows[r * m + j];
-    }
-  } else {
-    const n = rows.length / k;
-    for (let r = 0; r < n; r++) {
-      const j = r0 + r;
-      const base = (j >> 3) * k * PANEL + (j & 7);
-      for (let i = 0; i < k; i++) panels[base + i * PANEL] = rows[r * k + i];
-    }
-  }
-}
-
-export function packedLength(k: number, m: number): number {
-  return Math.ceil(m / PANEL) * k * PANEL;
+  return { k, m, layout, weights, bias: bias ? Float32Array.from(bias) : undefined };
 }
 
 /** A norm's parameters: γ, and β for LayerNorm. */
@@ -78,14 +46,14 @@ export interface NormParams {
 export interface BlockWeights {
   ln1: NormParams;
   /** x·W_qkv → [Q heads | K heads | V heads], [d_model, (n_heads + 2·n_kv)·d_head] */
-  qkv: PackedLinear;
+  qkv: LinearWeights;
   /** [n_heads·d_head, d_model] */
-  out: PackedLinear;
+  out: LinearWeights;
   ln2: NormParams;
   /** [d_model, ff], or [d_model, 2·ff] = [gate | up] when gated */
-  up: PackedLinear;
+  up: LinearWeights;
   /** [ff, d_model] */
-  down: PackedLinear;
+  down: LinearWeights;
 }
 
 /** What is fixed for the whole model. */
@@ -138,6 +106,7 @@ export function createForwardKernels(module: WebAssembly.Module, name = "wasm"):
 export function forwardKernels(k: KernelInstance, name = "wasm"): ForwardKernels {
   const ex = k.exports;
   const alloc = (bytes: number): number => k.alloc(Math.max(16, bytes));
+  const layout = (l: LinearWeights): number => LAYOUT_CODES[l.layout];
   return {
     name,
     simd: k.simd,
@@ -173,7 +142,7 @@ export function forwardKernels(k: KernelInstance, name = "wasm"): ForwardKernels
         const vec = (v: Float32Array | undefined) => (v ? f32(v.length) : 0);
         const pLn1w = vec(block.ln1.weight), pLn1b = vec(block.ln1.bias);
         const pLn2w = vec(block.ln2.weight), pLn2b = vec(block.ln2.bias);
-        const lin = (l: PackedLinear) => ({ w: f32(l.panels.length), b: vec(l.bias) });
+        const lin = (l: LinearWeights) => ({ w: f32(l.weights.length), b: vec(l.bias) });
         const pQkv = lin(block.qkv), pOut = lin(block.out), pUp = lin(block.up), pDown = lin(block.down);
         const pX = f32(n * d); // the block's input after γ, β
         const pX2 = shape.parallelResidual ? f32(n * d) : pX;
@@ -182,6 +151,7 @@ export function forwardKernels(k: KernelInstance, name = "wasm"): ForwardKernels
         const pH = f32(n * block.up.m);
         const rot = shape.rotary?.dim ?? 0;
         const pWork = alloc(8 * Math.max(ex.attentionWorkspace(tMax, dh), ex.rotaryWorkspace(rot)));
+        const pLinWork = alloc(Math.max(...[block.qkv, block.out, block.up, block.down].map((l) => ex.linearWorkspace(l.k, l.m))));
 
         const mem = ex.memory.buffer;
         const put = (p: number, v: Float32Array | undefined) => v && new Float32Array(mem, p, v.length).set(v);
@@ -190,7 +160,7 @@ export function forwardKernels(k: KernelInstance, name = "wasm"): ForwardKernels
         put(pLn1w, block.ln1.weight); put(pLn1b, block.ln1.bias);
         put(pLn2w, block.ln2.weight); put(pLn2b, block.ln2.bias);
         for (const [p, l] of [[pQkv, block.qkv], [pOut, block.out], [pUp, block.up], [pDown, block.down]] as const) {
-          put(p.w, l.panels); put(p.b, l.bias);
+          put(p.w, l.weights); put(p.b, l.bias);
         }
 
         // attention input (captured), then the block
@@ -201,19 +171,19 @@ export function forwardKernels(k: KernelInstance, name = "wasm"): ForwardKernels
           ex.normRowsF32(n, d, pResid, d, pX2, d, shape.eps, rms);
           ex.affineRowsF32(n, d, pX2, d, pLn2w, pLn2b, pX2, d);
         }
-        ex.linearF32(n, d, wq, pX, d, pQkv.w, pQkv.b, pQ, wq, 0);
+        ex.linearF32(n, d, wq, pX, d, pQkv.w, layout(block.qkv), pQkv.b, pQ, wq, 0, pLinWork);
         if (rot > 0) ex.rotaryF32(nb, pOffsets, pQ, wq, nH, nKv, dh, rot, shape.rotary!.base, shape.rotary!.positionScale, pWork);
         ex.attentionF32(nb, pOffsets, pQ, wq, nH, nKv, dh, shape.scale, window, pAttn, nH * dh, pWork);
-        ex.linearF32(n, nH * dh, d, pAttn, nH * dh, pOut.w, pOut.b, pResid, d, 1);
+        ex.linearF32(n, nH * dh, d, pAttn, nH * dh, pOut.w, layout(block.out), pOut.b, pResid, d, 1, pLinWork);
         if (!shape.parallelResidual) {
           ex.normRowsF32(n, d, pResid, d, pX2, d, shape.eps, rms);
           ex.affineRowsF32(n, d, pX2, d, pLn2w, pLn2b, pX2, d);
         }
         const act = ACTIVATION_CODES[shape.activation];
-        ex.linearF32(n, d, block.up.m, pX2, d, pUp.w, pUp.b, pH, block.up.m, 0);
+        ex.linearF32(n, d, block.up.m, pX2, d, pUp.w, layout(block.up), pUp.b, pH, block.up.m, 0, pLinWork);
         if (shape.gated) ex.gluF32(n, ff, pH, block.up.m, act);
         else ex.activateF32(n, ff, pH, ff, act);
-        ex.linearF32(n, ff, d, pH, block.up.m, pDown.w, pDown.b, pResid, d, 1);
+        ex.linearF32(n, ff, d, pH, block.up.m, pDown.w, layout(block.down), pDown.b, pResid, d, 1, pLinWork);
         resid.set(new Float32Array(ex.memory.buffer, pResid, n * d));
         return captured;
       });

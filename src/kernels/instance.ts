@@ -35,7 +35,11 @@ export interface KernelExports {
     beta: number, lambda: number, c: number, e: number, w: number, b: number, wQ: number, wK: number,
     dW: number, db: number, dWQ: number, dWK: number, backward: number, work: number, out: number,
   ): number;
-  linearF32(n: number, k: number, m: number, x: number, ldx: number, wp: number, bias: number, y: number, ldy: number, accumulate: number): void;
+  linearWorkspace(k: number, m: number): number;
+  linearF32(
+    n: number, k: number, m: number, x: number, ldx: number, w: number, layout: number, bias: number, y: number, ldy: number,
+    accumulate: number, work: number,
+  ): void;
   normRowsF32(n: number, d: number, x: number, ldx: number, z: number, ldz: number, eps: number, rms: number): void;
   affineRowsF32(n: number, d: number, z: number, ldz: number, gamma: number, beta: number, out: number, ldo: number): void;
   activateF32(n: number, m: number, h: number, ldh: number, kind: number): void;

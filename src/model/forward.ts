@@ -10,8 +10,8 @@
  * right-padded to the longest prompt, zeros at positions ≥ lengths[b]; `groupByLength` splits it
  * into dense groups of equal length for consumers that cannot skip padding.
  *
- * Memory: the main thread reads one block at a time (packed once into shared memory, while the
- * workers run the previous block), each worker holds its prompts' residual stream and one block in
+ * Memory: the main thread reads one block at a time (once, into shared memory, while the workers
+ * run the previous block; the kernels pack what they read), each worker holds its prompts' residual stream and one block in
  * WebAssembly memory; the pass stops at the last block whose attention input is asked for.
  * Worker threads split the prompts (balanced by token count), so results do not depend on the
  * number of threads: every row is computed by the same kernels in the same order.
@@ -157,7 +157,7 @@ function sharedArena(): { reset(): void; alloc(length: number): Float32Array } {
       const b = buffers[next];
       if (b && b.length === length) {
         next++;
-        return b.fill(0);
+        return b; // every value is overwritten: readers fill all of what they allocate
       }
       const fresh = new Float32Array(new SharedArrayBuffer(4 * length));
       buffers[next++] = fresh;

@@ -68,6 +68,10 @@ describe("scan --prompts", () => {
     expect(report.sad_overview.heads).toBe(NL * NH);
     const run = JSON.parse(readFileSync(join(tmp, "ioi-a/run.json"), "utf8"));
     expect(run.activation_uploads).toEqual({ stored: NL, already_stored: 0, failed: 0 });
+    expect(run.forward).toMatchObject({ prompts: 12, kernel: "wasm-release" });
+    expect(run.forward.threads).toBeGreaterThanOrEqual(1);
+    expect(run.forward.tokens).toBeGreaterThan(12 * 10); // IOI prompts are about 15 tokens
+    expect(run.forward.seconds).toBeGreaterThan(0);
     // the store holds each layer once
     const state = await readStoredState(join(tmp, "state-a"));
     const stored = [...state.r2.keys()].filter((k) => k.startsWith("activations/"));
@@ -108,6 +112,21 @@ describe("scan --prompts", () => {
       await browser.close();
     }
   }, 300_000);
+
+  test("a SAD phase that gets no answer stops the scan: exit 1, every unfinished head's SAD listed as failed", async () => {
+    const ckpt = gpt2Full();
+    const res = await runCli([...base(ckpt, "sad-stall", "state-stall"), "--prompts", "ioi:4", "--deadline-scale", "0.2", "--retry-base-ms", "20"], {
+      env: { HEADSCOPE_TEST_HOOKS: "stall:/qk/sad" },
+    });
+    expect(res.code, res.stderr).toBe(1);
+    expect(res.stderr).toMatch(/not making progress, so the scan stops/);
+    const run = JSON.parse(readFileSync(join(tmp, "sad-stall/run.json"), "utf8"));
+    expect(run).toMatchObject({ computed: NL * NH, failed: NL * NH });
+    const report = JSON.parse(readFileSync(join(tmp, "sad-stall/report.json"), "utf8"));
+    expect(report.failures).toHaveLength(NL * NH);
+    for (const f of report.failures) expect(["no-progress", "timeout"]).toContain(f.type);
+    expect(report.entries.filter((e: { sad?: unknown }) => e.sad)).toHaveLength(0);
+  }, 180_000);
 
   test("GPT-NeoX (partial rotary), token-id prompts of different lengths: rotary SAD per head", async () => {
     const ckpt = join(ROOT, "test/fixtures/forward/gpt-neox/model.safetensors");

@@ -5,12 +5,35 @@
  * transposed. No q/k/v biases. Pre-attention LayerNorm `ln_1`. GPT-Neo does not scale its scores
  * (scale 1), local and global layers alike.
  */
+import { CheckpointError } from "../checkpoint-error";
 import type { TensorSource as Checkpoint } from "../tensor-source";
 import { countLayers, expectShapes, resolveHeadCount } from "./common";
 import { configNumber, LayerCache, rawCols, transpose } from "./layout";
 import type { Architecture, ArchitectureOverrides, CircuitTensors, HeadTensors } from "./types";
 
 export const GPT_NEO_PATTERN = /^(.*?)h\.(\d+)\.attn\.attention\.q_proj\.weight$/;
+
+/**
+ * GPT-Neo's attention window per layer, from config.json: `attention_layers` (or `attention_types`
+ * expanded) says which layers are local, `window_size` (default 256) how far they see (keys with
+ * d − s < window); 0 for a global layer. The forward pass and SAD's firing rule both read it here.
+ * @throws CheckpointError when config.json does not say which layers are local
+ */
+export function gptNeoWindows(config: Record<string, unknown> | undefined, nLayers: number): number[] {
+  let kinds: unknown = config?.attention_layers;
+  if (!Array.isArray(kinds) && Array.isArray(config?.attention_types)) {
+    kinds = (config!.attention_types as Array<[string[], number]>).flatMap(([pattern, times]) =>
+      Array.from({ length: times }, () => pattern).flat());
+  }
+  if (!Array.isArray(kinds) || kinds.length !== nLayers || kinds.some((k) => k !== "global" && k !== "local")) {
+    throw new CheckpointError(
+      `gpt-neo: config.json beside the checkpoint must say which of the ${nLayers} layers are global and which local ` +
+        "(attention_layers or attention_types); without it the attention inputs and SAD's firing rule would be wrong",
+    );
+  }
+  const window = typeof config?.window_size === "number" ? config.window_size : 256;
+  return kinds.map((k) => (k === "local" ? window : 0));
+}
 
 export function gptNeo(ckpt: Checkpoint, prefix: string, o: ArchitectureOverrides): Architecture {
   const p = (l: number, s: string) => `${prefix}h.${l}.${s}`;

@@ -4,7 +4,7 @@
  * lookups that read only the rows of the tokens used, tensor shape checks and small conversions.
  */
 import { CheckpointError, type Checkpoint } from "../../cli/checkpoint";
-import { packedLength, packRows, withBias, type NormParams, type PackedLinear } from "../../kernels/forward";
+import { linearWeights, type LinearWeights, type NormParams, type WeightLayout } from "../../kernels/forward";
 import type { Allocate } from "./types";
 
 /** The prefix (group 1) of the first tensor name matching the adapter's signature pattern. */
@@ -50,32 +50,30 @@ export interface RowSegment {
   count?: number;
 }
 
-/** Rows read per positioned read while packing: small buffers, so a block leaves little garbage behind. */
-const PACK_ROWS = 64;
-
 /**
- * Packs the matrix whose rows are the given segments, in order (rows are input dimensions for
- * "in_out", output columns for "out_in"), reading a few rows at a time straight into the panels.
+ * The matrix whose rows are the given segments, in order (rows are input dimensions for "in_out",
+ * output columns for "out_in"), read straight into one `alloc`ated array in the checkpoint's layout
+ * (the matmul packs it; F32 tensors are read into it without a copy).
  */
-export function pack(
-  ckpt: Checkpoint, alloc: Allocate, segments: RowSegment[], k: number, m: number, layout: "in_out" | "out_in", bias?: ArrayLike<number>,
-): PackedLinear {
-  const panels = alloc(packedLength(k, m));
+export function readLinear(
+  ckpt: Checkpoint, alloc: Allocate, segments: RowSegment[], k: number, m: number, layout: WeightLayout, bias?: ArrayLike<number>,
+): LinearWeights {
   const width = layout === "in_out" ? m : k;
-  let row = 0;
-  for (const s of segments) {
+  const rowsWanted = layout === "in_out" ? k : m;
+  const parts = segments.map((s) => {
     const [rows, cols] = ckpt.info(s.name).shape;
     if (cols !== width) throw new CheckpointError(`tensor ${s.name} has ${cols} columns, expected ${width}`);
-    const from = s.from ?? 0;
-    const end = from + (s.count ?? rows);
-    for (let r = from; r < end; r += PACK_ROWS) {
-      const chunk = ckpt.readRows(s.name, r, Math.min(end, r + PACK_ROWS));
-      packRows(panels, k, m, layout, row, chunk);
-      row += chunk.length / width;
-    }
+    return { name: s.name, from: s.from ?? 0, count: s.count ?? rows };
+  });
+  const total = parts.reduce((n, s) => n + s.count, 0);
+  if (total !== rowsWanted) throw new CheckpointError(`${segments.map((s) => s.name).join(" + ")}: ${total} rows, expected ${rowsWanted}`);
+  const weights = alloc(k * m);
+  let row = 0;
+  for (const s of parts) {
+    ckpt.readRowsInto(s.name, s.from, s.from + s.count, weights, row * width);
+    row += s.count;
   }
-  if (row !== (layout === "in_out" ? k : m)) throw new CheckpointError(`${segments.map((s) => s.name).join(" + ")}: ${row} rows, expected ${layout === "in_out" ? k : m}`);
-  return withBias(k, m, panels, bias);
+  return linearWeights(k, m, layout, weights, bias);
 }
 
 /** Rows of `name` [vocab, d] for every token of every prompt, stacked; plus `positions` rows 0… added when given. */

@@ -3,30 +3,15 @@
  * GPT-Neo forward layout: `wte` + `wpe`; per block ln_1, attn.attention.{q,k,v}_proj (nn.Linear
  * [out, in], no bias) fused into one [Q | K | V] matrix, out_proj (with bias), ln_2, mlp.c_fc and
  * mlp.c_proj (nn.Linear, with biases); unscaled scores. Layers alternate global and local attention
- * as config.json says (`attention_layers`, or `attention_types` expanded), local layers seeing keys
- * within `window_size` positions (d − s < window_size), as Hugging Face's GPTNeoSelfAttention masks.
+ * as config.json says (cli/architectures/gpt-neo.ts gptNeoWindows), local layers seeing keys within
+ * `window_size` positions (d − s < window_size), as Hugging Face's GPTNeoSelfAttention masks.
  */
-import { CheckpointError, type Checkpoint } from "../../cli/checkpoint";
+import type { Checkpoint } from "../../cli/checkpoint";
 import type { ArchitectureFacts } from "../../cli/architectures";
-import { GPT_NEO_PATTERN } from "../../cli/architectures/gpt-neo";
+import { GPT_NEO_PATTERN, gptNeoWindows } from "../../cli/architectures/gpt-neo";
 import { activationOf } from "./activation";
-import { embedRows, findPrefix, norm, pack, requireAll, requireShape } from "./common";
+import { embedRows, findPrefix, norm, readLinear, requireAll, requireShape } from "./common";
 import type { ForwardModel } from "./types";
-
-function attentionLayers(config: Record<string, unknown> | undefined, nLayers: number): string[] {
-  let kinds: unknown = config?.attention_layers;
-  if (!Array.isArray(kinds) && Array.isArray(config?.attention_types)) {
-    kinds = (config!.attention_types as Array<[string[], number]>).flatMap(([pattern, times]) =>
-      Array.from({ length: times }, () => pattern).flat());
-  }
-  if (!Array.isArray(kinds) || kinds.length !== nLayers || kinds.some((k) => k !== "global" && k !== "local")) {
-    throw new CheckpointError(
-      `gpt-neo: config.json beside the checkpoint must say which of the ${nLayers} layers are global and which local ` +
-        "(attention_layers or attention_types); without it the attention inputs would be wrong",
-    );
-  }
-  return kinds as string[];
-}
 
 export function gptNeoForward(ckpt: Checkpoint, facts: ArchitectureFacts): ForwardModel {
   const prefix = findPrefix(ckpt, GPT_NEO_PATTERN);
@@ -36,8 +21,7 @@ export function gptNeoForward(ckpt: Checkpoint, facts: ArchitectureFacts): Forwa
     : [...["ln_1", "ln_2", "attn.attention.out_proj", "mlp.c_fc", "mlp.c_proj"].flatMap((x) => [p(l, `${x}.weight`), p(l, `${x}.bias`)]),
       ...["q", "k", "v"].map((x) => p(l, `attn.attention.${x}_proj.weight`))]);
   const cfg = ckpt.config;
-  const kinds = attentionLayers(cfg, facts.n_layers);
-  const windowSize = typeof cfg?.window_size === "number" ? cfg.window_size : 256;
+  const windows = gptNeoWindows(cfg, facts.n_layers);
   const [vocab] = ckpt.info(`${prefix}wte.weight`).shape;
   const [nPos] = ckpt.info(`${prefix}wpe.weight`).shape;
   requireShape(ckpt, `${prefix}wte.weight`, [vocab, d]);
@@ -51,20 +35,20 @@ export function gptNeoForward(ckpt: Checkpoint, facts: ArchitectureFacts): Forwa
       scale: 1, activation: activationOf(cfg?.activation_function, "gelu_new", "gpt-neo"), gated: false, parallelResidual: false,
     },
     embed: (prompts) => embedRows(ckpt, `${prefix}wte.weight`, prompts, `${prefix}wpe.weight`),
-    window: (l) => (kinds[l] === "local" ? windowSize : 0),
+    window: (l) => windows[l],
     block(l, alloc) {
       requireShape(ckpt, p(l, "mlp.c_fc.weight"), [ff, d]);
       requireShape(ckpt, p(l, "mlp.c_proj.weight"), [d, ff]);
       const a = (x: string) => ckpt.read(p(l, `attn.attention.${x}`));
       return {
         ln1: norm(ckpt, p(l, "ln_1.weight"), p(l, "ln_1.bias")),
-        qkv: pack(ckpt, alloc, ["q", "k", "v"].map((x) => ({ name: p(l, `attn.attention.${x}_proj.weight`) })), d, 3 * d, "out_in"),
-        out: pack(ckpt, alloc, [{ name: p(l, "attn.attention.out_proj.weight") }], d, d, "out_in", a("out_proj.bias")),
+        qkv: readLinear(ckpt, alloc, ["q", "k", "v"].map((x) => ({ name: p(l, `attn.attention.${x}_proj.weight`) })), d, 3 * d, "out_in"),
+        out: readLinear(ckpt, alloc, [{ name: p(l, "attn.attention.out_proj.weight") }], d, d, "out_in", a("out_proj.bias")),
         ln2: norm(ckpt, p(l, "ln_2.weight"), p(l, "ln_2.bias")),
-        up: pack(ckpt, alloc, [{ name: p(l, "mlp.c_fc.weight") }], d, ff, "out_in", ckpt.read(p(l, "mlp.c_fc.bias"))),
-        down: pack(ckpt, alloc, [{ name: p(l, "mlp.c_proj.weight") }], ff, d, "out_in", ckpt.read(p(l, "mlp.c_proj.bias"))),
+        up: readLinear(ckpt, alloc, [{ name: p(l, "mlp.c_fc.weight") }], d, ff, "out_in", ckpt.read(p(l, "mlp.c_fc.bias"))),
+        down: readLinear(ckpt, alloc, [{ name: p(l, "mlp.c_proj.weight") }], ff, d, "out_in", ckpt.read(p(l, "mlp.c_proj.bias"))),
       };
     },
-    layout: `wte + wpe; ln_1; nn.Linear q/k/v_proj fused, out_proj; ln_2; nn.Linear mlp.c_fc, mlp.c_proj; unscaled; layers ${kinds.map((k) => k[0]).join("")} (g global, l local, window ${windowSize})`,
+    layout: `wte + wpe; ln_1; nn.Linear q/k/v_proj fused, out_proj; ln_2; nn.Linear mlp.c_fc, mlp.c_proj; unscaled; layers ${windows.map((w) => (w ? "l" : "g")).join("")} (g global, l local, window ${Math.max(...windows) || "none"})`,
   };
 }

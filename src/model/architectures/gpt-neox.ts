@@ -11,7 +11,7 @@ import type { Checkpoint } from "../../cli/checkpoint";
 import type { ArchitectureFacts } from "../../cli/architectures";
 import { GPT_NEOX_PATTERN } from "../../cli/architectures/gpt-neox";
 import { activationOf } from "./activation";
-import { embedRows, findPrefix, norm, pack, requireAll, requireShape, ropePositionScale } from "./common";
+import { embedRows, findPrefix, norm, readLinear, requireAll, requireShape, ropePositionScale } from "./common";
 import type { ForwardModel } from "./types";
 
 export function gptNeoxForward(ckpt: Checkpoint, facts: ArchitectureFacts): ForwardModel {
@@ -50,11 +50,11 @@ export function gptNeoxForward(ckpt: Checkpoint, facts: ArchitectureFacts): Forw
       segments.forEach((s, i) => bq.set(b.subarray(s.from, s.from + dh), i * dh));
       return {
         ln1: norm(ckpt, p(l, "input_layernorm.weight"), p(l, "input_layernorm.bias")),
-        qkv: pack(ckpt, alloc, segments, d, 3 * d, "out_in", bq),
-        out: pack(ckpt, alloc, [{ name: p(l, "attention.dense.weight") }], d, d, "out_in", ckpt.read(p(l, "attention.dense.bias"))),
+        qkv: readLinear(ckpt, alloc, segments, d, 3 * d, "out_in", bq),
+        out: readLinear(ckpt, alloc, [{ name: p(l, "attention.dense.weight") }], d, d, "out_in", ckpt.read(p(l, "attention.dense.bias"))),
         ln2: norm(ckpt, p(l, "post_attention_layernorm.weight"), p(l, "post_attention_layernorm.bias")),
-        up: pack(ckpt, alloc, [{ name: p(l, "mlp.dense_h_to_4h.weight") }], d, ff, "out_in", ckpt.read(p(l, "mlp.dense_h_to_4h.bias"))),
-        down: pack(ckpt, alloc, [{ name: p(l, "mlp.dense_4h_to_h.weight") }], ff, d, "out_in", ckpt.read(p(l, "mlp.dense_4h_to_h.bias"))),
+        up: readLinear(ckpt, alloc, [{ name: p(l, "mlp.dense_h_to_4h.weight") }], d, ff, "out_in", ckpt.read(p(l, "mlp.dense_h_to_4h.bias"))),
+        down: readLinear(ckpt, alloc, [{ name: p(l, "mlp.dense_4h_to_h.weight") }], ff, d, "out_in", ckpt.read(p(l, "mlp.dense_4h_to_h.bias"))),
       };
     },
     layout: `embed_in; input_layernorm; fused query_key_value regrouped per head; rotary ${facts.rotary_dim}/${dh} dims (rotate_half); dense; post_attention_layernorm; mlp; ${parallel ? "parallel" : "sequential"} residual`,

@@ -8,7 +8,7 @@ import type { Checkpoint } from "../../cli/checkpoint";
 import type { ArchitectureFacts } from "../../cli/architectures";
 import { GPT2_PATTERN } from "../../cli/architectures/gpt2";
 import type { Activation } from "../../kernels/forward";
-import { embedRows, findPrefix, norm, pack, requireAll, requireShape } from "./common";
+import { embedRows, findPrefix, norm, readLinear, requireAll, requireShape } from "./common";
 import type { ForwardModel } from "./types";
 import { activationOf } from "./activation";
 
@@ -38,11 +38,11 @@ export function gpt2Forward(ckpt: Checkpoint, facts: ArchitectureFacts): Forward
       for (const [n, s] of [["mlp.c_fc.weight", [d, ff]], ["mlp.c_proj.weight", [ff, d]], ["attn.c_proj.weight", [d, d]]] as const) requireShape(ckpt, p(l, n), [...s]);
       return {
         ln1: norm(ckpt, p(l, "ln_1.weight"), p(l, "ln_1.bias")),
-        qkv: pack(ckpt, alloc, [{ name: p(l, "attn.c_attn.weight") }], d, 3 * d, "in_out", ckpt.read(p(l, "attn.c_attn.bias"))),
-        out: pack(ckpt, alloc, [{ name: p(l, "attn.c_proj.weight") }], d, d, "in_out", ckpt.read(p(l, "attn.c_proj.bias"))),
+        qkv: readLinear(ckpt, alloc, [{ name: p(l, "attn.c_attn.weight") }], d, 3 * d, "in_out", ckpt.read(p(l, "attn.c_attn.bias"))),
+        out: readLinear(ckpt, alloc, [{ name: p(l, "attn.c_proj.weight") }], d, d, "in_out", ckpt.read(p(l, "attn.c_proj.bias"))),
         ln2: norm(ckpt, p(l, "ln_2.weight"), p(l, "ln_2.bias")),
-        up: pack(ckpt, alloc, [{ name: p(l, "mlp.c_fc.weight") }], d, ff, "in_out", ckpt.read(p(l, "mlp.c_fc.bias"))),
-        down: pack(ckpt, alloc, [{ name: p(l, "mlp.c_proj.weight") }], ff, d, "in_out", ckpt.read(p(l, "mlp.c_proj.bias"))),
+        up: readLinear(ckpt, alloc, [{ name: p(l, "mlp.c_fc.weight") }], d, ff, "in_out", ckpt.read(p(l, "mlp.c_fc.bias"))),
+        down: readLinear(ckpt, alloc, [{ name: p(l, "mlp.c_proj.weight") }], ff, d, "in_out", ckpt.read(p(l, "mlp.c_proj.bias"))),
       };
     },
     layout: "wte + wpe; ln_1; Conv1D c_attn [Q|K|V] and c_proj; ln_2; Conv1D mlp.c_fc, mlp.c_proj",

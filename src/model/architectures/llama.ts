@@ -11,7 +11,7 @@ import type { Checkpoint } from "../../cli/checkpoint";
 import type { ArchitectureFacts } from "../../cli/architectures";
 import { LLAMA_PATTERN } from "../../cli/architectures/llama";
 import { activationOf } from "./activation";
-import { concat, embedRows, findPrefix, norm, pack, requireAll, requireShape, ropePositionScale } from "./common";
+import { concat, embedRows, findPrefix, norm, readLinear, requireAll, requireShape, ropePositionScale } from "./common";
 import type { ForwardModel } from "./types";
 
 export function llamaForward(ckpt: Checkpoint, facts: ArchitectureFacts): ForwardModel {
@@ -55,11 +55,11 @@ export function llamaForward(ckpt: Checkpoint, facts: ArchitectureFacts): Forwar
       const m = (x: string) => ({ name: p(l, `mlp.${x}_proj.weight`) });
       return {
         ln1: norm(ckpt, p(l, "input_layernorm.weight")),
-        qkv: pack(ckpt, alloc, [a("q"), a("k"), a("v")], d, (nH + 2 * nKv) * dh, "out_in", qkvBias),
-        out: pack(ckpt, alloc, [a("o")], nH * dh, d, "out_in", maybe(p(l, "self_attn.o_proj.bias"))),
+        qkv: readLinear(ckpt, alloc, [a("q"), a("k"), a("v")], d, (nH + 2 * nKv) * dh, "out_in", qkvBias),
+        out: readLinear(ckpt, alloc, [a("o")], nH * dh, d, "out_in", maybe(p(l, "self_attn.o_proj.bias"))),
         ln2: norm(ckpt, p(l, "post_attention_layernorm.weight")),
-        up: pack(ckpt, alloc, [m("gate"), m("up")], d, 2 * ff, "out_in", maybe(p(l, "mlp.gate_proj.bias")) && concat([maybe(p(l, "mlp.gate_proj.bias"))!, maybe(p(l, "mlp.up_proj.bias"))!])),
-        down: pack(ckpt, alloc, [m("down")], ff, d, "out_in", maybe(p(l, "mlp.down_proj.bias"))),
+        up: readLinear(ckpt, alloc, [m("gate"), m("up")], d, 2 * ff, "out_in", maybe(p(l, "mlp.gate_proj.bias")) && concat([maybe(p(l, "mlp.gate_proj.bias"))!, maybe(p(l, "mlp.up_proj.bias"))!])),
+        down: readLinear(ckpt, alloc, [m("down")], ff, d, "out_in", maybe(p(l, "mlp.down_proj.bias"))),
       };
     },
     layout: `embed_tokens; input_layernorm (RMSNorm); q/k/v_proj fused (GQA ${nH}/${nKv}); RoPE θ=${facts.rotary_base ?? 10000}${positionScale !== 1 ? ` positions ÷ ${positionScale}` : ""}; o_proj; post_attention_layernorm; SwiGLU`,

@@ -6,7 +6,7 @@
 import type { ArchitectureFacts } from "../../cli/architectures";
 import type { BlockShape, BlockWeights } from "../../kernels/forward";
 
-/** Allocates the Float32Arrays packed weights live in (the orchestrator passes shared memory). */
+/** Allocates the Float32Arrays weights are read into (the orchestrator passes shared memory, not zeroed). */
 export type Allocate = (length: number) => Float32Array;
 
 export interface ForwardModel {
@@ -19,7 +19,7 @@ export interface ForwardModel {
   maxTokens?: { tokens: number; why: string };
   /** residual stream before block 0 for each prompt's tokens, stacked: [Σ len, d_model] */
   embed(prompts: number[][]): Float32Array;
-  /** block l's weights, packed with `alloc` */
+  /** block l's weights, read into arrays from `alloc` (every value overwritten) */
   block(layer: number, alloc: Allocate): BlockWeights;
   /** GPT-Neo local layers: the attention window; 0 for global */
   window(layer: number): number;
