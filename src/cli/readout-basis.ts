@@ -14,6 +14,7 @@ import type { Checkpoint } from "./checkpoint";
 import { httpRequest } from "./http";
 import { loadTokenizer } from "../model/tokenizer";
 import { ReadoutBasisAnswerSchema, type BasisMatrix, type ReadoutBasis, type ReadoutBasisAnswer } from "../wire/readout-basis";
+import { toF16 } from "../wire/safetensors";
 
 const EMBEDDING = /^(.*?)(wte|embed_in|embed_tokens)\.weight$/;
 const UNEMBEDDING = ["lm_head.weight", "embed_out.weight"];
@@ -41,35 +42,10 @@ export interface BuiltBasis {
 
 const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 
-/** f32 bits → IEEE binary16 bits, round to nearest even (overflow → ±Inf, underflow → subnormals or ±0). */
-function halfBits(u: number): number {
-  const sign = (u >>> 16) & 0x8000;
-  const exp = (u >>> 23) & 0xff;
-  let mant = u & 0x7fffff;
-  if (exp === 255) return sign | 0x7c00 | (mant ? 0x200 : 0);
-  const e = exp - 112;
-  if (e >= 31) return sign | 0x7c00;
-  if (e <= 0) {
-    if (e < -10) return sign;
-    mant |= 0x800000;
-    const shift = 14 - e;
-    let h = mant >>> shift;
-    const rem = mant & ((1 << shift) - 1);
-    const half = 1 << (shift - 1);
-    if (rem > half || (rem === half && h & 1)) h++;
-    return sign | h;
-  }
-  let h = (e << 10) | (mant >>> 13);
-  const rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && h & 1)) h++; // a carry rounds up into the exponent, as it should
-  return sign | h;
-}
-
 /** Rows (float32 values) as little-endian F16 bytes. */
 function f16Rows(rows: Float32Array): Uint8Array {
-  const bits = new Uint32Array(rows.buffer, rows.byteOffset, rows.length);
   const out = new Uint16Array(rows.length);
-  for (let i = 0; i < rows.length; i++) out[i] = halfBits(bits[i]);
+  for (let i = 0; i < rows.length; i++) out[i] = toF16(rows[i]);
   return new Uint8Array(out.buffer);
 }
 

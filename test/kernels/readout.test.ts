@@ -4,32 +4,16 @@
  */
 import { describe, expect, test } from "vitest";
 import { loadKernels, type KernelBuild } from "../../src/kernels/load-node";
+import { createRng } from "../../src/analysis/random";
+import { toF16 } from "../../src/wire/safetensors";
 
 /** Mulberry32: a small seeded generator. */
+/** uniform on [−0.5, 0.5) from the project's one generator */
 function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296 - 0.5;
-  };
+  const g = createRng(seed);
+  return () => g.uniform() - 0.5;
 }
 
-/** f32 → IEEE half bits, round to nearest even (finite, normal range in these tests). */
-function toHalf(x: number): number {
-  const f = new Float32Array([x]);
-  const u = new Uint32Array(f.buffer)[0];
-  const sign = (u >>> 16) & 0x8000;
-  const e = ((u >>> 23) & 0xff) - 127 + 15;
-  let m = u & 0x7fffff;
-  if (e <= 0) return sign; // the tests keep values well inside the normal range
-  let h = (e << 10) | (m >>> 13);
-  const rest = m & 0x1fff;
-  if (rest > 0x1000 || (rest === 0x1000 && (h & 1))) h++;
-  return sign | h;
-}
 function fromHalf(h: number): number {
   const e = (h >> 10) & 0x1f;
   const m = h & 0x3ff;
@@ -102,12 +86,12 @@ for (const build of ["release", "scalar"] as const) {
     });
 
     test("F16 rows are widened exactly", () => {
-      const half = Uint16Array.from(f32, toHalf);
+      const half = Uint16Array.from(f32, (x) => toF16(x));
       const widened = Float64Array.from(half, fromHalf);
       const ref = reference(widened, n, d, vecs, m);
       const st = run(build, half, d, vecs, m, k, [300, 301, 777]);
       for (let j = 0; j < m; j++) checkLists(st, j, ref[j], 1e-5);
-      expect(fromHalf(toHalf(1.5))).toBe(1.5);
+      expect(fromHalf(toF16(1.5))).toBe(1.5);
     });
 
     test("ties keep the smaller id, whatever the chunks", () => {
