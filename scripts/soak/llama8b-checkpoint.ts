@@ -8,20 +8,9 @@
  */
 import { closeSync, mkdirSync, openSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
+import { createRng } from "../../src/analysis/random";
 
 export const LLAMA8B = { d: 4096, nHeads: 32, nKv: 8, dh: 128 } as const;
-
-/** mulberry32: a small seeded generator, uniform in [0, 1). */
-function mulberry32(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Spec {
   name: string;
@@ -92,7 +81,8 @@ function writeShard(file: string, specs: Spec[], rand: () => number): void {
 export function writeLlama8bCheckpoint(dir: string, opts: { layers?: number; seed?: number } = {}): string {
   const layers = opts.layers ?? 2;
   mkdirSync(dir, { recursive: true });
-  const rand = mulberry32(opts.seed ?? 8);
+  const rng = createRng(opts.seed ?? 8);
+  const rand = () => rng.uniform();
   const specs = tensorsOf(layers);
   // two shards, as a real 8B checkpoint has several: each holds some tensors of every layer
   const shards = [specs.filter((_, i) => i % 2 === 0), specs.filter((_, i) => i % 2 === 1)];
