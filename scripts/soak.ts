@@ -85,8 +85,11 @@ async function writeLoop(url: string, round: number, w: number, stop: AbortSigna
       }
     } catch (e) {
       if (stop.aborted) break;
+      const code = (e as NodeJS.ErrnoException).code ?? (e as Error).name;
+      // the scan stopped its worker (it ends with the scan): nothing more to write to, and not a lost write
+      if (code === "ECONNREFUSED") break;
       failed++;
-      count((e as NodeJS.ErrnoException).code ?? (e as Error).name);
+      count(code);
     }
   }
   return { ok, failed, reasons };
