@@ -8,15 +8,11 @@
 import { InvalidRequest, ResultNotFound, StorageUnavailable } from "../errors";
 import type { CheckpointManifest } from "../wire/checkpoint";
 import { CHECKPOINT_MANIFEST_PREFIX, checkpointBlobKey, checkpointManifestKey } from "./keys";
+import { guard as storageGuard } from "./guard";
 
-async function guard<T>(what: string, op: () => Promise<T>): Promise<T> {
-  try {
-    return await op();
-  } catch (e) {
-    if (e instanceof InvalidRequest || e instanceof ResultNotFound) throw e;
-    throw new StorageUnavailable(`${what} failed: ${(e as Error).message}`);
-  }
-}
+/** the storage guard, letting the client's own errors (a bad upload, a missing shard) through */
+const guard = <T>(what: string, op: () => Promise<T>): Promise<T> =>
+  storageGuard(what, op, (e) => e instanceof InvalidRequest || e instanceof ResultNotFound);
 
 export class CheckpointStore {
   constructor(private readonly bucket: R2Bucket) {}

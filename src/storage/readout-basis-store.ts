@@ -4,17 +4,9 @@
  * hash, then the manifest that names them, written last so a stored manifest never points at a
  * missing blob. Storage failures become StorageUnavailable (503), which clients may retry.
  */
-import { StorageUnavailable } from "../errors";
 import { ReadoutBasisAnswerSchema, type ReadoutBasisAnswer } from "../wire/readout-basis";
 import { readoutBasisKey, readoutBlobKey } from "./keys";
-
-async function guard<T>(what: string, op: () => Promise<T>): Promise<T> {
-  try {
-    return await op();
-  } catch (e) {
-    throw new StorageUnavailable(`${what} failed: ${(e as Error).message}`);
-  }
-}
+import { guard } from "./guard";
 
 export class ReadoutBasisStore {
   constructor(private readonly env: { RESULTS: R2Bucket }) {}

@@ -8,7 +8,6 @@
  * KV; a replaced result's old vectors are deleted only after the new summary is in place. Storage
  * failures become StorageUnavailable (503), which clients may retry.
  */
-import { StorageUnavailable } from "../errors";
 import type { Circuit, HeadPath, VariantName } from "../wire/head-request";
 import { SvdSummarySchema, type SvdSummary } from "../wire/svd-result";
 import type { ToyPointer } from "../wire/toy-report";
@@ -17,6 +16,7 @@ import {
   modelMarkerKey, parseAnalysisKey, parseSummaryKey, summaryKey, summaryPrefixForHead, summaryPrefixForModel, toyPointerKey,
   toyReportKey, vectorsKey, type AnalysisKind,
 } from "./keys";
+import { guard } from "./guard";
 
 export type { AnalysisKind } from "./keys";
 
@@ -39,14 +39,6 @@ export interface StoredAnalysisEntry {
   path: HeadPath;
   kind: AnalysisKind;
   id: string;
-}
-
-async function guard<T>(what: string, op: () => Promise<T>): Promise<T> {
-  try {
-    return await op();
-  } catch (e) {
-    throw new StorageUnavailable(`${what} failed: ${(e as Error).message}`);
-  }
 }
 
 export class ResultStore {

@@ -3,16 +3,8 @@
  * What a finished server-side scan job leaves in R2: its report.json (the CLI's format) and the model
  * summary of every model name it stored results under. Written once, when the last head lands.
  */
-import { StorageUnavailable } from "../errors";
+import { guard } from "./guard";
 import { scanReportKey, scanSummaryKey } from "./keys";
-
-async function guard<T>(what: string, op: () => Promise<T>): Promise<T> {
-  try {
-    return await op();
-  } catch (e) {
-    throw new StorageUnavailable(`${what} failed: ${(e as Error).message}`);
-  }
-}
 
 export class ScanStore {
   constructor(private readonly bucket: R2Bucket) {}
