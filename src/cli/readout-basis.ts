@@ -12,6 +12,7 @@ import { createHash } from "node:crypto";
 import type { Architecture } from "./architectures";
 import type { Checkpoint } from "./checkpoint";
 import { httpRequest } from "./http";
+import { TokenRejected } from "./token";
 import { loadTokenizer } from "../model/tokenizer";
 import { ReadoutBasisAnswerSchema, type BasisMatrix, type ReadoutBasis, type ReadoutBasisAnswer } from "../wire/readout-basis";
 import { toF16 } from "../wire/safetensors";
@@ -159,11 +160,24 @@ export async function uploadReadoutBasis(endpoint: string, token: string, model:
     const a = ReadoutBasisAnswerSchema.parse(JSON.parse(have.text));
     if (a.sha256 === built.facts.sha256) return { answer: a, uploaded: false, bytesSent: 0 };
   }
+  /** a write must answer 200 or 201; a refused token stops the scan with the one message about it, as the heads' writes do */
+  const stored = (r: { status: number; text: string }, what: string) => {
+    if (r.status === 401) {
+      let detail = r.text;
+      try {
+        detail = String(JSON.parse(r.text).detail ?? r.text);
+      } catch {
+        /* not a problem document: keep the text */
+      }
+      throw new TokenRejected(endpoint, detail.slice(0, 300));
+    }
+    if (r.status !== 200 && r.status !== 201) throw new Error(`${what}: ${r.status} ${r.text.slice(0, 300)}`);
+  };
   let bytesSent = 0;
   const put = async (bytes: Uint8Array, format: "f16" | "tokens") => {
     const h = sha(bytes);
     const r = await httpRequest("PUT", `${url}/blobs/${h}?format=${format}`, bytes, { ...auth, "content-type": "application/octet-stream" }, undefined, 300_000, true);
-    if (r.status !== 200 && r.status !== 201) throw new Error(`PUT readout blob ${h}: ${r.status} ${r.text.slice(0, 300)}`);
+    stored(r, `PUT readout blob ${h}`);
     bytesSent += bytes.byteLength;
     return h;
   };
@@ -184,6 +198,6 @@ export async function uploadReadoutBasis(endpoint: string, token: string, model:
   };
   const body = new TextEncoder().encode(JSON.stringify(basis));
   const r = await httpRequest("PUT", url, body, { ...auth, "content-type": "application/json" }, undefined, 300_000, true);
-  if (r.status !== 200 && r.status !== 201) throw new Error(`PUT readout basis: ${r.status} ${r.text.slice(0, 300)}`);
+  stored(r, "PUT readout basis");
   return { answer: ReadoutBasisAnswerSchema.parse(JSON.parse(r.text)), uploaded: true, bytesSent };
 }

@@ -274,6 +274,7 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
           };
           log(`readouts: basis of ${b.vocab} tokens ${up.uploaded ? `uploaded (${formatBytes(b.bytes)})` : "already stored"}; leading ${askReadouts} vectors per side, k = ${readoutK}`);
         } catch (e) {
+          if (e instanceof TokenRejected) throw e; // the first 401 stops the scan, before any head is sent
           log(`readouts: none (the basis upload failed: ${(e as Error).message})`);
         }
       }

@@ -16,9 +16,9 @@ const tmp = mkdtempSync(join(tmpdir(), "headscope-token-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 const t = (...shape: number[]): RawTensor => ({ shape, data: Float64Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => Math.sin(1 + i)) });
-function tinyGpt2(dir: string): string {
+function tinyGpt2(dir: string, withEmbedding = false): string {
   const d = 8;
-  const tensors: Record<string, RawTensor> = {};
+  const tensors: Record<string, RawTensor> = withEmbedding ? { "wte.weight": t(16, d), "ln_f.weight": t(d), "ln_f.bias": t(d) } : {};
   for (let l = 0; l < 2; l++) {
     Object.assign(tensors, {
       [`h.${l}.ln_1.weight`]: t(d), [`h.${l}.ln_1.bias`]: t(d), [`h.${l}.attn.c_attn.weight`]: t(d, 3 * d),
@@ -104,6 +104,15 @@ describe("a refused token stops the command at the first 401, with one message",
     expect(r.stderr).toMatch(/The token came from HEADSCOPE_TOKEN/);
     const models = (await (await fetch(`${worker.url}/v1/models`)).json()) as { models: string[] };
     expect(models.models).toEqual([]);
+  });
+
+  test("scan --endpoint of a checkpoint with an embedding: the readout basis upload stops at the 401 too", async () => {
+    const wrong = "not-the-token-9012";
+    const r = await runCli(["scan", tinyGpt2("embedded", true), "--endpoint", worker.url, "--out", join(tmp, "embedded-out"), "--progress", "plain", "--retries", "0"], {
+      env: { HEADSCOPE_TOKEN: wrong },
+    });
+    expectOneTokenMessage(r, wrong);
+    expect(r.stderr).not.toMatch(/basis upload failed|readouts: none/); // stopped there, not carried on to the heads
   });
 
   test("scan --server-side and upload", async () => {
