@@ -238,6 +238,16 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
  * Decodes a float tensor: F32, F16 and BF16 to Float32Array (exactly), F64 to Float64Array.
  * @throws UnsupportedDtype for integer and 8-bit float dtypes
  */
+let f16Values: Float32Array | undefined;
+/** Every F16 bit pattern's value (256 KB, made once): a lookup instead of a decode per element. */
+function f16Table(): Float32Array {
+  if (!f16Values) {
+    f16Values = new Float32Array(65536);
+    for (let h = 0; h < 65536; h++) f16Values[h] = f16(h);
+  }
+  return f16Values;
+}
+
 export function decodeFloat(t: TensorView): Float32Array | Float64Array {
   const count = t.shape.reduce((a, b) => a * b, 1);
   const dv = new DataView(t.bytes.buffer, t.bytes.byteOffset, t.bytes.byteLength);
@@ -256,18 +266,26 @@ export function decodeFloat(t: TensorView): Float32Array | Float64Array {
     }
     case "BF16": {
       const out = new Float32Array(count);
-      const u = new Uint32Array(out.buffer);
+      // Int32, not Uint32: `h << 16` is a signed 32-bit integer, which an Int32Array stores as it is
+      // (into a Uint32Array each store converts it: measured 3× slower)
+      const u = new Int32Array(out.buffer);
       if (LITTLE_ENDIAN) {
-        // an aligned copy of the raw halves, then one shift each (the DataView loop was 5–10× slower)
-        const h = new Uint16Array(count);
-        new Uint8Array(h.buffer).set(t.bytes.subarray(0, 2 * count));
+        // the raw halves (a view when aligned, else an aligned copy), then one shift each (the
+        // DataView loop was 5–10× slower)
+        let h: Uint16Array;
+        if (t.bytes.byteOffset % 2 === 0) h = new Uint16Array(t.bytes.buffer, t.bytes.byteOffset, count);
+        else {
+          h = new Uint16Array(count);
+          new Uint8Array(h.buffer).set(t.bytes.subarray(0, 2 * count));
+        }
         for (let i = 0; i < count; i++) u[i] = h[i] << 16;
       } else for (let i = 0; i < count; i++) u[i] = dv.getUint16(2 * i, true) << 16;
       return out;
     }
     case "F16": {
       const out = new Float32Array(count);
-      for (let i = 0; i < count; i++) out[i] = f16(dv.getUint16(2 * i, true));
+      const table = f16Table();
+      for (let i = 0; i < count; i++) out[i] = table[dv.getUint16(2 * i, true)];
       return out;
     }
     default:

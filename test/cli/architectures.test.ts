@@ -262,3 +262,15 @@ describe("rotary offsets", () => {
     }
   });
 });
+
+test("the tiled transpose equals the element-wise definition at shapes that are not multiples of its tile", async () => {
+  const { transpose } = await import("../../src/cli/architectures/layout");
+  for (const [rows, cols] of [[1, 1], [3, 40], [37, 53], [128, 300], [300, 17]]) {
+    for (const make of [(n: number) => new Float32Array(n), (n: number) => new Float64Array(n)]) {
+      const m = make(rows * cols).map((_, i) => i * 0.5 - 7);
+      const t = transpose(m, rows, cols);
+      expect(t.constructor).toBe(m.constructor);
+      for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) if (t[j * rows + i] !== m[i * cols + j]) throw new Error(`${rows}×${cols} at ${i},${j}`);
+    }
+  }
+});

@@ -38,6 +38,26 @@ describe("parseSafetensors", () => {
     expect(Array.from(decodeFloat(p.tensors.get("b")!))).toEqual([1, -0.5]);
   });
 
+  test("decodes every BF16 and F16 bit pattern, at aligned and odd byte offsets", () => {
+    const all = new Uint16Array(65536).map((_, i) => i);
+    for (const shift of [0, 1]) {
+      const bytes = new Uint8Array(2 * 65536 + shift).subarray(shift);
+      bytes.set(new Uint8Array(all.buffer));
+      const bf = decodeFloat({ name: "b", dtype: "BF16", shape: [65536], bytes });
+      const hf = decodeFloat({ name: "h", dtype: "F16", shape: [65536], bytes });
+      const expected = new DataView(new ArrayBuffer(4));
+      for (let i = 0; i < 65536; i++) {
+        expected.setUint32(0, i << 16);
+        const want = expected.getFloat32(0);
+        if (!(Object.is(bf[i], want) || (Number.isNaN(want) && Number.isNaN(bf[i])))) throw new Error(`BF16 0x${i.toString(16)}: ${bf[i]} ≠ ${want}`);
+        // F16: sign, 5-bit exponent (bias 15), 10-bit fraction; subnormals below 2^-14
+        const sign = i & 0x8000 ? -1 : 1, e = (i >> 10) & 31, f = i & 1023;
+        const half = e === 31 ? (f ? NaN : sign * Infinity) : e === 0 ? sign * f * 2 ** -24 : sign * (1 + f / 1024) * 2 ** (e - 15);
+        if (!(Object.is(hf[i], half) || (Number.isNaN(half) && Number.isNaN(hf[i])))) throw new Error(`F16 0x${i.toString(16)}: ${hf[i]} ≠ ${half}`);
+      }
+    }
+  });
+
   const bad: Array<[string, () => Uint8Array]> = [
     ["too short", () => new Uint8Array(4)],
     ["header length past the end", () => { const b = new Uint8Array(10); new DataView(b.buffer).setBigUint64(0, 99n, true); return b; }],
