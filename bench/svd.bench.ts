@@ -13,11 +13,12 @@
  * every implementation is timed head by head in turn so that background load hits all of them alike.
  */
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
-import { availableParallelism, loadavg } from "node:os";
-import { resolve } from "node:path";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { availableParallelism, loadavg, tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { Matrix as MlMatrix, QrDecomposition, SingularValueDecomposition } from "ml-matrix";
+import { createRng, normals } from "../src/analysis/random";
 import { loadKernels } from "../src/kernels/load-node";
 import type { Matrix } from "../src/kernels/types";
 import { D_HEAD, GPT2_PATH, headFactors, maxRelativeError, readSafetensors, referenceSpectrum } from "./gpt2-weights";
@@ -26,7 +27,11 @@ import { handleUsage } from "../scripts/usage.mjs";
 handleUsage(`npm run bench:svd
 
 The factored SVD of every GPT-2 small head (SIMD and scalar WebAssembly) against ml-matrix and
-numpy/LAPACK (when python3 and numpy are present), as ratios measured in this run.`, { flags: {}, positionals: 0 });
+numpy/LAPACK (when python3 and numpy are present), as ratios measured in this run; then the same
+at the head shapes of Llama-3-8B and -70B (d_model 4096 and 8192, d_head 128; Gaussian factors,
+U and V formed) against numpy with one BLAS thread.
+
+  --large-only        only the large-model shapes`, { flags: { "--large-only": false }, positionals: 0 });
 
 const LAYER = 0;
 const HEADS = Array.from({ length: 12 }, (_, h) => h);
@@ -277,4 +282,64 @@ async function main(): Promise<void> {
   line(wasmErr <= 1e-5, `wasm σ within 1e-5 relative of the reference: ${wasmErr.toExponential(1)}`);
 }
 
-await main();
+/** numpy's factored SVD with U and V at one shape, on the very factors given (F64 files), one BLAS thread. */
+const NUMPY_LARGE = String.raw`
+import json, sys, time
+import numpy as np
+d, h, warm, timed = (int(x) for x in sys.argv[1:5])
+A = np.fromfile(sys.argv[5], "<f8").reshape(d, h); B = np.fromfile(sys.argv[6], "<f8").reshape(d, h)
+def fac(A, B):
+    qa, ra = np.linalg.qr(A); qb, rb = np.linalg.qr(B)
+    u, s, vt = np.linalg.svd(ra @ rb.T)
+    return qa @ u, s, qb @ vt.T
+for _ in range(warm): r = fac(A, B)
+ts = []
+for _ in range(timed):
+    t0 = time.perf_counter(); r = fac(A, B); ts.append((time.perf_counter() - t0) * 1e3)
+print(json.dumps({"ms": float(np.median(ts)), "best": min(ts), "s": r[1].tolist()}))
+`;
+
+/**
+ * The large-model head shapes (issue 12: the WebAssembly SVD at parity with LAPACK at d_model
+ * 4096–8192): the same Gaussian factors through the SIMD kernel (f64 in, U, S, V out, as the worker
+ * calls it) and numpy (QR, QR, SVD of the core, both products), alternating shape by shape.
+ */
+async function largeShapes(): Promise<void> {
+  const wasm = loadKernels("release", resolve("build/kernels.release.wasm"));
+  const dir = mkdtempSync(join(tmpdir(), "headscope-svd-bench-"));
+  const h = 128;
+  console.log(`\nFactored SVD at large-model head shapes (Gaussian factors d_model × ${h}, U and V formed; numpy with OPENBLAS_NUM_THREADS=1)`);
+  console.log(`${"shape".padEnd(24)}${"wasm SIMD ms".padEnd(16)}${"numpy ms".padEnd(12)}${"ratio".padEnd(10)}${"best-run ratio".padEnd(18)}max rel. σ difference`);
+  try {
+    for (const [name, d] of [["Llama-3-8B", 4096], ["Llama-3-70B", 8192]] as const) {
+      const rng = createRng(d);
+      const a: Matrix = { rows: d, cols: h, data: normals(rng, d * h) };
+      const b: Matrix = { rows: d, cols: h, data: normals(rng, d * h) };
+      const fa = join(dir, "a.f64"), fb = join(dir, "b.f64");
+      writeFileSync(fa, a.data as Float64Array);
+      writeFileSync(fb, b.data as Float64Array);
+      const runs = d > 4096 ? [2, 7] : [3, 11];
+      const w = time(() => wasm.factoredSvd(a, b), runs as [number, number]);
+      const py = spawn("python3", ["-c", NUMPY_LARGE, String(d), String(h), String(runs[0]), String(runs[1]), fa, fb], {
+        env: { ...process.env, OPENBLAS_NUM_THREADS: "1" }, stdio: ["ignore", "pipe", "pipe"],
+      });
+      let out = "", err = "";
+      py.stdout.on("data", (c) => (out += c));
+      py.stderr.on("data", (c) => (err += c));
+      const code = await new Promise<number | null>((r) => py.on("close", r));
+      if (code !== 0) {
+        console.log(`${`${name} ${d}×${h}`.padEnd(24)}${w.ms.toFixed(1).padEnd(16)}numpy skipped: ${err.trim().split("\n").pop() ?? "python3 failed"}`);
+        continue;
+      }
+      const n = JSON.parse(out) as { ms: number; best: number; s: number[] };
+      const diff = maxRelativeError(w.result.S, n.s);
+      console.log(`${`${name} ${d}×${h}`.padEnd(24)}${w.ms.toFixed(1).padEnd(16)}${n.ms.toFixed(1).padEnd(12)}${(w.ms / n.ms).toFixed(2).padEnd(10)}${(w.best / n.best).toFixed(2).padEnd(18)}${diff.toExponential(1)}`);
+      console.log(`${w.ms <= n.ms ? "PASS" : "FAIL"}  wasm SIMD ≤ 1.0× numpy (one BLAS thread) at ${d}×${h}: ${(w.ms / n.ms).toFixed(2)}×`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (!process.argv.includes("--large-only")) await main();
+await largeShapes();
