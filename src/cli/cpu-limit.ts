@@ -78,6 +78,15 @@ export class CpuLimitSupervisor implements WorkerSupervision {
     return this.restarting ?? Promise.resolve();
   }
 
+  get isRestarting(): boolean {
+    return this.restarting !== undefined;
+  }
+
+  /** Work this process did for requests answered elsewhere (the pool's primary stores for every process): progress. */
+  progress(): void {
+    this.answered = true;
+  }
+
   begin(): InFlight {
     const id = this.nextId++;
     this.inFlight.add(id);

@@ -75,6 +75,8 @@ export interface WorkerSupervision {
 
 export interface InFlight {
   id: number;
+  /** where to send the request, when the worker is a pool of processes (cli/worker-pool.ts) */
+  origin?: string;
   end(answered: boolean): void;
 }
 
@@ -132,6 +134,12 @@ export interface AttemptContext {
   fresh?: boolean;
 }
 
+/** The same path and query on another origin (a process of the local worker pool). */
+function rebase(url: string, origin: string): string {
+  const u = new URL(url);
+  return origin + u.pathname + u.search;
+}
+
 async function attemptOnce(req: HeadRequest, token: string, signal?: AbortSignal, ctx: AttemptContext = {}): Promise<SvdAnswer> {
   const parse = req.parse ?? ((j: unknown) => SvdAnswerSchema.parse(j));
   let res: HttpAnswer;
@@ -140,7 +148,7 @@ async function attemptOnce(req: HeadRequest, token: string, signal?: AbortSignal
   const flight = ctx.worker?.begin();
   try {
     res = await httpRequest(
-      "POST", req.url, req.body, { authorization: `Bearer ${token}`, "content-type": "application/octet-stream" }, signal, ctx.timeoutMs, ctx.fresh,
+      "POST", flight?.origin ? rebase(req.url, flight.origin) : req.url, req.body, { authorization: `Bearer ${token}`, "content-type": "application/octet-stream" }, signal, ctx.timeoutMs, ctx.fresh,
     );
   } catch (e) {
     flight?.end(false);

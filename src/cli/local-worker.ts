@@ -5,24 +5,42 @@
  * keep them, so results are shared), on a free loopback port, with a generated write token, fully
  * offline. Runs the bundle that scripts/build-cli.mjs writes to build/worker/.
  *
+ * Several cores: workerd runs a worker's requests on one thread, so the local worker can run on
+ * several workerd processes (`processes`; default 1, see defaultLocalProcesses). The first, the primary, owns the local R2
+ * bucket and KV namespace (Miniflare keeps them in a SQLite-backed Durable Object, which one process
+ * must own: two processes on one state lose writes) and serves them to the others through a storage
+ * proxy (scripts/runtime/storage-proxy.worker.mjs) that the others' bindings reach with Miniflare's
+ * remote-binding client; it alone runs the queues and Durable Objects of server-side scans. The CLI
+ * spreads head requests over all processes (worker-pool.ts); `url` is the primary's.
+ *
  * Lifecycle: workerd runs under scripts/runtime/no-orphans.sh, so it dies with this process even
- * when the process is killed with SIGKILL or crashes; a CPU-limit supervisor (cpu-limit.ts)
- * restarts it on the same port and state when a request breaks `[limits] cpu_ms`.
+ * when the process is killed with SIGKILL or crashes; a CPU-limit supervisor (cpu-limit.ts) per
+ * process restarts it on the same port and state when a request breaks `[limits] cpu_ms`.
  */
 import { randomBytes } from "node:crypto";
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
+import { createServer, type AddressInfo } from "node:net";
 import { dirname, join } from "node:path";
 import { workerdGuardEnv } from "../../scripts/runtime/guard.mjs";
 import { CpuLimitSupervisor, readCpuLimitMs, type Restart } from "./cpu-limit";
 import type { WorkerSupervision } from "./fan-out";
+import { WorkerPool } from "./worker-pool";
 import { readWranglerToml } from "./wrangler-config";
 
 export interface LocalWorker {
   url: string;
   token: string;
-  /** workerd's process id, when found (for memory figures); it changes when the worker is restarted */
+  /** the primary workerd's process id, when found; it changes when the worker is restarted */
   readonly pid?: number;
+  /** every workerd process's id (for memory and CPU figures) */
+  readonly pids: number[];
+  /** workerd processes (the first owns the storage) */
+  readonly processes: number;
+  /** head requests each process was given, when there are several */
+  served(): number[] | undefined;
+  /** the primary's storage proxy (without its key), when there are several processes */
+  readonly storageProxy?: string;
   /** the CPU-limit supervisor, for the fan-out (counts requests in flight, explains restarts) */
   supervision: WorkerSupervision;
   /** restarts for breaking the CPU limit so far */
@@ -31,19 +49,58 @@ export interface LocalWorker {
 }
 
 /** Child processes of this process named workerd (Linux /proc). */
-function findWorkerdPid(): number | undefined {
-  if (!existsSync("/proc")) return undefined;
+function workerdPids(): number[] {
+  if (!existsSync("/proc")) return [];
+  const pids: number[] = [];
   for (const d of readdirSync("/proc")) {
     if (!/^\d+$/.test(d)) continue;
     try {
       const stat = readFileSync(`/proc/${d}/stat`, "utf8");
       const m = /^\d+ \((.*)\) \S (\d+)/.exec(stat);
-      if (m && m[1].startsWith("workerd") && Number(m[2]) === process.pid) return Number(d);
+      if (m && m[1].startsWith("workerd") && Number(m[2]) === process.pid) pids.push(Number(d));
     } catch {
       /* the process ended while we looked */
     }
   }
-  return undefined;
+  return pids;
+}
+
+/** Whether process pid has a socket listening on a loopback TCP port (Linux /proc). */
+function listensOn(pid: number, port: number): boolean {
+  try {
+    const hex = port.toString(16).toUpperCase().padStart(4, "0");
+    const inodes = new Set<string>();
+    for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+      if (!existsSync(table)) continue;
+      for (const line of readFileSync(table, "utf8").split("\n").slice(1)) {
+        const f = line.trim().split(/\s+/);
+        // local_address is ADDR:PORT in hex, st 0A is LISTEN, inode is the tenth field
+        if (f.length > 9 && f[1].endsWith(`:${hex}`) && f[3] === "0A") inodes.add(f[9]);
+      }
+    }
+    return readdirSync(`/proc/${pid}/fd`).some((fd) => {
+      try {
+        const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+        return m !== null && inodes.has(m[1]);
+      } catch {
+        return false;
+      }
+    });
+  } catch {
+    return false;
+  }
+}
+
+/** A loopback port free at this moment (the kernel's choice). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address() as AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
 }
 
 /**
@@ -71,6 +128,20 @@ export interface LocalWorkerOptions {
   cpuMs?: number;
   /** multiplies the queue consumer's deadline per head (SCAN_DEADLINE_SCALE; --deadline-scale) */
   deadlineScale?: number;
+  /** workerd processes (default: defaultLocalProcesses()) */
+  processes?: number;
+}
+
+/**
+ * The default number of workerd processes: HEADSCOPE_LOCAL_PROCESSES, else 1. More are opt-in
+ * (`--local-processes N`): measured on a 2-core machine, a second process gave no shorter scan of
+ * GPT-2 small or of the Llama-3-8B shape, because each storage call of the others is an HTTP round
+ * trip through the primary (+3 ms of latency per KV or small R2 call, +13 ms per 4 MiB put) and the
+ * CLI, the storage owner and the computing process then share two cores.
+ */
+export function defaultLocalProcesses(): number {
+  const n = Number(process.env.HEADSCOPE_LOCAL_PROCESSES);
+  return Number.isInteger(n) && n >= 1 ? n : 1;
 }
 
 export async function startLocalWorker(opts: LocalWorkerOptions): Promise<LocalWorker> {
@@ -79,6 +150,7 @@ export async function startLocalWorker(opts: LocalWorkerOptions): Promise<LocalW
   const cfg = readWranglerToml(opts.root);
   const token = opts.token ?? randomBytes(24).toString("base64url");
   const cpuMs = opts.cpuMs ?? (Number(process.env.HEADSCOPE_CPU_MS) || readCpuLimitMs(opts.root));
+  const processes = Math.max(1, Math.floor(opts.processes ?? defaultLocalProcesses()));
   // workerd never outlives this process, even after SIGKILL (scripts/runtime/no-orphans.sh): Miniflare
   // reads MINIFLARE_WORKERD_PATH each time it spawns workerd
   Object.assign(process.env, workerdGuardEnv(opts.root));
@@ -87,7 +159,10 @@ export async function startLocalWorker(opts: LocalWorkerOptions): Promise<LocalW
   const sigintBefore = new Set(process.listeners("SIGINT"));
   // imported here, not at the top: Miniflare costs ~85 MB of RSS, which --endpoint runs never need
   const { Miniflare } = await import("miniflare");
-  const options = (port: number) => ({
+  type Mf = InstanceType<typeof Miniflare>;
+
+  /** the headscope worker, as every process runs it (storage and the rest differ by role) */
+  const worker = {
     modules: true,
     scriptPath: script,
     // module names are relative to this root; the default (the working directory) breaks when the CLI runs elsewhere
@@ -97,52 +172,104 @@ export async function startLocalWorker(opts: LocalWorkerOptions): Promise<LocalW
       { type: "Text" as const, include: ["**/demo-client.js", "**/toy-worker.js"], fallthrough: false },
     ],
     compatibilityDate: cfg.compatibilityDate,
-    kvNamespaces: { JOBS: cfg.kvId },
-    r2Buckets: { RESULTS: cfg.bucket },
     ratelimits: cfg.ratelimits,
-    kvPersist: join(opts.stateDir, "v3/kv"),
-    r2Persist: join(opts.stateDir, "v3/r2"),
-    // server-side scans run here too: Miniflare's local queues and SQLite-backed Durable Objects
-    queueProducers: cfg.queueProducers,
-    queueConsumers: cfg.queueConsumers,
-    durableObjects: cfg.durableObjects,
-    durableObjectsPersist: join(opts.stateDir, "v3/do"),
-    // the local queue lives in memory: a job started by an earlier command lost its messages, so
-    // its heads in flight are sent again after 30 s without progress (wrangler.toml's default: 900 s)
     bindings: {
       ...cfg.vars, SCAN_STALL_SECONDS: "30", HEADSCOPE_TOKEN: token, ...hooks,
       ...(opts.deadlineScale !== undefined ? { SCAN_DEADLINE_SCALE: String(opts.deadlineScale) } : {}),
     },
+  };
+  // the storage proxy answers only the other processes: they carry this key in its URL
+  const proxyKey = randomBytes(24).toString("base64url");
+  const plugin = { package: join(opts.root, "scripts/runtime/miniflare-raw-bindings.mjs"), name: "headscope-raw-service" };
+  const primaryOptions = (port: number, proxyPort: number) => ({
+    workers: [
+      {
+        ...worker,
+        kvNamespaces: { JOBS: cfg.kvId },
+        r2Buckets: { RESULTS: cfg.bucket },
+        // server-side scans run here too: Miniflare's local queues and SQLite-backed Durable Objects
+        queueProducers: cfg.queueProducers,
+        queueConsumers: cfg.queueConsumers,
+        durableObjects: cfg.durableObjects,
+      },
+      ...(processes > 1
+        ? [{
+            name: "storage-proxy",
+            modules: true,
+            scriptPath: join(opts.root, "scripts/runtime/storage-proxy.worker.mjs"),
+            compatibilityDate: cfg.compatibilityDate,
+            bindings: { PROXY_KEY: proxyKey },
+            unsafeDirectSockets: [{ host: "127.0.0.1", port: proxyPort }],
+            unsafeBindings: [
+              { name: "RAW_RESULTS", type: "service", plugin, options: { service: `r2:bucket:${cfg.bucket}` } },
+              { name: "RAW_JOBS", type: "service", plugin, options: { service: `kv:ns:${cfg.kvId}` } },
+            ],
+          }]
+        : []),
+    ],
+    kvPersist: join(opts.stateDir, "v3/kv"),
+    r2Persist: join(opts.stateDir, "v3/r2"),
+    durableObjectsPersist: join(opts.stateDir, "v3/do"),
     host: "127.0.0.1",
     port,
     log: undefined,
   });
-  const launch = async (port: number) => {
-    const mf = new Miniflare(options(port));
+  const secondaryOptions = (port: number, proxy: URL) => ({
+    ...worker,
+    kvNamespaces: { JOBS: { id: cfg.kvId, remoteProxyConnectionString: proxy } },
+    r2Buckets: { RESULTS: { id: cfg.bucket, remoteProxyConnectionString: proxy } },
+    host: "127.0.0.1",
+    port,
+    log: undefined,
+  });
+
+  interface Member { mf: Mf; url: string; pid?: number }
+  /** starts one process; its pid is the workerd child that was not there before */
+  /** the workerd processes already owned by a member, so a new one is told apart when several start at once */
+  const known = new Set<number>();
+  const launch = async (options: ConstructorParameters<typeof Miniflare>[0]): Promise<Member> => {
+    const mf = new Miniflare(options);
     try {
       const url = (await mf.ready).toString().replace(/\/$/, "");
-      return { mf, url };
+      // the one workerd child listening on this member's port (several may have started meanwhile)
+      const pid = workerdPids().find((p) => !known.has(p) && listensOn(p, Number(new URL(url).port)));
+      if (pid) known.add(pid);
+      return { mf, url, pid };
     } catch (e) {
       await mf.dispose().catch(() => undefined); // otherwise workerd's handles keep the CLI alive
       throw e;
     }
   };
-  let current = await launch(opts.port ?? 0);
-  const url = current.url;
-  let pid = findWorkerdPid();
   // Miniflare exits the process on SIGINT (exit-hook); the scan handles Ctrl-C itself — it stops
   // scheduling, writes run.json and stops this worker — so Miniflare's own handler is removed.
   const dropSigint = () => {
     for (const l of process.listeners("SIGINT")) if (!sigintBefore.has(l)) process.off("SIGINT", l);
   };
+
+  // the proxy's port is chosen first, so the other processes can start alongside the primary
+  const proxyPort = processes > 1 ? await freePort() : 0;
+  const proxy = new URL(`http://127.0.0.1:${proxyPort}/?key=${proxyKey}`);
+  const launchMember = (i: number, port: number) =>
+    i === 0 ? launch(primaryOptions(port, proxyPort)) : launch(secondaryOptions(port, proxy));
+  const starting = Array.from({ length: processes }, (_, i) => launchMember(i, i === 0 ? (opts.port ?? 0) : 0));
+  const started = await Promise.allSettled(starting);
+  const failed = started.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (failed) {
+    await Promise.all(started.map((r) => (r.status === "fulfilled" ? r.value.mf.dispose().catch(() => undefined) : undefined)));
+    throw failed.reason;
+  }
+  const members = started.map((r) => (r as PromiseFulfilledResult<Member>).value);
+  const primaryPort = Number(new URL(members[0].url).port);
   dropSigint();
   let stopped = false;
-  const supervisor = new CpuLimitSupervisor({
+  const supervisors = members.map((_, i) => new CpuLimitSupervisor({
     cpuMs,
-    pid: () => pid,
+    pid: () => members[i].pid,
     // the platform resets an isolate that broke its limit: here workerd is killed and started
     // again on the same port and state (a request never half-writes: results are content-addressed)
     restart: async () => {
+      const pid = members[i].pid;
+      if (pid) known.delete(pid);
       if (pid && process.env.HEADSCOPE_CPU_LIMIT_BACKTRACES) saveBacktraces(pid, process.env.HEADSCOPE_CPU_LIMIT_BACKTRACES);
       if (pid) {
         try {
@@ -151,26 +278,34 @@ export async function startLocalWorker(opts: LocalWorkerOptions): Promise<LocalW
           /* already gone */
         }
       }
-      await current.mf.dispose().catch(() => undefined);
+      await members[i].mf.dispose().catch(() => undefined);
       if (stopped) return;
-      current = await launch(Number(new URL(url).port));
-      pid = findWorkerdPid();
+      members[i] = await launchMember(i, i === 0 ? primaryPort : Number(new URL(members[i].url).port));
       dropSigint();
     },
-  });
+  }));
+  const supervision = processes > 1
+    ? new WorkerPool(members.map((m, i) => ({ origin: m.url, supervisor: supervisors[i] })))
+    : supervisors[0];
   return {
-    url,
+    url: members[0].url,
     token,
     get pid() {
-      return pid;
+      return members[0].pid;
     },
-    supervision: supervisor,
-    restarts: () => supervisor.restarts,
+    get pids() {
+      return members.map((m) => m.pid).filter((p): p is number => p !== undefined);
+    },
+    supervision,
+    processes,
+    ...(processes > 1 ? { storageProxy: `http://127.0.0.1:${proxyPort}/` } : {}),
+    served: () => (supervision instanceof WorkerPool ? supervision.served : undefined),
+    restarts: () => supervisors.flatMap((s) => s.restarts),
     stop: async () => {
       stopped = true;
-      supervisor.stop();
-      await supervisor.ready().catch(() => undefined);
-      await current.mf.dispose();
+      for (const s of supervisors) s.stop();
+      await Promise.all(supervisors.map((s) => s.ready().catch(() => undefined)));
+      await Promise.all(members.map((m) => m.mf.dispose()));
     },
   };
 }

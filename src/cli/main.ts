@@ -61,6 +61,7 @@ export function program(): Command {
     .option("--readouts <n>", "token readouts of the leading N singular vectors per side (N, all, or 0 for none) when the checkpoint has a token embedding", readoutsArg, 8)
     .option("--readout-k <k>", "tokens at each end of a readout", int(1), 10)
     .option("--state <dir>", "local worker's R2/KV state (default: .wrangler/state in the project)")
+    .option("--local-processes <n>", "workerd processes of the local worker: the first owns R2 and KV, the others compute (default: $HEADSCOPE_LOCAL_PROCESSES, else 1)", int(1))
     .addOption(new Option("--progress <mode>", "progress display").choices(["auto", "bar", "plain", "quiet"]).default("auto"))
     .option("--no-html", "skip report.html")
     .option("--server-side", "run the scan on the worker's own fan-out: upload the checkpoint to R2 (what is missing), start a job, follow it")
@@ -74,7 +75,7 @@ export function program(): Command {
         circuits: opts.circuits, layers: opts.layers, heads: opts.heads, variants: opts.variants,
         concurrency: opts.concurrency, retries: opts.retries, retryBaseMs: opts.retryBaseMs, deadlineScale: opts.deadlineScale, rotaryOffsets: opts.rotaryOffsets,
         nHeads: opts.nHeads, nKvHeads: opts.nKvHeads, rotaryDim: opts.rotaryDim, rotaryBase: opts.rotaryBase,
-        stateDir: opts.state, activations: opts.activations, prompts: opts.prompts, saveActivations: opts.saveActivations, sadTau: opts.sadTau, vectors: opts.vectors, readouts: opts.readouts, readoutK: opts.readoutK, progress: opts.progress, html: opts.html, root: projectRoot(),
+        stateDir: opts.state, localProcesses: opts.localProcesses, activations: opts.activations, prompts: opts.prompts, saveActivations: opts.saveActivations, sadTau: opts.sadTau, vectors: opts.vectors, readouts: opts.readouts, readoutK: opts.readoutK, progress: opts.progress, html: opts.html, root: projectRoot(),
       });
       // exit now: a failed local runtime can leave handles behind that would keep the process alive
       process.exit(r.exitCode);

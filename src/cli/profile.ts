@@ -54,7 +54,7 @@ export class Profile {
     this.counts[phase]++;
   }
 
-  toJSON(extra: { wallSeconds: number; cliCpuSeconds: number; workerCpuSeconds?: number; bytesRead: number; startSeconds?: number; hashCacheHits: number }) {
+  toJSON(extra: { wallSeconds: number; cliCpuSeconds: number; workerCpuSeconds?: number; workerProcessCpuSeconds?: number[]; bytesRead: number; startSeconds?: number; hashCacheHits: number }) {
     const s = (x: number) => Math.round(x) / 1000;
     return {
       /** seconds summed over steps (concurrent steps overlap, so the sum can exceed wall_seconds) */
@@ -62,7 +62,12 @@ export class Profile {
       steps: { ...this.counts },
       wall_seconds: extra.wallSeconds,
       ...(extra.startSeconds !== undefined ? { worker_start_seconds: extra.startSeconds } : {}),
-      cpu_seconds: { cli: extra.cliCpuSeconds, ...(extra.workerCpuSeconds !== undefined ? { worker: extra.workerCpuSeconds } : {}) },
+      cpu_seconds: {
+        cli: extra.cliCpuSeconds,
+        ...(extra.workerCpuSeconds !== undefined ? { worker: extra.workerCpuSeconds } : {}),
+        // per workerd process of the local worker, the storage-owning primary first
+        ...(extra.workerProcessCpuSeconds && extra.workerProcessCpuSeconds.length > 1 ? { worker_processes: extra.workerProcessCpuSeconds } : {}),
+      },
       bytes: { read: extra.bytesRead, hashed: this.bytesHashed, uploaded: this.bytesUploaded },
       /** requests whose body hash came from DIR/hashes.json (no weights read for them) */
       hash_cache_hits: extra.hashCacheHits,

@@ -59,6 +59,8 @@ export interface ScanOptions {
   rotaryDim?: number;
   rotaryBase?: number;
   stateDir?: string;
+  /** workerd processes of the local worker (local-worker.ts defaultLocalProcesses) */
+  localProcesses?: number;
   /** per-layer normalised token vectors for SAD of every qk head (cli/sad.ts) */
   activations?: string;
   /** --prompts SPEC: run the forward pass here and SAD on its attention inputs */
@@ -226,14 +228,16 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
     if (!endpoint) {
       // a token set for the local worker lets other clients (the soak run) write to it too
       const tStart = performance.now();
-      const starting = startLocalWorker({ root: o.root, stateDir, token: o.token ?? process.env.HEADSCOPE_TOKEN });
+      const starting = startLocalWorker({ root: o.root, stateDir, token: o.token ?? process.env.HEADSCOPE_TOKEN, processes: o.localProcesses });
       starting.catch(() => undefined);
       sampleFirst();
       worker = await starting;
       startSeconds = (performance.now() - tStart) / 1000;
       endpoint = worker.url;
       token = worker.token;
-      log(`local worker on ${endpoint} (workerd, R2 and KV under ${o.stateDir ?? ".wrangler/state"})`);
+      log(`local worker on ${endpoint} (${worker.processes > 1 ? `${worker.processes} workerd processes, the first owning` : "workerd,"} R2 and KV under ${o.stateDir ?? ".wrangler/state"})`);
+    } else if (o.localProcesses !== undefined) {
+      throw new UsageError("--local-processes sets the processes of the local worker; with --endpoint the deployment scales itself");
     } else if (!token) {
       throw new UsageError("--endpoint needs a write token: --token or HEADSCOPE_TOKEN");
     } else sampleFirst();
@@ -521,9 +525,16 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
       }
       log(`headscope scan: ${stalled}`);
     }
-    const workerPeak = peakRssOf(worker?.pid);
-    const workerCpu = cpuSecondsOf(worker?.pid);
+    // summed over the local worker's processes (the peaks of each, so an upper bound of their sum at any moment)
+    const sumOver = (f: (pid: number) => number | undefined) => {
+      const xs = (worker?.pids ?? []).map(f).filter((x): x is number => x !== undefined);
+      return xs.length ? xs.reduce((a, b) => a + b, 0) : undefined;
+    };
+    const workerPeak = sumOver(peakRssOf);
+    const workerCpu = sumOver(cpuSecondsOf);
+    const workerProcessCpu = (worker?.pids ?? []).map((p) => cpuSecondsOf(p) ?? 0);
     const workerRestarts = worker?.restarts();
+    const localWorker = worker && { processes: worker.processes, ...(worker.served() ? { requests: worker.served() } : {}) };
     if (worker) {
       await worker.stop();
       worker = undefined;
@@ -573,12 +584,14 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
       timeouts_per_head: Object.fromEntries([...timeouts].sort(([a], [b]) => (a < b ? -1 : 1))),
       ...(stalled ? { stalled } : {}),
       ...(workerRestarts?.length ? { worker_restarts: workerRestarts } : {}),
+      /** the embedded worker's workerd processes and the head requests each was given (the first owns the storage) */
+      ...(localWorker ? { local_worker: localWorker } : {}),
       peak_rss_bytes: { cli: process.resourceUsage().maxRSS * 1024, ...(workerPeak ? { worker: workerPeak } : {}) },
       vectors,
       profile: profile.toJSON({
         wallSeconds: seconds, startSeconds, bytesRead: ckpt.bytesRead, hashCacheHits: hashes.hits,
         cliCpuSeconds: (() => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6; })(),
-        workerCpuSeconds: workerCpu,
+        workerCpuSeconds: workerCpu, workerProcessCpuSeconds: workerProcessCpu,
       }),
       estimate: est,
       ...(activations ? { activation_uploads: uploaded } : {}),

@@ -53,7 +53,7 @@ export async function connect(
   const scale = o.deadlineScale ?? 1;
   if (!endpoint) {
     // the local worker's queue consumer takes the same --deadline-scale (SCAN_DEADLINE_SCALE)
-    worker = await startLocalWorker({ root: o.root, stateDir: o.stateDir ?? join(o.root, ".wrangler/state"), deadlineScale: scale });
+    worker = await startLocalWorker({ root: o.root, stateDir: o.stateDir ?? join(o.root, ".wrangler/state"), deadlineScale: scale, processes: 1 });
     endpoint = worker.url;
     token = worker.token;
     log(`local worker on ${endpoint} (workerd; R2, KV, Queues and Durable Objects under ${o.stateDir ?? ".wrangler/state"})`);
@@ -75,6 +75,9 @@ export async function runServerScan(o: ServerScanOptions, log: (s: string) => vo
     interrupted = true;
   };
   try {
+    if (o.localProcesses !== undefined) {
+      throw new UsageError("--local-processes applies to client-coordinated scans: a server-side scan runs on the local worker's queue, in its one storage-owning process");
+    }
     let model: string | undefined;
     let path: string | undefined;
     if (!o.job) {
