@@ -11,10 +11,16 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createRng, seededRotations } from "../src/analysis/random";
+import { sadPositional } from "../src/analysis/sad-positional";
 import { aggregateSad } from "../src/analysis/sad-stats";
 import { loadKernels } from "../src/kernels/load-node";
 import type { SadInput } from "../src/kernels/types";
+import { resolvePrompts } from "../src/model/prompts";
+import { gpt2Tokenizer } from "../src/model/tokenizer";
 import { buildHeadFactors } from "../src/services/head-factors";
+import { basisFromWeights, decomposeAttention, readTokens } from "../src/services/sad-head";
+import { SadOptionsSchema } from "../src/wire/analysis-request";
+import { encodeSafetensors, parseSafetensors } from "../src/wire/safetensors";
 import { gpt2Head, tensor } from "../test/support/gpt2";
 import { PROJECT_ROOT } from "../test/support/paths";
 import { handleUsage } from "../scripts/usage.mjs";
@@ -117,4 +123,67 @@ if (numpy) {
     `  cross-check: numpy ${numpy.pairs_positive} pairs, N_recon median ${numpy.n_recon_median}, p90 ${numpy.n_recon_p90} — ${same ? "identical" : "DIFFERENT"}; ` +
       `null ${numpy.null_n_recon_median_mean.toFixed(2)} (its own rotations)`,
   );
+}
+
+// ---- ragged: one head's SAD on 128 IOI prompts of different lengths, as `scan --prompts ioi:128` sends it ----
+{
+  const NB = 128;
+  const prompts = resolvePrompts(`ioi:${NB}`, gpt2Tokenizer());
+  const lengths = Int32Array.from(prompts.tokens.map((p) => p.length));
+  const TR = Math.max(...lengths);
+  const wpe = tensor("wpe.weight");
+  const rng = createRng(7);
+  // z = LayerNorm(wpe[p] + noise) without γ, β (the scan's folded variant reads z), right-padded with zeros
+  const Xr = new Float32Array(NB * TR * D);
+  const r = new Float64Array(D);
+  for (let b = 0; b < NB; b++) {
+    for (let p = 0; p < lengths[b]; p++) {
+      for (let i = 0; i < D; i++) r[i] = wpe[p * D + i] + 0.5 * rng.normal();
+      let mean = 0;
+      for (let i = 0; i < D; i++) mean += r[i];
+      mean /= D;
+      let v = 0;
+      for (let i = 0; i < D; i++) v += (r[i] - mean) ** 2;
+      const sd = Math.sqrt(v / D + 1e-5);
+      for (let i = 0; i < D; i++) Xr[(b * TR + p) * D + i] = (r[i] - mean) / sd;
+    }
+  }
+  const focus = Int32Array.from(prompts.meta.ioi!.flatMap((m, b) => [b, m.positions.END, m.positions.IO, b, m.positions.END, m.positions.S2]));
+  const weights = { circuit: "qk" as const, dModel: D, dHead: 64, read: w.W_Q, other: w.W_K, bQ: w.b_Q, bK: w.b_K, lnW: w.ln_w, lnB: w.ln_b, dtypes: {} };
+  const opts = SadOptionsSchema.parse({});
+  const basis = basisFromWeights(simd, weights, { fold_ln: true, bias: "augmented" });
+  const body = encodeSafetensors({
+    X: { dtype: "F32", shape: [NB, TR, D], data: Xr },
+    lengths: { dtype: "I32", shape: [NB], data: lengths },
+    focus: { dtype: "I32", shape: [focus.length / 3, 3], data: focus },
+  });
+  const parsed = parseSafetensors(body);
+  const batch = readTokens(parsed, basis, opts.exclude_first_source);
+  const path = { model: "bench", layer: LAYER, head: HEAD, circuit: "qk" as const };
+  const run = (k: typeof simd) =>
+    decomposeAttention(k, path, basis, batch, opts, { sha256: "", bytes: body.byteLength }, "bench", "bench", parsed.tensors.get("focus")).summary;
+  // the positional float64 path every ragged batch took before (the whole batch, then the IOI focus)
+  const seeds = Array.from({ length: opts.null_seeds }, (_, i) => i);
+  const positional = {
+    rows: basis.rows, k: basis.k, dHead: basis.dHead, X: batch.X, batch: NB, tokens: TR, geometry: { rotaryDim: 0, rotaryBase: 10000, window: null },
+    basisOf: () => basis, rotations: seededRotations(basis.k, seeds), rotationCount: seeds.length,
+    scale: basis.variant.scale, tau: opts.tau, excludeFirstSource: opts.exclude_first_source, lengths: batch.lengths,
+  };
+  console.log(`\nRagged: GPT-2 small L${LAYER}H${HEAD} (folded, augmented), ${NB} IOI prompts of ${Math.min(...lengths)}–${TR} tokens (GPT-2 BPE), ${seeds.length} null rotations, with the IOI focus`);
+  const before = time(1, () => {
+    const full = sadPositional(positional);
+    const part = sadPositional({ ...positional, focus });
+    return { full: aggregateSad(full, basis.k, seeds), focus: aggregateSad(part, basis.k, seeds) };
+  });
+  const after = time(5, () => run(simd));
+  const afterScalar = time(2, () => run(scalar));
+  const a = after.result as unknown as { pairs: { firing_positive: number }; n_recon: { median: number; p90: number }; null: { n_recon_median_mean: number }; focus: { pairs: { firing_positive: number }; n_recon: { median: number } } };
+  console.log(`  pairs: ${a.pairs.firing_positive} decomposed; N_recon median ${a.n_recon.median}, p90 ${a.n_recon.p90}; null ${a.null.n_recon_median_mean.toFixed(2)}; IOI focus ${a.focus.pairs.firing_positive} pairs decomposed, median ${a.focus.n_recon.median}`);
+  console.log(`  before: positional TS float64  ${(before.best * 1000).toFixed(0)} ms per head`);
+  console.log(`  after:  wasm SIMD (service)    ${(after.best * 1000).toFixed(1)} ms per head (${(before.best / after.best).toFixed(1)}× faster)`);
+  console.log(`  after:  wasm scalar (service)  ${(afterScalar.best * 1000).toFixed(1)} ms per head`);
+  const same = before.result.full.pairs.firing_positive === a.pairs.firing_positive && Object.is(before.result.full.n_recon.median, a.n_recon.median) &&
+    Object.is(before.result.full.n_recon.p90, a.n_recon.p90) && Object.is(before.result.focus.n_recon.median, a.focus.n_recon.median) &&
+    before.result.focus.pairs.firing_positive === a.focus.pairs.firing_positive;
+  console.log(`  cross-check against the positional path: ${same ? "identical" : "DIFFERENT"} pair counts and N_recon median/p90 (whole batch and focus)`);
 }
