@@ -4,7 +4,12 @@
  * implementation of the same definitions (bench/sad_numpy.py, run when python3 with numpy is present).
  * Token vectors are x = ln_1(wpe[p] + g) with a Gaussian "token" g scaled to the typical residual norm,
  * so firing patterns are neither purely positional nor random. Prints times, the ratio and a
- * cross-check of the aggregates. Run: npm run bench:sad
+ * cross-check of the aggregates.
+ * Ragged case: one head's SAD as `scan --prompts ioi:128` asks the worker for it (decomposeAttention,
+ * folded weights, augmented bias, 8 null rotations, the IOI END→IO / END→S2 focus) on 128 IOI prompts
+ * of their real GPT-2 BPE lengths (test/support/ioi-tokens.ts), through the WebAssembly kernel (both
+ * builds), against the positional TypeScript float64 path that took every ragged batch before, in the
+ * same run, cross-checked. Run: npm run bench:sad
  */
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
@@ -15,20 +20,20 @@ import { sadPositional } from "../src/analysis/sad-positional";
 import { aggregateSad } from "../src/analysis/sad-stats";
 import { loadKernels } from "../src/kernels/load-node";
 import type { SadInput } from "../src/kernels/types";
-import { resolvePrompts } from "../src/model/prompts";
-import { gpt2Tokenizer } from "../src/model/tokenizer";
 import { buildHeadFactors } from "../src/services/head-factors";
 import { basisFromWeights, decomposeAttention, readTokens } from "../src/services/sad-head";
 import { SadOptionsSchema } from "../src/wire/analysis-request";
 import { encodeSafetensors, parseSafetensors } from "../src/wire/safetensors";
 import { gpt2Head, tensor } from "../test/support/gpt2";
+import { ioiTokens } from "../test/support/ioi-tokens";
 import { PROJECT_ROOT } from "../test/support/paths";
 import { handleUsage } from "../scripts/usage.mjs";
 
 handleUsage(`npm run bench:sad
 
 SAD of one GPT-2 head on 256 prompts x 24 tokens with 8 null rotations (SIMD and scalar builds)
-against numpy (bench/sad_numpy.py, when python3 and numpy are present), cross-checked.`, { flags: {}, positionals: 0 });
+against numpy (bench/sad_numpy.py, when python3 and numpy are present), cross-checked; then one head on
+128 IOI prompts of different lengths with the IOI focus, WebAssembly against the positional TS float64 path.`, { flags: {}, positionals: 0 });
 
 const B = 256;
 const T = 24;
@@ -125,30 +130,12 @@ if (numpy) {
   );
 }
 
-// ---- ragged: one head's SAD on 128 IOI prompts of different lengths, as `scan --prompts ioi:128` sends it ----
+// ---- ragged: one head's SAD on 128 IOI prompts of different lengths, as `scan --prompts ioi:128` sends them ----
 {
   const NB = 128;
-  const prompts = resolvePrompts(`ioi:${NB}`, gpt2Tokenizer());
-  const lengths = Int32Array.from(prompts.tokens.map((p) => p.length));
-  const TR = Math.max(...lengths);
-  const wpe = tensor("wpe.weight");
-  const rng = createRng(7);
-  // z = LayerNorm(wpe[p] + noise) without γ, β (the scan's folded variant reads z), right-padded with zeros
-  const Xr = new Float32Array(NB * TR * D);
-  const r = new Float64Array(D);
-  for (let b = 0; b < NB; b++) {
-    for (let p = 0; p < lengths[b]; p++) {
-      for (let i = 0; i < D; i++) r[i] = wpe[p * D + i] + 0.5 * rng.normal();
-      let mean = 0;
-      for (let i = 0; i < D; i++) mean += r[i];
-      mean /= D;
-      let v = 0;
-      for (let i = 0; i < D; i++) v += (r[i] - mean) ** 2;
-      const sd = Math.sqrt(v / D + 1e-5);
-      for (let i = 0; i < D; i++) Xr[(b * TR + p) * D + i] = (r[i] - mean) / sd;
-    }
-  }
-  const focus = Int32Array.from(prompts.meta.ioi!.flatMap((m, b) => [b, m.positions.END, m.positions.IO, b, m.positions.END, m.positions.S2]));
+  const RAGGED_HEAD = 0; // L0H0: its IOI END→IO / END→S2 pairs fire on these inputs, so the focus is exercised
+  const { X: Xr, lengths, tokens: TR, focus } = ioiTokens(NB);
+  const w = gpt2Head(LAYER, RAGGED_HEAD);
   const weights = { circuit: "qk" as const, dModel: D, dHead: 64, read: w.W_Q, other: w.W_K, bQ: w.b_Q, bK: w.b_K, lnW: w.ln_w, lnB: w.ln_b, dtypes: {} };
   const opts = SadOptionsSchema.parse({});
   const basis = basisFromWeights(simd, weights, { fold_ln: true, bias: "augmented" });
@@ -159,7 +146,7 @@ if (numpy) {
   });
   const parsed = parseSafetensors(body);
   const batch = readTokens(parsed, basis, opts.exclude_first_source);
-  const path = { model: "bench", layer: LAYER, head: HEAD, circuit: "qk" as const };
+  const path = { model: "bench", layer: LAYER, head: RAGGED_HEAD, circuit: "qk" as const };
   const run = (k: typeof simd) =>
     decomposeAttention(k, path, basis, batch, opts, { sha256: "", bytes: body.byteLength }, "bench", "bench", parsed.tensors.get("focus")).summary;
   // the positional float64 path every ragged batch took before (the whole batch, then the IOI focus)
@@ -169,8 +156,8 @@ if (numpy) {
     basisOf: () => basis, rotations: seededRotations(basis.k, seeds), rotationCount: seeds.length,
     scale: basis.variant.scale, tau: opts.tau, excludeFirstSource: opts.exclude_first_source, lengths: batch.lengths,
   };
-  console.log(`\nRagged: GPT-2 small L${LAYER}H${HEAD} (folded, augmented), ${NB} IOI prompts of ${Math.min(...lengths)}–${TR} tokens (GPT-2 BPE), ${seeds.length} null rotations, with the IOI focus`);
-  const before = time(1, () => {
+  console.log(`\nRagged: GPT-2 small L${LAYER}H${RAGGED_HEAD} (folded, augmented), ${NB} IOI prompts of ${Math.min(...lengths)}–${TR} tokens (GPT-2 BPE), ${seeds.length} null rotations, with the IOI focus`);
+  const before = time(2, () => {
     const full = sadPositional(positional);
     const part = sadPositional({ ...positional, focus });
     return { full: aggregateSad(full, basis.k, seeds), focus: aggregateSad(part, basis.k, seeds) };
