@@ -269,3 +269,19 @@ test("bad lengths and focus pairs are refused at the kernel boundary", () => {
   const outside = Int32Array.from([shortest, data.lengths[shortest], 0]);
   expect(() => release.sad({ ...kernelInput(), focus: outside })).toThrow(/focus pair .* outside the batch/);
 });
+
+test("equal lengths: a focus set through the kernel equals the positional path's focus too", () => {
+  const n = Math.min(...data.lengths);
+  const X = new Float64Array(NB * n * M);
+  for (let b = 0; b < NB; b++) X.set(batch0.X.subarray(b * T * M, (b * T + n) * M), b * n * M);
+  // each prompt's last token reading its IO and S2 (when they lie inside the truncated prompt), listed twice and out of order
+  const rows: number[] = [];
+  for (let b = NB - 1; b >= 0; b--) for (const s of [f(b)[5], f(b)[2], f(b)[2]]) if (s < n) rows.push(b, n - 1, s);
+  const focus = Int32Array.from(rows);
+  const equal = { ...positional, X, tokens: n, lengths: undefined, focus };
+  const want = sadPositional(equal);
+  expect(want.positive).toBeGreaterThan(20);
+  for (const build of ["release", "scalar"]) {
+    expectSamePairs(kernelsOf[build].sad({ ...kernelInput(X), tokens: n, lengths: undefined, focus }), want);
+  }
+});
