@@ -4,25 +4,36 @@
  * implementation of the same definitions (bench/sad_numpy.py, run when python3 with numpy is present).
  * Token vectors are x = ln_1(wpe[p] + g) with a Gaussian "token" g scaled to the typical residual norm,
  * so firing patterns are neither purely positional nor random. Prints times, the ratio and a
- * cross-check of the aggregates. Run: npm run bench:sad
+ * cross-check of the aggregates.
+ * Ragged case: one head's SAD as `scan --prompts ioi:128` asks the worker for it (decomposeAttention,
+ * folded weights, augmented bias, 8 null rotations, the IOI END→IO / END→S2 focus) on 128 IOI prompts
+ * of their real GPT-2 BPE lengths (test/support/ioi-tokens.ts), through the WebAssembly kernel (both
+ * builds), against the positional TypeScript float64 path that took every ragged batch before, in the
+ * same run, cross-checked. Run: npm run bench:sad
  */
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createRng, seededRotations } from "../src/analysis/random";
+import { sadPositional } from "../src/analysis/sad-positional";
 import { aggregateSad } from "../src/analysis/sad-stats";
 import { loadKernels } from "../src/kernels/load-node";
 import type { SadInput } from "../src/kernels/types";
 import { buildHeadFactors } from "../src/services/head-factors";
+import { basisFromWeights, decomposeAttention, readTokens } from "../src/services/sad-head";
+import { SadOptionsSchema } from "../src/wire/analysis-request";
+import { encodeSafetensors, parseSafetensors } from "../src/wire/safetensors";
 import { gpt2Head, tensor } from "../test/support/gpt2";
+import { ioiTokens } from "../test/support/ioi-tokens";
 import { PROJECT_ROOT } from "../test/support/paths";
 import { handleUsage } from "../scripts/usage.mjs";
 
 handleUsage(`npm run bench:sad
 
 SAD of one GPT-2 head on 256 prompts x 24 tokens with 8 null rotations (SIMD and scalar builds)
-against numpy (bench/sad_numpy.py, when python3 and numpy are present), cross-checked.`, { flags: {}, positionals: 0 });
+against numpy (bench/sad_numpy.py, when python3 and numpy are present), cross-checked; then one head on
+128 IOI prompts of different lengths with the IOI focus, WebAssembly against the positional TS float64 path.`, { flags: {}, positionals: 0 });
 
 const B = 256;
 const T = 24;
@@ -117,4 +128,49 @@ if (numpy) {
     `  cross-check: numpy ${numpy.pairs_positive} pairs, N_recon median ${numpy.n_recon_median}, p90 ${numpy.n_recon_p90} — ${same ? "identical" : "DIFFERENT"}; ` +
       `null ${numpy.null_n_recon_median_mean.toFixed(2)} (its own rotations)`,
   );
+}
+
+// ---- ragged: one head's SAD on 128 IOI prompts of different lengths, as `scan --prompts ioi:128` sends them ----
+{
+  const NB = 128;
+  const RAGGED_HEAD = 0; // L0H0: its IOI END→IO / END→S2 pairs fire on these inputs, so the focus is exercised
+  const { X: Xr, lengths, tokens: TR, focus } = ioiTokens(NB);
+  const w = gpt2Head(LAYER, RAGGED_HEAD);
+  const weights = { circuit: "qk" as const, dModel: D, dHead: 64, read: w.W_Q, other: w.W_K, bQ: w.b_Q, bK: w.b_K, lnW: w.ln_w, lnB: w.ln_b, dtypes: {} };
+  const opts = SadOptionsSchema.parse({});
+  const basis = basisFromWeights(simd, weights, { fold_ln: true, bias: "augmented" });
+  const body = encodeSafetensors({
+    X: { dtype: "F32", shape: [NB, TR, D], data: Xr },
+    lengths: { dtype: "I32", shape: [NB], data: lengths },
+    focus: { dtype: "I32", shape: [focus.length / 3, 3], data: focus },
+  });
+  const parsed = parseSafetensors(body);
+  const batch = readTokens(parsed, basis, opts.exclude_first_source);
+  const path = { model: "bench", layer: LAYER, head: RAGGED_HEAD, circuit: "qk" as const };
+  const run = (k: typeof simd) =>
+    decomposeAttention(k, path, basis, batch, opts, { sha256: "", bytes: body.byteLength }, "bench", "bench", parsed.tensors.get("focus")).summary;
+  // the positional float64 path every ragged batch took before (the whole batch, then the IOI focus)
+  const seeds = Array.from({ length: opts.null_seeds }, (_, i) => i);
+  const positional = {
+    rows: basis.rows, k: basis.k, dHead: basis.dHead, X: batch.X, batch: NB, tokens: TR, geometry: { rotaryDim: 0, rotaryBase: 10000, window: null },
+    basisOf: () => basis, rotations: seededRotations(basis.k, seeds), rotationCount: seeds.length,
+    scale: basis.variant.scale, tau: opts.tau, excludeFirstSource: opts.exclude_first_source, lengths: batch.lengths,
+  };
+  console.log(`\nRagged: GPT-2 small L${LAYER}H${RAGGED_HEAD} (folded, augmented), ${NB} IOI prompts of ${Math.min(...lengths)}–${TR} tokens (GPT-2 BPE), ${seeds.length} null rotations, with the IOI focus`);
+  const before = time(2, () => {
+    const full = sadPositional(positional);
+    const part = sadPositional({ ...positional, focus });
+    return { full: aggregateSad(full, basis.k, seeds), focus: aggregateSad(part, basis.k, seeds) };
+  });
+  const after = time(5, () => run(simd));
+  const afterScalar = time(2, () => run(scalar));
+  const a = after.result as unknown as { pairs: { firing_positive: number }; n_recon: { median: number; p90: number }; null: { n_recon_median_mean: number }; focus: { pairs: { firing_positive: number }; n_recon: { median: number } } };
+  console.log(`  pairs: ${a.pairs.firing_positive} decomposed; N_recon median ${a.n_recon.median}, p90 ${a.n_recon.p90}; null ${a.null.n_recon_median_mean.toFixed(2)}; IOI focus ${a.focus.pairs.firing_positive} pairs decomposed, median ${a.focus.n_recon.median}`);
+  console.log(`  before: positional TS float64  ${(before.best * 1000).toFixed(0)} ms per head`);
+  console.log(`  after:  wasm SIMD (service)    ${(after.best * 1000).toFixed(1)} ms per head (${(before.best / after.best).toFixed(1)}× faster)`);
+  console.log(`  after:  wasm scalar (service)  ${(afterScalar.best * 1000).toFixed(1)} ms per head`);
+  const same = before.result.full.pairs.firing_positive === a.pairs.firing_positive && Object.is(before.result.full.n_recon.median, a.n_recon.median) &&
+    Object.is(before.result.full.n_recon.p90, a.n_recon.p90) && Object.is(before.result.focus.n_recon.median, a.focus.n_recon.median) &&
+    before.result.focus.pairs.firing_positive === a.focus.pairs.firing_positive;
+  console.log(`  cross-check against the positional path: ${same ? "identical" : "DIFFERENT"} pair counts and N_recon median/p90 (whole batch and focus)`);
 }

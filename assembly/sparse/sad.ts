@@ -3,7 +3,8 @@
  * Sparse attention decomposition of one head over a batch of prompts (method §4), with the
  * random-rotation null, never materialising more than one pair's R terms at a time.
  *
- * For prompt b with token vectors X [T, m] (m = factor rows, with the trailing 1 when augmented) and
+ * For prompt b with token vectors X [T_b, m] (m = factor rows, with the trailing 1 when augmented;
+ * T_b = T, or the prompt's own length when prompts of different lengths are right-padded to T) and
  * the head's SVD Ω̃ = U diag(σ) Vᵀ (U, V [m, R]):
  *   a = (X U)·diag(σ), b = X V        t_k(d, s) = a[d, k]·b[s, k],  ℓ(d, s) = Σ_k t_k(d, s)
  *   relative terms over causal keys K(d) = {0..d}:
@@ -32,6 +33,14 @@ export function sadWorkspace(t: i32, r: i32): i32 {
   // XU, XV, XVσ, a, arot, brot (T×R each), bsum, rel, sorted values (R each), sorted indices (R i32),
   // sums (3), a score row (T), firing flags (T×T bytes)
   return 6 * t * r + 4 * r + 3 + t + ((t * t + 7) >> 3) + 4;
+}
+
+/** Whether the (prompt, dest, src) triple at p comes before (b, d, s). */
+// @ts-ignore: decorator
+@inline
+function tripleLess(p: usize, b: i32, d: i32, s: i32): bool {
+  const pb = load<i32>(p), pd = load<i32>(p, 4);
+  return pb < b || (pb == b && (pd < d || (pd == d && load<i32>(p, 8) < s)));
 }
 
 // @ts-ignore: decorator
@@ -70,12 +79,19 @@ function relTerms(r: i32, ad: usize, bs: usize, bsum: usize, dd: f64, rel: usize
  * @param selected - cap·R u16 selected indices (pair after pair), or 0
  * @param nullHist - nrot·(R + 1) i32, written: N_recon histogram per rotation
  * @param nullRt - nrot·cap f32, written: sparseness per rotation, pair after pair
+ * @param lens - nb i32 per-prompt lengths 2 ≤ lens[b] ≤ T (right-padded prompts: queries and keys of
+ *   prompt b are its positions 0..lens[b]−1, rows past them are never read), or 0: every prompt has T
+ * @param focus - nf·3 i32 (prompt, dest, src) pairs, prompts numbered in the whole batch, strictly
+ *   increasing in that order: only these pairs are candidates (firing still uses the query's whole softmax),
+ *   prompts and queries without one are skipped; or 0: every pair (method §4's restriction, e.g. IOI's END→IO)
+ * @param nf - pairs in focus
  * @returns STATUS_OK; STATUS_NON_FINITE when a score is not finite; −i for bad argument i
  */
 export function sadRun(
   nb: i32, b0: i32, t: i32, m: i32, r: i32, x: usize, u: usize, s: usize, v: usize, nrot: i32, q: usize,
   scale: f64, tau: f64, flags: i32, work: usize, cap: i32, counts: usize, pairs: usize, nrec: usize,
-  rt: usize, score: usize, relTotal: usize, usage: usize, selected: usize, nullHist: usize, nullRt: usize,
+  rt: usize, score: usize, relTotal: usize, usage: usize, selected: usize, nullHist: usize, nullRt: usize, lens: usize,
+  focus: usize, nf: i32,
 ): i32 {
   if (nb < 1) return -1;
   if (b0 < 0) return -2;
@@ -87,6 +103,19 @@ export function sadRun(
   if (!(tau > 0) || !(tau <= 1)) return -13;
   const excludeFirst = (flags & SAD_EXCLUDE_FIRST) != 0;
   const recordSelected = (flags & SAD_RECORD_SELECTED) != 0 && selected != 0;
+  if (lens != 0) {
+    for (let b = 0; b < nb; b++) {
+      const tb = load<i32>(lens + (<usize>b << 2));
+      if (tb < 2 || tb > t) return -27;
+    }
+  }
+  if (focus != 0) {
+    if (nf < 0) return -29;
+    for (let i = 1; i < nf; i++) {
+      const p = focus + <usize>(i - 1) * 12;
+      if (!tripleLess(p, load<i32>(p, 12), load<i32>(p, 16), load<i32>(p, 20))) return -28;
+    }
+  }
 
   const tr = <usize>t * <usize>r << 3;
   const xu = work;
@@ -117,11 +146,19 @@ export function sadRun(
   const s0 = excludeFirst ? 1 : 0;
   const xStride = (<usize>t * <usize>m) << 3;
 
+  let fc = 0; // focus cursor: the first listed pair not yet passed
   for (let b = 0; b < nb; b++) {
+    const pb = b0 + b;
+    if (focus != 0) {
+      while (fc < nf && load<i32>(focus + <usize>fc * 12) < pb) fc++;
+      if (fc >= nf || load<i32>(focus + <usize>fc * 12) != pb) continue; // no listed pair in this prompt
+    }
     const xb = x + <usize>b * xStride;
-    projectRows(t, m, r, xb, u, xu);
-    projectRows(t, m, r, xb, v, xv);
-    for (let i = 0; i < t; i++) {
+    // this prompt's own length: every loop below stops at tb, so padding rows are never read
+    const tb = lens != 0 ? load<i32>(lens + (<usize>b << 2)) : t;
+    projectRows(tb, m, r, xb, u, xu);
+    projectRows(tb, m, r, xb, v, xv);
+    for (let i = 0; i < tb; i++) {
       for (let k = 0; k < r; k++) {
         const o = ((<usize>i * <usize>r + <usize>k) << 3);
         const sk = load<f64>(s + (<usize>k << 3));
@@ -132,12 +169,19 @@ export function sadRun(
     for (let k = 0; k < r; k++) store<f64>(bsum + (<usize>k << 3), 0.0);
 
     // singular basis, query by query; the firing flags are kept for the null
-    for (let d = 0; d < t; d++) {
+    for (let d = 0; d < tb; d++) {
       const ad = a + <usize>d * <usize>r * 8;
       const bd = xv + <usize>d * <usize>r * 8;
       for (let k = 0; k < r; k++) {
         const o = <usize>k << 3;
         store<f64>(bsum + o, load<f64>(bsum + o) + load<f64>(bd + o));
+      }
+      const fireRow = fire + <usize>d * <usize>t;
+      for (let j = 0; j <= d; j++) store<u8>(fireRow + <usize>j, 0);
+      if (focus != 0) {
+        while (fc < nf && tripleLess(focus + <usize>fc * 12, pb, d, 0)) fc++;
+        const f = focus + <usize>fc * 12;
+        if (!(fc < nf && load<i32>(f) == pb && load<i32>(f, 4) == d)) continue; // no listed pair for this query
       }
       // causal softmax of scale·ℓ over s = 0..d
       let mx = -Infinity;
@@ -150,12 +194,15 @@ export function sadRun(
       if (!isFinite(mx)) return STATUS_NON_FINITE;
       let den: f64 = 0;
       for (let j = 0; j <= d; j++) den += Math.exp(load<f64>(row + (<usize>j << 3)) * scale - mx);
-      const fireRow = fire + <usize>d * <usize>t;
-      for (let j = 0; j < t; j++) store<u8>(fireRow + <usize>j, 0);
       if (d == 0) continue;
       const thr = 1.0 / <f64>(d + 1);
       const dd = <f64>d;
       for (let j = s0; j <= d; j++) {
+        if (focus != 0) {
+          while (fc < nf && tripleLess(focus + <usize>fc * 12, pb, d, j)) fc++;
+          const f = focus + <usize>fc * 12;
+          if (!(fc < nf && load<i32>(f) == pb && load<i32>(f, 4) == d && load<i32>(f, 8) == j)) continue;
+        }
         cand++;
         if (pos >= cap) return -16;
         const l = load<f64>(row + (<usize>j << 3));
@@ -176,7 +223,7 @@ export function sadRun(
         const meanAbs = load<f64>(sums, 8) / <f64>r;
         const meanSq = load<f64>(sums, 16) / <f64>r;
         const pp = <usize>pos;
-        store<i32>(pairs + pp * 12, b0 + b);
+        store<i32>(pairs + pp * 12, pb);
         store<i32>(pairs + pp * 12, d, 4);
         store<i32>(pairs + pp * 12, j, 8);
         store<i32>(nrec + (pp << 2), n);
@@ -197,15 +244,15 @@ export function sadRun(
     // null: the same firing pairs in rotated bases
     for (let rr = 0; rr < nrot; rr++) {
       const qr = q + ((<usize>rr * <usize>r * <usize>r) << 3);
-      projectRows(t, r, r, xu, qr, ar);
-      projectRows(t, r, r, xvs, qr, br);
+      projectRows(tb, r, r, xu, qr, ar);
+      projectRows(tb, r, r, xvs, qr, br);
       for (let k = 0; k < r; k++) store<f64>(bsum + (<usize>k << 3), 0.0);
       const hist = nullHist + ((<usize>rr * <usize>(r + 1)) << 2);
       const cPos = counts + (<usize>(SAD_COUNTS_LENGTH + 2 * rr) << 2);
       let npos = load<i32>(cPos);
       let nun = load<i32>(cPos, 4);
       const rtOut = nullRt + ((<usize>rr * <usize>cap) << 2);
-      for (let d = 0; d < t; d++) {
+      for (let d = 0; d < tb; d++) {
         const ad = ar + <usize>d * <usize>r * 8;
         const bd = br + <usize>d * <usize>r * 8;
         for (let k = 0; k < r; k++) {

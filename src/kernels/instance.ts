@@ -21,7 +21,7 @@ export interface KernelExports {
     nb: number, b0: number, t: number, m: number, r: number, x: number, u: number, s: number, v: number, nrot: number,
     q: number, scale: number, tau: number, flags: number, work: number, cap: number, counts: number, pairs: number,
     nrec: number, rt: number, score: number, relTotal: number, usage: number, selected: number, nullHist: number,
-    nullRt: number,
+    nullRt: number, lens: number, focus: number, nf: number,
   ): number;
   sadPairTerms(
     t: number, m: number, r: number, x: number, u: number, s: number, v: number, q: number, d: number, src: number,

@@ -2,7 +2,8 @@
  * @module kernels/sad
  * The sparse attention decomposition part of the WebAssembly boundary (assembly/sparse/*). The token
  * vectors go in by chunks of prompts (SAD_CONTINUE), so that a large batch never sits in linear memory
- * as f64 all at once, while outputs and counts stay allocated across the chunks.
+ * as f64 all at once, while outputs and counts stay allocated across the chunks. Prompts of different
+ * lengths (right-padded) go in whole with their lengths; the kernel reads only each prompt's own rows.
  */
 import { NonFiniteInput, ShapeMismatch } from "../errors";
 import { invalidArgument, type KernelInstance } from "./instance";
@@ -15,6 +16,21 @@ const SAD_CHUNK_ELEMENTS = 1 << 20;
 /** Candidate (d, s) pairs per prompt: queries d ≥ 1, sources s ≤ d (s ≥ 1 when source 0 is excluded). */
 export function sadCandidatesPerPrompt(tokens: number, excludeFirstSource: boolean): number {
   return (tokens * (tokens - 1)) / 2 + (excludeFirstSource ? 0 : tokens - 1);
+}
+
+/** Focus pairs (prompt, dest, src) sorted in that order without repeats, as sadRun walks them. */
+function sortedFocus(focus: Int32Array): Int32Array {
+  const n = focus.length / 3;
+  const order = Array.from({ length: n }, (_, i) => i).sort(
+    (x, y) => focus[3 * x] - focus[3 * y] || focus[3 * x + 1] - focus[3 * y + 1] || focus[3 * x + 2] - focus[3 * y + 2],
+  );
+  const out: number[] = [];
+  for (const i of order) {
+    const o = out.length;
+    if (o && out[o - 3] === focus[3 * i] && out[o - 2] === focus[3 * i + 1] && out[o - 1] === focus[3 * i + 2]) continue;
+    out.push(focus[3 * i], focus[3 * i + 1], focus[3 * i + 2]);
+  }
+  return Int32Array.from(out);
 }
 
 function sadStatus(status: number, kernel: string): void {
@@ -34,7 +50,25 @@ export function sadKernels(k: KernelInstance) {
         throw new ShapeMismatch(`U, V must be [${m}, ${r}] and S [${r}]`);
       }
       if (input.rotations.length !== nrot * r * r) throw new ShapeMismatch(`rotations must be [${nrot}, ${r}, ${r}]`);
-      const cap = nb * sadCandidatesPerPrompt(t, input.excludeFirstSource);
+      const lengths = input.lengths;
+      if (lengths && lengths.length !== nb) throw new ShapeMismatch(`lengths has ${lengths.length} values, expected ${nb}`);
+      let cap = 0;
+      for (let b = 0; b < nb; b++) {
+        const tb = lengths ? lengths[b] : t;
+        if (lengths && !(Number.isInteger(tb) && tb >= 2 && tb <= t)) throw new ShapeMismatch(`lengths[${b}] = ${tb} is outside 2..${t}`);
+        cap += sadCandidatesPerPrompt(tb, input.excludeFirstSource);
+      }
+      if (input.focus && input.focus.length % 3 !== 0) throw new ShapeMismatch(`focus must hold (prompt, dest, src) triples, got ${input.focus.length} values`);
+      const focus = input.focus ? sortedFocus(input.focus) : undefined;
+      if (focus) {
+        for (let i = 0; i < focus.length; i += 3) {
+          const [b, d, s] = [focus[i], focus[i + 1], focus[i + 2]];
+          if (!(b >= 0 && b < nb && d >= 0 && d < (lengths ? lengths[b] : t) && s >= 0 && s <= d)) {
+            throw new ShapeMismatch(`focus pair (${b}, ${d}, ${s}) is outside the batch (${nb} prompts × ${t} tokens, src ≤ dest)`);
+          }
+        }
+        cap = Math.max(1, Math.min(cap, focus.length / 3));
+      }
       const chunk = Math.max(1, Math.min(nb, Math.floor(SAD_CHUNK_ELEMENTS / (t * m))));
       const flags = (input.excludeFirstSource ? st.SAD_EXCLUDE_FIRST : 0) | (input.recordSelected ? st.SAD_RECORD_SELECTED : 0);
       const nc = st.SAD_COUNTS_LENGTH + 2 * nrot;
@@ -56,7 +90,11 @@ export function sadKernels(k: KernelInstance) {
         const pSel = input.recordSelected ? k.alloc(2 * cap * r) : 0;
         const pHist = k.alloc(4 * Math.max(1, nrot * (r + 1)));
         const pNullRt = k.alloc(4 * Math.max(1, nrot * cap));
+        const pLens = lengths ? k.alloc(4 * nb) : 0;
+        const pFocus = focus ? k.alloc(4 * Math.max(1, focus.length)) : 0;
         const mem = new Float64Array(ex.memory.buffer);
+        if (lengths) new Int32Array(ex.memory.buffer, pLens, nb).set(lengths);
+        if (focus) new Int32Array(ex.memory.buffer, pFocus, focus.length).set(focus);
         mem.set(input.U, pu / 8);
         mem.set(input.S, ps / 8);
         mem.set(input.V, pv / 8);
@@ -66,7 +104,8 @@ export function sadKernels(k: KernelInstance) {
           mem.set(input.X.subarray(b0 * t * m, (b0 + n) * t * m), px / 8);
           const status = ex.sadRun(
             n, b0, t, m, r, px, pu, ps, pv, nrot, pq, input.scale, input.tau, flags | (b0 > 0 ? st.SAD_CONTINUE : 0), pw, cap,
-            pCounts, pPairs, pNrec, pRt, pScore, pTotal, pUsage, pSel, pHist, pNullRt,
+            pCounts, pPairs, pNrec, pRt, pScore, pTotal, pUsage, pSel, pHist, pNullRt, lengths ? pLens + 4 * b0 : 0,
+            pFocus, focus ? focus.length / 3 : 0,
           );
           sadStatus(status, "sadRun");
         }

@@ -74,6 +74,10 @@ export interface SadInput {
   excludeFirstSource: boolean;
   /** also return the selected singular indices of every decomposed pair */
   recordSelected: boolean;
+  /** per-prompt lengths 2..tokens (prompts right-padded to `tokens`; rows past a prompt's length are never read) */
+  lengths?: Int32Array;
+  /** only these (prompt, dest, src) pairs, 3 per pair, in any order (repeats count once): the candidates of a focus set */
+  focus?: Int32Array;
 }
 
 /** Per-rotation null outcome. */

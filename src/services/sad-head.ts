@@ -285,9 +285,9 @@ export function decomposeAttention(
   const seeds = Array.from({ length: options.null_seeds }, (_, i) => i);
   const scale = options.scale ?? basis.variant.scale;
   const wantPairs = options.detail === "pairs";
-  const asked = sadGeometry(options, basis);
-  // prompts of different lengths go through the positional path too (it reads each prompt's own length)
-  const geometry = asked ?? (batch.lengths ? { rotaryDim: 0, rotaryBase: 10000, window: null } : null);
+  // rotary heads and local windows take the positional path; every other head, prompts of different
+  // lengths included, the WebAssembly kernel (it reads each prompt's own length and never its padding)
+  const geometry = sadGeometry(options, basis);
   const focus = readFocus(focusTensor, batch);
   const rotations = seededRotations(basis.k, seeds);
   const positionalInput = (g: PositionalGeometry): PositionalSadInput => ({
@@ -295,22 +295,26 @@ export function decomposeAttention(
     factors: basis.factors, basisOf: offsetBases(kernels, basis, g), rotations, rotationCount: seeds.length,
     scale, tau: options.tau, excludeFirstSource: options.exclude_first_source, lengths: batch.lengths,
   });
-  let raw: SadRaw & { offsets?: number[] };
-  try {
-    raw = geometry
-      ? sadPositional(positionalInput(geometry))
-      : kernels.sad({
-          U: basis.U, S: basis.S, V: basis.V, rows: basis.rows, k: basis.k,
-          X: batch.X, batch: batch.batch, tokens: batch.tokens,
-          rotations, rotationCount: seeds.length,
-          scale, tau: options.tau, excludeFirstSource: options.exclude_first_source, recordSelected: true,
-        });
-  } catch (e) {
-    if (e instanceof RangeError) throw new NonFiniteInput(e.message);
-    throw e;
-  }
+  const run = (pairs?: Int32Array): SadRaw & { offsets?: number[] } => {
+    try {
+      return geometry
+        ? sadPositional({ ...positionalInput(geometry), ...(pairs ? { focus: pairs } : {}) })
+        : kernels.sad({
+            U: basis.U, S: basis.S, V: basis.V, rows: basis.rows, k: basis.k,
+            X: batch.X, batch: batch.batch, tokens: batch.tokens,
+            rotations, rotationCount: seeds.length,
+            scale, tau: options.tau, excludeFirstSource: options.exclude_first_source, recordSelected: true,
+            ...(batch.lengths ? { lengths: batch.lengths } : {}),
+            ...(pairs ? { focus: pairs } : {}),
+          });
+    } catch (e) {
+      if (e instanceof RangeError) throw new NonFiniteInput(e.message);
+      throw e;
+    }
+  };
+  const raw = run();
   const agg = aggregateSad(raw, basis.k, seeds);
-  const focusRaw = focus ? sadPositional({ ...positionalInput(geometry ?? { rotaryDim: 0, rotaryBase: 10000, window: null }), focus }) : undefined;
+  const focusRaw = focus ? run(focus) : undefined;
   const window = geometry?.window ?? null;
   const choices: SadChoices = {
     svd_source: basis.source,
@@ -339,11 +343,11 @@ export function decomposeAttention(
         }
       : null,
     prompt_lengths: batch.lengths ? "per prompt (lengths tensor): queries and keys of prompt b are positions 0..lengths[b]−1" : "all T",
-    positional: asked
+    positional: geometry
       ? {
-          rotary_dim: asked.rotaryDim,
-          rotary_base: asked.rotaryDim ? asked.rotaryBase : null,
-          rotary_convention: asked.rotaryDim ? "Hugging Face rotate_half: dims i and i + r/2 rotate by p·base^(−2i/r) at position p; Ω_Δ = W̃_Q R_Δ W̃_Kᵀ" : null,
+          rotary_dim: geometry.rotaryDim,
+          rotary_base: geometry.rotaryDim ? geometry.rotaryBase : null,
+          rotary_convention: geometry.rotaryDim ? "Hugging Face rotate_half: dims i and i + r/2 rotate by p·base^(−2i/r) at position p; Ω_Δ = W̃_Q R_Δ W̃_Kᵀ" : null,
           window,
           offsets: raw.offsets ?? [0],
         }
@@ -404,8 +408,10 @@ export function decomposeAttention(
       }
       ({ terms, relative } = pairTermsPositional(positionalInput(geometry), prompt, dest, src));
     } else {
-      const x = batch.X.subarray(prompt * batch.tokens * basis.rows, (prompt + 1) * batch.tokens * basis.rows);
-      ({ terms, relative } = kernels.pairTerms(basis, x, batch.tokens, dest, src));
+      // the prompt's own rows only (0..lengths[prompt]−1): padding is never read
+      const t = batch.lengths ? batch.lengths[prompt] : batch.tokens;
+      const x = batch.X.subarray(prompt * batch.tokens * basis.rows, (prompt * batch.tokens + t) * basis.rows);
+      ({ terms, relative } = kernels.pairTerms(basis, x, t, dest, src));
     }
     const d = decomposeTerms(relative, options.tau);
     let score = 0;
