@@ -6,12 +6,12 @@
  * offline. Runs the bundle that scripts/build-cli.mjs writes to build/worker/.
  *
  * Several cores: workerd runs a worker's requests on one thread, so the local worker can run on
- * several workerd processes (`processes`; default 1, see defaultLocalProcesses). The first, the primary, owns the local R2
- * bucket and KV namespace (Miniflare keeps them in a SQLite-backed Durable Object, which one process
- * must own: two processes on one state lose writes) and serves them to the others through a storage
- * proxy (scripts/runtime/storage-proxy.worker.mjs) that the others' bindings reach with Miniflare's
- * remote-binding client; it alone runs the queues and Durable Objects of server-side scans. The CLI
- * spreads head requests over all processes (worker-pool.ts); `url` is the primary's.
+ * several workerd processes (`processes`; default 1, see defaultLocalProcesses). The first, the
+ * primary, owns the local R2 bucket and KV namespace (Miniflare keeps them in a SQLite-backed Durable
+ * Object, which one process must own: two processes on one state lose writes) and serves them to the
+ * others through a storage proxy (scripts/runtime/storage-proxy.worker.mjs) that their bindings reach
+ * with Miniflare's remote-binding client; it alone runs the queues and Durable Objects of server-side
+ * scans. The CLI sends head requests to the other processes (worker-pool.ts); `url` is the primary's.
  *
  * Lifecycle: workerd runs under scripts/runtime/no-orphans.sh, so it dies with this process even
  * when the process is killed with SIGKILL or crashes; a CPU-limit supervisor (cpu-limit.ts) per
@@ -173,6 +173,8 @@ export async function startLocalWorker(opts: LocalWorkerOptions): Promise<LocalW
     ],
     compatibilityDate: cfg.compatibilityDate,
     ratelimits: cfg.ratelimits,
+    // the local queue lives in memory: a job started by an earlier command lost its messages, so
+    // its heads in flight are sent again after 30 s without progress (wrangler.toml's default: 900 s)
     bindings: {
       ...cfg.vars, SCAN_STALL_SECONDS: "30", HEADSCOPE_TOKEN: token, ...hooks,
       ...(opts.deadlineScale !== undefined ? { SCAN_DEADLINE_SCALE: String(opts.deadlineScale) } : {}),
@@ -224,9 +226,9 @@ export async function startLocalWorker(opts: LocalWorkerOptions): Promise<LocalW
   });
 
   interface Member { mf: Mf; url: string; pid?: number }
-  /** starts one process; its pid is the workerd child that was not there before */
   /** the workerd processes already owned by a member, so a new one is told apart when several start at once */
   const known = new Set<number>();
+  /** starts one process; its pid is the workerd child listening on its port */
   const launch = async (options: ConstructorParameters<typeof Miniflare>[0]): Promise<Member> => {
     const mf = new Miniflare(options);
     try {
