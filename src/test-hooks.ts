@@ -3,7 +3,7 @@
  * Test-only failure injection, inert unless the worker has a `HEADSCOPE_TEST_HOOKS` binding — which
  * no deployment has (wrangler.toml never declares it); the CLI's embedded worker gets it only when
  * the environment variable of that name is set, as the reliability tests do. The value is a list
- * of `ACTION:PATH-SUFFIX` separated by `;`. A POST whose path ends with the suffix then:
+ * of `ACTION:PATH-SUFFIX` separated by `;`. A POST or PUT whose path ends with the suffix then:
  *
  * - `stall`: never finishes (waits on a timer forever, so workerd does not cancel it as hung) —
  *   the isolate stays free for other requests;
@@ -37,7 +37,7 @@ async function applyHooks(env: HookEnv, path: string): Promise<void> {
 }
 
 export const testHooks: MiddlewareHandler = async (c, next) => {
-  if (c.req.method === "POST") await applyHooks(c.env as HookEnv, new URL(c.req.url).pathname);
+  if (c.req.method === "POST" || c.req.method === "PUT") await applyHooks(c.env as HookEnv, new URL(c.req.url).pathname);
   return next();
 };
 

@@ -104,7 +104,8 @@ class Permanent extends Error {
   }
 }
 
-const sleep = (ms: number, signal?: AbortSignal) =>
+/** Waits ms, or rejects with the signal's reason when it aborts first. */
+export const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason);
     const t = setTimeout(() => {

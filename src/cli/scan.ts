@@ -259,6 +259,12 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
       }
     }
 
+    const deadline = { ...DEFAULT_DEADLINE, scale: o.deadlineScale ?? 1 };
+    const counts: Counts = { computed: 0, stored: 0, failed: 0, retries: 0 };
+    const policy: RetryPolicy = {
+      ...DEFAULT_RETRY, retries: o.retries, baseDelayMs: o.retryBaseMs, deadline,
+    };
+
     // ── the token readout basis (once per model; skipped when the same one is stored) ──
     const askReadouts = o.readouts ?? 8;
     const readoutK = o.readoutK ?? 10;
@@ -269,7 +275,15 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
         log(`readouts: none (${built.none})`);
       } else {
         try {
-          const up = await profile.timeAsync("readout_basis", () => uploadReadoutBasis(endpoint!, token!, model, built));
+          const up = await profile.timeAsync("readout_basis", () =>
+            uploadReadoutBasis(endpoint!, token!, model, built, {
+              policy, signal: abort.signal,
+              onRetry: (what, attempt, why) => {
+                counts.retries++;
+                if (o.progress !== "quiet") log(`retry ${attempt}/${o.retries ?? policy.retries} ${what}: ${why}`);
+              },
+            }),
+          );
           profile.bytesUploaded += up.bytesSent;
           const b = up.answer;
           scanReadouts = {
@@ -305,7 +319,6 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
     };
 
     // ── what is stored already (one listing per model name), the estimate, the free-disk check ──
-    const deadline = { ...DEFAULT_DEADLINE, scale: o.deadlineScale ?? 1 };
     const storedSha = new Map<string, string>();
     const keyOf = (model: string, layer: number, head: number, circuit: string, variant: string) => `${model}/${layer}/${head}/${circuit}/${variant}`;
     await profile.timeAsync("check", async () => {
@@ -337,10 +350,6 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
 
     // ── fan-out ──
     process.on("SIGINT", onSigint);
-    const counts: Counts = { computed: 0, stored: 0, failed: 0, retries: 0 };
-    const policy: RetryPolicy = {
-      ...DEFAULT_RETRY, retries: o.retries, baseDelayMs: o.retryBaseMs, deadline,
-    };
     /** per task label: attempts that passed their deadline (run.json timeouts) */
     const timeouts = new Map<string, number>();
     const noteTimeout = (label: string) => timeouts.set(label, (timeouts.get(label) ?? 0) + 1);

@@ -201,3 +201,23 @@ describe("token readouts through the real local worker", () => {
     expect(rep2.entries.every((e: any) => e.readouts === null)).toBe(true);
   }, 300_000);
 });
+
+test("a readout basis upload that gets no answer passes its request deadline, is retried, and the scan goes on without readouts", async () => {
+  const t = model(15, true);
+  const path = writeCheckpoint(join(tmp, "stalled"), t, { dtype: "F32", config: config(true) });
+  const { out, state } = scanDir("stalled");
+  const t0 = Date.now();
+  // the manifest PUT (…/readout-basis) never answers; at --deadline-scale 0.2 its deadline is about 2 s
+  const r = await runCli(["scan", path, "--out", out, "--state", state, "--model-name", "tiny-stalled", "--progress", "plain", "--no-html",
+    "--variants", "folded", "--circuits", "qk", "--retries", "1", "--retry-base-ms", "20", "--deadline-scale", "0.2"],
+  { env: { HEADSCOPE_READOUT_CHUNK_ROWS: "64", HEADSCOPE_TEST_HOOKS: "stall:/readout-basis" } });
+  expect(r.code, r.stderr).toBe(0);
+  expect(r.stderr).toMatch(/retry 1\/1 PUT readout basis: .*deadline/);
+  expect(r.stderr).toMatch(/readouts: none \(the basis upload failed: PUT readout basis: .*\(after 2 attempts\)\)/);
+  // well before the fixed five minutes the upload used to wait
+  expect(Date.now() - t0).toBeLessThan(120_000);
+  const run = json(out, "run.json");
+  expect(run).toMatchObject({ computed: L * H, failed: 0 });
+  expect(run.retries).toBeGreaterThanOrEqual(1);
+  expect(json(out, "report.json").entries.every((e: any) => e.readouts === null)).toBe(true);
+}, 180_000);
