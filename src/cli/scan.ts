@@ -259,6 +259,7 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
       }
     }
 
+    // deadlines, retries and their counts: the readout basis upload below uses them as the heads do
     const deadline = { ...DEFAULT_DEADLINE, scale: o.deadlineScale ?? 1 };
     const counts: Counts = { computed: 0, stored: 0, failed: 0, retries: 0 };
     const policy: RetryPolicy = {
