@@ -34,13 +34,9 @@ export class WorkerPool implements WorkerSupervision {
     this.served = members.map(() => 0);
   }
 
-  get size(): number {
-    return this.members.length;
-  }
-
   async ready(): Promise<void> {
-    // any process that is not restarting can take the request
-    await Promise.race(this.members.map((m) => m.supervisor.ready()));
+    // every request needs the primary's storage; begin() then picks a process that is not restarting
+    await this.members[0].supervisor.ready();
   }
 
   begin(): InFlight {

@@ -58,3 +58,18 @@ test("requests go to the least-loaded non-primary process; the primary only whil
   expect(pool.explainLoss(flights[1])).toMatchObject({ detail: "b" });
   expect(p.state.begun).toBe(1);
 });
+
+test("ready() waits for the primary, whose storage every request needs", async () => {
+  const [p, a] = ["primary", "a"].map(fakeSupervisor);
+  let release!: () => void;
+  const restarting = new Promise<void>((r) => (release = r));
+  (p.sup as unknown as { ready: () => Promise<void> }).ready = () => restarting;
+  const pool = new WorkerPool([{ origin: "http://p", supervisor: p.sup }, { origin: "http://a", supervisor: a.sup }]);
+  let ready = false;
+  const waiting = pool.ready().then(() => (ready = true));
+  await new Promise((r) => setTimeout(r, 20));
+  expect(ready).toBe(false);
+  release();
+  await waiting;
+  expect(ready).toBe(true);
+});
