@@ -11,10 +11,7 @@
 import { createHash } from "node:crypto";
 import type { Architecture } from "./architectures";
 import type { Checkpoint } from "./checkpoint";
-import { requestDeadlineMs } from "../deadlines";
-import { backoffMs, DEFAULT_RETRY, sleep, type RetryPolicy } from "./fan-out";
-import { httpRequest } from "./http";
-import { TokenRejected } from "./token";
+import { ServerProblem, type ServerApi } from "./server-api";
 import { loadTokenizer } from "../model/tokenizer";
 import { ReadoutBasisAnswerSchema, type BasisMatrix, type ReadoutBasis, type ReadoutBasisAnswer } from "../wire/readout-basis";
 import { toF16 } from "../wire/safetensors";
@@ -153,68 +150,28 @@ export function buildReadoutBasis(ckpt: Checkpoint, arch: Architecture, checkpoi
   };
 }
 
-export interface UploadOptions {
-  /** retries and deadlines: the scan's (--retries, --retry-base-ms, --deadline-scale) */
-  policy?: RetryPolicy;
-  signal?: AbortSignal;
-  /** told of each retry: what, the attempt number, why */
-  onRetry?: (what: string, attempt: number, why: string) => void;
-}
-
 /**
  * Uploads a basis unless the same one is stored (one GET); returns the stored manifest and whether
- * this call stored it. Every call has the deadline of a request of its size (deadlines.ts, scaled by
- * --deadline-scale) and is retried like the heads' requests (network errors, deadlines, 429 and 5xx,
- * with full-jitter backoff): the blobs are content-addressed and the manifest is the same bytes, so a
- * repeated PUT changes nothing.
+ * this call stored it. The calls go through the CLI's one retrying caller (server-api.ts): each has
+ * the deadline of a request of its size (scaled by --deadline-scale) and is retried like the heads'
+ * requests (network errors, deadlines, 429 and 5xx, full-jitter backoff); a 401 stops the scan with
+ * the one message about the token. The blobs are content-addressed and the manifest is the same
+ * bytes, so a repeated PUT changes nothing.
  */
 export async function uploadReadoutBasis(
-  endpoint: string, token: string, model: string, built: BuiltBasis, opts: UploadOptions = {},
+  api: ServerApi, model: string, built: BuiltBasis,
 ): Promise<{ answer: ReadoutBasisAnswer; uploaded: boolean; bytesSent: number }> {
-  const policy = opts.policy ?? DEFAULT_RETRY;
-  const url = `${endpoint}/v1/models/${encodeURIComponent(model)}/readout-basis`;
-  const auth = { authorization: `Bearer ${token}` };
-  /** one call with retries; answers with anything but a retryable failure */
-  const call = async (method: "GET" | "PUT", to: string, body: Uint8Array | undefined, headers: Record<string, string>, what: string) => {
-    const timeoutMs = requestDeadlineMs(body?.byteLength ?? 0, 0, 1, policy.deadline);
-    for (let attempt = 0; ; attempt++) {
-      let why: string;
-      try {
-        const r = await httpRequest(method, to, body, headers, opts.signal, timeoutMs, true);
-        if (r.status !== 429 && r.status < 500) return r;
-        why = `${r.status} ${r.text.slice(0, 200)}`;
-      } catch (e) {
-        if (opts.signal?.aborted) throw e;
-        why = (e as Error).message;
-      }
-      if (attempt >= policy.retries) throw new Error(`${what}: ${why} (after ${attempt + 1} attempts)`);
-      opts.onRetry?.(what, attempt + 1, why);
-      await sleep(backoffMs(attempt, policy), opts.signal);
-    }
-  };
-  const have = await call("GET", url, undefined, {}, "GET readout basis");
-  if (have.status === 200) {
-    const a = ReadoutBasisAnswerSchema.parse(JSON.parse(have.text));
+  const path = `/v1/models/${encodeURIComponent(model)}/readout-basis`;
+  try {
+    const a = ReadoutBasisAnswerSchema.parse((await api.call("GET", path)).body);
     if (a.sha256 === built.facts.sha256) return { answer: a, uploaded: false, bytesSent: 0 };
+  } catch (e) {
+    if (!(e instanceof ServerProblem && e.status === 404)) throw e; // none stored yet
   }
-  /** a write must answer 200 or 201; a refused token stops the scan with the one message about it, as the heads' writes do */
-  const stored = (r: { status: number; text: string }, what: string) => {
-    if (r.status === 401) {
-      let detail = r.text;
-      try {
-        detail = String(JSON.parse(r.text).detail ?? r.text);
-      } catch {
-        /* not a problem document: keep the text */
-      }
-      throw new TokenRejected(endpoint, detail.slice(0, 300));
-    }
-    if (r.status !== 200 && r.status !== 201) throw new Error(`${what}: ${r.status} ${r.text.slice(0, 300)}`);
-  };
   let bytesSent = 0;
   const put = async (bytes: Uint8Array, format: "f16" | "tokens") => {
     const h = sha(bytes);
-    const r = await call("PUT", `${url}/blobs/${h}?format=${format}`, bytes, { ...auth, "content-type": "application/octet-stream" }, `PUT readout blob ${h.slice(0, 12)}…`);
-    stored(r, `PUT readout blob ${h}`);
+    await api.call("PUT", `${path}/blobs/${h}?format=${format}`, bytes);
     bytesSent += bytes.byteLength;
     return h;
   };
@@ -233,8 +190,6 @@ export async function uploadReadoutBasis(
     unembedding: built.unembedding ? await upload(built.unembedding) : null,
     tokens: built.tokens ? { source: built.tokens.source, sha256: await put(built.tokens.bytes, "tokens") } : null,
   };
-  const body = new TextEncoder().encode(JSON.stringify(basis));
-  const r = await call("PUT", url, body, { ...auth, "content-type": "application/json" }, "PUT readout basis");
-  stored(r, "PUT readout basis");
-  return { answer: ReadoutBasisAnswerSchema.parse(JSON.parse(r.text)), uploaded: true, bytesSent };
+  const r = await api.call("PUT", path, basis);
+  return { answer: ReadoutBasisAnswerSchema.parse(r.body), uploaded: true, bytesSent };
 }

@@ -35,6 +35,7 @@ import { medianDistribution, SAD_VERDICT_RULE } from "../analysis/sad-report";
 import { promptActivations, type ForwardTiming } from "./prompt-activations";
 import { TokenRejected } from "./token";
 import { buildReadoutBasis, uploadReadoutBasis } from "./readout-basis";
+import { ServerApi } from "./server-api";
 import type { ScanReadouts } from "./report";
 
 export interface ScanOptions {
@@ -277,13 +278,16 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
       } else {
         try {
           const up = await profile.timeAsync("readout_basis", () =>
-            uploadReadoutBasis(endpoint!, token!, model, built, {
-              policy, signal: abort.signal,
-              onRetry: (what, attempt, why) => {
-                counts.retries++;
-                if (o.progress !== "quiet") log(`retry ${attempt}/${o.retries ?? policy.retries} ${what}: ${why}`);
-              },
-            }),
+            uploadReadoutBasis(
+              new ServerApi(endpoint!, token!, policy, undefined, {
+                signal: abort.signal,
+                onRetry: (call, attempt, why) => {
+                  counts.retries++;
+                  if (o.progress !== "quiet") log(`retry ${attempt}/${policy.retries} ${call}: ${why}`);
+                },
+              }),
+              model, built,
+            ),
           );
           profile.bytesUploaded += up.bytesSent;
           const b = up.answer;

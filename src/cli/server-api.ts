@@ -13,7 +13,7 @@
  * (its first answer lost) only stores nothing new, since head results are content-addressed too.
  */
 import { DEFAULT_DEADLINE, DeadlineExceeded, requestDeadlineMs, type DeadlinePolicy } from "../deadlines";
-import { backoffMs, DEFAULT_RETRY, type RetryPolicy, type WorkerSupervision } from "./fan-out";
+import { backoffMs, DEFAULT_RETRY, sleep, type RetryPolicy, type WorkerSupervision } from "./fan-out";
 import { TokenRejected } from "./token";
 
 export class ServerProblem extends Error {
@@ -30,8 +30,6 @@ export interface CallWork {
   flops?: number;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 export class ServerApi {
   /** attempts abandoned at their deadline so far */
   timeouts = 0;
@@ -45,6 +43,12 @@ export class ServerApi {
      * whose heads run in the worker's own queue consumer, would read as CPU burnt with no answer
      */
     private readonly worker?: WorkerSupervision,
+    private readonly hooks: {
+      /** stops the calls (and their backoff) at once */
+      signal?: AbortSignal;
+      /** told of each retry: the call, the retry's number, why */
+      onRetry?: (call: string, attempt: number, why: string) => void;
+    } = {},
   ) {
     this.deadline = policy.deadline ?? DEFAULT_DEADLINE;
   }
@@ -64,6 +68,7 @@ export class ServerApi {
       const flight = this.worker?.begin();
       const abort = new AbortController();
       const timer = setTimeout(() => abort.abort(new DeadlineExceeded(timeoutMs)), timeoutMs);
+      const signal = this.hooks.signal ? AbortSignal.any([this.hooks.signal, abort.signal]) : abort.signal;
       let status: number;
       let ok: boolean;
       let text: string;
@@ -75,7 +80,7 @@ export class ServerApi {
             ...(body === undefined ? {} : { "content-type": isBytes ? "application/octet-stream" : "application/json" }),
           },
           body: payload as BodyInit | undefined,
-          signal: abort.signal,
+          signal,
         });
         text = await res.text();
         status = res.status;
@@ -83,12 +88,15 @@ export class ServerApi {
         flight?.end(true);
       } catch (e) {
         flight?.end(false);
+        if (this.hooks.signal?.aborted) throw e;
         // lost to a restart of the local worker for its CPU limit: retried like a deployment's 503
         const lost = flight && this.worker?.explainLoss(flight);
         const timedOut = abort.signal.aborted && !lost;
         if (timedOut) this.timeouts++;
         if (attempt < this.policy.retries) {
-          await sleep(backoffMs(attempt, this.policy));
+          const why = lost ? lost.detail : timedOut ? (abort.signal.reason as Error).message : (e as Error).message;
+          this.hooks.onRetry?.(`${method} ${path}`, attempt + 1, why);
+          await sleep(backoffMs(attempt, this.policy), this.hooks.signal);
           continue;
         }
         throw lost
@@ -107,7 +115,8 @@ export class ServerApi {
       }
       if (ok) return { status, body: json as T };
       if ((status === 429 || status >= 500) && attempt < this.policy.retries) {
-        await sleep(backoffMs(attempt, this.policy));
+        this.hooks.onRetry?.(`${method} ${path}`, attempt + 1, `${status} ${String(json?.detail ?? text.slice(0, 200))}`);
+        await sleep(backoffMs(attempt, this.policy), this.hooks.signal);
         continue;
       }
       if (status === 401) throw new TokenRejected(this.endpoint, String(json?.detail ?? text.slice(0, 300)));
