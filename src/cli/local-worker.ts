@@ -92,7 +92,7 @@ function listensOn(pid: number, port: number): boolean {
 }
 
 /** A loopback port free at this moment (the kernel's choice). */
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.once("error", reject);

@@ -4,10 +4,10 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { workerdGuardEnv, wranglerCommand } from "../../scripts/runtime/guard.mjs";
+import { freePort } from "../../src/cli/local-worker";
 import { PROJECT_ROOT as ROOT } from "./paths";
 
 export interface LocalWorker {
@@ -26,21 +26,6 @@ export interface LocalWorkerOptions {
   persistDir?: string;
 }
 
-/**
- * A free loopback port (for the worker, and for wrangler's inspector: its default, 9229, is shared by every wrangler dev
- * on the machine, and two starting at once race for it ("Address already in use" from workerd)).
- */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-    s.on("error", reject);
-  });
-}
-
 /** What wrangler prints when a port it was given is taken after all. */
 const PORT_TAKEN = /address already in use|EADDRINUSE/i;
 
@@ -52,6 +37,8 @@ export async function startLocalWorker(opts: LocalWorkerOptions = {}): Promise<L
   // was taken in between, start again on new ports instead of failing the test.
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
+    // the inspector gets a free port too: wrangler's default, 9229, is shared by every wrangler dev on
+    // the machine, and two starting at once race for it ("Address already in use" from workerd)
     const started = await launch(port, await freePort(), token, state);
     if (started.ok) return { ...started.worker, url: `http://127.0.0.1:${port}` };
     if (!PORT_TAKEN.test(started.log) || attempt >= 5) throw new Error(started.message);
