@@ -199,6 +199,9 @@ export async function startLocalWorker(opts: LocalWorkerOptions): Promise<LocalW
             name: "storage-proxy",
             modules: true,
             scriptPath: join(opts.root, "scripts/runtime/storage-proxy.worker.mjs"),
+            // module names are relative to this root (by default the working directory, which workerd
+            // refuses to leave with "..": a scan started outside the project failed to start)
+            modulesRoot: join(opts.root, "scripts/runtime"),
             compatibilityDate: cfg.compatibilityDate,
             bindings: { PROXY_KEY: proxyKey },
             unsafeDirectSockets: [{ host: "127.0.0.1", port: proxyPort }],

@@ -3,7 +3,8 @@
  * through the real CLI and real workerd with local R2 and KV:
  * - a scan on two processes sends its head requests to the computing process, and everything lands
  *   in the one local state: a scan of the same model on one process finds all of it stored and
- *   writes the same report;
+ *   writes the same report; the two-process scan runs outside the project directory (its storage
+ *   proxy once failed to start there: workerd refused its module path, relative to the cwd);
  * - the primary's storage proxy answers only requests carrying its key;
  * - the flag is refused where it cannot apply.
  */
@@ -18,11 +19,11 @@ const tmp = mkdtempSync(join(tmpdir(), "headscope-processes-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 const json = (dir: string, f: string) => JSON.parse(readFileSync(join(tmp, dir, f), "utf8"));
-const scan = (out: string, processes: number) =>
-  runCli(["scan", "--out", join(tmp, out), "--state", join(tmp, "state"), "--local-processes", String(processes), "--progress", "quiet", "--no-html"]);
+const scan = (out: string, processes: number, cwd?: string) =>
+  runCli(["scan", "--out", join(tmp, out), "--state", join(tmp, "state"), "--local-processes", String(processes), "--progress", "quiet", "--no-html"], { cwd });
 
 test("two processes share the work and one state; one process then finds everything stored", async () => {
-  const two = await scan("two", 2);
+  const two = await scan("two", 2, tmp);
   expect(two.code, two.stderr).toBe(0);
   expect(two.stderr).toMatch(/local worker on http:\/\/127\.0\.0\.1:\d+ \(2 workerd processes, the first owning R2 and KV/);
   const run2 = json("two", "run.json");
