@@ -4,7 +4,8 @@
  * build/cli/headscope.mjs (npm packages stay external, resolved from node_modules) and the worker
  * bundle build/worker/worker.mjs with the kernels' .wasm beside it, which the CLI's embedded local
  * worker (Miniflare) serves, with the kernels' .wasm and the demo page's scripts (page and toy Web
- * Worker) beside it, and build/forward-worker.mjs (the forward pass's worker threads). Builds the kernels and the demo scripts first when they are missing or older
+ * Worker) beside it, build/forward-worker.mjs (the forward pass's worker threads) and
+ * build/sample-worker.mjs (the scan's thread timing the worker's code). Builds the kernels and the demo scripts first when they are missing or older
  * than their sources.
  */
 import { execFileSync } from "node:child_process";
@@ -48,6 +49,12 @@ export async function buildCli({ quiet = false } = {}) {
   await build({
     entryPoints: [`${root}src/model/forward-worker.ts`],
     outfile: `${root}build/forward-worker.mjs`,
+    bundle: true, platform: "node", format: "esm", target: "node20", packages: "external", logLevel: quiet ? "silent" : "warning",
+  });
+  // the scan's sampling thread (src/cli/sample-costs.ts starts build/sample-worker.mjs)
+  await build({
+    entryPoints: [`${root}src/cli/sample-worker.ts`],
+    outfile: `${root}build/sample-worker.mjs`,
     bundle: true, platform: "node", format: "esm", target: "node20", packages: "external", logLevel: quiet ? "silent" : "warning",
   });
   mkdirSync(`${root}build/worker`, { recursive: true });

@@ -22,7 +22,7 @@ import { estimateScan, formatBytes, formatSeconds, freeDiskBytes } from "./estim
 import { httpRequest } from "./http";
 import { HashCache } from "./hash-cache";
 import { Profile } from "./profile";
-import { sampleCosts } from "./sample-costs";
+import { sampleCostsOffThread, type SampleJob } from "./sample-costs";
 import { storedAnswer } from "./stored-check";
 import { createProgress, type Counts } from "./progress";
 import { assembleReport, reportEntry, type Report, type ReportEntry } from "./report";
@@ -226,12 +226,13 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
     let token = o.token ?? process.env.HEADSCOPE_TOKEN;
     const stateDir = o.stateDir ?? join(o.root, ".wrangler/state");
     let startSeconds: number | undefined;
+    let sampling: ReturnType<typeof sampleFirst>;
     if (!endpoint) {
       // a token set for the local worker lets other clients (the soak run) write to it too
       const tStart = performance.now();
       const starting = startLocalWorker({ root: o.root, stateDir, token: o.token ?? process.env.HEADSCOPE_TOKEN, processes: o.localProcesses });
       starting.catch(() => undefined);
-      sampleFirst();
+      sampling = sampleFirst();
       worker = await starting;
       startSeconds = (performance.now() - tStart) / 1000;
       endpoint = worker.url;
@@ -241,23 +242,30 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
       throw new UsageError("--local-processes sets the processes of the local worker; with --endpoint the deployment scales itself");
     } else if (!token) {
       throw new UsageError("--endpoint needs a write token: --token or HEADSCOPE_TOKEN");
-    } else sampleFirst();
+    } else sampling = sampleFirst();
+    for (const c of await sampling) if (c) profile.sampled.push(c);
     /**
-     * The worker's code timed here on the first task of each circuit (for the profile and the
-     * estimate). Optional: a head the worker would reject (a zero circuit, NaN) is reported by the
-     * fan-out as usual, so a failure here only leaves the estimate without a time.
+     * The worker's code timed on the first task of each circuit (for the profile and the estimate),
+     * on a thread of its own while this one starts the local worker. Optional: a head the worker
+     * would reject (a zero circuit, NaN) is reported by the fan-out as usual, so a failure here only
+     * leaves the estimate without a time.
      */
     function sampleFirst() {
+      const jobs: SampleJob[] = [];
       for (const c of circuits) {
         const t = tasks.find((x) => x.circuit === c);
         if (!t) continue;
         try {
-          const body = headBody(arch, arch.circuit(t.layer, t.head, c), c, t.offset);
-          profile.sampled.push(sampleCosts(body, taskUrl("http://x", arch, t, vectors).post, c));
+          jobs.push({ body: headBody(arch, arch.circuit(t.layer, t.head, c), c, t.offset), url: taskUrl("http://x", arch, t, vectors).post, circuit: c });
         } catch {
           /* see above */
         }
       }
+      // never rejects: nothing may wait on it yet (the local worker is starting)
+      return sampleCostsOffThread(jobs).catch((e: Error) => {
+        log(`timing the worker's code failed (${e.message}): the estimate has no time`);
+        return [];
+      });
     }
 
     // deadlines, retries and their counts: the readout basis upload below uses them as the heads do

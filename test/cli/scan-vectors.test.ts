@@ -39,7 +39,9 @@ describe("stored-result check and vectors policy", () => {
     expect(run1).toMatchObject({ computed: 24, stored: 0, vectors: "f32" });
     expect(run1.profile.bytes.uploaded).toBeGreaterThan(24 * 390_000);
     expect(run1.profile.steps).toMatchObject({ read: 24, encode: 24, hash: 24, http: 24 });
-    expect(first.stderr).toMatch(/estimate: 24 new result\(s\) of 24, about 9\.\d MiB of storage \(vectors f32\)/);
+    expect(first.stderr).toMatch(/estimate: 24 new result\(s\) of 24, about 9\.\d MiB of storage \(vectors f32\), roughly .+ of worker time/);
+    // the worker's code, timed on the CLI's sampling thread while the local worker started
+    expect(run1.profile.worker_sampled.map((c: { circuit: string; d_model: number }) => [c.circuit, c.d_model])).toEqual([["qk", 768], ["ov", 768]]);
 
     const report1 = readFileSync(join(tmp, "a1/report.json"), "utf8");
     const second = await scan("a1", "s-f32");
