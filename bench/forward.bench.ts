@@ -14,7 +14,7 @@
  * script runs).
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from "node:fs";
+import { closeSync, fsyncSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from "node:fs";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { computeAttentionInputs } from "../src/model/forward";
@@ -81,6 +81,9 @@ function writeRandomGpt2(path: string): void {
       writeSync(fd, new Uint8Array(a.buffer, 0, a.length * 4));
     }
   }
+  // on disk before anything is timed: the kernel's write-back of 475 MB of dirty pages would
+  // otherwise run on the machine's cores during the first (multi-threaded) measurement
+  fsyncSync(fd);
   closeSync(fd);
   writeFileSync(join(path, "..", "config.json"), JSON.stringify({ model_type: "gpt2", n_embd: D, n_head: 12, n_layer: L, n_positions: P, vocab_size: V }));
 }
