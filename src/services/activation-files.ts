@@ -11,7 +11,7 @@ import { InvalidRequest, MissingTensor, NonFiniteInput, ResultNotFound, ShapeMis
 import type { ResultStore } from "../storage/result-store";
 import { ACTIVATION_LENGTHS, ACTIVATION_TENSOR, activationTensorName, type ActivationAnswer } from "../wire/activations";
 import { sha256Hex } from "./sha256";
-import { decodeFloat, FLOAT_DTYPES, parseSafetensors, type ParsedSafetensors, type TensorView } from "../wire/safetensors";
+import { decodeFloat, firstNonFinite, FLOAT_DTYPES, parseSafetensors, type ParsedSafetensors, type TensorView } from "../wire/safetensors";
 
 export interface ActivationIndex {
   tensors: Record<string, { dtype: string; shape: number[] }>;
@@ -88,9 +88,8 @@ export function readLengths(t: TensorView, batch: number, tokens: number): Int32
 
 function requireFinite(t: TensorView): void {
   const v = decodeFloat(t);
-  for (let i = 0; i < v.length; i++) {
-    if (!Number.isFinite(v[i])) throw new NonFiniteInput(`${t.name} holds ${v[i]} at flat index ${i}`, { tensor: t.name, index: i });
-  }
+  const i = firstNonFinite(v);
+  if (i >= 0) throw new NonFiniteInput(`${t.name} holds ${v[i]} at flat index ${i}`, { tensor: t.name, index: i });
 }
 
 /**

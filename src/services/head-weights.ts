@@ -8,7 +8,7 @@
  */
 import { InvalidRequest, MissingTensor, NonFiniteInput, ShapeMismatch } from "../errors";
 import { HEAD_TENSORS, LIMITS, type Circuit } from "../wire/head-request";
-import { decodeFloat, type ParsedSafetensors } from "../wire/safetensors";
+import { decodeFloat, firstNonFinite, type ParsedSafetensors } from "../wire/safetensors";
 
 export type Vec = Float32Array | Float64Array;
 
@@ -104,11 +104,8 @@ export function readHeadWeights(circuit: Circuit, parsed: ParsedSafetensors): He
       });
     }
     const data = decodeFloat(t);
-    for (let i = 0; i < data.length; i++) {
-      if (!Number.isFinite(data[i])) {
-        throw new NonFiniteInput(`${name} holds ${data[i]} at flat index ${i}`, { tensor: name, index: i });
-      }
-    }
+    const i = firstNonFinite(data);
+    if (i >= 0) throw new NonFiniteInput(`${name} holds ${data[i]} at flat index ${i}`, { tensor: name, index: i });
     dtypes[name] = t.dtype;
     return data;
   };

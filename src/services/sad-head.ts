@@ -16,7 +16,7 @@ import { sadCandidatesPerPrompt } from "../kernels/sad";
 import type { Kernels, SadRaw } from "../kernels/types";
 import { ANALYSIS_LIMITS, SAD_TENSORS, type SadOptions } from "../wire/analysis-request";
 import type { HeadPath, Variant } from "../wire/head-request";
-import { decodeFloat, encodeSafetensors, type ParsedSafetensors, type TensorView } from "../wire/safetensors";
+import { decodeFloat, encodeSafetensors, firstNonFinite, type ParsedSafetensors, type TensorView } from "../wire/safetensors";
 import type { SvdSummary } from "../wire/svd-result";
 import { readLengths } from "./activation-files";
 import { buildHeadFactors } from "./head-factors";
@@ -158,9 +158,8 @@ export function readTokens(parsed: ParsedSafetensors, basis: HeadBasis, excludeF
   }
   const ragged = lengths && lengths.some((n) => n !== tokens) ? { lengths } : {};
   const raw = decodeFloat(t);
-  for (let i = 0; i < raw.length; i++) {
-    if (!Number.isFinite(raw[i])) throw new NonFiniteInput(`${name} holds ${raw[i]} at flat index ${i}`, { tensor: name, index: i });
-  }
+  const bad = firstNonFinite(raw);
+  if (bad >= 0) throw new NonFiniteInput(`${name} holds ${raw[bad]} at flat index ${bad}`, { tensor: name, index: bad });
   if (d === basis.rows) {
     return { X: raw, batch, tokens, sentColumns: d, biasCoordinate: augmented ? "sent" : "none", dtype: t.dtype, ...ragged };
   }

@@ -234,10 +234,6 @@ const U32 = new Uint32Array(F32.buffer);
 /** Safetensors is little-endian; on a little-endian host (every one Workers and Node run on) arrays are copied whole. */
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-/**
- * Decodes a float tensor: F32, F16 and BF16 to Float32Array (exactly), F64 to Float64Array.
- * @throws UnsupportedDtype for integer and 8-bit float dtypes
- */
 let f16Values: Float32Array | undefined;
 /** Every F16 bit pattern's value (256 KB, made once): a lookup instead of a decode per element. */
 function f16Table(): Float32Array {
@@ -248,6 +244,10 @@ function f16Table(): Float32Array {
   return f16Values;
 }
 
+/**
+ * Decodes a float tensor: F32, F16 and BF16 to Float32Array (exactly), F64 to Float64Array.
+ * @throws UnsupportedDtype for integer and 8-bit float dtypes
+ */
 export function decodeFloat(t: TensorView): Float32Array | Float64Array {
   const count = t.shape.reduce((a, b) => a * b, 1);
   const dv = new DataView(t.bytes.buffer, t.bytes.byteOffset, t.bytes.byteLength);
@@ -294,6 +294,12 @@ export function decodeFloat(t: TensorView): Float32Array | Float64Array {
         dtype: t.dtype,
       });
   }
+}
+
+/** Index of the first value that is not finite (NaN, ±∞) in a decoded tensor, or −1. */
+export function firstNonFinite(a: Float32Array | Float64Array): number {
+  for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i])) return i;
+  return -1;
 }
 
 export interface TensorOut {
