@@ -163,6 +163,27 @@ export function linearF32(
   linearPackedF32(n, k, m, x, ldx, work, bias, y, ldy, accumulate, work + panelBytes);
 }
 
+/**
+ * linearPackedF32's SIMD core for rows the caller has packed itself (packRows4's layout: `groups`
+ * groups of 4 rows, [g][k][4]), for a W of whole panels only (m a multiple of 8): Y rows
+ * 0 … 4·groups − 1, computed exactly as linearPackedF32 computes them (readout/topk.ts widens F16
+ * rows straight into this layout).
+ */
+export function linearPackedGroupsF32(
+  groups: i32, k: i32, m: i32, xp: usize, wp: usize, bias: usize, y: usize, ldy: i32, accumulate: i32,
+): void {
+  const rowY = <usize>ldy << 2;
+  const panelBytes = <usize>k << 5;
+  for (let p = 0; p < (m >> 3); p++) {
+    const pw = wp + <usize>p * panelBytes;
+    const j0 = p << 3;
+    const bp = bias ? bias + (<usize>j0 << 2) : 0;
+    for (let g = 0; g < groups; g++) {
+      block4x8(k, xp + ((<usize>g * <usize>k) << 4), pw, bp, y + <usize>(g << 2) * rowY + (<usize>j0 << 2), rowY, accumulate);
+    }
+  }
+}
+
 /** Bytes of `xwork` linearPackedF32 needs: one packed chunk of rows. */
 export function linearPackedWorkspace(k: i32): i32 {
   return CHUNK * k * 4;

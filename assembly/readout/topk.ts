@@ -7,11 +7,14 @@
  *
  * Scores: rows are taken in blocks of 64 (F16 rows widened to f32 into a scratch block first), the
  * block's scores Y [64, m] come from forward/linear.ts's tiled f32 product against the vectors packed
- * in panels of 8, then each score is offered to its vector's two lists. Ties keep the smaller row id
+ * in panels of 8, then each score is offered to its vector's two lists. The SIMD build widens F16
+ * rows four at a time straight into the product's packed layout (m a multiple of 8, as the scans
+ * ask: 8 or 16 vectors): the scalar widening and the product's own packing were ~85% of a GPT-2
+ * head's readouts. Every score is the same f32 either way, in both builds. Ties keep the smaller row id
  * (rows arrive in increasing id, and a score equal to the list's last never displaces it), so the
  * answer does not depend on the chunking.
  */
-import { linearPackedF32, linearPackedWorkspace } from "../forward/linear";
+import { linearPackedF32, linearPackedGroupsF32, linearPackedWorkspace } from "../forward/linear";
 
 const BLOCK: i32 = 64;
 
@@ -33,6 +36,55 @@ function halfToF32(h: u32): f32 {
   }
   if (e == 31) return reinterpret<f32>(sign | 0x7f800000 | (m << 13));
   return reinterpret<f32>(sign | ((e + 112) << 23) | (m << 13));
+}
+
+/** Four F16 values (u16 zero-extended in i32 lanes) → f32, exactly as halfToF32 (ryg's half_to_float). */
+// @ts-ignore: decorator
+@inline
+function halfToF32x4(h: v128): v128 {
+  const sign = i32x4.shl(v128.and(h, i32x4.splat(0x8000)), 16);
+  let o = i32x4.shl(v128.and(h, i32x4.splat(0x7fff)), 13); // exponent and mantissa, in place
+  const e = v128.and(o, i32x4.splat(0x0f800000));
+  o = i32x4.add(o, i32x4.splat(112 << 23)); // rebias 15 → 127
+  // e = 31 (∞, NaN): 255 as the exponent, the mantissa kept
+  o = i32x4.add(o, v128.and(i32x4.eq(e, i32x4.splat(0x0f800000)), i32x4.splat(112 << 23)));
+  // e = 0 (zero, subnormal): 2^-14·(1 + m/1024) − 2^-14 = m·2^-24, exact
+  const sub = f32x4.sub(i32x4.add(o, i32x4.splat(1 << 23)), i32x4.splat(113 << 23));
+  o = v128.bitselect(sub, o, i32x4.eq(e, i32x4.splat(0)));
+  return v128.or(o, sign);
+}
+
+/**
+ * Rows r0 … r0 + 3 of F16 rows (row stride `rowBytes`) widened into packRows4's layout: out holds
+ * row r's column i at (i·4 + r)·4 bytes. Four columns at a time: four rows widened, then transposed.
+ */
+function widenPack4(d: i32, src: usize, rowBytes: usize, out: usize): void {
+  const s1 = src + rowBytes, s2 = s1 + rowBytes, s3 = s2 + rowBytes;
+  let i = 0;
+  for (; i + 4 <= d; i += 4) {
+    const o = <usize>i << 1;
+    const a = halfToF32x4(v128.load16x4_u(src + o));
+    const b = halfToF32x4(v128.load16x4_u(s1 + o));
+    const c = halfToF32x4(v128.load16x4_u(s2 + o));
+    const e = halfToF32x4(v128.load16x4_u(s3 + o));
+    const ab0 = i32x4.shuffle(a, b, 0, 4, 1, 5); // a0 b0 a1 b1
+    const ab1 = i32x4.shuffle(a, b, 2, 6, 3, 7); // a2 b2 a3 b3
+    const ce0 = i32x4.shuffle(c, e, 0, 4, 1, 5);
+    const ce1 = i32x4.shuffle(c, e, 2, 6, 3, 7);
+    const p = out + (<usize>i << 4);
+    v128.store(p, i32x4.shuffle(ab0, ce0, 0, 1, 4, 5));
+    v128.store(p, i32x4.shuffle(ab0, ce0, 2, 3, 6, 7), 16);
+    v128.store(p, i32x4.shuffle(ab1, ce1, 0, 1, 4, 5), 32);
+    v128.store(p, i32x4.shuffle(ab1, ce1, 2, 3, 6, 7), 48);
+  }
+  for (; i < d; i++) {
+    const o = <usize>i << 1;
+    const p = out + (<usize>i << 4);
+    store<f32>(p, halfToF32(<u32>load<u16>(src + o)));
+    store<f32>(p, halfToF32(<u32>load<u16>(s1 + o)), 4);
+    store<f32>(p, halfToF32(<u32>load<u16>(s2 + o)), 8);
+    store<f32>(p, halfToF32(<u32>load<u16>(s3 + o)), 12);
+  }
 }
 
 /** Inserts (s, id) into a list sorted by `desc ? descending : ascending`, holding `filled` of at most k entries (not inlined: rarely past its first test, and smaller). */
@@ -73,14 +125,25 @@ export function readoutChunk(
   let filled = min(k, seen);
   for (let t0 = 0; t0 < n; t0 += BLOCK) {
     const nb = min(BLOCK, n - t0);
-    let x: usize;
+    const xwork = ys + (<usize>(BLOCK * m) << 2) + 32;
     if (half) {
       const src = rows + (<usize>t0 * <usize>d << 1);
-      const count = nb * d;
-      for (let i = 0; i < count; i++) store<f32>(xs + (<usize>i << 2), halfToF32(<u32>load<u16>(src + (<usize>i << 1))));
-      x = xs;
-    } else x = rows + (<usize>t0 * <usize>d << 2);
-    linearPackedF32(nb, d, m, x, d, wp, 0, ys, m, 0, ys + (<usize>(BLOCK * m) << 2) + 32);
+      let done = 0;
+      if (ASC_FEATURE_SIMD && (m & 7) == 0) {
+        // whole groups of 4 rows widened into the packed layout (xwork), the rest as below
+        const groups = nb >> 2;
+        const rowBytes = <usize>d << 1;
+        for (let g = 0; g < groups; g++) widenPack4(d, src + <usize>(g << 2) * rowBytes, rowBytes, xwork + ((<usize>g * <usize>d) << 4));
+        linearPackedGroupsF32(groups, d, m, xwork, wp, 0, ys, m, 0);
+        done = groups << 2;
+      }
+      if (done < nb) {
+        const from = src + (<usize>done * <usize>d << 1);
+        const count = (nb - done) * d;
+        for (let i = 0; i < count; i++) store<f32>(xs + (<usize>i << 2), halfToF32(<u32>load<u16>(from + (<usize>i << 1))));
+        linearPackedF32(nb - done, d, m, xs, d, wp, 0, ys + (<usize>(done * m) << 2), m, 0, xwork);
+      }
+    } else linearPackedF32(nb, d, m, rows + (<usize>t0 * <usize>d << 2), d, wp, 0, ys, m, 0, xwork);
     for (let t = 0; t < nb; t++) {
       const id = row0 + t0 + t;
       const yr = ys + (<usize>(t * m) << 2);

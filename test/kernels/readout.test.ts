@@ -1,6 +1,9 @@
 /**
  * The token-readout kernel (assembly/readout/topk.ts through src/kernels/readout.ts) against a float64
- * computation in the test: top and bottom k over chunked rows, F32 and F16 rows, ties, k > rows, both builds.
+ * computation in the test: top and bottom k over chunked rows, F32 and F16 rows, ties, k > rows, both builds;
+ * and F16 rows against 8 and 16 vectors (the SIMD build's own path: rows widened four at a time
+ * into the product's packed layout) giving the scalar build's lists bit for bit, every finite F16
+ * value included (zeros, subnormals, the largest), at widths with and without a ragged last column.
  */
 import { describe, expect, test } from "vitest";
 import { loadKernels, type KernelBuild } from "../../src/kernels/load-node";
@@ -120,3 +123,46 @@ for (const build of ["release", "scalar"] as const) {
     });
   });
 }
+
+describe("F16 rows against a multiple of 8 vectors: the SIMD build's packed widening", () => {
+  // every finite F16 bit pattern (e < 31), both signs, in a scrambled order
+  const finite: number[] = [];
+  for (let h = 0; h < 65536; h++) if (((h >> 10) & 0x1f) !== 31) finite.push(h);
+  const r = rng(11);
+  for (let i = finite.length - 1; i > 0; i--) {
+    const j = Math.floor((r() + 0.5) * (i + 1));
+    [finite[i], finite[j]] = [finite[j], finite[i]];
+  }
+  test("zeros and subnormals are widened exactly (one value per row, all-ones vectors: each score is the value)", () => {
+    const d = 4, m = 8, k = 12;
+    const subnormal = finite.filter((h) => ((h >> 10) & 0x1f) === 0); // 2048 patterns, ±0 included
+    const half = new Uint16Array(subnormal.length * d);
+    subnormal.forEach((h, t) => (half[t * d + (t % d)] = h));
+    for (const build of ["release", "scalar"] as const) {
+      const st = run(build, half, d, new Float32Array(m * d).fill(1), m, k, [5, 130]);
+      const values = subnormal.map(fromHalf);
+      const desc = [...values.keys()].sort((a, b) => values[b] - values[a] || a - b);
+      for (let j = 0; j < m; j++) {
+        expect(Array.from(st.scores.subarray(j * k, (j + 1) * k))).toEqual(desc.slice(0, k).map((t) => values[t]));
+        expect(Array.from(st.scores.subarray((m + j) * k, (m + j + 1) * k))).toEqual([...desc].reverse().slice(0, k).map((t) => values[t]));
+      }
+    }
+  });
+
+  for (const [d, m] of [[16, 16], [37, 8], [6, 16]] as const) {
+    test(`d ${d}, ${m} vectors: release and scalar lists agree bit for bit and match float64`, () => {
+      const n = Math.ceil(finite.length / d);
+      const half = new Uint16Array(n * d);
+      half.set(finite);
+      const vecs = Float32Array.from({ length: m * d }, () => r() * 2 ** -8);
+      const cuts = [1, 3, 64, 67, 1001, n - 5];
+      const simd = run("release", half, d, vecs, m, 7, cuts);
+      const scalar = run("scalar", half, d, vecs, m, 7, cuts);
+      expect(Array.from(simd.ids)).toEqual(Array.from(scalar.ids));
+      expect(Array.from(simd.scores)).toEqual(Array.from(scalar.scores));
+      const ref = reference(Float64Array.from(half, fromHalf), n, d, vecs, m);
+      // scores reach 65504·2^-8·d: the float32 sums carry a relative error of ~d·2^-24 of that
+      for (let j = 0; j < m; j++) checkLists(simd, j, ref[j], 65504 * 2 ** -8 * d * d * 2 ** -23);
+    });
+  }
+});
