@@ -50,6 +50,25 @@ async function scanMatrix(store: ReadoutBasisStore, kernels: Kernels, model: str
   return st;
 }
 
+/**
+ * Token strings of the last few bases, by their blob's SHA-256: blobs are content-addressed, so an
+ * entry is never stale. Read and parsed once instead of once per head (GPT-2's 50257 strings: ~10 ms
+ * of a head's request in workerd); a few MB, far under an isolate's memory.
+ */
+const TOKEN_LISTS_KEPT = 2;
+const tokenLists = new Map<string, Array<string | null>>();
+
+async function tokenStrings(store: ReadoutBasisStore, model: string, sha256: string): Promise<Array<string | null> | undefined> {
+  const kept = tokenLists.get(sha256);
+  if (kept) return kept;
+  const raw = await store.getBlob(model, sha256);
+  if (!raw) return undefined;
+  const list = JSON.parse(new TextDecoder().decode(raw)) as Array<string | null>;
+  tokenLists.set(sha256, list);
+  if (tokenLists.size > TOKEN_LISTS_KEPT) tokenLists.delete(tokenLists.keys().next().value!);
+  return list;
+}
+
 interface Side {
   /** column indices (0-based singular index) into the SVD's U or V */
   from: "U" | "V";
@@ -108,11 +127,7 @@ export async function headReadouts(
     }
   }
   if (circuit === "ov") sides.push({ from: "V", offsets: new Float64Array(n), at: 0, basis: "unembedding" });
-  let tokens: Array<string | null> | undefined;
-  if (basis.tokens && n > 0) {
-    const raw = await store.getBlob(model, basis.tokens.sha256);
-    if (raw) tokens = JSON.parse(new TextDecoder().decode(raw)) as Array<string | null>;
-  }
+  const tokens = basis.tokens && n > 0 ? await tokenStrings(store, model, basis.tokens.sha256) : undefined;
   const itemsOf = (s: (typeof sides)[number], st: ReadoutState | undefined) => {
     if (!st) return [];
     /** list `end` (0 top, 1 bottom) of vector j */
