@@ -1,32 +1,78 @@
 /**
  * @module project
  * Y = X·W for row-major X [n, m] and W [m, r] (token vectors times singular vectors, and the null's
- * rotations): the only O(n·m·r) step of SAD. Register-tiled like a GEMM micro-kernel: a 4-row × 4-column
- * block of Y stays in registers (eight f64x2 accumulators in the SIMD build) while the shared index i
- * runs, so each loaded W row segment serves four rows of X. 4 × 4 and not 4 × 8: V8 compiles wasm SIMD
- * to the sixteen xmm registers of x86-64, and sixteen accumulators plus operands spilled to the stack
- * (measured: the 4 × 8 tile took ~30% longer for the whole SAD run). Edges fall back to a plain loop.
- * Each Y[t, k] is accumulated over i in order in both builds, so they agree bit for bit.
+ * rotations): the only O(n·m·r) step of SAD. W is first packed (`packColumns4`) into panels of four
+ * columns, so the product reads it sequentially: panel p holds W[i, 4p … 4p + 3] at (p·m + i)·4,
+ * the last panel zero-padded. Read in place, each step of i jumped a whole row of W (r·8 bytes) and
+ * the product ran at ~7 GFLOP/s in the SAD of a GPT-2 head.
+ *
+ * `projectPacked` is register-tiled like a GEMM micro-kernel: a 4-row × 4-column block of Y stays in
+ * registers (eight f64x2 accumulators in the SIMD build) while the shared index i runs, so each loaded
+ * panel row serves four rows of X. 4 × 4 and not 4 × 8: V8 compiles wasm SIMD to the sixteen xmm
+ * registers of x86-64, and sixteen accumulators plus operands spilled to the stack (measured: the
+ * 4 × 8 tile took ~30% longer for the whole SAD run). Rows past the last group of four take a
+ * 1-row × 4-column tile. Each Y[t, k] is accumulated over i in order, in every tile and both builds,
+ * so they agree bit for bit.
  */
 
-/** Y[t, k] = Σ_i X[t, i]·W[i, k]. @param x - [n, m] @param w - [m, r] @param y - [n, r], written */
-export function projectRows(n: i32, m: i32, r: i32, x: usize, w: usize, y: usize): void {
+/** f64 elements `packColumns4` writes for W [m, r]. */
+export function packedSize(m: i32, r: i32): i32 {
+  return ((r + 3) >> 2) * m * 4;
+}
+
+/** W [m, r] row-major → panels of 4 columns (packedSize(m, r) f64 at `out`). */
+export function packColumns4(m: i32, r: i32, w: usize, out: usize): void {
+  const panels = (r + 3) >> 2;
+  for (let p = 0; p < panels; p++) {
+    const k0 = p << 2;
+    const cols = min(4, r - k0);
+    let dst = out + ((<usize>p * <usize>m) << 5);
+    let src = w + (<usize>k0 << 3);
+    const ldw = <usize>r << 3;
+    for (let i = 0; i < m; i++) {
+      for (let c = 0; c < 4; c++) store<f64>(dst + (<usize>c << 3), c < cols ? load<f64>(src + (<usize>c << 3)) : 0);
+      dst += 32;
+      src += ldw;
+    }
+  }
+}
+
+/** Stores columns k0 … k0 + cols − 1 of a 4-wide accumulator pair (lo: k0, k0 + 1; hi: k0 + 2, k0 + 3). */
+// @ts-ignore: decorator
+@inline
+function storeCols(yp: usize, lo: v128, hi: v128, cols: i32): void {
+  if (cols == 4) {
+    v128.store(yp, lo);
+    v128.store(yp, hi, 16);
+    return;
+  }
+  store<f64>(yp, f64x2.extract_lane(lo, 0));
+  if (cols > 1) store<f64>(yp, f64x2.extract_lane(lo, 1), 8);
+  if (cols > 2) store<f64>(yp, f64x2.extract_lane(hi, 0), 16);
+}
+
+/** Y[t, k] = Σ_i X[t, i]·W[i, k] with W packed by packColumns4. @param x - [n, m] @param wp - packed W @param y - [n, r], written */
+export function projectPacked(n: i32, m: i32, r: i32, x: usize, wp: usize, y: usize): void {
   const ldx = <usize>m << 3;
-  const ldw = <usize>r << 3;
-  let t0 = 0;
-  if (ASC_FEATURE_SIMD) {
+  const ldy = <usize>r << 3;
+  const panels = (r + 3) >> 2;
+  const panelBytes = <usize>m << 5;
+  for (let p = 0; p < panels; p++) {
+    const k0 = p << 2;
+    const cols = min(4, r - k0);
+    const pw = wp + <usize>p * panelBytes;
+    let t0 = 0;
     for (; t0 + 4 <= n; t0 += 4) {
       const x0 = x + <usize>t0 * ldx;
       const x1 = x0 + ldx, x2 = x1 + ldx, x3 = x2 + ldx;
-      let k0 = 0;
-      for (; k0 + 4 <= r; k0 += 4) {
-        const wk = w + (<usize>k0 << 3);
+      const y0 = y + <usize>t0 * ldy + (<usize>k0 << 3);
+      if (ASC_FEATURE_SIMD) {
         let a00 = f64x2.splat(0), a01 = f64x2.splat(0);
         let a10 = f64x2.splat(0), a11 = f64x2.splat(0);
         let a20 = f64x2.splat(0), a21 = f64x2.splat(0);
         let a30 = f64x2.splat(0), a31 = f64x2.splat(0);
+        let wi = pw;
         for (let i = 0; i < m; i++) {
-          const wi = wk + <usize>i * ldw;
           const w0 = v128.load(wi), w1 = v128.load(wi, 16);
           const o = <usize>i << 3;
           const s0 = v128.load64_splat(x0 + o);
@@ -37,30 +83,19 @@ export function projectRows(n: i32, m: i32, r: i32, x: usize, w: usize, y: usize
           a20 = f64x2.add(a20, f64x2.mul(s2, w0)); a21 = f64x2.add(a21, f64x2.mul(s2, w1));
           const s3 = v128.load64_splat(x3 + o);
           a30 = f64x2.add(a30, f64x2.mul(s3, w0)); a31 = f64x2.add(a31, f64x2.mul(s3, w1));
+          wi += 32;
         }
-        const y0 = y + ((<usize>t0 * <usize>r + <usize>k0) << 3);
-        const y1 = y0 + ldw, y2 = y1 + ldw, y3 = y2 + ldw;
-        v128.store(y0, a00); v128.store(y0, a01, 16);
-        v128.store(y1, a10); v128.store(y1, a11, 16);
-        v128.store(y2, a20); v128.store(y2, a21, 16);
-        v128.store(y3, a30); v128.store(y3, a31, 16);
-      }
-      if (k0 < r) plainBlock(t0, t0 + 4, k0, r, m, r, x, w, y);
-    }
-  } else {
-    // scalar build: 4×4 blocks of scalar accumulators
-    for (; t0 + 4 <= n; t0 += 4) {
-      const x0 = x + <usize>t0 * ldx;
-      const x1 = x0 + ldx, x2 = x1 + ldx, x3 = x2 + ldx;
-      let k0 = 0;
-      for (; k0 + 4 <= r; k0 += 4) {
-        const wk = w + (<usize>k0 << 3);
+        storeCols(y0, a00, a01, cols);
+        storeCols(y0 + ldy, a10, a11, cols);
+        storeCols(y0 + 2 * ldy, a20, a21, cols);
+        storeCols(y0 + 3 * ldy, a30, a31, cols);
+      } else {
         let c00: f64 = 0, c01: f64 = 0, c02: f64 = 0, c03: f64 = 0;
         let c10: f64 = 0, c11: f64 = 0, c12: f64 = 0, c13: f64 = 0;
         let c20: f64 = 0, c21: f64 = 0, c22: f64 = 0, c23: f64 = 0;
         let c30: f64 = 0, c31: f64 = 0, c32: f64 = 0, c33: f64 = 0;
+        let wi = pw;
         for (let i = 0; i < m; i++) {
-          const wi = wk + <usize>i * ldw;
           const w0 = load<f64>(wi), w1 = load<f64>(wi, 8), w2 = load<f64>(wi, 16), w3 = load<f64>(wi, 24);
           const o = <usize>i << 3;
           const s0 = load<f64>(x0 + o), s1 = load<f64>(x1 + o), s2 = load<f64>(x2 + o), s3 = load<f64>(x3 + o);
@@ -68,28 +103,47 @@ export function projectRows(n: i32, m: i32, r: i32, x: usize, w: usize, y: usize
           c10 += s1 * w0; c11 += s1 * w1; c12 += s1 * w2; c13 += s1 * w3;
           c20 += s2 * w0; c21 += s2 * w1; c22 += s2 * w2; c23 += s2 * w3;
           c30 += s3 * w0; c31 += s3 * w1; c32 += s3 * w2; c33 += s3 * w3;
+          wi += 32;
         }
-        const y0 = y + ((<usize>t0 * <usize>r + <usize>k0) << 3);
-        const y1 = y0 + ldw, y2 = y1 + ldw, y3 = y2 + ldw;
-        store<f64>(y0, c00); store<f64>(y0, c01, 8); store<f64>(y0, c02, 16); store<f64>(y0, c03, 24);
-        store<f64>(y1, c10); store<f64>(y1, c11, 8); store<f64>(y1, c12, 16); store<f64>(y1, c13, 24);
-        store<f64>(y2, c20); store<f64>(y2, c21, 8); store<f64>(y2, c22, 16); store<f64>(y2, c23, 24);
-        store<f64>(y3, c30); store<f64>(y3, c31, 8); store<f64>(y3, c32, 16); store<f64>(y3, c33, 24);
+        storeRow(y0, c00, c01, c02, c03, cols);
+        storeRow(y0 + ldy, c10, c11, c12, c13, cols);
+        storeRow(y0 + 2 * ldy, c20, c21, c22, c23, cols);
+        storeRow(y0 + 3 * ldy, c30, c31, c32, c33, cols);
       }
-      if (k0 < r) plainBlock(t0, t0 + 4, k0, r, m, r, x, w, y);
+    }
+    // the last rows, one at a time, the same order
+    for (; t0 < n; t0++) {
+      const xt = x + <usize>t0 * ldx;
+      const yt = y + <usize>t0 * ldy + (<usize>k0 << 3);
+      if (ASC_FEATURE_SIMD) {
+        let lo = f64x2.splat(0), hi = f64x2.splat(0);
+        let wi = pw;
+        for (let i = 0; i < m; i++) {
+          const s = v128.load64_splat(xt + (<usize>i << 3));
+          lo = f64x2.add(lo, f64x2.mul(s, v128.load(wi)));
+          hi = f64x2.add(hi, f64x2.mul(s, v128.load(wi, 16)));
+          wi += 32;
+        }
+        storeCols(yt, lo, hi, cols);
+      } else {
+        let c0: f64 = 0, c1: f64 = 0, c2: f64 = 0, c3: f64 = 0;
+        let wi = pw;
+        for (let i = 0; i < m; i++) {
+          const s = load<f64>(xt + (<usize>i << 3));
+          c0 += s * load<f64>(wi); c1 += s * load<f64>(wi, 8); c2 += s * load<f64>(wi, 16); c3 += s * load<f64>(wi, 24);
+          wi += 32;
+        }
+        storeRow(yt, c0, c1, c2, c3, cols);
+      }
     }
   }
-  if (t0 < n) plainBlock(t0, n, 0, r, m, r, x, w, y);
 }
 
-/** Y[t, k] for t0 ≤ t < t1, k0 ≤ k < k1, one accumulator at a time (same order as the tiles). */
-function plainBlock(t0: i32, t1: i32, k0: i32, k1: i32, m: i32, r: i32, x: usize, w: usize, y: usize): void {
-  for (let t = t0; t < t1; t++) {
-    const xt = x + ((<usize>t * <usize>m) << 3);
-    for (let k = k0; k < k1; k++) {
-      let acc: f64 = 0;
-      for (let i = 0; i < m; i++) acc += load<f64>(xt + (<usize>i << 3)) * load<f64>(w + ((<usize>i * <usize>r + <usize>k) << 3));
-      store<f64>(y + ((<usize>t * <usize>r + <usize>k) << 3), acc);
-    }
-  }
+// @ts-ignore: decorator
+@inline
+function storeRow(yp: usize, c0: f64, c1: f64, c2: f64, c3: f64, cols: i32): void {
+  store<f64>(yp, c0);
+  if (cols > 1) store<f64>(yp, c1, 8);
+  if (cols > 2) store<f64>(yp, c2, 16);
+  if (cols > 3) store<f64>(yp, c3, 24);
 }

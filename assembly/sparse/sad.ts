@@ -25,14 +25,26 @@ import { dot } from "../blas/dot";
 import { STATUS_OK, STATUS_NON_FINITE, SAD_POSITIVE, SAD_NONPOSITIVE, SAD_UNREACHED, SAD_SELECTED, SAD_CANDIDATES, SAD_COUNTS_LENGTH,
   SAD_EXCLUDE_FIRST, SAD_RECORD_SELECTED, SAD_CONTINUE } from "../shared/status";
 import { pairwiseSums3 } from "./pairwise";
-import { projectRows } from "./project";
+import { packColumns4, packedSize, projectPacked } from "./project";
 import { nRecon } from "./select";
 
-/** f64 elements of workspace sadRun needs for T tokens and rank R. */
-export function sadWorkspace(t: i32, r: i32): i32 {
+/** f64 elements of workspace sadRun (and sadPairTerms, with its one rotation or none) needs for T tokens, m factor rows, rank R and nrot rotations. */
+export function sadWorkspace(t: i32, r: i32, m: i32, nrot: i32): i32 {
   // XU, XV, XVσ, a, arot, brot (T×R each), bsum, rel, sorted values (R each), sorted indices (R i32),
-  // sums (3), a score row (T), firing flags (T×T bytes)
-  return 6 * t * r + 4 * r + 3 + t + ((t * t + 7) >> 3) + 4;
+  // sums (3), a score row (T), firing flags (T×T bytes); then U, V and each rotation packed for the product
+  return 6 * t * r + 4 * r + 3 + t + ((t * t + 7) >> 3) + 4 + packedArea(m, r, nrot);
+}
+
+/** f64 elements of the packed factors: U, V [m, R] and nrot rotations [R, R] (project.ts's panels). */
+function packedArea(m: i32, r: i32, nrot: i32): i32 {
+  return 2 * packedSize(m, r) + nrot * packedSize(r, r);
+}
+
+/** Where the packed factors start in sadWorkspace(t, r, m, nrot) (8-byte aligned, after the rest). */
+// @ts-ignore: decorator
+@inline
+function packedAt(work: usize, t: i32, r: i32): usize {
+  return work + (<usize>(6 * t * r + 4 * r + 3 + t + ((t * t + 7) >> 3) + 4) << 3);
 }
 
 /** Whether the (prompt, dest, src) triple at p comes before (b, d, s). */
@@ -70,7 +82,7 @@ function relTerms(r: i32, ad: usize, bs: usize, bsum: usize, dd: f64, rel: usize
  * @param u - [m, R] row-major f64 left singular vectors; @param s - R f64 σ; @param v - [m, R] row-major f64
  * @param nrot - rotations ≥ 0; @param q - [nrot, R, R] row-major f64 orthogonal matrices
  * @param scale - softmax scale of ℓ; @param tau - 0 < τ ≤ 1; @param flags - SAD_EXCLUDE_FIRST | SAD_RECORD_SELECTED
- * @param work - sadWorkspace(T, R) f64
+ * @param work - sadWorkspace(T, R, m, nrot) f64
  * @param cap - capacity of the per-pair outputs (≥ the number of candidate pairs)
  * @param counts - SAD_COUNTS_LENGTH + 2·nrot i32, written (per rotation: positive, unreached)
  * @param pairs - 3·cap i32 (b, d, s) per decomposed pair; @param nrec - cap i32 N_recon
@@ -118,6 +130,14 @@ export function sadRun(
   }
 
   const tr = <usize>t * <usize>r << 3;
+  // U, V and the rotations packed once per call (each prompt's products read them)
+  const up = packedAt(work, t, r);
+  const vp = up + (<usize>packedSize(m, r) << 3);
+  const qp = vp + (<usize>packedSize(m, r) << 3);
+  const qBytes = <usize>packedSize(r, r) << 3;
+  packColumns4(m, r, u, up);
+  packColumns4(m, r, v, vp);
+  for (let rr = 0; rr < nrot; rr++) packColumns4(r, r, q + ((<usize>rr * <usize>r * <usize>r) << 3), qp + <usize>rr * qBytes);
   const xu = work;
   const xv = xu + tr;
   const xvs = xv + tr;
@@ -156,8 +176,8 @@ export function sadRun(
     const xb = x + <usize>b * xStride;
     // this prompt's own length: every loop below stops at tb, so padding rows are never read
     const tb = lens != 0 ? load<i32>(lens + (<usize>b << 2)) : t;
-    projectRows(tb, m, r, xb, u, xu);
-    projectRows(tb, m, r, xb, v, xv);
+    projectPacked(tb, m, r, xb, up, xu);
+    projectPacked(tb, m, r, xb, vp, xv);
     for (let i = 0; i < tb; i++) {
       for (let k = 0; k < r; k++) {
         const o = ((<usize>i * <usize>r + <usize>k) << 3);
@@ -243,9 +263,9 @@ export function sadRun(
 
     // null: the same firing pairs in rotated bases
     for (let rr = 0; rr < nrot; rr++) {
-      const qr = q + ((<usize>rr * <usize>r * <usize>r) << 3);
-      projectRows(tb, r, r, xu, qr, ar);
-      projectRows(tb, r, r, xvs, qr, br);
+      const qr = qp + <usize>rr * qBytes;
+      projectPacked(tb, r, r, xu, qr, ar);
+      projectPacked(tb, r, r, xvs, qr, br);
       for (let k = 0; k < r; k++) store<f64>(bsum + (<usize>k << 3), 0.0);
       const hist = nullHist + ((<usize>rr * <usize>(r + 1)) << 2);
       const cPos = counts + (<usize>(SAD_COUNTS_LENGTH + 2 * rr) << 2);
@@ -297,7 +317,7 @@ export function sadRun(
  * Terms of one pair (d, s) of one prompt, in the singular basis (q = 0) or in the rotated basis
  * ũ = U Q: t_k, and the relative terms t̃_k over causal keys (d ≥ 1).
  * @param x - [T, m] row-major; @param terms - R f64, written; @param relOut - R f64, written (zeros when d = 0)
- * @param work - sadWorkspace(T, R) f64
+ * @param work - sadWorkspace(T, R, m, 1) f64
  * @returns STATUS_OK or −i for bad argument i
  */
 export function sadPairTerms(
@@ -315,8 +335,13 @@ export function sadPairTerms(
   const a = xv + tr;
   const b = a + tr;
   const bsum = b + tr;
-  projectRows(t, m, r, x, u, xu);
-  projectRows(t, m, r, x, v, xv);
+  const up = packedAt(work, t, r);
+  const vp = up + (<usize>packedSize(m, r) << 3);
+  const qp = vp + (<usize>packedSize(m, r) << 3);
+  packColumns4(m, r, u, up);
+  packColumns4(m, r, v, vp);
+  projectPacked(t, m, r, x, up, xu);
+  projectPacked(t, m, r, x, vp, xv);
   for (let i = 0; i < t; i++) {
     for (let k = 0; k < r; k++) {
       const o = ((<usize>i * <usize>r + <usize>k) << 3);
@@ -329,8 +354,9 @@ export function sadPairTerms(
     memory.copy(a, xu, tr);
     memory.copy(b, xv, tr);
   } else {
-    projectRows(t, r, r, xu, q, a);
-    projectRows(t, r, r, xv, q, b);
+    packColumns4(r, r, q, qp);
+    projectPacked(t, r, r, xu, qp, a);
+    projectPacked(t, r, r, xv, qp, b);
   }
   for (let k = 0; k < r; k++) store<f64>(bsum + (<usize>k << 3), 0.0);
   for (let j = 0; j <= d; j++) {

@@ -16,7 +16,7 @@ export interface KernelExports {
   svdJacobi(m: number, n: number, a: number, lda: number, s: number, v: number, ldv: number, work: number, diag: number): number;
   svdFactored(m: number, n: number, a: number, b: number, u: number, s: number, v: number, work: number, diag: number): number;
   svdFactoredWorkspace(m: number, n: number): number;
-  sadWorkspace(t: number, r: number): number;
+  sadWorkspace(t: number, r: number, m: number, nrot: number): number;
   sadRun(
     nb: number, b0: number, t: number, m: number, r: number, x: number, u: number, s: number, v: number, nrot: number,
     q: number, scale: number, tau: number, flags: number, work: number, cap: number, counts: number, pairs: number,

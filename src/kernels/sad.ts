@@ -79,7 +79,7 @@ export function sadKernels(k: KernelInstance) {
         const ps = k.alloc(8 * r);
         const pv = k.alloc(8 * m * r);
         const pq = k.alloc(8 * Math.max(1, nrot * r * r));
-        const pw = k.alloc(8 * ex.sadWorkspace(t, r));
+        const pw = k.alloc(8 * ex.sadWorkspace(t, r, m, nrot));
         const pCounts = k.alloc(4 * nc);
         const pPairs = k.alloc(4 * 3 * cap);
         const pNrec = k.alloc(4 * cap);
@@ -158,7 +158,7 @@ export function sadKernels(k: KernelInstance) {
         const pq = rotation ? k.alloc(8 * r * r) : 0;
         const pt = k.alloc(8 * r);
         const pr = k.alloc(8 * r);
-        const pw = k.alloc(8 * ex.sadWorkspace(t, r));
+        const pw = k.alloc(8 * ex.sadWorkspace(t, r, m, 1));
         const mem = new Float64Array(ex.memory.buffer);
         mem.set(x, px / 8);
         mem.set(svd.U, pu / 8);

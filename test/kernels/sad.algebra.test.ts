@@ -184,4 +184,34 @@ describe("SIMD and scalar builds agree", () => {
     for (let i = 0; i < a.positive; i++) expect(Math.abs(a.sparseness[i] - b.sparseness[i])).toBeLessThan(1e-12);
     a.null.forEach((n, i) => expect(Array.from(n.histogram)).toEqual(Array.from(b.null[i].histogram)));
   });
+
+  test.each([13, 15])("odd shapes (rank %i, prompts of 11 and fewer tokens): the projections' edge tiles give the scalar build's bits", (k) => {
+    const simd = loadKernels("release");
+    const scalar = loadKernels("scalar");
+    const rows = 29, B = 6, T = 11;
+    const rng = createRng(78);
+    const svd = simd.factoredSvd({ rows, cols: k, data: normals(rng, rows * k) }, { rows, cols: k, data: normals(rng, rows * k) });
+    const X = normals(rng, B * T * rows);
+    const input: SadInput = {
+      U: svd.U, S: svd.S, V: svd.V, rows, k, X, batch: B, tokens: T, lengths: Int32Array.from([11, 5, 9, 2, 10, 7]),
+      rotations: seededRotations(k, [0, 1]), rotationCount: 2, scale: 0.3, tau: 0.9, excludeFirstSource: false, recordSelected: true,
+    };
+    const a = simd.sad(input);
+    const b = scalar.sad(input);
+    expect(a.positive).toBeGreaterThan(20);
+    expect(Array.from(a.pairs)).toEqual(Array.from(b.pairs));
+    expect(Array.from(a.nRecon)).toEqual(Array.from(b.nRecon));
+    expect(Array.from(a.selected!)).toEqual(Array.from(b.selected!));
+    a.null.forEach((n, i) => expect(Array.from(n.histogram)).toEqual(Array.from(b.null[i].histogram)));
+    const basis = { U: svd.U, S: svd.S, V: svd.V, rows, k };
+    const Q = haarOrthogonal(k, createRng(5));
+    for (const [d, src] of [[10, 3], [7, 7], [3, 0]]) {
+      for (const rot of [undefined, Q]) {
+        const x = simd.pairTerms(basis, X.subarray(0, T * rows), T, d, src, rot);
+        const y = scalar.pairTerms(basis, X.subarray(0, T * rows), T, d, src, rot);
+        expect(Array.from(x.terms)).toEqual(Array.from(y.terms));
+        expect(Array.from(x.relative)).toEqual(Array.from(y.relative));
+      }
+    }
+  });
 });
