@@ -38,20 +38,19 @@ function halfToF32(h: u32): f32 {
   return reinterpret<f32>(sign | ((e + 112) << 23) | (m << 13));
 }
 
-/** Four F16 values (u16 zero-extended in i32 lanes) → f32, exactly as halfToF32 (ryg's half_to_float). */
+/**
+ * Four F16 values (u16 zero-extended in i32 lanes) → f32, exactly as halfToF32: the exponent and
+ * mantissa bits moved into f32 position and scaled by 2^112 (exact for normal and subnormal halves
+ * alike), ∞ and NaN (exponent 31) set apart with their mantissa, then the sign.
+ */
 // @ts-ignore: decorator
 @inline
 function halfToF32x4(h: v128): v128 {
-  const sign = i32x4.shl(v128.and(h, i32x4.splat(0x8000)), 16);
-  let o = i32x4.shl(v128.and(h, i32x4.splat(0x7fff)), 13); // exponent and mantissa, in place
-  const e = v128.and(o, i32x4.splat(0x0f800000));
-  o = i32x4.add(o, i32x4.splat(112 << 23)); // rebias 15 → 127
-  // e = 31 (∞, NaN): 255 as the exponent, the mantissa kept
-  o = i32x4.add(o, v128.and(i32x4.eq(e, i32x4.splat(0x0f800000)), i32x4.splat(112 << 23)));
-  // e = 0 (zero, subnormal): 2^-14·(1 + m/1024) − 2^-14 = m·2^-24, exact
-  const sub = f32x4.sub(i32x4.add(o, i32x4.splat(1 << 23)), i32x4.splat(113 << 23));
-  o = v128.bitselect(sub, o, i32x4.eq(e, i32x4.splat(0)));
-  return v128.or(o, sign);
+  const em = i32x4.shl(v128.and(h, i32x4.splat(0x7fff)), 13);
+  let o = f32x4.mul(em, f32x4.splat(5.192296858534828e33)); // 2^112
+  const special = i32x4.eq(v128.and(h, i32x4.splat(0x7c00)), i32x4.splat(0x7c00));
+  o = v128.bitselect(v128.or(em, i32x4.splat(0x70000000)), o, special);
+  return v128.or(o, i32x4.shl(v128.and(h, i32x4.splat(0x8000)), 16));
 }
 
 /**

@@ -133,18 +133,23 @@ describe("F16 rows against a multiple of 8 vectors: the SIMD build's packed wide
     const j = Math.floor((r() + 0.5) * (i + 1));
     [finite[i], finite[j]] = [finite[j], finite[i]];
   }
-  test("zeros and subnormals are widened exactly (one value per row, all-ones vectors: each score is the value)", () => {
+  test("zeros, subnormals and ±∞ are widened exactly (one value per row, all-ones vectors: each score is the value)", () => {
     const d = 4, m = 8, k = 12;
     const subnormal = finite.filter((h) => ((h >> 10) & 0x1f) === 0); // 2048 patterns, ±0 included
-    const half = new Uint16Array(subnormal.length * d);
+    const half = new Uint16Array((subnormal.length + 2) * d);
     subnormal.forEach((h, t) => (half[t * d + (t % d)] = h));
+    const inf = subnormal.length;
+    half[inf * d + 1] = 0x7c00; // +∞, then −∞: the top and the bottom of every list
+    half[(inf + 1) * d + 2] = 0xfc00;
     for (const build of ["release", "scalar"] as const) {
       const st = run(build, half, d, new Float32Array(m * d).fill(1), m, k, [5, 130]);
       const values = subnormal.map(fromHalf);
       const desc = [...values.keys()].sort((a, b) => values[b] - values[a] || a - b);
       for (let j = 0; j < m; j++) {
-        expect(Array.from(st.scores.subarray(j * k, (j + 1) * k))).toEqual(desc.slice(0, k).map((t) => values[t]));
-        expect(Array.from(st.scores.subarray((m + j) * k, (m + j + 1) * k))).toEqual([...desc].reverse().slice(0, k).map((t) => values[t]));
+        expect(Array.from(st.scores.subarray(j * k, (j + 1) * k))).toEqual([Infinity, ...desc.slice(0, k - 1).map((t) => values[t])]);
+        expect(st.ids[j * k]).toBe(inf);
+        expect(Array.from(st.scores.subarray((m + j) * k, (m + j + 1) * k))).toEqual([-Infinity, ...[...desc].reverse().slice(0, k - 1).map((t) => values[t])]);
+        expect(st.ids[(m + j) * k]).toBe(inf + 1);
       }
     }
   });
