@@ -175,12 +175,23 @@ export async function uploadReadoutBasis(
     bytesSent += bytes.byteLength;
     return h;
   };
+  /** A matrix's chunks, each built while the one before it is sent and stored (one PUT in flight). */
   const upload = async (m: MatrixPlan): Promise<BasisMatrix> => {
     const chunks: BasisMatrix["chunks"] = [];
-    for (let r0 = 0; r0 < built.vocab; r0 += built.chunkRows) {
-      const r1 = Math.min(built.vocab, r0 + built.chunkRows);
-      chunks.push({ sha256: await put(m.rows(r0, r1), "f16"), rows: r1 - r0 });
+    let sending: Promise<void> = Promise.resolve();
+    try {
+      for (let r0 = 0; r0 < built.vocab; r0 += built.chunkRows) {
+        const r1 = Math.min(built.vocab, r0 + built.chunkRows);
+        const bytes = m.rows(r0, r1);
+        await sending;
+        const at = chunks.length;
+        chunks.push({ sha256: "", rows: r1 - r0 });
+        sending = put(bytes, "f16").then((h) => void (chunks[at].sha256 = h));
+      }
+    } finally {
+      await sending.catch(() => undefined); // nothing left running when this returns or throws
     }
+    await sending;
     return { source: m.source, dtype: "F16", chunks };
   };
   const { embedding: _e, unembedding: _u, ...facts } = built.facts;
