@@ -17,6 +17,8 @@ export interface Bindings extends StorageBindings {
   SCAN_WINDOW?: string;
   /** resend a job's in-flight heads when none has landed for this long (default 900) */
   SCAN_STALL_SECONDS?: string;
+  /** MiB of readout-basis chunks kept in the isolate after a first read (storage/blob-cache.ts; unset or 0: none, as on a deployment) */
+  READOUT_CACHE_MB?: string;
   /** multiplies the queue consumer's deadline per head (jobs/head-deadline.ts; default 1; the CLI's --deadline-scale locally) */
   SCAN_DEADLINE_SCALE?: string;
 }

@@ -144,6 +144,9 @@ export function defaultLocalProcesses(): number {
   return Number.isInteger(n) && n >= 1 ? n : 1;
 }
 
+/** MiB of readout-basis chunks the embedded worker keeps after a first read (GPT-2's basis: 148 MiB). */
+export const DEFAULT_READOUT_CACHE_MB = "512";
+
 export async function startLocalWorker(opts: LocalWorkerOptions): Promise<LocalWorker> {
   const script = join(opts.root, "build/worker/worker.mjs");
   if (!existsSync(script)) throw new Error(`${script} is missing: run \`npm run build:cli\``);
@@ -176,9 +179,12 @@ export async function startLocalWorker(opts: LocalWorkerOptions): Promise<LocalW
     compatibilityDate: cfg.compatibilityDate,
     ratelimits: cfg.ratelimits,
     // the local queue lives in memory: a job started by an earlier command lost its messages, so
-    // its heads in flight are sent again after 30 s without progress (wrangler.toml's default: 900 s)
+    // its heads in flight are sent again after 30 s without progress (wrangler.toml's default: 900 s);
+    // readout-basis chunks are kept in the worker after their first read, up to READOUT_CACHE_MB
+    // (HEADSCOPE_READOUT_CACHE_MB, default 512; a deployment keeps none)
     bindings: {
       ...cfg.vars, SCAN_STALL_SECONDS: "30", HEADSCOPE_TOKEN: token, ...hooks,
+      READOUT_CACHE_MB: process.env.HEADSCOPE_READOUT_CACHE_MB ?? DEFAULT_READOUT_CACHE_MB,
       ...(opts.deadlineScale !== undefined ? { SCAN_DEADLINE_SCALE: String(opts.deadlineScale) } : {}),
     },
   };

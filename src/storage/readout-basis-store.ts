@@ -5,11 +5,13 @@
  * missing blob. Storage failures become StorageUnavailable (503), which clients may retry.
  */
 import { ReadoutBasisAnswerSchema, type ReadoutBasisAnswer } from "../wire/readout-basis";
+import { cacheBudget, cachedBlob } from "./blob-cache";
 import { readoutBasisKey, readoutBlobKey } from "./keys";
 import { guard } from "./guard";
 
 export class ReadoutBasisStore {
-  constructor(private readonly env: { RESULTS: R2Bucket }) {}
+  /** @param env - R2, and READOUT_CACHE_MB: blobs kept in the isolate after a first read (storage/blob-cache.ts; default none) */
+  constructor(private readonly env: { RESULTS: R2Bucket; READOUT_CACHE_MB?: string }) {}
 
   /** The model's basis manifest, or undefined when none is stored. */
   async getBasis(model: string): Promise<ReadoutBasisAnswer | undefined> {
@@ -40,7 +42,10 @@ export class ReadoutBasisStore {
 
   /** A blob's bytes, or null when missing. */
   async getBlob(model: string, sha256: string): Promise<ArrayBuffer | null> {
-    const obj = await guard("R2 read", () => this.env.RESULTS.get(readoutBlobKey(model, sha256)));
-    return obj ? guard("R2 read", () => obj.arrayBuffer()) : null;
+    const key = readoutBlobKey(model, sha256);
+    return cachedBlob(key, cacheBudget(this.env.READOUT_CACHE_MB), async () => {
+      const obj = await guard("R2 read", () => this.env.RESULTS.get(key));
+      return obj ? guard("R2 read", () => obj.arrayBuffer()) : null;
+    });
   }
 }

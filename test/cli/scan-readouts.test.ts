@@ -74,9 +74,13 @@ function unembeddingRows(w: Float64Array, gamma: Float64Array) {
 const scanDir = (name: string) => ({ out: join(tmp, `out-${name}`), state: join(tmp, `state-${name}`) });
 
 async function scan(path: string, name: string, ...more: string[]) {
+  return scanWith({}, path, name, ...more);
+}
+
+async function scanWith(env: Record<string, string>, path: string, name: string, ...more: string[]) {
   const { out, state } = scanDir(name);
   return runCli(["scan", path, "--out", out, "--state", state, "--model-name", `tiny-${name}`, "--progress", "quiet", "--no-html",
-    "--readouts", String(N), "--readout-k", String(K), ...more], { env: { HEADSCOPE_READOUT_CHUNK_ROWS: "64" } });
+    "--readouts", String(N), "--readout-k", String(K), ...more], { env: { HEADSCOPE_READOUT_CHUNK_ROWS: "64", ...env } });
 }
 
 /** Checks every readout of a report against float64 scores computed here. */
@@ -181,6 +185,11 @@ describe("token readouts through the real local worker", () => {
     const { report } = await checkReport("untied", t, false);
     expect(report.entries).toHaveLength(L * H * 2 * 2);
     expect(report.scan.readouts.basis.unembedding).toMatch(/^lm_head\.weight × ln_f\.weight, centred/);
+    // the worker keeps the basis chunks after their first read (READOUT_CACHE_MB, default 512 MiB):
+    // read from R2 for every head instead, the same readouts
+    const uncached = await scanWith({ HEADSCOPE_READOUT_CACHE_MB: "0" }, path, "untied-uncached", "--model-name", "tiny-untied", "--variants", "folded,raw");
+    expect(uncached.code, uncached.stderr).toBe(0);
+    expect(json(scanDir("untied-uncached").out, "report.json").entries).toEqual(report.entries);
   }, 300_000);
 
   test("--readouts 0 asks for none; a checkpoint without an embedding says why there are none", async () => {

@@ -1,0 +1,34 @@
+/**
+ * @module storage/blob-cache
+ * Immutable blobs kept in this isolate after their first read, up to a byte budget: a scan reads its
+ * model's readout basis (GPT-2: 148 MiB of F16 chunks) once per head, and on the local worker those
+ * R2 reads took about a third of the worker's time. Keys must name content that never changes (the
+ * basis chunks are content-addressed). First come, first kept: once the budget is used, later blobs
+ * are read from R2 each time, so a basis larger than the budget keeps its first chunks cached
+ * instead of evicting one chunk for the next on every head. Off on a deployment (an isolate has
+ * 128 MB there); the CLI's embedded worker sets READOUT_CACHE_MB.
+ */
+
+const kept = new Map<string, ArrayBuffer>();
+let used = 0;
+
+/**
+ * The blob under `key`: kept bytes, or `read()`'s (kept when they fit in `budget` bytes with what is
+ * kept already). Callers must not modify the bytes.
+ */
+export async function cachedBlob(key: string, budget: number, read: () => Promise<ArrayBuffer | null>): Promise<ArrayBuffer | null> {
+  const hit = kept.get(key);
+  if (hit) return hit;
+  const bytes = await read();
+  if (bytes && budget > 0 && used + bytes.byteLength <= budget && !kept.has(key)) {
+    kept.set(key, bytes);
+    used += bytes.byteLength;
+  }
+  return bytes;
+}
+
+/** Bytes of the budget a READOUT_CACHE_MB value gives (absent, empty or not a positive number: 0). */
+export function cacheBudget(mb: string | undefined): number {
+  const n = Number(mb);
+  return Number.isFinite(n) && n > 0 ? Math.floor(n * 2 ** 20) : 0;
+}
