@@ -42,6 +42,31 @@ describe("toF16", () => {
     }
   });
 
+  test("exact ties between neighbouring halves go to the even one, a float32 step either side to the nearer", () => {
+    const below = (x: number) => Math.fround(x - Math.abs(x) * 2 ** -24); // within one float32 step under x (x ≥ 2^-14)
+    const above = (x: number) => Math.fround(x + Math.abs(x) * 2 ** -24);
+    for (const sign of [0, 0x8000]) {
+      for (let bits = 0x0400; bits < 0x7bff; bits++) {
+        const lo = half(sign | bits), hi = half(sign | (bits + 1));
+        const tie = (lo + hi) / 2; // exact in float32: one more mantissa bit than a half has
+        expect(Math.fround(tie)).toBe(tie);
+        expect(toF16(tie), `tie 0x${(sign | bits).toString(16)}`).toBe(sign | (bits & 1 ? bits + 1 : bits));
+        const [near, far] = sign ? [above(tie), below(tie)] : [below(tie), above(tie)]; // toward lo, toward hi
+        expect(toF16(near)).toBe(sign | bits);
+        expect(toF16(far)).toBe(sign | (bits + 1));
+      }
+    }
+    // the ends of the normal range: 65504 is the largest half, 65520 and above round to infinity;
+    // below 2^-14 the halves are subnormal
+    expect(toF16(65504)).toBe(0x7bff);
+    expect(toF16(Math.fround(65519.99))).toBe(0x7bff);
+    expect(toF16(65520)).toBe(0x7c00);
+    expect(toF16(-65520)).toBe(0xfc00);
+    expect(toF16(2 ** -14)).toBe(0x0400);
+    expect(toF16(Math.fround(2 ** -14 - 2 ** -25))).toBe(0x0400); // the tie under it rounds up to the even 0x0400
+    expect(toF16(Math.fround(2 ** -14 - 2 ** -24))).toBe(0x03ff);
+  });
+
   test("an F16 tensor written by encodeSafetensors parses back", () => {
     const data = Float32Array.from([0, 1, -2.5, 65504, 1e-7, 3.14159]);
     const t = parseSafetensors(encodeSafetensors({ U: { dtype: "F16", shape: [2, 3], data } })).tensors.get("U")!;
