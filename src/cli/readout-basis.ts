@@ -66,10 +66,20 @@ export function buildReadoutBasis(ckpt: Checkpoint, arch: Architecture, checkpoi
   const eps = f.norm_eps ?? (f.norm === "rmsnorm" ? 1e-6 : 1e-5);
   const rms = f.norm === "rmsnorm";
   const hash = createHash("sha256");
+  const per = chunkRows ?? defaultChunkRows(d);
+  // a chunk of source rows, decoded as readRows decodes them, into one buffer reused chunk after
+  // chunk (fresh 16 MB arrays per chunk cost more in page faults than the read itself); F64 rows
+  // stay F64, as readRows gives them
+  const scratch = new Float32Array(per * d);
+  const sourceRows = (name: string, r0: number, r1: number): Float32Array | Float64Array => {
+    if (ckpt.info(name).dtype === "F64" || r1 - r0 > per) return ckpt.readRows(name, r0, r1);
+    ckpt.readRowsInto(name, r0, r1, scratch, 0);
+    return scratch.subarray(0, (r1 - r0) * d);
+  };
   const embedding: MatrixPlan = {
     source: `${embName}, ${rms ? "RMS-normalised" : "LayerNorm-normalised"} rows (ε = ${eps})`,
     rows(r0, r1) {
-      const e = ckpt.readRows(embName, r0, r1);
+      const e = sourceRows(embName, r0, r1);
       const z = new Float32Array(e.length);
       for (let t = 0; t < r1 - r0; t++) {
         let mean = 0;
@@ -104,7 +114,7 @@ export function buildReadoutBasis(ckpt: Checkpoint, arch: Architecture, checkpoi
     unembedding = {
       source: `${src}${tied ? " (tied)" : ""}${gamma ? ` × ${normName}` : ""}${centre ? ", centred over d_model" : ""}`,
       rows(r0, r1) {
-        const w = ckpt.readRows(src, r0, r1);
+        const w = sourceRows(src, r0, r1);
         const out = new Float32Array(w.length);
         const x = new Float64Array(d);
         for (let t = 0; t < r1 - r0; t++) {
@@ -117,11 +127,10 @@ export function buildReadoutBasis(ckpt: Checkpoint, arch: Architecture, checkpoi
       },
     };
   }
-  const per = chunkRows ?? defaultChunkRows(d);
   // identity: the source tensors' values, read a chunk at a time
   for (const name of sources) {
     for (let r0 = 0; r0 < vocab; r0 += per) {
-      const v = ckpt.readRows(name, r0, Math.min(vocab, r0 + per));
+      const v = sourceRows(name, r0, Math.min(vocab, r0 + per));
       hash.update(new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
     }
   }
