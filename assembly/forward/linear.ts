@@ -205,19 +205,18 @@ export function linearPackedF32(
   for (let t0 = 0; t0 < n; t0 += CHUNK) {
     const t1 = min(n, t0 + CHUNK);
     const groups = ASC_FEATURE_SIMD ? (t1 - t0) >> 2 : 0;
-    if (groups > 0) packRows4(k, groups, x + <usize>t0 * rowX, rowX, xp);
+    if (groups > 0) {
+      packRows4(k, groups, x + <usize>t0 * rowX, rowX, xp);
+      linearPackedGroupsF32(groups, k, m & ~7, xp, wp, bias, y + <usize>t0 * rowY, ldy, accumulate);
+    }
+    // what the 4 × 8 tiles leave: the rows past the last group, and every row of a last panel under 8 columns
     for (let p = 0; p < panels; p++) {
       const pw = wp + <usize>p * panelBytes;
       const j0 = p << 3;
       const cols = min(8, m - j0);
-      let t = t0;
-      if (ASC_FEATURE_SIMD && cols == 8) {
-        const bp = bias ? bias + (<usize>j0 << 2) : 0;
-        for (let g = 0; g < groups; g++, t += 4) {
-          block4x8(k, xp + ((<usize>g * <usize>k) << 4), pw, bp, y + <usize>t * rowY + (<usize>j0 << 2), rowY, accumulate);
-        }
+      for (let t = cols == 8 ? t0 + (groups << 2) : t0; t < t1; t++) {
+        rowPanel(k, x + <usize>t * rowX, pw, cols, bias, j0, y + <usize>t * rowY, accumulate);
       }
-      for (; t < t1; t++) rowPanel(k, x + <usize>t * rowX, pw, cols, bias, j0, y + <usize>t * rowY, accumulate);
     }
   }
 }
