@@ -197,10 +197,11 @@ export async function uploadReadoutBasis(
         chunks.push({ sha256: "", rows: r1 - r0 });
         sending = put(bytes, "f16").then((h) => void (chunks[at].sha256 = h));
       }
-    } finally {
-      await sending.catch(() => undefined); // nothing left running when this returns or throws
+      await sending;
+    } catch (e) {
+      await sending.catch(() => undefined); // nothing left running when this throws
+      throw e;
     }
-    await sending;
     return { source: m.source, dtype: "F16", chunks };
   };
   const { embedding: _e, unembedding: _u, ...facts } = built.facts;
