@@ -30,9 +30,18 @@ import { nRecon } from "./select";
 
 /** f64 elements of workspace sadRun (and sadPairTerms, with its one rotation or none) needs for T tokens, m factor rows, rank R and nrot rotations. */
 export function sadWorkspace(t: i32, r: i32, m: i32, nrot: i32): i32 {
-  // XU, XV, XVσ, a, arot, brot (T×R each), bsum, rel, sorted values (R each), sorted indices (R i32),
-  // sums (3), a score row (T), firing flags (T×T bytes); then U, V and each rotation packed for the product
-  return 6 * t * r + 4 * r + 3 + t + ((t * t + 7) >> 3) + 4 + packedArea(m, r, nrot);
+  return scratchSize(t, r) + packedArea(m, r, nrot);
+}
+
+/**
+ * f64 elements of the per-prompt scratch, the workspace's first part: XU, XV, XVσ, a, arot, brot
+ * (T×R each), bsum, rel, sorted values (R each), sorted indices (R i32), sums (3), a score row (T),
+ * firing flags (T×T bytes).
+ */
+// @ts-ignore: decorator
+@inline
+function scratchSize(t: i32, r: i32): i32 {
+  return 6 * t * r + 4 * r + 3 + t + ((t * t + 7) >> 3) + 4;
 }
 
 /** f64 elements of the packed factors: U, V [m, R] and nrot rotations [R, R] (project.ts's panels). */
@@ -40,11 +49,11 @@ function packedArea(m: i32, r: i32, nrot: i32): i32 {
   return 2 * packedSize(m, r) + nrot * packedSize(r, r);
 }
 
-/** Where the packed factors start in sadWorkspace(t, r, m, nrot) (8-byte aligned, after the rest). */
+/** Where the packed factors start in sadWorkspace(t, r, m, nrot): after the scratch. */
 // @ts-ignore: decorator
 @inline
 function packedAt(work: usize, t: i32, r: i32): usize {
-  return work + (<usize>(6 * t * r + 4 * r + 3 + t + ((t * t + 7) >> 3) + 4) << 3);
+  return work + (<usize>scratchSize(t, r) << 3);
 }
 
 /** Whether the (prompt, dest, src) triple at p comes before (b, d, s). */
