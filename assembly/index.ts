@@ -4,8 +4,10 @@
  * traffic: reset, alloc, copy in, call, copy out.
  */
 export { reset, alloc } from "./shared/arena";
+export { transposeF64, transposeF32ToF64 } from "./shared/layout";
 export { svdJacobi } from "./svd/jacobi";
 export { svdFactored, svdFactoredWorkspace } from "./svd/factored";
+export { foldFactor } from "./svd/fold";
 export { toyStep, toyStepWorkspace } from "./toy/step";
 
 /** 1 when this build uses 128-bit SIMD, 0 for the scalar build. */

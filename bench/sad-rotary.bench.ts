@@ -20,7 +20,7 @@ Rotary (positional) SAD in the worker's TypeScript float64 path, timed on a GPT-
 const B = 128, T = 20, D = 768, M = D + 1, H = 64, RD = 16, SEEDS = [0, 1, 2, 3, 4, 5, 6, 7];
 const kernels = loadKernels("release");
 const w = gpt2Head(0, 1);
-const { a, b } = buildHeadFactors({ circuit: "qk", dModel: D, dHead: H, read: w.W_Q, other: w.W_K, bQ: w.b_Q, bK: w.b_K, dtypes: {} }, { fold_ln: false, bias: "augmented" });
+const { a, b } = buildHeadFactors(kernels, { circuit: "qk", dModel: D, dHead: H, read: w.W_Q, other: w.W_K, bQ: w.b_Q, bK: w.b_K, dtypes: {} }, { fold_ln: false, bias: "augmented" });
 const wpe = tensor("wpe.weight");
 const rng = createRng(1);
 const X = new Float64Array(B * T * M);

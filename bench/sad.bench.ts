@@ -85,7 +85,7 @@ const root = PROJECT_ROOT;
 const simd = loadKernels("release", join(root, "build/kernels.release.wasm"));
 const scalar = loadKernels("scalar", join(root, "build/kernels.scalar.wasm"));
 const w = gpt2Head(LAYER, HEAD);
-const { a, b } = buildHeadFactors(
+const { a, b } = buildHeadFactors(simd, 
   { circuit: "qk", dModel: D, dHead: 64, read: w.W_Q, other: w.W_K, bQ: w.b_Q, bK: w.b_K, dtypes: {} },
   { fold_ln: false, bias: "augmented" },
 );

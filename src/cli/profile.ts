@@ -15,6 +15,7 @@ export type Phase = "read" | "encode" | "hash" | "check" | "http" | "readout_bas
 export interface SampledCosts {
   /** seconds per circuit of one sampled body: parse + validate, fold (factors), SVD, vectors encoding */
   parse: number;
+  /** the variant's plan only: the folding itself runs in the SVD's kernel call, so `svd` counts it */
   fold: number;
   svd: number;
   encode_vectors: number;

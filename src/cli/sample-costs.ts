@@ -1,7 +1,7 @@
 /**
  * @module cli/sample-costs
- * Times the worker's own per-head code — safetensors parse and validation, the variant's factors
- * (fold), the factored SVD, the vectors file's encoding — on one request body, in this process with
+ * Times the worker's own per-head code — safetensors parse and validation, the variant's plan
+ * (fold), the factored SVD with the folding it now runs in the same kernel call, the vectors file's encoding — on one request body, in this process with
  * the same WebAssembly kernels. The local worker cannot time these itself (workerd's clock stands
  * still between I/O), so this is how the profile splits the worker's time and how the estimate
  * predicts a scan's. The scan times them on a thread of their own (sample-worker.ts), beside the
@@ -11,7 +11,7 @@ import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { kernelPath, loadKernels } from "../kernels/load-node";
-import { buildHeadFactors } from "../services/head-factors";
+import { planHeadFactors } from "../services/head-factors";
 import { readHeadWeights } from "../services/head-weights";
 import { HeadOptionsSchema, type Circuit } from "../wire/head-request";
 import { encodeSafetensors, parseSafetensors } from "../wire/safetensors";
@@ -36,10 +36,11 @@ export function sampleCosts(body: Uint8Array, url: string, circuit: Circuit, was
     const t0 = performance.now();
     const weights = readHeadWeights(circuit, parseSafetensors(body));
     const t1 = performance.now();
-    const { a, b } = buildHeadFactors(weights, options);
+    const { a, b } = planHeadFactors(weights, options);
     const t2 = performance.now();
-    const svd = kernels.factoredSvd(a, b);
+    const { svd } = kernels.foldedSvd(a, b);
     const t3 = performance.now();
+    if (!svd) throw new Error("a factor folds to zeros");
     encodeSafetensors({
       U: { dtype: "F32", shape: [svd.m, svd.k], data: svd.U },
       S: { dtype: "F64", shape: [svd.k], data: svd.S },

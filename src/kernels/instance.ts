@@ -16,6 +16,12 @@ export interface KernelExports {
   svdJacobi(m: number, n: number, a: number, lda: number, s: number, v: number, ldv: number, work: number, diag: number): number;
   svdFactored(m: number, n: number, a: number, b: number, u: number, s: number, v: number, work: number, diag: number): number;
   svdFactoredWorkspace(m: number, n: number): number;
+  transposeF64(rows: number, cols: number, src: number, dst: number): void;
+  transposeF32ToF64(rows: number, cols: number, src: number, dst: number): void;
+  foldFactor(
+    d: number, h: number, w: number, transposed: number, gamma: number, beta: number, bias: number, centre: number, augment: number,
+    out: number, scratch: number, info: number,
+  ): void;
   sadWorkspace(t: number, r: number, m: number, nrot: number): number;
   sadRun(
     nb: number, b0: number, t: number, m: number, r: number, x: number, u: number, s: number, v: number, nrot: number,

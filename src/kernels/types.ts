@@ -34,6 +34,35 @@ export interface SvdDiagnostics {
   offOrthogonalityLimit: number;
 }
 
+/**
+ * One factor of a head's circuit as sent, and how to fold it (method §3; services/head-factors.ts
+ * decides, assembly/svd/fold.ts folds): the factor is x [d, h], given as `w` row-major [d, h], or
+ * row-major [h, d] when `transposed`. Folded: diag(γ)·x, its column means taken away when `centre`,
+ * and with `augment` a last row b + βᵀx. γ, β and b are optional.
+ */
+export interface FactorPlan {
+  w: Float32Array | Float64Array;
+  d: number;
+  h: number;
+  transposed: boolean;
+  gamma?: Float32Array | Float64Array;
+  beta?: Float32Array | Float64Array;
+  bias?: Float32Array | Float64Array;
+  centre: boolean;
+  augment: boolean;
+}
+
+/** What folding found: each folded factor's Frobenius norm, and which are all zeros. */
+export interface FoldedFactors {
+  norms: { a: number; b: number };
+  zero: [boolean, boolean];
+}
+
+/** A folded pair's factored SVD; `svd` is absent when a factor is all zeros (nothing to decompose). */
+export interface FoldedSvd extends FoldedFactors {
+  svd?: Svd;
+}
+
 /** A = U·diag(S)·Vᵀ with U [m, k] and V [n, k] row-major, S non-increasing, canonical signs. */
 export interface Svd {
   U: Float64Array;
@@ -129,6 +158,10 @@ export interface Kernels {
   svd(a: Matrix): Svd;
   /** Thin SVD of A·Bᵀ from its factors A, B [m, n]; k = min(m, n). Never forms A·Bᵀ. */
   factoredSvd(a: Matrix, b: Matrix): Svd;
+  /** factoredSvd of two factors folded in WebAssembly memory from their plans (never materialized here). */
+  foldedSvd(a: FactorPlan, b: FactorPlan): FoldedSvd;
+  /** The two folded factors themselves, row-major [d (+1), h], for callers that need them. */
+  foldFactors(a: FactorPlan, b: FactorPlan): FoldedFactors & { a: Matrix; b: Matrix };
   /** Sparse attention decomposition of a batch (method §4). */
   sad(input: SadInput): SadRaw;
   /**

@@ -8,7 +8,7 @@ import type { Kernels } from "../kernels/types";
 import { CIRCUITS, type Circuit, type HeadOptions } from "../wire/head-request";
 import type { ParsedSafetensors } from "../wire/safetensors";
 import { summarizeSpectrum } from "./decompose-head";
-import { buildHeadFactors } from "./head-factors";
+import { headSvd } from "./head-factors";
 import { readHeadWeights } from "./head-weights";
 
 /** The circuit the tensors describe: W_Q/W_K → qk, W_V/W_O → ov. */
@@ -25,8 +25,7 @@ export function inferCircuit(parsed: ParsedSafetensors, asked?: string): Circuit
 
 export function analyzeUpload(kernels: Kernels, parsed: ParsedSafetensors, circuit: Circuit, options: HeadOptions) {
   const weights = readHeadWeights(circuit, parsed);
-  const { a, b, variant } = buildHeadFactors(weights, options);
-  const svd = kernels.factoredSvd(a, b);
+  const { svd, variant } = headSvd(kernels, weights, options);
   return {
     schema: "headscope.demo-analysis/v1",
     stored: false,

@@ -8,7 +8,7 @@ import type { Kernels, Svd, SvdDiagnostics } from "../kernels/types";
 import { encodeSafetensors } from "../wire/safetensors";
 import type { HeadOptions, HeadPath } from "../wire/head-request";
 import type { SvdSummary } from "../wire/svd-result";
-import { buildHeadFactors } from "./head-factors";
+import { headSvd } from "./head-factors";
 import type { HeadWeights } from "./head-weights";
 
 export interface DecomposedHead {
@@ -72,8 +72,7 @@ export function decomposeHead(
   /** where the vectors will be stored (ResultStore.vectorsKey, for the dtype `options.vectors` asks), recorded in the summary */
   vectorsKey: string,
 ): DecomposedHead {
-  const { a, b, variant, norms } = buildHeadFactors(weights, options);
-  const svd: Svd = kernels.factoredSvd(a, b);
+  const { svd, variant, norms } = headSvd(kernels, weights, options);
   const { m, k, diagnostics: dg } = svd;
   const policy = options.vectors ?? "f32";
   const dtype = policy === "f16" ? "F16" : "F32";

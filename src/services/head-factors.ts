@@ -1,7 +1,7 @@
 /**
  * @module services/head-factors
- * Builds the two factors whose product is the analysed circuit, in the variant the request selects
- * (method §3), with the arithmetic in float64:
+ * Plans the two factors whose product is the analysed circuit, in the variant the request selects
+ * (method §3); the kernels fold them in float64 (assembly/svd/fold.ts), inside the SVD's call:
  *
  *   qk: Ω = A Bᵀ with A = W_Q, B = W_K;  ov: W_OV = A Bᵀ with A = W_V, B = W_Oᵀ.
  *   fold_ln: W' = diag(γ) W, b' = b + β W, then the reading weights are centred over d_model
@@ -16,8 +16,15 @@
  */
 import { InvalidRequest, ZeroCircuit } from "../errors";
 import { variantName, type Circuit, type HeadOptions, type Variant, type VariantName } from "../wire/head-request";
-import type { Matrix } from "../kernels/types";
-import type { HeadWeights, Vec } from "./head-weights";
+import type { FactorPlan, Kernels, Matrix, Svd } from "../kernels/types";
+import type { HeadWeights } from "./head-weights";
+
+/** The two factors' fold plans (kernels/types.ts FactorPlan) and the variant they make. */
+export interface HeadFactorPlan {
+  a: FactorPlan;
+  b: FactorPlan;
+  variant: Variant;
+}
 
 export interface HeadFactors {
   a: Matrix;
@@ -25,42 +32,6 @@ export interface HeadFactors {
   variant: Variant;
   /** Frobenius norms of a and b (a Gaussian pair of the same shapes scaled to these is the null band's draw) */
   norms: { a: number; b: number };
-}
-
-const frobenius = (x: Vec) => {
-  let s = 0;
-  for (let i = 0; i < x.length; i++) s += x[i] * x[i];
-  return Math.sqrt(s);
-};
-
-/** diag(γ)·W then (LayerNorm) centre the rows' mean away; b' = b + β·W (on the unscaled W). W is [d, h]. */
-function foldReading(w: Vec, d: number, h: number, gamma: Vec, beta: Vec | undefined, bias: Vec | undefined, centre = true) {
-  const out = new Float64Array(d * h);
-  const mean = new Float64Array(h);
-  for (let i = 0; i < d; i++) {
-    for (let j = 0; j < h; j++) {
-      const v = gamma[i] * w[i * h + j];
-      out[i * h + j] = v;
-      mean[j] += v;
-    }
-  }
-  for (let j = 0; j < h; j++) mean[j] = centre ? mean[j] / d : 0;
-  for (let i = 0; i < d; i++) for (let j = 0; j < h; j++) out[i * h + j] -= mean[j];
-  let foldedBias: Float64Array | undefined;
-  if (bias || beta) {
-    foldedBias = new Float64Array(h);
-    if (bias) for (let j = 0; j < h; j++) foldedBias[j] = bias[j];
-    if (beta) for (let i = 0; i < d; i++) for (let j = 0; j < h; j++) foldedBias[j] += beta[i] * w[i * h + j];
-  }
-  return { w: out, bias: foldedBias };
-}
-
-/** [W; b] as a (d + 1) × h matrix. */
-function augment(w: Vec, d: number, h: number, b: Vec): Float64Array {
-  const out = new Float64Array((d + 1) * h);
-  out.set(w);
-  for (let j = 0; j < h; j++) out[d * h + j] = b[j];
-  return out;
 }
 
 /**
@@ -97,12 +68,11 @@ export const resolveVariantName = (circuit: Circuit, present: Set<string>, opts:
  * while telling nothing. Refused, naming the factor (and whether folding or centring emptied it).
  * @throws ZeroCircuit
  */
-function refuseZeroFactor(circuit: Circuit, a: Vec, b: Vec, foldLn: boolean, centred: boolean): void {
-  const zero = (v: Vec) => v.every((x) => x === 0);
+function refuseZeroFactor(circuit: Circuit, zero: [boolean, boolean], variant: Variant): void {
   const names = circuit === "qk" ? ["W_Q", "W_K"] : ["W_V", "W_O"];
-  const which = [zero(a) ? names[0] : "", zero(b) ? names[1] : ""].filter(Boolean);
+  const which = names.filter((_, i) => zero[i]);
   if (which.length === 0) return;
-  const how = centred ? " after folding ln_w and centring" : foldLn ? " after folding ln_w" : "";
+  const how = variant.centred ? " after folding ln_w and centring" : variant.fold_ln ? " after folding ln_w" : "";
   throw new ZeroCircuit(
     `the ${circuit} circuit is zero: ${which.join(" and ")} ${which.length > 1 ? "are" : "is"} all zeros${how}, so every singular value is 0 ` +
       "and no singular vector means anything; check that the right tensors were exported (an untrained or pruned head?)",
@@ -110,55 +80,50 @@ function refuseZeroFactor(circuit: Circuit, a: Vec, b: Vec, foldLn: boolean, cen
   );
 }
 
-export function buildHeadFactors(wts: HeadWeights, opts: HeadOptions): HeadFactors {
+/**
+ * How this head's two factors are folded in its variant (computed later, by the kernels): qk folds
+ * W_Q and W_K, each with its own bias; ov folds W_V and takes W_O [h, d] as its transpose, centred
+ * over its output but never scaled by γ.
+ */
+export function planHeadFactors(wts: HeadWeights, opts: HeadOptions): HeadFactorPlan {
   const { dModel: d, dHead: h, circuit } = wts;
   const present = new Set(
     Object.entries({ ln_w: wts.lnW, ln_b: wts.lnB, b_Q: wts.bQ, b_K: wts.bK }).filter(([, v]) => v !== undefined).map(([k]) => k),
   );
   const { foldLn, bias } = resolveVariant(circuit, present, opts);
-  const scale = opts.scale ?? 1 / Math.sqrt(h);
-  const centred = foldLn && opts.norm !== "rmsnorm";
-
-  let a: Vec;
-  let b: Vec; // [d, h] for both; ov's W_O is transposed here
-  let bQ = wts.bQ;
-  let bK = wts.bK;
-  if (circuit === "qk") {
-    a = wts.read;
-    b = wts.other;
-    if (foldLn) {
-      const fq = foldReading(a, d, h, wts.lnW!, wts.lnB, bQ, centred);
-      const fk = foldReading(b, d, h, wts.lnW!, wts.lnB, bK, centred);
-      a = fq.w;
-      b = fk.w;
-      bQ = fq.bias;
-      bK = fk.bias;
-    }
-  } else {
-    a = foldLn ? foldReading(wts.read, d, h, wts.lnW!, undefined, undefined, centred).w : wts.read;
-    const wO = wts.other; // [h, d]
-    const t = new Float64Array(d * h);
-    for (let r = 0; r < h; r++) {
-      let mean = 0;
-      if (centred) {
-        for (let c = 0; c < d; c++) mean += wO[r * d + c];
-        mean /= d;
-      }
-      for (let c = 0; c < d; c++) t[c * h + r] = wO[r * d + c] - mean;
-    }
-    b = t;
-  }
-  let rows = d;
-  if (bias === "augmented") {
-    a = augment(a, d, h, bQ!);
-    b = augment(b, d, h, bK!);
-    rows = d + 1;
-  }
-  refuseZeroFactor(circuit, a, b, foldLn, centred);
-  return {
-    a: { rows, cols: h, data: a },
-    b: { rows, cols: h, data: b },
-    variant: { name: variantName(foldLn, bias), fold_ln: foldLn, bias, scale, factor_rows: rows, centred },
-    norms: { a: frobenius(a), b: frobenius(b) },
+  const centre = foldLn && opts.norm !== "rmsnorm";
+  const augment = bias === "augmented";
+  const gamma = foldLn ? wts.lnW : undefined;
+  const variant: Variant = {
+    name: variantName(foldLn, bias), fold_ln: foldLn, bias, scale: opts.scale ?? 1 / Math.sqrt(h), factor_rows: augment ? d + 1 : d, centred: centre,
   };
+  if (circuit === "qk") {
+    const beta = foldLn ? wts.lnB : undefined;
+    return {
+      a: { w: wts.read, d, h, transposed: false, gamma, beta, bias: wts.bQ, centre, augment },
+      b: { w: wts.other, d, h, transposed: false, gamma, beta, bias: wts.bK, centre, augment },
+      variant,
+    };
+  }
+  return {
+    a: { w: wts.read, d, h, transposed: false, gamma, centre, augment: false },
+    b: { w: wts.other, d, h, transposed: true, centre, augment: false },
+    variant,
+  };
+}
+
+/** The variant's two factors, materialized row-major (SAD's rotary path and the tests read them). */
+export function buildHeadFactors(kernels: Pick<Kernels, "foldFactors">, wts: HeadWeights, opts: HeadOptions): HeadFactors {
+  const { a, b, variant } = planHeadFactors(wts, opts);
+  const f = kernels.foldFactors(a, b);
+  refuseZeroFactor(wts.circuit, f.zero, variant);
+  return { a: f.a, b: f.b, variant, norms: f.norms };
+}
+
+/** The head's factored SVD in its variant, folded inside the kernel call (nothing materialized on the way). */
+export function headSvd(kernels: Pick<Kernels, "foldedSvd">, wts: HeadWeights, opts: HeadOptions): { svd: Svd; variant: Variant; norms: HeadFactors["norms"] } {
+  const { a, b, variant } = planHeadFactors(wts, opts);
+  const r = kernels.foldedSvd(a, b);
+  refuseZeroFactor(wts.circuit, r.zero, variant);
+  return { svd: r.svd!, variant, norms: r.norms };
 }

@@ -46,7 +46,7 @@ export interface HeadBasis {
 export function basisFromWeights(
   kernels: Kernels, weights: HeadWeights, opts: { fold_ln?: boolean; bias?: "augmented" | "none"; scale?: number; norm?: "layernorm" | "rmsnorm" },
 ): HeadBasis {
-  const { a, b, variant } = buildHeadFactors(weights, opts);
+  const { a, b, variant } = buildHeadFactors(kernels, weights, opts);
   const svd = kernels.factoredSvd(a, b);
   return {
     source: "computed_f64",

@@ -65,7 +65,7 @@ describe("factor norms", () => {
       circuit, dModel: D_MODEL, dHead: D_HEAD, read: circuit === "qk" ? w.W_Q : w.W_V, other: circuit === "qk" ? w.W_K : w.W_O,
       bQ: w.b_Q, bK: w.b_K, lnW: w.ln_w, lnB: w.ln_b, dtypes: {},
     };
-    const f = buildHeadFactors(wts, {});
+    const f = buildHeadFactors(kernels, wts, {});
     const fro = (x: ArrayLike<number>) => Math.sqrt(Array.from(x).reduce((t, v) => t + v * v, 0));
     const { summary } = decomposeHead(kernels, { model: "m", layer, head, circuit }, wts, {}, { sha256: "0".repeat(64), bytes: 1 }, "k");
     expect(summary.factor_norms!.a).toBeCloseTo(fro(f.a.data), 10);

@@ -88,7 +88,7 @@ function hfScore(b: number, d: number, s: number): number {
 }
 
 function inputFor(fold: boolean, geometry: PositionalSadInput["geometry"], extra: Partial<PositionalSadInput> = {}): PositionalSadInput {
-  const { a, b } = buildHeadFactors(
+  const { a, b } = buildHeadFactors(kernels, 
     { circuit: "qk", dModel: D, dHead: DH, read: w.W_Q, other: w.W_K, bQ: w.b_Q, bK: w.b_K, lnW: w.ln_w, lnB: w.ln_b, dtypes: {} },
     { fold_ln: fold, bias: "augmented" },
   );

@@ -18,7 +18,7 @@ for (const build of ["release", "scalar"] as KernelBuild[]) {
   describe(`SAD algebra (${build} build)`, () => {
     const kernels = loadKernels(build);
     const w = gpt2Head(0, 1);
-    const { a, b } = buildHeadFactors(
+    const { a, b } = buildHeadFactors(kernels, 
       { circuit: "qk", dModel: 768, dHead: 64, read: w.W_Q, other: w.W_K, bQ: w.b_Q, bK: w.b_K, dtypes: {} },
       { fold_ln: false, bias: "augmented" },
     );

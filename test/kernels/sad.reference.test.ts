@@ -20,7 +20,7 @@ const X = positionTokens(0, P);
 
 function headSvd(kernels: ReturnType<typeof loadKernels>, h: number) {
   const w = gpt2Head(0, h);
-  const { a, b } = buildHeadFactors(
+  const { a, b } = buildHeadFactors(kernels, 
     { circuit: "qk", dModel: 768, dHead: 64, read: w.W_Q, other: w.W_K, bQ: w.b_Q, bK: w.b_K, dtypes: {} },
     { fold_ln: false, bias: "augmented" },
   );

@@ -45,7 +45,7 @@ for (const build of ["release", "scalar"] as const) {
         const head = gpt2Head(r.layer, r.head);
         for (const circuit of ["qk", "ov"] as const) {
           for (const [name, opts] of Object.entries(VARIANTS[circuit])) {
-            const f = buildHeadFactors(weights(head, circuit), opts);
+            const f = buildHeadFactors(kernels, weights(head, circuit), opts);
             expect(f.variant.name).toBe(name);
             const got = kernels.factoredSvd(f.a, f.b);
             const want = (r[circuit] as Record<string, number[]>)[name];
