@@ -103,7 +103,7 @@ export function readHeadWeights(circuit: Circuit, parsed: ParsedSafetensors): He
         tensor: name, expected: want, actual: t.shape,
       });
     }
-    const data = decodeFloat(t);
+    const data = decodeFloat(t, true); // the body is the request's own and never written: views, not copies
     const i = firstNonFinite(data);
     if (i >= 0) throw new NonFiniteInput(`${name} holds ${data[i]} at flat index ${i}`, { tensor: name, index: i });
     dtypes[name] = t.dtype;

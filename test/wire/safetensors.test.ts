@@ -23,6 +23,32 @@ describe("parseSafetensors", () => {
     expect(decodeFloat(p.tensors.get("b")!)[0]).toBe(Math.PI);
   });
 
+  test("float64 values written as F32 round to nearest, also after an F16 tensor leaves the offset unaligned", () => {
+    const values = Float64Array.from([Math.PI, -1e-40, 1 + 2 ** -24, 1 + 3 * 2 ** -25, 3.5e38, -0]);
+    for (const before of [{}, { h: { dtype: "F16" as const, shape: [1], data: new Float32Array([1]) } }]) {
+      const p = parseSafetensors(encodeSafetensors({ ...before, x: { dtype: "F32", shape: [values.length], data: values } }));
+      expect(Array.from(decodeFloat(p.tensors.get("x")!))).toEqual(Array.from(Float32Array.from(values)));
+    }
+  });
+
+  test("decodeFloat's view aliases an aligned F32/F64 tensor's bytes, and copies when unaligned or F16", () => {
+    const buf = encodeSafetensors({ a: { dtype: "F32", shape: [2], data: new Float32Array([1, 2]) }, b: { dtype: "F64", shape: [1], data: new Float64Array([4]) } });
+    const p = parseSafetensors(buf);
+    const a = decodeFloat(p.tensors.get("a")!, true);
+    const b = decodeFloat(p.tensors.get("b")!, true);
+    expect(a.buffer).toBe(buf.buffer);
+    expect(b.buffer).toBe(buf.buffer);
+    expect([...a, ...b]).toEqual([1, 2, 4]);
+    expect(decodeFloat(p.tensors.get("a")!).buffer).not.toBe(buf.buffer); // no view unless asked
+    // the same file one byte into a bigger buffer: unaligned, so a copy with the same values
+    const shifted = new Uint8Array(buf.length + 1);
+    shifted.set(buf, 1);
+    const q = parseSafetensors(shifted.subarray(1));
+    const a2 = decodeFloat(q.tensors.get("a")!, true);
+    expect(a2.buffer).not.toBe(shifted.buffer);
+    expect(Array.from(a2)).toEqual([1, 2]);
+  });
+
   test("decodes F16 and BF16 exactly", () => {
     // F16: 1.0 = 0x3c00, -2.0 = 0xc000, 65504 = 0x7bff, smallest subnormal 0x0001 = 2^-24
     const f16 = new Uint16Array([0x3c00, 0xc000, 0x7bff, 0x0001]);
