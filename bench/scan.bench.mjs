@@ -15,13 +15,13 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { handleUsage } from "../scripts/usage.mjs";
 
-handleUsage(`npm run bench:scan [-- CHECKPOINT] [--shape llama-8b|llama-70b] [--layers N] [--vectors f32|f16|none] [--dense-heads N]
+handleUsage(`npm run bench:scan [-- CHECKPOINT] [--shape llama-1b|llama-3b|llama-8b|llama-70b] [--layers N] [--vectors f32|f16|none] [--dense-heads N]
 
 The full scan through the local worker, fresh and again (resume), against numpy dense and factored
 in the same run.
 
   CHECKPOINT          default ../shared/models/gpt2-small-attn.safetensors
-  --shape S           a synthetic BF16 sharded checkpoint of that shape instead (llama-8b, llama-70b)
+  --shape S           a synthetic BF16 sharded checkpoint of that shape instead (llama-1b, llama-3b, llama-8b, llama-70b)
   --layers N          layers of the synthetic checkpoint
   --vectors V         passed to the scan (default f32)
   --dense-heads N     time numpy dense on the first N heads only and extrapolate`, { flags: { "--shape": true, "--layers": true, "--vectors": true, "--dense-heads": true }, positionals: 1 });
@@ -34,7 +34,7 @@ const flag = (name) => {
 };
 /** --dense-heads N times numpy dense on the first N heads only and extrapolates (for a loaded machine); default all */
 const denseHeads = Number(flag("--dense-heads") ?? 0);
-/** --shape llama-8b|llama-70b: a synthetic BF16 sharded checkpoint of that shape (a few layers; --layers N) */
+/** --shape llama-1b|llama-3b|llama-8b|llama-70b: a synthetic BF16 sharded checkpoint of that shape (a few layers; --layers N) */
 const shape = flag("--shape");
 const shapeLayers = flag("--layers");
 /** --vectors f32|f16|none: passed to the scan */
@@ -70,7 +70,9 @@ const profileLine = (run) => {
   const sec = Object.entries(p.seconds).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(", ");
   const sampled = p.worker_sampled.map((c) => `${c.circuit}: parse ${(c.parse * 1e3).toFixed(1)}, fold ${(c.fold * 1e3).toFixed(1)}, SVD ${(c.svd * 1e3).toFixed(1)}, vectors ${(c.encode_vectors * 1e3).toFixed(1)} ms`).join("; ");
   return `    CLI steps (s, summed over concurrent requests): ${sec}; worker start ${p.worker_start_seconds?.toFixed(2) ?? "n/a"} s\n` +
-    `    CPU: CLI ${p.cpu_seconds.cli.toFixed(2)} s, worker ${p.cpu_seconds.worker?.toFixed(2) ?? "n/a"} s; worker code per circuit (sampled in the CLI): ${sampled}`;
+    `    CPU: CLI ${p.cpu_seconds.cli.toFixed(2)} s, worker ${p.cpu_seconds.worker?.toFixed(2) ?? "n/a"} s` +
+    (p.cpu_seconds.worker_processes ? ` on ${p.cpu_seconds.worker_processes.length} workerd processes (${p.cpu_seconds.worker_processes.map((x) => x.toFixed(2)).join(" + ")}, the first owning the storage)` : "") +
+    `; worker code per circuit (sampled in the CLI): ${sampled}`;
 };
 
 /** Large-model shapes: synthetic checkpoint, scan fresh and again, numpy on the same circuits, in one run. */

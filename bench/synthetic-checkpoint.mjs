@@ -9,6 +9,8 @@ import { closeSync, mkdirSync, openSync, writeFileSync, writeSync } from "node:f
 import { join } from "node:path";
 
 export const SHAPES = {
+  "llama-1b": { hidden_size: 2048, num_attention_heads: 32, num_key_value_heads: 8, head_dim: 64, layers: 4, full_layers: 16, rope_theta: 500000 },
+  "llama-3b": { hidden_size: 3072, num_attention_heads: 24, num_key_value_heads: 8, head_dim: 128, layers: 3, full_layers: 28, rope_theta: 500000 },
   "llama-8b": { hidden_size: 4096, num_attention_heads: 32, num_key_value_heads: 8, head_dim: 128, layers: 2, full_layers: 32, rope_theta: 500000 },
   "llama-70b": { hidden_size: 8192, num_attention_heads: 64, num_key_value_heads: 8, head_dim: 128, layers: 1, full_layers: 80, rope_theta: 500000 },
 };

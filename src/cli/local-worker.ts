@@ -6,7 +6,7 @@
  * offline. Runs the bundle that scripts/build-cli.mjs writes to build/worker/.
  *
  * Several cores: workerd runs a worker's requests on one thread, so the local worker can run on
- * several workerd processes (`processes`; default 1, see defaultLocalProcesses). The first, the
+ * several workerd processes (`processes`; see defaultLocalProcesses). The first, the
  * primary, owns the local R2 bucket and KV namespace (Miniflare keeps them in a SQLite-backed Durable
  * Object, which one process must own: two processes on one state lose writes) and serves them to the
  * others through a storage proxy (scripts/runtime/storage-proxy.worker.mjs) that their bindings reach
@@ -21,6 +21,7 @@ import { randomBytes } from "node:crypto";
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { createServer, type AddressInfo } from "node:net";
+import { availableParallelism } from "node:os";
 import { dirname, join } from "node:path";
 import { workerdGuardEnv } from "../../scripts/runtime/guard.mjs";
 import { CpuLimitSupervisor, readCpuLimitMs, type Restart } from "./cpu-limit";
@@ -132,16 +133,27 @@ export interface LocalWorkerOptions {
   processes?: number;
 }
 
+/** Heads whose factor d_model × d_head has at least this many values get several processes by default. */
+export const SEVERAL_PROCESSES_FROM = 2 ** 18;
+
 /**
- * The default number of workerd processes: HEADSCOPE_LOCAL_PROCESSES, else 1. More are opt-in
- * (`--local-processes N`): measured on a 2-core machine, a second process gave no shorter scan of
- * GPT-2 small or of the Llama-3-8B shape, because each storage call of the others is an HTTP round
- * trip through the primary (+3 ms of latency per KV or small R2 call, +13 ms per 4 MiB put) and the
- * CLI, the storage owner and the computing process then share two cores.
+ * The default number of workerd processes: HEADSCOPE_LOCAL_PROCESSES when set; else, for heads of at
+ * least SEVERAL_PROCESSES_FROM values on a machine with several cores, one storage owner plus one
+ * computing process per core (at most 4); else 1. The scan passes no head (so 1) for SAD scans, whose
+ * requests read each layer's activations from storage: measured only for spectra.
+ *
+ * Each storage call of the computing processes is an HTTP round trip through the storage owner
+ * (+3 ms of latency per KV or small R2 call, +13 ms per 4 MiB put), which costs the owner as much CPU
+ * as the call itself; it pays off only when the per-head compute it spreads is large. Measured on 2
+ * cores, 1 process against 3, fresh scans (alternating): GPT-2 small (768 × 64) 7.1–7.3 s against
+ * 9.3–10.2 s; a Llama-3.2-1B shape (2048 × 64) 10.5–13.5 s against 12.4–16.5 s; a Llama-3.2-3B shape
+ * (3072 × 128) 21.6–24.2 s against 17.2–19.8 s; the Llama-3-8B shape (4096 × 128) 20.5–21.8 s
+ * against 17.5–18.4 s. Two processes (one computing) never helped, four were slower than three.
  */
-export function defaultLocalProcesses(): number {
+export function defaultLocalProcesses(head?: { dModel: number; dHead: number }, cores = availableParallelism()): number {
   const n = Number(process.env.HEADSCOPE_LOCAL_PROCESSES);
-  return Number.isInteger(n) && n >= 1 ? n : 1;
+  if (Number.isInteger(n) && n >= 1) return n;
+  return head && cores >= 2 && head.dModel * head.dHead >= SEVERAL_PROCESSES_FROM ? 1 + Math.min(cores, 4) : 1;
 }
 
 /** MiB of readout-basis chunks the embedded worker keeps after a first read (GPT-2's basis: 148 MiB). */

@@ -15,7 +15,7 @@ import { gptNeoWindows } from "./architectures/gpt-neo";
 import { Checkpoint, CheckpointError } from "./checkpoint";
 import { ensureExampleCheckpoint, EXAMPLE } from "./example-model";
 import { DEFAULT_DEADLINE, DEFAULT_RETRY, fanOut, NoProgress, requestDeadlineMs, type Outcome, type RetryPolicy } from "./fan-out";
-import { startLocalWorker, type LocalWorker } from "./local-worker";
+import { defaultLocalProcesses, startLocalWorker, type LocalWorker } from "./local-worker";
 import { headBody, planTasks, taskFlops, taskLabel, taskUrl, type ScanTask, type VectorsPolicy } from "./plan";
 import { createHash } from "node:crypto";
 import { estimateScan, formatBytes, formatSeconds, freeDiskBytes } from "./estimate";
@@ -230,7 +230,7 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
     if (!endpoint) {
       // a token set for the local worker lets other clients (the soak run) write to it too
       const tStart = performance.now();
-      const starting = startLocalWorker({ root: o.root, stateDir, token: o.token ?? process.env.HEADSCOPE_TOKEN, processes: o.localProcesses });
+      const starting = startLocalWorker({ root: o.root, stateDir, token: o.token ?? process.env.HEADSCOPE_TOKEN, processes: o.localProcesses ?? defaultLocalProcesses(activations ? undefined : { dModel: f.d_model, dHead: f.d_head }) });
       starting.catch(() => undefined);
       sampling = sampleFirst();
       worker = await starting;

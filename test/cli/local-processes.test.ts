@@ -6,17 +6,19 @@
  *   writes the same report; the two-process scan runs outside the project directory (its storage
  *   proxy once failed to start there: workerd refused its module path, relative to the cwd);
  * - the primary's storage proxy answers only requests carrying its key;
- * - the flag is refused where it cannot apply.
+ * - the flag is refused where it cannot apply;
+ * - the default: several processes only for spectra of large heads on several cores.
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, expect, test } from "vitest";
-import { startLocalWorker } from "../../src/cli/local-worker";
+import { afterAll, afterEach, expect, test, vi } from "vitest";
+import { defaultLocalProcesses, SEVERAL_PROCESSES_FROM, startLocalWorker } from "../../src/cli/local-worker";
 import { ROOT, runCli } from "../support/cli";
 
 const tmp = mkdtempSync(join(tmpdir(), "headscope-processes-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+afterEach(() => vi.unstubAllEnvs());
 
 const json = (dir: string, f: string) => JSON.parse(readFileSync(join(tmp, dir, f), "utf8"));
 const scan = (out: string, processes: number, cwd?: string) =>
@@ -70,3 +72,19 @@ test("--local-processes is refused where it cannot apply: with --endpoint and wi
   expect(server.code).toBe(2);
   expect(server.stderr).toMatch(/--local-processes applies to client-coordinated scans/);
 }, 60_000);
+
+test("the default: one storage owner plus a process per core (at most 4) for large heads only; the environment overrides it", () => {
+  vi.stubEnv("HEADSCOPE_LOCAL_PROCESSES", "");
+  const gpt2 = { dModel: 768, dHead: 64 };
+  const llama8b = { dModel: 4096, dHead: 128 };
+  expect(defaultLocalProcesses(gpt2, 2)).toBe(1);
+  expect(defaultLocalProcesses({ dModel: 2048, dHead: 64 }, 2)).toBe(1);
+  expect(defaultLocalProcesses({ dModel: SEVERAL_PROCESSES_FROM / 128, dHead: 128 }, 2)).toBe(3);
+  expect(defaultLocalProcesses(llama8b, 2)).toBe(3);
+  expect(defaultLocalProcesses(llama8b, 1)).toBe(1);
+  expect(defaultLocalProcesses(llama8b, 16)).toBe(5);
+  expect(defaultLocalProcesses(undefined, 16)).toBe(1); // no head given (a SAD scan): one process
+  vi.stubEnv("HEADSCOPE_LOCAL_PROCESSES", "2");
+  expect(defaultLocalProcesses(gpt2, 2)).toBe(2);
+  expect(defaultLocalProcesses(llama8b, 2)).toBe(2);
+});

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
 import { MalformedSafetensors, UnsupportedDtype } from "../../src/errors";
-import { decodeFloat, encodeSafetensors, parseSafetensors } from "../../src/wire/safetensors";
+import { decodeFloat, encodeSafetensors, parseSafetensors, type TensorOut } from "../../src/wire/safetensors";
 
 function raw(header: unknown, dataBytes = 0): Uint8Array {
   const json = new TextEncoder().encode(JSON.stringify(header));
@@ -25,7 +25,8 @@ describe("parseSafetensors", () => {
 
   test("float64 values written as F32 round to nearest, also after an F16 tensor leaves the offset unaligned", () => {
     const values = Float64Array.from([Math.PI, -1e-40, 1 + 2 ** -24, 1 + 3 * 2 ** -25, 3.5e38, -0]);
-    for (const before of [{}, { h: { dtype: "F16" as const, shape: [1], data: new Float32Array([1]) } }]) {
+    const f16: Record<string, TensorOut> = { h: { dtype: "F16", shape: [1], data: new Float32Array([1]) } };
+    for (const before of [{}, f16]) {
       const p = parseSafetensors(encodeSafetensors({ ...before, x: { dtype: "F32", shape: [values.length], data: values } }));
       expect(Array.from(decodeFloat(p.tensors.get("x")!))).toEqual(Array.from(Float32Array.from(values)));
     }
