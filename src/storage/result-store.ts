@@ -41,6 +41,12 @@ export interface StoredAnalysisEntry {
   id: string;
 }
 
+/**
+ * Models whose marker this isolate has seen stored, per KV namespace. Markers are never deleted, so
+ * one read (or write) per model and isolate is enough, instead of a KV read with every result.
+ */
+const markedModels = new WeakMap<object, Set<string>>();
+
 export class ResultStore {
   constructor(private readonly env: StorageBindings) {}
 
@@ -166,10 +172,14 @@ export class ResultStore {
     const old = previous?.vectors?.key;
     if (old !== undefined && old !== key) await guard("R2 delete", () => this.env.RESULTS.delete(old));
     // written once per model (KV allows one write per second per key, so never on every result)
+    let marked = markedModels.get(this.env.JOBS);
+    if (!marked) markedModels.set(this.env.JOBS, (marked = new Set()));
+    if (marked.has(p.model)) return;
     const marker = modelMarkerKey(p.model);
     if ((await this.readJson(marker)) === undefined) {
       await guard("KV write", () => this.env.JOBS.put(marker, JSON.stringify({ model: p.model })));
     }
+    marked.add(p.model);
   }
 
   // ── toy reports ────────────────────────────────────────────────────────────────────────────────
