@@ -136,24 +136,35 @@ export interface LocalWorkerOptions {
 /** Heads whose factor d_model × d_head has at least this many values get several processes by default. */
 export const SEVERAL_PROCESSES_FROM = 2 ** 18;
 
+/** What a scan asks of each head, as far as the number of local processes goes. */
+export interface ScanWork {
+  dModel: number;
+  dHead: number;
+  /** token readouts (a basis will be stored) or SAD (activations) with every head */
+  readoutsOrSad: boolean;
+}
+
 /**
- * The default number of workerd processes: HEADSCOPE_LOCAL_PROCESSES when set; else, for heads of at
- * least SEVERAL_PROCESSES_FROM values on a machine with several cores, one storage owner plus one
- * computing process per core (at most 4); else 1. The scan passes no head (so 1) for SAD scans, whose
- * requests read each layer's activations from storage: measured only for spectra.
+ * The default number of workerd processes: HEADSCOPE_LOCAL_PROCESSES when set; else, on a machine
+ * with several cores, one storage owner plus one computing process per core (at most 4) when each
+ * head's work is large: readouts or SAD with it, or a factor of at least SEVERAL_PROCESSES_FROM
+ * values; else (or without `work`) 1.
  *
  * Each storage call of the computing processes is an HTTP round trip through the storage owner
  * (+3 ms of latency per KV or small R2 call, +13 ms per 4 MiB put), which costs the owner as much CPU
  * as the call itself; it pays off only when the per-head compute it spreads is large. Measured on 2
- * cores, 1 process against 3, fresh scans (alternating): GPT-2 small (768 × 64) 7.1–7.3 s against
- * 9.3–10.2 s; a Llama-3.2-1B shape (2048 × 64) 10.5–13.5 s against 12.4–16.5 s; a Llama-3.2-3B shape
- * (3072 × 128) 21.6–24.2 s against 17.2–19.8 s; the Llama-3-8B shape (4096 × 128) 20.5–21.8 s
- * against 17.5–18.4 s. Two processes (one computing) never helped, four were slower than three.
+ * cores, 1 process against 3, fresh scans (alternating): spectra only, GPT-2 small (768 × 64) 7.1–7.3 s
+ * against 9.3–10.2 s, a Llama-3.2-1B shape (2048 × 64) 10.5–13.5 s against 12.4–16.5 s, a
+ * Llama-3.2-3B shape (3072 × 128) 21.6–24.2 s against 17.2–19.8 s, the Llama-3-8B shape (4096 × 128)
+ * 20.5–21.8 s against 17.5–18.4 s; a GPT-2-sized model with its embedding, readouts on, 35.0 s against
+ * 28.5 s, and with `--prompts ioi:128` (SAD) 72.6 s against 53.5 s. Two processes (one computing)
+ * never helped, four were slower than three.
  */
-export function defaultLocalProcesses(head?: { dModel: number; dHead: number }, cores = availableParallelism()): number {
+export function defaultLocalProcesses(work?: ScanWork, cores = availableParallelism()): number {
   const n = Number(process.env.HEADSCOPE_LOCAL_PROCESSES);
   if (Number.isInteger(n) && n >= 1) return n;
-  return head && cores >= 2 && head.dModel * head.dHead >= SEVERAL_PROCESSES_FROM ? 1 + Math.min(cores, 4) : 1;
+  const large = work !== undefined && (work.readoutsOrSad || work.dModel * work.dHead >= SEVERAL_PROCESSES_FROM);
+  return large && cores >= 2 ? 1 + Math.min(cores, 4) : 1;
 }
 
 /** MiB of readout-basis chunks the embedded worker keeps after a first read (GPT-2's basis: 148 MiB). */

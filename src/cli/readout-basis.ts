@@ -50,6 +50,18 @@ function f16Rows(rows: Float32Array): Uint8Array {
 }
 
 /**
+ * The checkpoint's token embedding (read from its header only), or why it has none a basis can use:
+ * none at all, or one whose width is not d_model.
+ */
+export function tokenEmbedding(ckpt: Checkpoint, d: number): { name: string; vocab: number } | { none: string } {
+  const name = ckpt.names().find((n) => EMBEDDING.test(n) && !/\.(h|layers|layer)\.\d+\./.test(n));
+  if (!name) return { none: "the checkpoint has no token embedding (wte, embed_in or embed_tokens)" };
+  const [vocab, width] = ckpt.info(name).shape;
+  if (width !== d) return { none: `${name} is [${vocab}, ${width}], not [vocab, ${d}]` };
+  return { name, vocab };
+}
+
+/**
  * The basis of a checkpoint, or a reason why there is none (no token embedding, or one whose width
  * is not d_model). Its identity (`facts.sha256`) hashes the tensors it is built from, the way it is
  * built and the token strings, so a scan compares it with the stored one before computing anything.
@@ -57,12 +69,10 @@ function f16Rows(rows: Float32Array): Uint8Array {
 export function buildReadoutBasis(ckpt: Checkpoint, arch: Architecture, checkpointPath: string, chunkRows?: number): BuiltBasis | { none: string } {
   const f = arch.facts;
   const d = f.d_model;
-  const names = ckpt.names();
-  const embName = names.find((n) => EMBEDDING.test(n) && !/\.(h|layers|layer)\.\d+\./.test(n));
-  if (!embName) return { none: "the checkpoint has no token embedding (wte, embed_in or embed_tokens)" };
+  const emb = tokenEmbedding(ckpt, d);
+  if ("none" in emb) return emb;
+  const { name: embName, vocab } = emb;
   const prefix = EMBEDDING.exec(embName)![1];
-  const [vocab, width] = ckpt.info(embName).shape;
-  if (width !== d) return { none: `${embName} is [${vocab}, ${width}], not [vocab, ${d}]` };
   const eps = f.norm_eps ?? (f.norm === "rmsnorm" ? 1e-6 : 1e-5);
   const rms = f.norm === "rmsnorm";
   const hash = createHash("sha256");

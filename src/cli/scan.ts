@@ -34,7 +34,7 @@ import type { ActivationAnswer } from "../wire/activations";
 import { medianDistribution, SAD_VERDICT_RULE } from "../analysis/sad-report";
 import { promptActivations, type ForwardTiming } from "./prompt-activations";
 import { TokenRejected } from "./token";
-import { buildReadoutBasis, uploadReadoutBasis } from "./readout-basis";
+import { buildReadoutBasis, tokenEmbedding, uploadReadoutBasis } from "./readout-basis";
 import { ServerApi } from "./server-api";
 import type { ScanReadouts } from "./report";
 
@@ -220,6 +220,11 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
         // the same total as the progress counter, which counts the SAD requests too
         (sadTasks.length ? ` (${tasks.length} SVD, ${sadTasks.length} SAD)` : ""));
 
+    // token readouts need a token embedding (known from the header); with them, or with SAD, each head's
+    // work is large enough for the local worker to run on several processes (defaultLocalProcesses)
+    const askReadouts = o.readouts ?? 8;
+    const readoutsLikely = askReadouts !== 0 && !("none" in tokenEmbedding(ckpt, f.d_model));
+
     // ── worker (starts while the CLI samples the worker's per-head cost) ──
     const profile = new Profile();
     let endpoint = o.endpoint?.replace(/\/$/, "");
@@ -230,7 +235,7 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
     if (!endpoint) {
       // a token set for the local worker lets other clients (the soak run) write to it too
       const tStart = performance.now();
-      const starting = startLocalWorker({ root: o.root, stateDir, token: o.token ?? process.env.HEADSCOPE_TOKEN, processes: o.localProcesses ?? defaultLocalProcesses(activations ? undefined : { dModel: f.d_model, dHead: f.d_head }) });
+      const starting = startLocalWorker({ root: o.root, stateDir, token: o.token ?? process.env.HEADSCOPE_TOKEN, processes: o.localProcesses ?? defaultLocalProcesses({ dModel: f.d_model, dHead: f.d_head, readoutsOrSad: activations !== undefined || readoutsLikely }) });
       starting.catch(() => undefined);
       sampling = sampleFirst();
       worker = await starting;
@@ -276,7 +281,6 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
     };
 
     // ── the token readout basis (once per model; skipped when the same one is stored) ──
-    const askReadouts = o.readouts ?? 8;
     const readoutK = o.readoutK ?? 10;
     let scanReadouts: ScanReadouts | undefined;
     if (askReadouts !== 0) {

@@ -73,17 +73,19 @@ test("--local-processes is refused where it cannot apply: with --endpoint and wi
   expect(server.stderr).toMatch(/--local-processes applies to client-coordinated scans/);
 }, 60_000);
 
-test("the default: one storage owner plus a process per core (at most 4) for large heads only; the environment overrides it", () => {
+test("the default: one storage owner plus a process per core (at most 4) when each head's work is large; the environment overrides it", () => {
   vi.stubEnv("HEADSCOPE_LOCAL_PROCESSES", "");
-  const gpt2 = { dModel: 768, dHead: 64 };
-  const llama8b = { dModel: 4096, dHead: 128 };
+  const gpt2 = { dModel: 768, dHead: 64, readoutsOrSad: false };
+  const llama8b = { dModel: 4096, dHead: 128, readoutsOrSad: false };
   expect(defaultLocalProcesses(gpt2, 2)).toBe(1);
-  expect(defaultLocalProcesses({ dModel: 2048, dHead: 64 }, 2)).toBe(1);
-  expect(defaultLocalProcesses({ dModel: SEVERAL_PROCESSES_FROM / 128, dHead: 128 }, 2)).toBe(3);
+  expect(defaultLocalProcesses({ ...gpt2, readoutsOrSad: true }, 2)).toBe(3); // readouts or SAD with every head
+  expect(defaultLocalProcesses({ dModel: 2048, dHead: 64, readoutsOrSad: false }, 2)).toBe(1);
+  expect(defaultLocalProcesses({ dModel: SEVERAL_PROCESSES_FROM / 128, dHead: 128, readoutsOrSad: false }, 2)).toBe(3);
   expect(defaultLocalProcesses(llama8b, 2)).toBe(3);
   expect(defaultLocalProcesses(llama8b, 1)).toBe(1);
+  expect(defaultLocalProcesses({ ...gpt2, readoutsOrSad: true }, 1)).toBe(1);
   expect(defaultLocalProcesses(llama8b, 16)).toBe(5);
-  expect(defaultLocalProcesses(undefined, 16)).toBe(1); // no head given (a SAD scan): one process
+  expect(defaultLocalProcesses(undefined, 16)).toBe(1);
   vi.stubEnv("HEADSCOPE_LOCAL_PROCESSES", "2");
   expect(defaultLocalProcesses(gpt2, 2)).toBe(2);
   expect(defaultLocalProcesses(llama8b, 2)).toBe(2);
