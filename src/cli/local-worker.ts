@@ -133,22 +133,30 @@ export interface LocalWorkerOptions {
   processes?: number;
 }
 
-/** Heads whose factor d_model × d_head has at least this many values get several processes by default. */
-export const SEVERAL_PROCESSES_FROM = 2 ** 18;
+/**
+ * Each head's work is large from these many values (defaultLocalProcesses): of a factor (d_model ×
+ * d_head), of the readout basis its vectors are read against (vocab × d_model), of the activations
+ * its SAD reads (prompts × tokens × d_model). Chosen between the sizes measured on either side, not
+ * measured crossovers: GPT-2's factor (49,152) and a Llama-3.2-1B shape's (131,072) below, a
+ * Llama-3.2-3B shape's (393,216) above; GPT-2's basis (38.6 M) and `ioi:128`'s activations (2 M) above.
+ */
+export const LARGE_WORK = { factor: 2 ** 18, readoutBasis: 2 ** 23, sadActivations: 2 ** 20 } as const;
 
-/** What a scan asks of each head, as far as the number of local processes goes. */
+/** What a scan asks of each head, as far as the number of local processes goes (values, 0 for none). */
 export interface ScanWork {
   dModel: number;
   dHead: number;
-  /** token readouts (a basis will be stored) or SAD (activations) with every head */
-  readoutsOrSad: boolean;
+  /** vocab × d_model of the readout basis, when readouts run */
+  readoutBasis: number;
+  /** prompts × tokens × d_model of the activations, when SAD runs */
+  sadActivations: number;
 }
 
 /**
  * The default number of workerd processes: HEADSCOPE_LOCAL_PROCESSES when set; else, on a machine
  * with several cores, one storage owner plus one computing process per core (at most 4) when each
- * head's work is large: readouts or SAD with it, or a factor of at least SEVERAL_PROCESSES_FROM
- * values; else (or without `work`) 1.
+ * head's work is large (LARGE_WORK: a large factor, or readouts or SAD over large data); else (or
+ * without `work`) 1.
  *
  * Each storage call of the computing processes is an HTTP round trip through the storage owner
  * (+3 ms of latency per KV or small R2 call, +13 ms per 4 MiB put), which costs the owner as much CPU
@@ -163,7 +171,9 @@ export interface ScanWork {
 export function defaultLocalProcesses(work?: ScanWork, cores = availableParallelism()): number {
   const n = Number(process.env.HEADSCOPE_LOCAL_PROCESSES);
   if (Number.isInteger(n) && n >= 1) return n;
-  const large = work !== undefined && (work.readoutsOrSad || work.dModel * work.dHead >= SEVERAL_PROCESSES_FROM);
+  const large =
+    work !== undefined &&
+    (work.dModel * work.dHead >= LARGE_WORK.factor || work.readoutBasis >= LARGE_WORK.readoutBasis || work.sadActivations >= LARGE_WORK.sadActivations);
   return large && cores >= 2 ? 1 + Math.min(cores, 4) : 1;
 }
 

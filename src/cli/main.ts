@@ -61,7 +61,7 @@ export function program(): Command {
     .option("--readouts <n>", "token readouts of the leading N singular vectors per side (N, all, or 0 for none) when the checkpoint has a token embedding", readoutsArg, 8)
     .option("--readout-k <k>", "tokens at each end of a readout", int(1), 10)
     .option("--state <dir>", "local worker's R2/KV state (default: .wrangler/state in the project)")
-    .option("--local-processes <n>", "workerd processes of the local worker: the first owns R2 and KV, the others compute (default: $HEADSCOPE_LOCAL_PROCESSES; else, on several cores, 1 + cores up to 5 when every head has readouts or SAD or d_model × d_head ≥ 262144; else 1)", int(1))
+    .option("--local-processes <n>", "workerd processes of the local worker: the first owns R2 and KV, the others compute (default: $HEADSCOPE_LOCAL_PROCESSES; else, on several cores, 1 + cores up to 5 when each head's work is large: d_model × d_head ≥ 2^18, or readouts over a basis of vocab × d_model ≥ 2^23, or SAD over prompts × tokens × d_model ≥ 2^20; else 1)", int(1))
     .addOption(new Option("--progress <mode>", "progress display").choices(["auto", "bar", "plain", "quiet"]).default("auto"))
     .option("--no-html", "skip report.html")
     .option("--server-side", "run the scan on the worker's own fan-out: upload the checkpoint to R2 (what is missing), start a job, follow it")

@@ -15,7 +15,7 @@ import { gptNeoWindows } from "./architectures/gpt-neo";
 import { Checkpoint, CheckpointError } from "./checkpoint";
 import { ensureExampleCheckpoint, EXAMPLE } from "./example-model";
 import { DEFAULT_DEADLINE, DEFAULT_RETRY, fanOut, NoProgress, requestDeadlineMs, type Outcome, type RetryPolicy } from "./fan-out";
-import { defaultLocalProcesses, startLocalWorker, type LocalWorker } from "./local-worker";
+import { defaultLocalProcesses, startLocalWorker, type LocalWorker, type ScanWork } from "./local-worker";
 import { headBody, planTasks, taskFlops, taskLabel, taskUrl, type ScanTask, type VectorsPolicy } from "./plan";
 import { createHash } from "node:crypto";
 import { estimateScan, formatBytes, formatSeconds, freeDiskBytes } from "./estimate";
@@ -221,9 +221,14 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
         (sadTasks.length ? ` (${tasks.length} SVD, ${sadTasks.length} SAD)` : ""));
 
     // token readouts need a token embedding (known from the header); with them, or with SAD, each head's
-    // work is large enough for the local worker to run on several processes (defaultLocalProcesses)
+    // work may be large enough for the local worker to run on several processes (defaultLocalProcesses)
     const askReadouts = o.readouts ?? 8;
-    const readoutsLikely = askReadouts !== 0 && !("none" in tokenEmbedding(ckpt, f.d_model));
+    const embedding = askReadouts !== 0 ? tokenEmbedding(ckpt, f.d_model) : undefined;
+    const work: ScanWork = {
+      dModel: f.d_model, dHead: f.d_head,
+      readoutBasis: embedding && "vocab" in embedding ? embedding.vocab * f.d_model : 0,
+      sadActivations: activations ? activations.batch * activations.tokens * f.d_model : 0,
+    };
 
     // ── worker (starts while the CLI samples the worker's per-head cost) ──
     const profile = new Profile();
@@ -235,7 +240,7 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
     if (!endpoint) {
       // a token set for the local worker lets other clients (the soak run) write to it too
       const tStart = performance.now();
-      const starting = startLocalWorker({ root: o.root, stateDir, token: o.token ?? process.env.HEADSCOPE_TOKEN, processes: o.localProcesses ?? defaultLocalProcesses({ dModel: f.d_model, dHead: f.d_head, readoutsOrSad: activations !== undefined || readoutsLikely }) });
+      const starting = startLocalWorker({ root: o.root, stateDir, token: o.token ?? process.env.HEADSCOPE_TOKEN, processes: o.localProcesses ?? defaultLocalProcesses(work) });
       starting.catch(() => undefined);
       sampling = sampleFirst();
       worker = await starting;

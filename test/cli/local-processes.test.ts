@@ -13,7 +13,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, expect, test, vi } from "vitest";
-import { defaultLocalProcesses, SEVERAL_PROCESSES_FROM, startLocalWorker } from "../../src/cli/local-worker";
+import { defaultLocalProcesses, LARGE_WORK, startLocalWorker } from "../../src/cli/local-worker";
 import { ROOT, runCli } from "../support/cli";
 
 const tmp = mkdtempSync(join(tmpdir(), "headscope-processes-"));
@@ -75,15 +75,17 @@ test("--local-processes is refused where it cannot apply: with --endpoint and wi
 
 test("the default: one storage owner plus a process per core (at most 4) when each head's work is large; the environment overrides it", () => {
   vi.stubEnv("HEADSCOPE_LOCAL_PROCESSES", "");
-  const gpt2 = { dModel: 768, dHead: 64, readoutsOrSad: false };
-  const llama8b = { dModel: 4096, dHead: 128, readoutsOrSad: false };
-  expect(defaultLocalProcesses(gpt2, 2)).toBe(1);
-  expect(defaultLocalProcesses({ ...gpt2, readoutsOrSad: true }, 2)).toBe(3); // readouts or SAD with every head
-  expect(defaultLocalProcesses({ dModel: 2048, dHead: 64, readoutsOrSad: false }, 2)).toBe(1);
-  expect(defaultLocalProcesses({ dModel: SEVERAL_PROCESSES_FROM / 128, dHead: 128, readoutsOrSad: false }, 2)).toBe(3);
+  const gpt2 = { dModel: 768, dHead: 64, readoutBasis: 0, sadActivations: 0 };
+  const llama8b = { ...gpt2, dModel: 4096, dHead: 128 };
+  expect(defaultLocalProcesses(gpt2, 2)).toBe(1); // spectra of the attention-only file
+  expect(defaultLocalProcesses({ ...gpt2, readoutBasis: 50257 * 768 }, 2)).toBe(3); // with its embedding's readouts
+  expect(defaultLocalProcesses({ ...gpt2, sadActivations: 128 * 20 * 768 }, 2)).toBe(3); // --prompts ioi:128
+  expect(defaultLocalProcesses({ ...gpt2, dModel: 128, dHead: 32, readoutBasis: 1000 * 128, sadActivations: 8 * 12 * 128 }, 2)).toBe(1); // a tiny test model
+  expect(defaultLocalProcesses({ ...gpt2, dModel: 2048 }, 2)).toBe(1);
+  expect(defaultLocalProcesses({ ...gpt2, dModel: LARGE_WORK.factor / 128, dHead: 128 }, 2)).toBe(3);
+  expect(defaultLocalProcesses({ ...gpt2, dModel: LARGE_WORK.factor / 128 - 1, dHead: 128 }, 2)).toBe(1);
   expect(defaultLocalProcesses(llama8b, 2)).toBe(3);
   expect(defaultLocalProcesses(llama8b, 1)).toBe(1);
-  expect(defaultLocalProcesses({ ...gpt2, readoutsOrSad: true }, 1)).toBe(1);
   expect(defaultLocalProcesses(llama8b, 16)).toBe(5);
   expect(defaultLocalProcesses(undefined, 16)).toBe(1);
   vi.stubEnv("HEADSCOPE_LOCAL_PROCESSES", "2");
