@@ -1,7 +1,8 @@
 /**
  * @module cli/sample-costs
  * Times the worker's own per-head code — safetensors parse and validation, the variant's plan
- * (fold), the factored SVD with the folding it now runs in the same kernel call, the vectors file's encoding — on one request body, in this process with
+ * (fold), the factored SVD with the folding it runs in the same kernel call, the vectors file's
+ * encoding — on one request body, in this process with
  * the same WebAssembly kernels. The local worker cannot time these itself (workerd's clock stands
  * still between I/O), so this is how the profile splits the worker's time and how the estimate
  * predicts a scan's. The scan times them on a thread of their own (sample-worker.ts), beside the

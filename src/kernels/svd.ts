@@ -33,8 +33,9 @@ function copyOutRowMajor(k: KernelInstance, at: number, rows: number, cols: numb
   return new Float64Array(k.exports.memory.buffer, stage, rows * cols).slice();
 }
 
-/** float64 values foldFactor reports (its info), and the bytes its inputs and scratch take beside the staged factor: γ, β [d], the bias [h], 2·h of scratch, the info. */
+/** float64 values foldFactor reports: ‖factor‖²_F, and 1 when some entry is non-zero. */
 const FOLD_INFO_LENGTH = 2;
+/** Bytes foldPair needs beside the staged factor: γ and β [d], the bias [h], foldFactor's 2·h of scratch, its info. */
 const scratchBytes = (d: number, h: number) => 8 * (2 * d + 3 * h + FOLD_INFO_LENGTH);
 
 /** Both factors' shape once folded, checking the plans agree. */
