@@ -213,8 +213,8 @@ export async function startLocalWorker(opts: LocalWorkerOptions): Promise<LocalW
     ratelimits: cfg.ratelimits,
     // the local queue lives in memory: a job started by an earlier command lost its messages, so
     // its heads in flight are sent again after 30 s without progress (wrangler.toml's default: 900 s);
-    // readout-basis chunks are kept in the worker after their first read, up to READOUT_CACHE_MB
-    // (HEADSCOPE_READOUT_CACHE_MB, default 512; a deployment keeps none)
+    // readout-basis chunks and activation files are kept in the worker after their first read, up to
+    // READOUT_CACHE_MB (HEADSCOPE_READOUT_CACHE_MB, default 512; a deployment keeps none)
     bindings: {
       ...cfg.vars, SCAN_STALL_SECONDS: "30", HEADSCOPE_TOKEN: token, ...hooks,
       READOUT_CACHE_MB: process.env.HEADSCOPE_READOUT_CACHE_MB ?? DEFAULT_READOUT_CACHE_MB,

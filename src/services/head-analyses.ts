@@ -150,9 +150,9 @@ async function sadTokensSource(store: ResultStore, body: Uint8Array, options: Sa
   }
   const parsed: ParsedSafetensors = body.byteLength ? parseSafetensors(body) : { tensors: new Map(), metadata: {} };
   if (parsed.tensors.has(X)) throw new InvalidRequest(`send ${X} in the body or name stored activations, not both`, { parameter: "activations" });
-  const obj = await store.getActivations(options.activations);
-  if (!obj) throw new ResultNotFound(`no activation file ${options.activations} is stored (POST /v1/activations first)`);
-  const stored = parseSafetensors(new Uint8Array(await obj.arrayBuffer()));
+  const bytes = await store.activationBytes(options.activations);
+  if (!bytes) throw new ResultNotFound(`no activation file ${options.activations} is stored (POST /v1/activations first)`);
+  const stored = parseSafetensors(new Uint8Array(bytes));
   const tensors = new Map(parsed.tensors);
   tensors.set(X, pickActivationTensor(stored, options.activations, { layer: options.layer, tensor: options.tensor }));
   const lengths = stored.tensors.get(SAD_TENSORS.lengths);

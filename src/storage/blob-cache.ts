@@ -2,7 +2,8 @@
  * @module storage/blob-cache
  * Immutable blobs kept in this isolate after their first read, up to a byte budget: a scan reads its
  * model's readout basis (GPT-2: 148 MiB of F16 chunks) once per head, and on the local worker those
- * R2 reads took 7.6 of 53.1 s of worker CPU in a GPT-2-sized scan with readouts. Keys must name
+ * R2 reads took 7.6 of 53.1 s of worker CPU in a GPT-2-sized scan with readouts; its SAD requests
+ * each read their layer's activation file (result-store.ts activationBytes). Keys must name
  * content that never changes (the basis chunks are content-addressed). First come, first kept: once
  * the budget is used, later blobs are read from R2 each time, so a basis larger than the budget
  * keeps its first chunks cached instead of evicting one chunk for the next on every head. Off on a

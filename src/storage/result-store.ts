@@ -16,6 +16,7 @@ import {
   modelMarkerKey, parseAnalysisKey, parseSummaryKey, summaryKey, summaryPrefixForHead, summaryPrefixForModel, toyPointerKey,
   toyReportKey, vectorsKey, type AnalysisKind,
 } from "./keys";
+import { cacheBudget, cachedBlob } from "./blob-cache";
 import { guard } from "./guard";
 
 export type { AnalysisKind } from "./keys";
@@ -25,6 +26,8 @@ const KV_METADATA_LIMIT = 1024;
 export interface StorageBindings {
   RESULTS: R2Bucket;
   JOBS: KVNamespace;
+  /** MiB of immutable blobs (activation files here) kept in the isolate after a first read (storage/blob-cache.ts; default none) */
+  READOUT_CACHE_MB?: string;
 }
 
 /** One stored head summary, as a listing returns it: where it is, and the metadata stored beside it. */
@@ -230,6 +233,19 @@ export class ResultStore {
   /** A stored activation file, or null. */
   async getActivations(sha256: string): Promise<R2ObjectBody | null> {
     return guard("R2 read", () => this.env.RESULTS.get(activationsKey(sha256)));
+  }
+
+  /**
+   * A stored activation file's bytes, or null. The files are content-addressed, so the bytes are kept
+   * in the isolate after a first read, within the READOUT_CACHE_MB budget (storage/blob-cache.ts): a
+   * scan's SAD requests each read their layer's file. Callers must not modify the bytes.
+   */
+  async activationBytes(sha256: string): Promise<ArrayBuffer | null> {
+    const key = activationsKey(sha256);
+    return cachedBlob(key, cacheBudget(this.env.READOUT_CACHE_MB), async () => {
+      const obj = await guard("R2 read", () => this.env.RESULTS.get(key));
+      return obj ? guard("R2 read", () => obj.arrayBuffer()) : null;
+    });
   }
 
   /** Names of the models with stored results, sorted. */

@@ -2,10 +2,12 @@
  * The isolate's cache of immutable blobs (src/storage/blob-cache.ts), which the readout basis store
  * reads through: a kept blob is not read again; blobs are kept first come, first kept, while they fit
  * the budget (never evicted, so a basis larger than the budget keeps its first chunks); a missing blob
- * and a budget of 0 (a deployment's default) keep nothing; READOUT_CACHE_MB values.
+ * and a budget of 0 (a deployment's default) keep nothing; READOUT_CACHE_MB values; stored activation
+ * files (ResultStore.activationBytes) read through it too.
  */
 import { describe, expect, test } from "vitest";
 import { cacheBudget, cachedBlob } from "../../src/storage/blob-cache";
+import { ResultStore } from "../../src/storage/result-store";
 
 /** A reader of `bytes`-byte blobs that counts its reads. */
 function source(bytes: number) {
@@ -50,5 +52,36 @@ describe("cachedBlob", () => {
     expect(cacheBudget("512")).toBe(512 * 2 ** 20);
     expect(cacheBudget("0.5")).toBe(2 ** 19);
     for (const v of [undefined, "", "0", "-3", "lots", "NaN"]) expect(cacheBudget(v)).toBe(0);
+  });
+});
+
+describe("ResultStore.activationBytes", () => {
+  /** A store over an R2 bucket that counts its reads and holds `ids` (each file 8 bytes). */
+  function store(ids: string[], budgetMb: string) {
+    const gets: string[] = [];
+    const RESULTS = {
+      get: async (key: string) => {
+        gets.push(key);
+        return ids.some((id) => key.includes(id)) ? { arrayBuffer: async () => new Uint8Array(8).fill(7).buffer } : null;
+      },
+    } as unknown as R2Bucket;
+    return { gets, store: new ResultStore({ RESULTS, JOBS: {} as KVNamespace, READOUT_CACHE_MB: budgetMb }) };
+  }
+
+  test("a stored file is read from R2 once within the budget, every time without one; a missing file is null each time", async () => {
+    const kept = "a".repeat(64);
+    const { gets, store: s } = store([kept], "1");
+    for (let i = 0; i < 3; i++) expect(new Uint8Array((await s.activationBytes(kept))!)).toEqual(new Uint8Array(8).fill(7));
+    expect(gets).toHaveLength(1);
+    const missing = "b".repeat(64);
+    expect(await s.activationBytes(missing)).toBeNull();
+    expect(await s.activationBytes(missing)).toBeNull();
+    expect(gets).toHaveLength(3);
+
+    const uncached = "c".repeat(64);
+    const off = store([uncached], "0");
+    await off.store.activationBytes(uncached);
+    await off.store.activationBytes(uncached);
+    expect(off.gets).toHaveLength(2);
   });
 });
