@@ -4,7 +4,7 @@
  * model's readout basis (GPT-2: 148 MiB of F16 chunks) once per head, and on the local worker those
  * R2 reads took 7.6 of 53.1 s of worker CPU in a GPT-2-sized scan with readouts; its SAD requests
  * each read their layer's activation file (result-store.ts activationBytes). Keys must name
- * content that never changes (the basis chunks are content-addressed). First come, first kept: once
+ * content that never changes (basis chunks and activation files are content-addressed). First come, first kept: once
  * the budget is used, later blobs are read from R2 each time, so a basis larger than the budget
  * keeps its first chunks cached instead of evicting one chunk for the next on every head. Off on a
  * deployment (an isolate has 128 MB there); the CLI's embedded worker sets READOUT_CACHE_MB.
