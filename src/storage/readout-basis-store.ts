@@ -5,7 +5,7 @@
  * missing blob. Storage failures become StorageUnavailable (503), which clients may retry.
  */
 import { ReadoutBasisAnswerSchema, type ReadoutBasisAnswer } from "../wire/readout-basis";
-import { cacheBudget, cachedBlob } from "./blob-cache";
+import { cachedObject } from "./blob-cache";
 import { readoutBasisKey, readoutBlobKey } from "./keys";
 import { guard } from "./guard";
 
@@ -42,10 +42,6 @@ export class ReadoutBasisStore {
 
   /** A blob's bytes, or null when missing. */
   async getBlob(model: string, sha256: string): Promise<ArrayBuffer | null> {
-    const key = readoutBlobKey(model, sha256);
-    return cachedBlob(key, cacheBudget(this.env.READOUT_CACHE_MB), async () => {
-      const obj = await guard("R2 read", () => this.env.RESULTS.get(key));
-      return obj ? guard("R2 read", () => obj.arrayBuffer()) : null;
-    });
+    return cachedObject(this.env.RESULTS, readoutBlobKey(model, sha256), this.env.READOUT_CACHE_MB);
   }
 }

@@ -16,7 +16,7 @@ import {
   modelMarkerKey, parseAnalysisKey, parseSummaryKey, summaryKey, summaryPrefixForHead, summaryPrefixForModel, toyPointerKey,
   toyReportKey, vectorsKey, type AnalysisKind,
 } from "./keys";
-import { cacheBudget, cachedBlob } from "./blob-cache";
+import { cachedObject } from "./blob-cache";
 import { guard } from "./guard";
 
 export type { AnalysisKind } from "./keys";
@@ -241,11 +241,7 @@ export class ResultStore {
    * scan's SAD requests each read their layer's file. Callers must not modify the bytes.
    */
   async activationBytes(sha256: string): Promise<ArrayBuffer | null> {
-    const key = activationsKey(sha256);
-    return cachedBlob(key, cacheBudget(this.env.READOUT_CACHE_MB), async () => {
-      const obj = await guard("R2 read", () => this.env.RESULTS.get(key));
-      return obj ? guard("R2 read", () => obj.arrayBuffer()) : null;
-    });
+    return cachedObject(this.env.RESULTS, activationsKey(sha256), this.env.READOUT_CACHE_MB);
   }
 
   /** Names of the models with stored results, sorted. */
