@@ -11,7 +11,7 @@ import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, sta
 import { basename, dirname, join, resolve } from "node:path";
 import { MalformedSafetensors } from "../errors";
 import {
-  DTYPE_BYTES, decodeFloat, parseSafetensorsHeader, readHeaderLength, type Dtype, type TensorEntry, type TensorView,
+  DTYPE_BYTES, LITTLE_ENDIAN, decodeFloat, parseSafetensorsHeader, readHeaderLength, type Dtype, type TensorEntry, type TensorView,
 } from "../wire/safetensors";
 
 /** The safetensors format's own header limit (100 MB); request bodies use a smaller one. */
@@ -32,8 +32,6 @@ import type { TensorSource } from "./tensor-source";
 
 /** A user-facing checkpoint problem (missing file, bad index, missing tensor): exit non-zero with the message. */
 export { CheckpointError };
-
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 function readAt(fd: number, position: number, length: number, into?: Uint8Array): Uint8Array {
   const out = into ?? new Uint8Array(length);
@@ -187,6 +185,11 @@ export class Checkpoint implements TensorSource {
 
   /** Rows [r0, r1) of a 2-D tensor [rows, cols], decoded; reads only those bytes. */
   readRows(name: string, r0: number, r1: number): Float32Array | Float64Array {
+    return decodeFloat(this.readRowsRaw(name, r0, r1));
+  }
+
+  /** Rows [r0, r1) of a 2-D tensor [rows, cols], their bytes as stored (fresh, aligned); reads only those bytes. */
+  readRowsRaw(name: string, r0: number, r1: number): TensorView {
     const t = this.info(name);
     if (t.shape.length !== 2) throw new CheckpointError(`${name} is ${JSON.stringify(t.shape)}, not 2-D`);
     const [rows, cols] = t.shape;
@@ -194,7 +197,7 @@ export class Checkpoint implements TensorSource {
     const width = DTYPE_BYTES[t.dtype] * cols;
     const bytes = readAt(this.fd(t.file), t.offset + r0 * width, (r1 - r0) * width);
     this.bytesRead += bytes.byteLength;
-    return decodeFloat({ name, dtype: t.dtype, shape: [r1 - r0, cols], bytes });
+    return { name, dtype: t.dtype, shape: [r1 - r0, cols], bytes };
   }
 
   /**

@@ -12,7 +12,7 @@ import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from "n
 import { join, resolve } from "node:path";
 
 /** Bump when the bytes of a request body change for the same weights (encoding, tensor order, dtypes). */
-const BODY_FORMAT = 1;
+const BODY_FORMAT = 2; // 2: BF16/F16 checkpoints' weights sent as their bits, no longer as F32
 
 export class HashCache {
   private readonly entries = new Map<string, string>();

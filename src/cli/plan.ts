@@ -6,7 +6,7 @@
  */
 import { encodeSafetensors, type TensorOut } from "../wire/safetensors";
 import { VARIANTS, type Circuit, type VariantName, type VectorsPolicy } from "../wire/head-request";
-import { rotateKeyRows, type Architecture, type CircuitTensors } from "./architectures";
+import { floatsOf, rotateKeyRows, type Architecture, type CircuitTensors, type Weights } from "./architectures";
 import type { HeadRequest } from "./fan-out";
 
 export interface ScanTask {
@@ -57,11 +57,9 @@ export function planTasks(arch: Architecture, o: PlanOptions): ScanTask[] {
   return tasks;
 }
 
-const t = (v: Float32Array | Float64Array, shape: number[]): TensorOut => ({
-  dtype: v instanceof Float64Array ? "F64" : "F32",
-  shape,
-  data: v,
-});
+/** A tensor of the body in the dtype its values have: F64, F32, or the checkpoint's BF16/F16 bits. */
+const t = (v: Weights, shape: number[]): TensorOut =>
+  "bits" in v ? { dtype: v.dtype, shape, data: v.bits } : { dtype: v instanceof Float64Array ? "F64" : "F32", shape, data: v };
 
 /** The tensors of one head and circuit's body (every tensor the API accepts for it). */
 export function headTensors(arch: Architecture, w: CircuitTensors, circuit: Circuit, offset: number): Record<string, TensorOut> {
@@ -69,7 +67,7 @@ export function headTensors(arch: Architecture, w: CircuitTensors, circuit: Circ
   const tensors: Record<string, TensorOut> = {};
   if (circuit === "qk") {
     tensors.W_Q = t(w.W_Q!, [d, dh]);
-    tensors.W_K = t(offset ? rotateKeyRows(w.W_K!, d, dh, rd, base, offset) : w.W_K!, [d, dh]);
+    tensors.W_K = t(offset ? rotateKeyRows(floatsOf(w.W_K!), d, dh, rd, base, offset) : w.W_K!, [d, dh]);
     if (w.b_Q && w.b_K) {
       tensors.b_Q = t(w.b_Q, [dh]);
       tensors.b_K = t(offset ? rotateKeyRows(w.b_K, 1, dh, rd, base, offset) : w.b_K, [dh]);
@@ -86,6 +84,19 @@ export function headTensors(arch: Architecture, w: CircuitTensors, circuit: Circ
 /** The safetensors body of one head and circuit. */
 export const headBody = (arch: Architecture, w: CircuitTensors, circuit: Circuit, offset: number): Uint8Array =>
   encodeSafetensors(headTensors(arch, w, circuit, offset));
+
+/**
+ * The weights as earlier versions sent them, half-precision bits widened to F32, when any are bits
+ * (else undefined): a result those versions stored is keyed by the hash of that body, and a resume
+ * recognises it instead of meeting a 409 for a "different" input that holds the same values.
+ */
+export function widened(w: CircuitTensors): CircuitTensors | undefined {
+  const big = ["W_Q", "W_K", "W_V", "W_O"] as const;
+  if (!big.some((k) => w[k] && "bits" in w[k])) return undefined;
+  const out: CircuitTensors = { ...w };
+  for (const k of big) if (w[k]) out[k] = floatsOf(w[k]);
+  return out;
+}
 
 /** How stored vectors are kept (`--vectors`): U and V in F32 (default), F16, or not at all (spectra only). */
 export type { VectorsPolicy } from "../wire/head-request";

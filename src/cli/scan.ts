@@ -16,7 +16,7 @@ import { Checkpoint, CheckpointError } from "./checkpoint";
 import { ensureExampleCheckpoint, EXAMPLE } from "./example-model";
 import { DEFAULT_DEADLINE, DEFAULT_RETRY, fanOut, NoProgress, requestDeadlineMs, type Outcome, type RetryPolicy } from "./fan-out";
 import { defaultLocalProcesses, startLocalWorker, type LocalWorker, type ScanWork } from "./local-worker";
-import { headBody, planTasks, taskFlops, taskLabel, taskUrl, type ScanTask, type VectorsPolicy } from "./plan";
+import { headBody, planTasks, taskFlops, taskLabel, taskUrl, widened, type ScanTask, type VectorsPolicy } from "./plan";
 import { createHash } from "node:crypto";
 import { estimateScan, formatBytes, formatSeconds, freeDiskBytes } from "./estimate";
 import { httpRequest } from "./http";
@@ -427,6 +427,16 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
         hashes.set(request, sha256);
         const stored = sha256 !== known ? await check(sha256) : undefined;
         if (stored) return stored;
+        // stored by an earlier version, which sent BF16/F16 weights as F32: the same values, another hash
+        const legacy = storedInput !== undefined && storedInput !== sha256 ? widened(w) : undefined;
+        if (legacy) {
+          const legacySha = profile.time("hash", () => createHash("sha256").update(headBody(arch, legacy, t.circuit, t.offset)).digest("hex"));
+          const found = legacySha === storedInput ? await check(legacySha) : undefined;
+          if (found) {
+            hashes.set(request, legacySha);
+            return found;
+          }
+        }
         profile.bytesUploaded += body.byteLength;
         posted.set(t, performance.now());
         return { url: urls.post, body, flops: taskFlops(arch, t) + readoutFlops(t) };

@@ -25,4 +25,6 @@ export interface TensorSource {
   readRaw(name: string): TensorView;
   /** Rows [r0, r1) of a 2-D tensor, decoded. */
   readRows(name: string, r0: number, r1: number): Float32Array | Float64Array;
+  /** Rows [r0, r1) of a 2-D tensor, their bytes as stored (architectures/layout.ts readRowsT keeps half-precision as bits). */
+  readRowsRaw(name: string, r0: number, r1: number): TensorView;
 }

@@ -137,13 +137,22 @@ export class R2Checkpoint implements TensorSource {
   }
 
   readRows(name: string, r0: number, r1: number): Float32Array | Float64Array {
+    return this.rows(name, r0, r1, false) as Float32Array | Float64Array;
+  }
+
+  /** Rows [r0, r1) of a 2-D tensor, their bytes as stored (fetched once per run, as readRows). */
+  readRowsRaw(name: string, r0: number, r1: number): TensorView {
+    return this.rows(name, r0, r1, true) as TensorView;
+  }
+
+  private rows(name: string, r0: number, r1: number, raw: boolean): Fetched {
     const t = this.info(name);
     if (t.shape.length !== 2) throw new CheckpointError(`${name} is ${JSON.stringify(t.shape)}, not 2-D`);
     if (r0 < 0 || r1 > t.shape[0] || r0 > r1) throw new CheckpointError(`rows [${r0}, ${r1}) outside ${name} ${JSON.stringify(t.shape)}`);
-    const key = `${name}#${r0}:${r1}`;
+    const key = `${name}#${raw ? "raw" : ""}${r0}:${r1}`;
     const hit = this.active?.get(key) ?? this.kept.get(key);
-    if (hit) return hit as Float32Array | Float64Array;
-    throw new Fetch(key, name, r0, r1);
+    if (hit) return hit;
+    throw new Fetch(key, name, r0, r1, raw);
   }
 
   /**
@@ -176,14 +185,6 @@ export class R2Checkpoint implements TensorSource {
 
   private async fetch(f: Fetch): Promise<Fetched> {
     const t = this.info(f.name);
-    if (f.raw) {
-      if (t.bytes > MAX_READ_BYTES) {
-        throw new CheckpointError(
-          `reading ${f.name} would take ${t.bytes} bytes in the worker (limit ${MAX_READ_BYTES}); scan this model with the client-coordinated scan`,
-        );
-      }
-      return { name: f.name, dtype: t.dtype, shape: t.shape, bytes: await this.store.readRange(t.sha256, t.offset, t.bytes) };
-    }
     let offset = t.offset;
     let length = t.bytes;
     let shape = t.shape;
@@ -192,6 +193,15 @@ export class R2Checkpoint implements TensorSource {
       offset = t.offset + f.r0 * width;
       length = (f.r1 - f.r0) * width;
       shape = [f.r1 - f.r0, t.shape[1]];
+    }
+    if (f.raw) {
+      if (length > MAX_READ_BYTES) {
+        throw new CheckpointError(
+          `reading ${f.name}${f.r0 !== undefined ? ` rows ${f.r0}-${f.r1}` : ""} would take ${length} bytes in the worker (limit ${MAX_READ_BYTES}); ` +
+            "scan this model with the client-coordinated scan",
+        );
+      }
+      return { name: f.name, dtype: t.dtype, shape, bytes: await this.store.readRange(t.sha256, offset, length) };
     }
     const count = shape.reduce((a, b) => a * b, 1);
     const decoded = count * (t.dtype === "F64" ? 8 : 4);

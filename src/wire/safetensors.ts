@@ -240,7 +240,7 @@ const F32 = new Float32Array(1);
 const U32 = new Uint32Array(F32.buffer);
 
 /** Safetensors is little-endian; on a little-endian host (every one Workers and Node run on) arrays are copied whole. */
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+export const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 let f16Values: Float32Array | undefined;
 /** Every F16 bit pattern's value (256 KB, made once): a lookup instead of a decode per element. */
@@ -320,9 +320,14 @@ export function firstNonFinite(a: Float32Array | Float64Array): number {
 
 export interface TensorOut {
   /** integer dtypes carry indices and counts (SAD pair coordinates, selected singular indices) */
-  dtype: "F32" | "F64" | "F16" | "I32" | "U16";
+  dtype: "F32" | "F64" | "F16" | "BF16" | "I32" | "U16";
   shape: number[];
-  data: Float32Array | Float64Array | ArrayLike<number>;
+  /**
+   * The values; F16 values are rounded to half precision. A Uint16Array for F16 or BF16 holds the
+   * values' bits, written as they are (a checkpoint's half-precision weights, never converted), and
+   * BF16 takes only bits.
+   */
+  data: Float32Array | Float64Array | Uint16Array | ArrayLike<number>;
 }
 
 /** Writes tensors (in the given order) as a safetensors file. Header padded to 8 bytes. */
@@ -335,6 +340,7 @@ export function encodeSafetensors(tensors: Record<string, TensorOut>, metadata?:
     const width = DTYPE_BYTES[t.dtype];
     const count = t.shape.reduce((a, b) => a * b, 1);
     if (count !== t.data.length) throw new Error(`encodeSafetensors: ${name} has ${t.data.length} values for shape ${t.shape}`);
+    if (t.dtype === "BF16" && !(t.data instanceof Uint16Array)) throw new Error(`encodeSafetensors: ${name} is BF16, which takes its bits (a Uint16Array)`);
     header[name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + count * width] };
     parts.push([offset, t]);
     offset += count * width;
@@ -361,12 +367,13 @@ export function encodeSafetensors(tensors: Record<string, TensorOut>, metadata?:
       !LITTLE_ENDIAN ? undefined
       : t.dtype === "F32" ? (t.data instanceof Float32Array ? t.data : t.data instanceof Float64Array ? new Float32Array(t.data) : undefined)
       : t.dtype === "F64" && t.data instanceof Float64Array ? t.data
+      : (t.dtype === "F16" || t.dtype === "BF16" || t.dtype === "U16") && t.data instanceof Uint16Array ? t.data
       : undefined;
     if (raw) {
       out.set(new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength), base + off);
       continue;
     }
-    if (t.dtype === "F16") {
+    if (t.dtype === "F16" && !(t.data instanceof Uint16Array)) {
       for (let i = 0; i < t.data.length; i++) dv.setUint16(base + off + 2 * i, toF16(t.data[i]), true);
       continue;
     }

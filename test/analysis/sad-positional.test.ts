@@ -16,7 +16,7 @@ import { afterAll, describe, expect, test } from "vitest";
 import { seededRotations } from "../../src/analysis/random";
 import { rotateKeyRows } from "../../src/analysis/rotary";
 import { pairTermsPositional, sadPositional, type PositionalSadInput } from "../../src/analysis/sad-positional";
-import { detectArchitecture } from "../../src/cli/architectures";
+import { detectArchitecture, floatsOf } from "../../src/cli/architectures";
 import { Checkpoint } from "../../src/cli/checkpoint";
 import { loadKernels } from "../../src/kernels/load-node";
 import { buildHeadFactors } from "../../src/services/head-factors";
@@ -83,13 +83,13 @@ function hfScore(b: number, d: number, s: number): number {
     }
     return v;
   };
-  const q = hfRope(proj(w.W_Q, w.b_Q!, d), d), k = hfRope(proj(w.W_K, w.b_K!, s), s);
+  const q = hfRope(proj(floatsOf(w.W_Q), w.b_Q!, d), d), k = hfRope(proj(floatsOf(w.W_K), w.b_K!, s), s);
   return q.reduce((a, x, j) => a + x * k[j], 0);
 }
 
 function inputFor(fold: boolean, geometry: PositionalSadInput["geometry"], extra: Partial<PositionalSadInput> = {}): PositionalSadInput {
   const { a, b } = buildHeadFactors(kernels, 
-    { circuit: "qk", dModel: D, dHead: DH, read: w.W_Q, other: w.W_K, bQ: w.b_Q, bK: w.b_K, lnW: w.ln_w, lnB: w.ln_b, dtypes: {} },
+    { circuit: "qk", dModel: D, dHead: DH, read: floatsOf(w.W_Q), other: floatsOf(w.W_K), bQ: w.b_Q, bK: w.b_K, lnW: w.ln_w, lnB: w.ln_b, dtypes: {} },
     { fold_ln: fold, bias: "augmented" },
   );
   const m = D + 1;

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
-import { detectArchitecture, rotateKeyRows, type Architecture } from "../../src/cli/architectures";
+import { detectArchitecture, floatsOf, rotateKeyRows, type Architecture } from "../../src/cli/architectures";
 import { Checkpoint, CheckpointError } from "../../src/cli/checkpoint";
 import { writeCheckpoint, type RawTensor, type TestDtype } from "../support/checkpoints";
 import { gaussian, rng } from "../support/matrices";
@@ -165,10 +165,10 @@ function checkHeads(arch: Architecture, fwd: Forward, c: Case) {
       const w = arch.head(l, h);
       const x = Array.from({ length: D }, () => gaussian(r));
       const z = Array.from({ length: DH }, () => gaussian(r));
-      close(add(xW(x, w.W_Q, DH), w.b_Q && { shape: [DH], data: Float64Array.from(w.b_Q) }), fwd.q(l, h, x));
-      close(add(xW(x, w.W_K, DH), w.b_K && { shape: [DH], data: Float64Array.from(w.b_K) }), fwd.k(l, h, x));
-      close(xW(x, w.W_V, DH), fwd.v(l, h, x).map((v, j) => v - (c.arch === "gpt2" || c.arch === "gpt-neox" ? fwd.v(l, h, new Array(D).fill(0))[j] : 0)));
-      close(xW(z, w.W_O, D), fwd.out(l, h, z));
+      close(add(xW(x, floatsOf(w.W_Q), DH), w.b_Q && { shape: [DH], data: Float64Array.from(w.b_Q) }), fwd.q(l, h, x));
+      close(add(xW(x, floatsOf(w.W_K), DH), w.b_K && { shape: [DH], data: Float64Array.from(w.b_K) }), fwd.k(l, h, x));
+      close(xW(x, floatsOf(w.W_V), DH), fwd.v(l, h, x).map((v, j) => v - (c.arch === "gpt2" || c.arch === "gpt-neox" ? fwd.v(l, h, new Array(D).fill(0))[j] : 0)));
+      close(xW(z, floatsOf(w.W_O), D), fwd.out(l, h, z));
       expect(w.ln_w).toHaveLength(D);
       expect(w.ln_b === undefined).toBe(c.arch === "llama");
     }
@@ -187,6 +187,10 @@ describe.each(CASES)("$arch", (c) => {
       expect(ckpt.dtypes()).toEqual([dtype]);
       const arch = detectArchitecture(ckpt);
       checkHeads(arch, c.forward(tensors), c);
+      // the big matrices keep the checkpoint's dtype (half precision as its bits), the rest is decoded
+      const w = arch.head(L - 1, c.nHeads - 1);
+      for (const m of [w.W_Q, w.W_K, w.W_V, w.W_O]) expect("bits" in m ? m.dtype : m.constructor.name).toBe(dtype === "F32" ? "Float32Array" : dtype);
+      expect(w.ln_w).toBeInstanceOf(Float32Array);
     } finally {
       ckpt.close();
     }
@@ -263,14 +267,21 @@ describe("rotary offsets", () => {
   });
 });
 
-test("the tiled transpose equals the element-wise definition at shapes that are not multiples of its tile", async () => {
-  const { transpose } = await import("../../src/cli/architectures/layout");
+test("the tiled block transpose equals the element-wise definition at shapes and blocks that are not multiples of its tile, in every stored type", async () => {
+  const { transpose, transposeBlock } = await import("../../src/cli/architectures/layout");
+  const makers = [(n: number) => new Float32Array(n), (n: number) => new Float64Array(n), (n: number) => new Uint16Array(n)];
   for (const [rows, cols] of [[1, 1], [3, 40], [37, 53], [128, 300], [300, 17]]) {
-    for (const make of [(n: number) => new Float32Array(n), (n: number) => new Float64Array(n)]) {
-      const m = make(rows * cols).map((_, i) => i * 0.5 - 7);
+    for (const make of makers) {
+      const blank = make(rows * cols);
+      const m = blank.map((_, i) => (blank instanceof Uint16Array ? (i * 7919) & 0xffff : i * 0.5 - 7));
       const t = transpose(m, rows, cols);
       expect(t.constructor).toBe(m.constructor);
       for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) if (t[j * rows + i] !== m[i * cols + j]) throw new Error(`${rows}×${cols} at ${i},${j}`);
+      // a block: rows [r0, r1) × columns [c0, c1) → [c1 − c0, r1 − r0]
+      const [r0, r1, c0, c1] = [Math.floor(rows / 3), rows, Math.floor(cols / 4), Math.max(Math.floor(cols / 4) + 1, cols - 5)];
+      const b = transposeBlock(m, cols, r0, r1, c0, c1);
+      expect(b.length).toBe((r1 - r0) * (c1 - c0));
+      for (let i = r0; i < r1; i++) for (let j = c0; j < c1; j++) if (b[(j - c0) * (r1 - r0) + i - r0] !== m[i * cols + j]) throw new Error(`block of ${rows}×${cols} at ${i},${j}`);
     }
   }
 });

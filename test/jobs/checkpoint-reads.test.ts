@@ -5,7 +5,7 @@
  */
 import { env } from "cloudflare:workers";
 import { describe, expect, test } from "vitest";
-import { detectArchitecture } from "../../src/cli/architectures";
+import { detectArchitecture, floatsOf } from "../../src/cli/architectures";
 import { R2Checkpoint } from "../../src/services/r2-checkpoint";
 import { CheckpointStore } from "../../src/storage/checkpoint-store";
 import { encodeFile, roundTo, type RawTensor, type TestDtype } from "../support/checkpoints";
@@ -57,7 +57,7 @@ describe("ranged reads", () => {
       expect(arch.facts).toMatchObject({ architecture: "gpt2", n_layers: LAYERS, n_heads: 2, d_head: DH });
       const w = await ck.run(() => arch.head(1, 1));
       const proj = all.find(([n]) => n === "h.1.attn.c_proj.weight")![1].data;
-      expect(Array.from(w.W_O)).toEqual(Array.from(proj.subarray(DH * D, 2 * DH * D)));
+      expect(Array.from(floatsOf(w.W_O))).toEqual(Array.from(proj.subarray(DH * D, 2 * DH * D)));
       const bias = all.find(([n]) => n === "h.1.attn.c_attn.bias")![1].data;
       expect(Array.from(w.b_K!)).toEqual(Array.from(bias.subarray(D + DH, D + 2 * DH)));
     });

@@ -8,7 +8,7 @@
 import { CheckpointError } from "../checkpoint-error";
 import type { TensorSource as Checkpoint } from "../tensor-source";
 import { countLayers, expectShapes, resolveHeadCount } from "./common";
-import { configNumber, LayerCache, rawCols, transpose } from "./layout";
+import { configNumber, LayerCache, rawColsT, readRowsT } from "./layout";
 import type { Architecture, ArchitectureOverrides, CircuitTensors, HeadTensors } from "./types";
 
 export const GPT_NEO_PATTERN = /^(.*?)h\.(\d+)\.attn\.attention\.q_proj\.weight$/;
@@ -53,13 +53,12 @@ export function gptNeo(ckpt: Checkpoint, prefix: string, o: ArchitectureOverride
     lnW: ckpt.read(p(l, "ln_1.weight")),
     lnB: ckpt.read(p(l, "ln_1.bias")),
   }));
-  const rowsT = (l: number, x: string, h: number) =>
-    transpose(ckpt.readRows(p(l, `attn.attention.${x}_proj.weight`), h * dh, (h + 1) * dh), dh, d);
+  const rowsT = (l: number, x: string, h: number) => readRowsT(ckpt, p(l, `attn.attention.${x}_proj.weight`), h * dh, (h + 1) * dh);
   const circuit = (l: number, h: number, c: "qk" | "ov"): CircuitTensors => {
     const { out, lnW, lnB } = layers.get(l);
     return c === "qk"
       ? { W_Q: rowsT(l, "q", h), W_K: rowsT(l, "k", h), ln_w: lnW, ln_b: lnB }
-      : { W_V: rowsT(l, "v", h), W_O: transpose(rawCols(out, h * dh, (h + 1) * dh), d, dh), ln_w: lnW, ln_b: lnB };
+      : { W_V: rowsT(l, "v", h), W_O: rawColsT(out, h * dh, (h + 1) * dh), ln_w: lnW, ln_b: lnB };
   };
   return {
     facts: {

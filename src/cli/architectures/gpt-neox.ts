@@ -8,7 +8,7 @@
  */
 import type { TensorSource as Checkpoint } from "../tensor-source";
 import { countLayers, expectShapes, resolveHeadCount } from "./common";
-import { configNumber, LayerCache, rawCols, transpose } from "./layout";
+import { configNumber, LayerCache, rawColsT, readRowsT } from "./layout";
 import type { Architecture, ArchitectureOverrides, CircuitTensors, HeadTensors } from "./types";
 
 export const GPT_NEOX_PATTERN = /^(.*?)layers\.(\d+)\.attention\.query_key_value\.weight$/;
@@ -34,14 +34,13 @@ export function gptNeox(ckpt: Checkpoint, prefix: string, o: ArchitectureOverrid
     lnB: ckpt.read(p(l, "input_layernorm.bias")),
   }));
   // head h's rows of the fused projection: [q; k; v], d_head rows each ([out, in], so transposed)
-  const part = (l: number, h: number, k: number) =>
-    transpose(ckpt.readRows(p(l, "attention.query_key_value.weight"), (3 * h + k) * dh, (3 * h + k + 1) * dh), dh, d);
+  const part = (l: number, h: number, k: number) => readRowsT(ckpt, p(l, "attention.query_key_value.weight"), (3 * h + k) * dh, (3 * h + k + 1) * dh);
   const circuit = (l: number, h: number, c: "qk" | "ov"): CircuitTensors => {
     const { b, dense, lnW, lnB } = layers.get(l);
     const bias = (k: number) => b.slice(h * 3 * dh + k * dh, h * 3 * dh + (k + 1) * dh);
     return c === "qk"
       ? { W_Q: part(l, h, 0), W_K: part(l, h, 1), b_Q: bias(0), b_K: bias(1), ln_w: lnW, ln_b: lnB }
-      : { W_V: part(l, h, 2), W_O: transpose(rawCols(dense, h * dh, (h + 1) * dh), d, dh), ln_w: lnW, ln_b: lnB };
+      : { W_V: part(l, h, 2), W_O: rawColsT(dense, h * dh, (h + 1) * dh), ln_w: lnW, ln_b: lnB };
   };
   return {
     facts: {

@@ -8,7 +8,7 @@
  */
 import type { TensorSource as Checkpoint } from "../tensor-source";
 import { countLayers, expectShapes, resolveHeadCount } from "./common";
-import { configNumber, LayerCache, rawCols } from "./layout";
+import { configNumber, LayerCache, rawCols, readRows } from "./layout";
 import type { Architecture, ArchitectureOverrides, CircuitTensors, HeadTensors } from "./types";
 
 export const GPT2_PATTERN = /^(.*?)h\.(\d+)\.attn\.c_attn\.weight$/;
@@ -37,7 +37,7 @@ export function gpt2(ckpt: Checkpoint, prefix: string, o: ArchitectureOverrides)
     const block = (part: number) => rawCols(w, part * d + h * dh, part * d + (h + 1) * dh);
     return c === "qk"
       ? { W_Q: block(0), W_K: block(1), b_Q: b.slice(h * dh, (h + 1) * dh), b_K: b.slice(d + h * dh, d + (h + 1) * dh), ln_w: lnW, ln_b: lnB }
-      : { W_V: block(2), W_O: ckpt.readRows(p(l, "attn.c_proj.weight"), h * dh, (h + 1) * dh), ln_w: lnW, ln_b: lnB };
+      : { W_V: block(2), W_O: readRows(ckpt, p(l, "attn.c_proj.weight"), h * dh, (h + 1) * dh), ln_w: lnW, ln_b: lnB };
   };
   return {
     facts: {

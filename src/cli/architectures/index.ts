@@ -11,8 +11,8 @@ import { GPT2_PATTERN, gpt2 } from "./gpt2";
 import { LLAMA_PATTERN, llama } from "./llama";
 import type { Architecture, ArchitectureOverrides } from "./types";
 
-export type { Architecture, ArchitectureFacts, ArchitectureOverrides, CircuitTensors, HeadTensors } from "./types";
-export { rotateKeyRows } from "./layout";
+export type { Architecture, ArchitectureFacts, ArchitectureOverrides, CircuitTensors, HalfBits, HeadTensors, Weights } from "./types";
+export { floatsOf, rotateKeyRows } from "./layout";
 
 const ADAPTERS = {
   gpt2: { pattern: GPT2_PATTERN, make: gpt2, modelTypes: ["gpt2"] },

@@ -1,53 +1,97 @@
 /**
  * @module cli/architectures/layout
- * Matrix slicing shared by the adapters (row-major, float32 or float64 in, float32 out — checkpoint
- * values are at most float32-precise except F64, which keeps its own type), column blocks decoded
- * straight from a tensor's raw bytes (so a layer's fused or output matrix is kept in its file dtype,
- * half the memory for BF16, and only the columns a head needs are ever decoded), the rotary rotation
- * of key weights (re-exported from analysis/rotary.ts), and a per-layer cache that the scan empties as soon as a layer's heads are done.
+ * Matrix slicing shared by the adapters (row-major): a head's block of rows or columns of a stored
+ * matrix, transposed or not, read straight from the tensor's raw bytes in the checkpoint's own
+ * dtype — F32 and F64 as floats, BF16 and F16 as their bits (HalfBits), which the scan sends on
+ * unconverted — so a layer's fused or output matrix is kept in its file dtype and only the block a
+ * head needs is ever copied, once. Also the rotary rotation of key weights (re-exported from
+ * analysis/rotary.ts), and a per-layer cache that the scan empties as soon as a layer's heads are done.
  */
-import { DTYPE_BYTES, decodeFloat, type TensorView } from "../../wire/safetensors";
-import type { Vec } from "./types";
+import { DTYPE_BYTES, LITTLE_ENDIAN, decodeFloat, type TensorView } from "../../wire/safetensors";
+import type { TensorSource } from "../tensor-source";
+import type { HalfBits, Vec, Weights } from "./types";
 
-const like = (v: Vec, n: number): Vec => (v instanceof Float64Array ? new Float64Array(n) : new Float32Array(n));
+/** A stored matrix's values: floats for F32/F64, bits for BF16/F16. */
+type Stored = Float32Array | Float64Array | Uint16Array;
 
-/** Columns [c0, c1) of m [rows, cols] → [rows, c1 − c0]. */
-export function cols(m: Vec, rows: number, ncols: number, c0: number, c1: number): Vec {
-  const w = c1 - c0;
-  const out = like(m, rows * w);
-  for (let i = 0; i < rows; i++) out.set(m.subarray(i * ncols + c0, i * ncols + c1), i * w);
-  return out;
+const like = <T extends Stored>(v: T, n: number): T =>
+  (v instanceof Float64Array ? new Float64Array(n) : v instanceof Float32Array ? new Float32Array(n) : new Uint16Array(n)) as T;
+
+/** A raw tensor's values as stored (a view when its bytes are aligned, else an aligned copy). */
+function stored(t: TensorView): Stored {
+  const count = t.shape.reduce((a, b) => a * b, 1);
+  const width = DTYPE_BYTES[t.dtype];
+  const Type = t.dtype === "F32" ? Float32Array : t.dtype === "F64" ? Float64Array : t.dtype === "BF16" || t.dtype === "F16" ? Uint16Array : undefined;
+  // other dtypes (and big-endian hosts) are decoded, which refuses what is not a float
+  if (!Type || !LITTLE_ENDIAN) return decodeFloat(t);
+  if (t.bytes.byteOffset % width === 0) return new Type(t.bytes.buffer as ArrayBuffer, t.bytes.byteOffset, count);
+  const copy = new Type(count);
+  new Uint8Array(copy.buffer).set(t.bytes.subarray(0, count * width));
+  return copy;
 }
 
-/** Columns [c0, c1) of a raw 2-D tensor [rows, cols] → decoded [rows, c1 − c0]; only those bytes are decoded. */
-export function rawCols(t: TensorView, c0: number, c1: number): Vec {
-  const [rows, ncols] = t.shape;
-  const width = DTYPE_BYTES[t.dtype];
-  const w = (c1 - c0) * width;
-  const bytes = new Uint8Array(rows * w);
-  for (let i = 0; i < rows; i++) bytes.set(t.bytes.subarray((i * ncols + c0) * width, (i * ncols + c0) * width + w), i * w);
-  return decodeFloat({ name: t.name, dtype: t.dtype, shape: [rows, c1 - c0], bytes });
+/** Stored values as a head's weights: half-precision bits keep the tensor's dtype. */
+const weights = (v: Stored, dtype: TensorView["dtype"]): Weights =>
+  v instanceof Uint16Array ? { dtype: dtype as HalfBits["dtype"], bits: v } : v;
+
+/** A head's weights as floats: half-precision bits decoded exactly (to float32), floats as they are. */
+export function floatsOf(w: Weights): Vec {
+  if (!("bits" in w)) return w;
+  const b = w.bits;
+  return decodeFloat({ name: "weights", dtype: w.dtype, shape: [b.length], bytes: new Uint8Array(b.buffer, b.byteOffset, b.byteLength) });
 }
 
 /**
- * Transpose of m [rows, cols] → [cols, rows], in 16 × 16 tiles: a head's slice of an 8B projection
- * ([128, 4096] or [4096, 128]) is read and written a cache line at a time instead of one strided
- * element per line (measured 5–10× faster than the plain double loop at those shapes).
+ * Block [r0, r1) × [c0, c1) of m (row-major, ncols wide), transposed → [c1 − c0, r1 − r0], in 16 × 16
+ * tiles: a head's slice of an 8B projection ([128, 4096] or [4096, 128]) is read and written a cache
+ * line at a time instead of one strided element per line (measured 5–10× faster than the plain
+ * double loop at those shapes).
  */
-export function transpose(m: Vec, rows: number, ncols: number): Vec {
-  const out = like(m, rows * ncols);
+export function transposeBlock<T extends Stored>(m: T, ncols: number, r0: number, r1: number, c0: number, c1: number): T {
+  const rows = r1 - r0;
+  const out = like(m, rows * (c1 - c0));
   const B = 16;
-  for (let i0 = 0; i0 < rows; i0 += B) {
-    const i1 = Math.min(i0 + B, rows);
-    for (let j0 = 0; j0 < ncols; j0 += B) {
-      const j1 = Math.min(j0 + B, ncols);
+  for (let i0 = r0; i0 < r1; i0 += B) {
+    const i1 = Math.min(i0 + B, r1);
+    for (let j0 = c0; j0 < c1; j0 += B) {
+      const j1 = Math.min(j0 + B, c1);
       for (let j = j0; j < j1; j++) {
-        const o = j * rows;
+        const o = (j - c0) * rows - r0;
         for (let i = i0; i < i1; i++) out[o + i] = m[i * ncols + j];
       }
     }
   }
   return out;
+}
+
+/** Transpose of m [rows, cols] → [cols, rows]. */
+export const transpose = <T extends Stored>(m: T, rows: number, ncols: number): T => transposeBlock(m, ncols, 0, rows, 0, ncols);
+
+/** Columns [c0, c1) of a raw 2-D tensor [rows, cols] → [rows, c1 − c0]; only those values are copied. */
+export function rawCols(t: TensorView, c0: number, c1: number): Weights {
+  const [rows, ncols] = t.shape;
+  const m = stored(t);
+  const w = c1 - c0;
+  const out = like(m, rows * w);
+  for (let i = 0; i < rows; i++) out.set(m.subarray(i * ncols + c0, i * ncols + c1), i * w);
+  return weights(out, t.dtype);
+}
+
+/** Columns [c0, c1) of a raw 2-D tensor [rows, cols], transposed → [c1 − c0, rows]. */
+export function rawColsT(t: TensorView, c0: number, c1: number): Weights {
+  return weights(transposeBlock(stored(t), t.shape[1], 0, t.shape[0], c0, c1), t.dtype);
+}
+
+/** Rows [r0, r1) of a 2-D tensor [rows, cols] as stored (only those bytes are read). */
+export function readRows(src: TensorSource, name: string, r0: number, r1: number): Weights {
+  const t = src.readRowsRaw(name, r0, r1);
+  return weights(stored(t), t.dtype);
+}
+
+/** Rows [r0, r1) of a 2-D tensor [rows, cols], transposed → [cols, r1 − r0] (only those bytes are read). */
+export function readRowsT(src: TensorSource, name: string, r0: number, r1: number): Weights {
+  const t = src.readRowsRaw(name, r0, r1);
+  return weights(transpose(stored(t), r1 - r0, t.shape[1]), t.dtype);
 }
 
 /** The rotary convention lives in analysis/rotary.ts (the worker's rotary SAD uses it too). */

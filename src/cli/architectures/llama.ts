@@ -11,7 +11,7 @@
 import { CheckpointError } from "../checkpoint-error";
 import type { TensorSource as Checkpoint } from "../tensor-source";
 import { countLayers, expectShapes } from "./common";
-import { configNumber, LayerCache, rawCols, transpose } from "./layout";
+import { configNumber, LayerCache, rawColsT, readRowsT } from "./layout";
 import type { Architecture, ArchitectureOverrides, CircuitTensors, HeadTensors } from "./types";
 
 export const LLAMA_PATTERN = /^(.*?)layers\.(\d+)\.self_attn\.q_proj\.weight$/;
@@ -51,8 +51,7 @@ export function llama(ckpt: Checkpoint, prefix: string, o: ArchitectureOverrides
     bQ: hasBias ? ckpt.read(p(l, "self_attn.q_proj.bias")) : undefined,
     bK: hasBias ? ckpt.read(p(l, "self_attn.k_proj.bias")) : undefined,
   }));
-  const rowsT = (l: number, x: string, h: number) =>
-    transpose(ckpt.readRows(p(l, `self_attn.${x}_proj.weight`), h * dh, (h + 1) * dh), dh, d);
+  const rowsT = (l: number, x: string, h: number) => readRowsT(ckpt, p(l, `self_attn.${x}_proj.weight`), h * dh, (h + 1) * dh);
   const kvHead = (h: number) => Math.floor(h / group);
   const circuit = (l: number, h: number, c: "qk" | "ov"): CircuitTensors => {
     const { o: oProj, lnW, bQ, bK } = layers.get(l);
@@ -63,7 +62,7 @@ export function llama(ckpt: Checkpoint, prefix: string, o: ArchitectureOverrides
           ...(bQ && bK ? { b_Q: bQ.slice(h * dh, (h + 1) * dh), b_K: bK.slice(kv * dh, (kv + 1) * dh) } : {}),
           ln_w: lnW,
         }
-      : { W_V: rowsT(l, "v", kv), W_O: transpose(rawCols(oProj, h * dh, (h + 1) * dh), d, dh), ln_w: lnW };
+      : { W_V: rowsT(l, "v", kv), W_O: rawColsT(oProj, h * dh, (h + 1) * dh), ln_w: lnW };
   };
   return {
     facts: {

@@ -7,8 +7,21 @@
  */
 export type Vec = Float32Array | Float64Array;
 
+/**
+ * A half-precision matrix as the checkpoint stores it: BF16 or F16 bits, sent to the worker as they
+ * are (it decodes them exactly as the CLI would: both widen to float32 without rounding), so a
+ * BF16 head's body is half the bytes to build, hash and send.
+ */
+export interface HalfBits {
+  dtype: "BF16" | "F16";
+  bits: Uint16Array;
+}
+
+/** A weight matrix of a head: floats, or half-precision bits (layout.ts floatsOf decodes them). */
+export type Weights = Vec | HalfBits;
+
 export interface HeadTensors {
-  W_Q: Vec; W_K: Vec; W_V: Vec; W_O: Vec;
+  W_Q: Weights; W_K: Weights; W_V: Weights; W_O: Weights;
   b_Q?: Vec; b_K?: Vec;
   ln_w?: Vec; ln_b?: Vec;
 }
