@@ -4,7 +4,7 @@
  * traffic: reset, alloc, copy in, call, copy out.
  */
 export { reset, alloc } from "./shared/arena";
-export { transposeF64, transposeF32ToF64 } from "./shared/layout";
+export { transposeF64, transposeF32ToF64, widenHalfToF64 } from "./shared/layout";
 export { svdJacobi } from "./svd/jacobi";
 export { svdFactored, svdFactoredWorkspace } from "./svd/factored";
 export { foldFactor } from "./svd/fold";

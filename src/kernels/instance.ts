@@ -18,6 +18,7 @@ export interface KernelExports {
   svdFactoredWorkspace(m: number, n: number): number;
   transposeF64(rows: number, cols: number, src: number, dst: number): void;
   transposeF32ToF64(rows: number, cols: number, src: number, dst: number): void;
+  widenHalfToF64(n: number, src: number, dst: number, bf16: number): void;
   foldFactor(
     d: number, h: number, w: number, transposed: number, gamma: number, beta: number, bias: number, centre: number, augment: number,
     out: number, scratch: number, info: number,

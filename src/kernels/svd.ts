@@ -170,14 +170,19 @@ export function svdKernels(k: KernelInstance) {
 
   /**
    * Folds both factors into pa and pb (assembly/svd/fold.ts): each plan's values are set into
-   * `stage` as float64 (a native widening), its γ, β and bias into `scratch` (scratchBytes).
+   * `stage` as float64 (a native widening; half-precision bits are widened by the kernel), its γ,
+   * β and bias into `scratch` (scratchBytes).
    */
   const foldPair = (a: FactorPlan, b: FactorPlan, pa: number, pb: number, stage: number, scratch: number): FoldedFactors => {
     const one = (f: FactorPlan, out: number) => {
       const { d, h } = f;
       const [gamma, beta, bias, work, info] = [scratch, scratch + 8 * d, scratch + 16 * d, scratch + 16 * d + 8 * h, scratch + 16 * d + 24 * h];
       const buf = ex.memory.buffer;
-      new Float64Array(buf, stage, d * h).set(f.w.subarray(0, d * h));
+      if ("bits" in f.w) {
+        // the bits into the stage's last quarter, widened over the whole of it (front to back, exact)
+        new Uint16Array(buf, stage + 6 * d * h, d * h).set(f.w.bits.subarray(0, d * h));
+        ex.widenHalfToF64(d * h, stage + 6 * d * h, stage, f.w.dtype === "BF16" ? 1 : 0);
+      } else new Float64Array(buf, stage, d * h).set(f.w.subarray(0, d * h));
       if (f.gamma) new Float64Array(buf, gamma, d).set(f.gamma.subarray(0, d));
       if (f.beta) new Float64Array(buf, beta, d).set(f.beta.subarray(0, d));
       if (f.bias) new Float64Array(buf, bias, h).set(f.bias.subarray(0, h));

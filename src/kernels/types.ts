@@ -3,6 +3,7 @@
  * The kernels' types: matrices, results, and the one Kernels interface (plus the SVD view the test
  * oracle also implements). Matrices are row-major; results are float64.
  */
+import type { HalfBits } from "../wire/safetensors";
 import type { ReadoutState } from "./readout";
 export type { ReadoutState } from "./readout";
 import type { ToyStepGradients, ToyStepInput } from "./toy";
@@ -41,7 +42,8 @@ export interface SvdDiagnostics {
  * and with `augment` a last row b + βᵀx. γ, β and b are optional.
  */
 export interface FactorPlan {
-  w: Float32Array | Float64Array;
+  /** the factor's values, row-major; half-precision bits are widened in the kernels' memory */
+  w: Float32Array | Float64Array | HalfBits;
   d: number;
   h: number;
   transposed: boolean;

@@ -8,18 +8,20 @@
  */
 import { InvalidRequest, MissingTensor, NonFiniteInput, ShapeMismatch } from "../errors";
 import { HEAD_TENSORS, LIMITS, type Circuit } from "../wire/head-request";
-import { decodeFloat, firstNonFinite, type ParsedSafetensors } from "../wire/safetensors";
+import { decodeFloat, firstNonFinite, halfValue, viewFloat, type HalfBits, type ParsedSafetensors, type TensorView } from "../wire/safetensors";
 
 export type Vec = Float32Array | Float64Array;
+/** A factor's values: floats, or half-precision bits that the kernels widen in their own memory. */
+export type FactorValues = Vec | HalfBits;
 
 export interface HeadWeights {
   circuit: Circuit;
   dModel: number;
   dHead: number;
   /** qk: W_Q; ov: W_V — [d_model, d_head] row-major */
-  read: Vec;
+  read: FactorValues;
   /** qk: W_K [d_model, d_head]; ov: W_O [d_head, d_model] — row-major, as sent */
-  other: Vec;
+  other: FactorValues;
   bQ?: Vec;
   bK?: Vec;
   lnW?: Vec;
@@ -91,7 +93,7 @@ export function readHeadWeights(circuit: Circuit, parsed: ParsedSafetensors): He
     b_Q: [dHead], b_K: [dHead], ln_w: [dModel], ln_b: [dModel],
   };
   const dtypes: Record<string, string> = {};
-  const get = (name: string): Vec | undefined => {
+  const get = <T extends FactorValues>(name: string, view: (t: TensorView) => T): T | undefined => {
     const t = parsed.tensors.get(name);
     if (!t) return undefined;
     const want = expected[name];
@@ -103,17 +105,20 @@ export function readHeadWeights(circuit: Circuit, parsed: ParsedSafetensors): He
         tensor: name, expected: want, actual: t.shape,
       });
     }
-    const data = decodeFloat(t, true); // the body is the request's own and never written: views, not copies
+    const data = view(t);
     const i = firstNonFinite(data);
-    if (i >= 0) throw new NonFiniteInput(`${name} holds ${data[i]} at flat index ${i}`, { tensor: name, index: i });
+    if (i >= 0) throw new NonFiniteInput(`${name} holds ${"bits" in data ? halfValue(data, i) : data[i]} at flat index ${i}`, { tensor: name, index: i });
     dtypes[name] = t.dtype;
     return data;
   };
+  // the body is the request's own and never written: views, not copies; the factors' half-precision
+  // bits stay bits (the kernels widen them into their own memory), the small vectors are decoded
+  const vector = (t: TensorView) => decodeFloat(t, true);
   return {
     circuit, dModel, dHead,
-    read: get(readName)!,
-    other: get(otherName)!,
-    bQ: get("b_Q"), bK: get("b_K"), lnW: get("ln_w"), lnB: get("ln_b"),
+    read: get(readName, viewFloat)!,
+    other: get(otherName, viewFloat)!,
+    bQ: get("b_Q", vector), bK: get("b_K", vector), lnW: get("ln_w", vector), lnB: get("ln_b", vector),
     dtypes,
   };
 }

@@ -312,8 +312,46 @@ export function decodeFloat(t: TensorView, view = false): Float32Array | Float64
   }
 }
 
-/** Index of the first value that is not finite (NaN, ±∞) in a decoded tensor, or −1. */
-export function firstNonFinite(a: Float32Array | Float64Array): number {
+/**
+ * Half-precision values as their bits (BF16, or IEEE F16), for code that widens them itself: the
+ * kernels widen a head's factors straight into their own memory (kernels/svd.ts), and the CLI sends
+ * a checkpoint's half-precision weights unconverted.
+ */
+export interface HalfBits {
+  dtype: "BF16" | "F16";
+  bits: Uint16Array;
+}
+
+/**
+ * A float tensor of a request body as its values: decodeFloat(t, true) for F32 and F64 (views when
+ * aligned), BF16 and F16 as their bits (a view when aligned, else an aligned copy), so nothing is
+ * widened into fresh memory here.
+ */
+export function viewFloat(t: TensorView): Float32Array | Float64Array | HalfBits {
+  if (t.dtype !== "BF16" && t.dtype !== "F16") return decodeFloat(t, true);
+  const count = t.shape.reduce((a, b) => a * b, 1);
+  let bits: Uint16Array;
+  if (LITTLE_ENDIAN && t.bytes.byteOffset % 2 === 0) bits = new Uint16Array(t.bytes.buffer as ArrayBuffer, t.bytes.byteOffset, count);
+  else {
+    bits = new Uint16Array(count);
+    const dv = new DataView(t.bytes.buffer, t.bytes.byteOffset, t.bytes.byteLength);
+    for (let i = 0; i < count; i++) bits[i] = dv.getUint16(2 * i, true);
+  }
+  return { dtype: t.dtype, bits };
+}
+
+/** The float value of element i of half-precision bits (exact). */
+export const halfValue = (h: HalfBits, i: number): number =>
+  h.dtype === "BF16" ? new Float32Array(new Uint32Array([h.bits[i] << 16]).buffer)[0] : f16Table()[h.bits[i]];
+
+/** Index of the first value that is not finite (NaN, ±∞) in a decoded tensor (or half-precision bits: an all-ones exponent), or −1. */
+export function firstNonFinite(a: Float32Array | Float64Array | HalfBits): number {
+  if ("bits" in a) {
+    const mask = a.dtype === "BF16" ? 0x7f80 : 0x7c00;
+    const b = a.bits;
+    for (let i = 0; i < b.length; i++) if ((b[i] & mask) === mask) return i;
+    return -1;
+  }
   for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i])) return i;
   return -1;
 }

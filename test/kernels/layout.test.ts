@@ -2,11 +2,14 @@
  * The layout transposes (assembly/shared/layout.ts) that move matrices between the host's row-major
  * arrays and the kernels' column-major float64: every element where a plain loop puts it, bit for bit
  * (NaN payloads, -0 and float32 subnormals included), at shapes off the 16 × 16 tile on both sides and
- * at one row or column, in both builds; nothing written past the destination.
+ * at one row or column, in both builds; nothing written past the destination. The half-precision
+ * widening: every one of the 65,536 BF16 and F16 bit patterns to the value the host's decoder gives,
+ * bit for bit, in place over the last quarter of its destination as the fold stages it.
  */
 import { describe, expect, test } from "vitest";
 import { instantiate, type KernelInstance } from "../../src/kernels/instance";
 import { compileKernels, kernelPath } from "../../src/kernels/load-node";
+import { decodeFloat } from "../../src/wire/safetensors";
 import { gaussian, rng } from "../support/matrices";
 
 const builds = { simd: instantiate(compileKernels(kernelPath("release"))), scalar: instantiate(compileKernels(kernelPath("scalar"))) };
@@ -60,6 +63,29 @@ describe.each(Object.entries(builds))("layout transposes (%s build)", (_name, in
     const { out, guard } = transpose(inst, rows, cols, src);
     // NaN widens to a NaN (its payload may differ between engines): compare the rest bit for bit
     const nan = want.map((x) => (Number.isNaN(x) ? 1 : 0));
+    expect(out.map((x) => (Number.isNaN(x) ? 1 : 0))).toEqual(nan);
+    expect(bits(out.map((x, i) => (nan[i] ? 0 : x)))).toEqual(bits(want.map((x, i) => (nan[i] ? 0 : x))));
+    expect(guard).toEqual([12345.5, 12345.5]);
+  });
+});
+
+describe.each(Object.entries(builds))("half-precision widening (%s build)", (_name, inst) => {
+  test.each(["BF16", "F16"] as const)("every %s bit pattern widens to the host decoder's value, in place", (dtype) => {
+    const n = 65536;
+    const all = Uint16Array.from({ length: n }, (_, i) => i);
+    const want = Float64Array.from(decodeFloat({ name: "x", dtype, shape: [n], bytes: new Uint8Array(all.buffer) }));
+    const ex = inst.exports;
+    const { out, guard } = inst.call(() => {
+      const pd = inst.alloc(8 * (n + 2));
+      const guard = new Float64Array(ex.memory.buffer, pd + 8 * n, 2);
+      guard.fill(12345.5);
+      // as the fold stages a factor: the bits in the last quarter of the destination
+      new Uint16Array(ex.memory.buffer, pd + 6 * n, n).set(all);
+      ex.widenHalfToF64(n, pd + 6 * n, pd, dtype === "BF16" ? 1 : 0);
+      return { out: new Float64Array(ex.memory.buffer, pd, n).slice(), guard: Array.from(guard) };
+    });
+    const nan = want.map((x) => (Number.isNaN(x) ? 1 : 0));
+    expect(nan.reduce((a, b) => a + b, 0)).toBe(dtype === "BF16" ? 254 : 2046);
     expect(out.map((x) => (Number.isNaN(x) ? 1 : 0))).toEqual(nan);
     expect(bits(out.map((x, i) => (nan[i] ? 0 : x)))).toEqual(bits(want.map((x, i) => (nan[i] ? 0 : x))));
     expect(guard).toEqual([12345.5, 12345.5]);

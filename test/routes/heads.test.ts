@@ -143,6 +143,12 @@ describe("auth", () => {
 
 describe("errors are problem+json with a stable type, and store nothing", () => {
   const f32 = (shape: number[], fill = 0.5) => ({ dtype: "F32" as const, shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(fill) });
+  /** half-precision bits: 0.5 everywhere but the last value */
+  const half = (dtype: "BF16" | "F16", shape: number[], last: number) => {
+    const data = new Uint16Array(shape.reduce((a, b) => a * b, 1)).fill(dtype === "BF16" ? 0x3f00 : 0x3800);
+    data[data.length - 1] = last;
+    return { dtype, shape, data };
+  };
   const cases: Array<[string, string, () => BodyInit, number, string]> = [
     ["garbage bytes", "qk", () => new Uint8Array([1, 2, 3]), 400, "malformed-safetensors"],
     ["header past the end", "qk", () => { const b = new Uint8Array(16); new DataView(b.buffer).setBigUint64(0, 1000n, true); return b; }, 400, "malformed-safetensors"],
@@ -152,6 +158,9 @@ describe("errors are problem+json with a stable type, and store nothing", () => 
     ["W_O not transposed", "ov", () => encodeSafetensors({ W_V: f32([8, 2]), W_O: f32([8, 2]) }), 422, "shape-mismatch"],
     ["NaN", "qk", () => encodeSafetensors({ W_Q: f32([8, 2], NaN), W_K: f32([8, 2]) }), 422, "non-finite"],
     ["Inf", "ov", () => encodeSafetensors({ W_V: f32([8, 2]), W_O: f32([2, 8], Infinity) }), 422, "non-finite"],
+    // half-precision factors are checked on their bits (an all-ones exponent), never widened first
+    ["BF16 NaN", "qk", () => encodeSafetensors({ W_Q: half("BF16", [8, 2], 0x7fc0), W_K: f32([8, 2]) }), 422, "non-finite"],
+    ["F16 −∞", "ov", () => encodeSafetensors({ W_V: f32([8, 2]), W_O: half("F16", [2, 8], 0xfc00) }), 422, "non-finite"],
     ["unexpected tensor", "qk", () => encodeSafetensors({ W_Q: f32([8, 2]), W_K: f32([8, 2]), W_q: f32([1]) }), 400, "invalid-request"],
     ["augmented without biases", "qk", () => encodeSafetensors({ W_Q: f32([8, 2]), W_K: f32([8, 2]) }), 400, "invalid-request"],
   ];

@@ -8,6 +8,7 @@ import { InvalidRequest, ZeroCircuit } from "../../src/errors";
 import { loadKernels } from "../../src/kernels/load-node";
 import { buildHeadFactors, headSvd } from "../../src/services/head-factors";
 import type { HeadWeights, Vec } from "../../src/services/head-weights";
+import { decodeFloat, type HalfBits } from "../../src/wire/safetensors";
 import type { HeadOptions } from "../../src/wire/head-request";
 import { gaussian, rng } from "../support/matrices";
 
@@ -17,7 +18,9 @@ const d = 6;
 const h = 3;
 const r = rng(5);
 const rand = (n: number) => Float64Array.from({ length: n }, () => gaussian(r));
-const base: HeadWeights = {
+/** Head weights whose factors are floats (the plain loops index them). */
+type FloatWeights = HeadWeights & { read: Vec; other: Vec };
+const base: FloatWeights = {
   circuit: "qk", dModel: d, dHead: h, read: rand(d * h), other: rand(d * h),
   bQ: rand(h), bK: rand(h), lnW: rand(d), lnB: rand(d), dtypes: {},
 };
@@ -84,7 +87,7 @@ describe("qk variants", () => {
 });
 
 describe("ov variants", () => {
-  const ov: HeadWeights = { ...base, circuit: "ov", other: rand(h * d), bQ: undefined, bK: undefined };
+  const ov: FloatWeights = { ...base, circuit: "ov", other: rand(h * d), bQ: undefined, bK: undefined };
   test("B is W_Oᵀ, and folding centres W_O over its output", () => {
     const raw = buildHeadFactors(kernels, ov, { fold_ln: false });
     expect(raw.variant.name).toBe("raw");
@@ -103,7 +106,7 @@ describe("ov variants", () => {
 });
 
 describe("norm = rmsnorm (Llama)", () => {
-  const rms: HeadWeights = { ...base, lnB: undefined, bQ: undefined, bK: undefined };
+  const rms: FloatWeights = { ...base, lnB: undefined, bQ: undefined, bK: undefined };
   test("qk: folds γ exactly (x·diag(γ)W_Q = (γ∘x)·W_Q), centres nothing", () => {
     const f = buildHeadFactors(kernels, rms, { norm: "rmsnorm" });
     expect(f.variant).toMatchObject({ name: "folded", fold_ln: true, centred: false, factor_rows: d });
@@ -124,7 +127,7 @@ describe("norm = rmsnorm (Llama)", () => {
  * The variants as plain loops over row-major float64 arrays, in the order the kernel sums (over
  * d_model, increasing): the definition the kernel's fold must equal bit for bit.
  */
-function plainFactors(w: HeadWeights, o: { foldLn: boolean; centre: boolean; augment: boolean }) {
+function plainFactors(w: FloatWeights, o: { foldLn: boolean; centre: boolean; augment: boolean }) {
   const { dModel: d, dHead: h } = w;
   const fold = (x: (i: number, j: number) => number, gamma: Vec | undefined, beta: Vec | undefined, bias: Vec | undefined) => {
     const out: number[] = [];
@@ -166,9 +169,19 @@ describe.each(["release", "scalar"] as const)("the kernels' fold (%s build)", (b
   const hh = 5;
   const r2 = rng(11);
   const f32 = (n: number) => Float32Array.from({ length: n }, () => gaussian(r2));
-  const qk: HeadWeights = { circuit: "qk", dModel: dd, dHead: hh, read: f32(dd * hh), other: f32(dd * hh), bQ: f32(hh), bK: f32(hh), lnW: f32(dd), lnB: f32(dd), dtypes: {} };
-  const ov: HeadWeights = { circuit: "ov", dModel: dd, dHead: hh, read: f32(dd * hh), other: f32(hh * dd), lnW: f32(dd), lnB: f32(dd), dtypes: {} };
-  const noLnB = (w: HeadWeights): HeadWeights => ({ ...w, lnB: undefined, bQ: undefined, bK: undefined });
+  const qk: FloatWeights = { circuit: "qk", dModel: dd, dHead: hh, read: f32(dd * hh), other: f32(dd * hh), bQ: f32(hh), bK: f32(hh), lnW: f32(dd), lnB: f32(dd), dtypes: {} };
+  const ov: FloatWeights = { circuit: "ov", dModel: dd, dHead: hh, read: f32(dd * hh), other: f32(hh * dd), lnW: f32(dd), lnB: f32(dd), dtypes: {} };
+  const noLnB = <W extends HeadWeights>(w: W): W => ({ ...w, lnB: undefined, bQ: undefined, bK: undefined });
+  /** random half-precision bits of every finite kind (zeros, subnormals, normals; no ∞/NaN) */
+  const halves = (dtype: HalfBits["dtype"], n: number): HalfBits => {
+    const mask = dtype === "BF16" ? 0x7f80 : 0x7c00;
+    const b = Uint16Array.from({ length: n }, () => Math.floor(r2() * 65536));
+    for (let i = 0; i < n; i++) if ((b[i] & mask) === mask) b[i] ^= 0x4000; // an all-ones exponent made finite
+    b[0] = 0x8000; b[1] = 1; b[2] = 0x8001; // −0 and the smallest subnormals
+    return { dtype, bits: b };
+  };
+  const bf16qk: HeadWeights = { ...qk, read: halves("BF16", dd * hh), other: halves("BF16", dd * hh) };
+  const f16ov: HeadWeights = { ...ov, read: halves("F16", dd * hh), other: halves("F16", hh * dd) };
   const cases: Array<[string, HeadWeights, HeadOptions, { foldLn: boolean; centre: boolean; augment: boolean }]> = [
     ["qk folded_augmented", qk, {}, { foldLn: true, centre: true, augment: true }],
     ["qk raw_augmented", qk, { fold_ln: false }, { foldLn: false, centre: false, augment: true }],
@@ -179,11 +192,20 @@ describe.each(["release", "scalar"] as const)("the kernels' fold (%s build)", (b
     ["ov folded", ov, {}, { foldLn: true, centre: true, augment: false }],
     ["ov raw", ov, { fold_ln: false }, { foldLn: false, centre: false, augment: false }],
     ["ov rmsnorm", noLnB(ov), { norm: "rmsnorm" }, { foldLn: true, centre: false, augment: false }],
+    ["qk folded_augmented, BF16 bits", bf16qk, {}, { foldLn: true, centre: true, augment: true }],
+    ["qk rmsnorm, BF16 bits", noLnB(bf16qk), { norm: "rmsnorm" }, { foldLn: true, centre: false, augment: false }],
+    ["ov folded, F16 bits", f16ov, {}, { foldLn: true, centre: true, augment: false }],
   ];
+  /** the weights with half-precision bits decoded by the host's decoder (wire/safetensors.ts) */
+  const floats = (w: HeadWeights): FloatWeights => {
+    const f = (v: HeadWeights["read"]) =>
+      "bits" in v ? decodeFloat({ name: "x", dtype: v.dtype, shape: [v.bits.length], bytes: new Uint8Array(v.bits.buffer, v.bits.byteOffset, v.bits.byteLength) }) : v;
+    return { ...w, read: f(w.read), other: f(w.other) };
+  };
 
   test.each(cases)("%s: factors and norms equal the plain loops bit for bit", (_name, w, opts, o) => {
     const f = buildHeadFactors(k, w, opts);
-    const [a, b] = plainFactors(w, o);
+    const [a, b] = plainFactors(floats(w), o);
     expect(bits(f.a.data as Float64Array)).toEqual(bits(a));
     expect(bits(f.b.data as Float64Array)).toEqual(bits(b));
     expect(f.norms).toEqual({ a: Math.sqrt(sumSquares(a, hh)), b: Math.sqrt(sumSquares(b, hh)) });

@@ -5,19 +5,16 @@
  * W_O [d_head, d_model], optional b_Q, b_K [d_head], and the pre-attention norm's γ (and β for
  * LayerNorm) [d_model]. Adapters read from a Checkpoint and never hold more than a layer.
  */
+import type { HalfBits } from "../../wire/safetensors";
+
 export type Vec = Float32Array | Float64Array;
 
-/**
- * A half-precision matrix as the checkpoint stores it: BF16 or F16 bits, sent to the worker as they
- * are (it decodes them exactly as the CLI would: both widen to float32 without rounding), so a
- * BF16 head's body is half the bytes to build, hash and send.
- */
-export interface HalfBits {
-  dtype: "BF16" | "F16";
-  bits: Uint16Array;
-}
+export type { HalfBits };
 
-/** A weight matrix of a head: floats, or half-precision bits (layout.ts floatsOf decodes them). */
+/**
+ * A weight matrix of a head: floats, or a half-precision checkpoint's bits, which the scan sends
+ * unconverted (half the bytes of F32 to build, hash and send; layout.ts floatsOf decodes them).
+ */
 export type Weights = Vec | HalfBits;
 
 export interface HeadTensors {
