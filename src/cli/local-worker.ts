@@ -20,6 +20,7 @@
 import { randomBytes } from "node:crypto";
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { createServer, type AddressInfo } from "node:net";
 import { availableParallelism } from "node:os";
 import { dirname, join } from "node:path";
@@ -193,8 +194,10 @@ export async function startLocalWorker(opts: LocalWorkerOptions): Promise<LocalW
   // test-only hooks (src/test-hooks.ts): a binding only a test sets, never present in a deployment
   const hooks = process.env.HEADSCOPE_TEST_HOOKS ? { HEADSCOPE_TEST_HOOKS: process.env.HEADSCOPE_TEST_HOOKS } : {};
   const sigintBefore = new Set(process.listeners("SIGINT"));
-  // imported here, not at the top: Miniflare costs ~85 MB of RSS, which --endpoint runs never need
-  const { Miniflare } = await import("miniflare");
+  // loaded here, not at the top: Miniflare costs ~85 MB of RSS, which --endpoint runs never need;
+  // required, not imported: it is CommonJS, and import() first scans its 3 MB for named exports
+  // (Node's CommonJS lexer: 0.38–0.49 s against 0.61–0.81 s, measured)
+  const { Miniflare } = createRequire(import.meta.url)("miniflare") as typeof import("miniflare");
   type Mf = InstanceType<typeof Miniflare>;
 
   /** the headscope worker, as every process runs it (storage and the rest differ by role) */
