@@ -188,14 +188,15 @@ export class Checkpoint implements TensorSource {
     return decodeFloat(this.readRowsRaw(name, r0, r1));
   }
 
-  /** Rows [r0, r1) of a 2-D tensor [rows, cols], their bytes as stored (fresh, aligned); reads only those bytes. */
-  readRowsRaw(name: string, r0: number, r1: number): TensorView {
+  /** Rows [r0, r1) of a 2-D tensor [rows, cols], their bytes as stored (fresh and aligned, or in `into`); reads only those bytes. */
+  readRowsRaw(name: string, r0: number, r1: number, into?: Uint8Array): TensorView {
     const t = this.info(name);
     if (t.shape.length !== 2) throw new CheckpointError(`${name} is ${JSON.stringify(t.shape)}, not 2-D`);
     const [rows, cols] = t.shape;
     if (r0 < 0 || r1 > rows || r0 > r1) throw new CheckpointError(`rows [${r0}, ${r1}) outside ${name} ${JSON.stringify(t.shape)}`);
     const width = DTYPE_BYTES[t.dtype] * cols;
-    const bytes = readAt(this.fd(t.file), t.offset + r0 * width, (r1 - r0) * width);
+    const length = (r1 - r0) * width;
+    const bytes = readAt(this.fd(t.file), t.offset + r0 * width, length, into && into.byteLength >= length ? into.subarray(0, length) : undefined);
     this.bytesRead += bytes.byteLength;
     return { name, dtype: t.dtype, shape: [r1 - r0, cols], bytes };
   }

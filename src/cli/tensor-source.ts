@@ -25,6 +25,11 @@ export interface TensorSource {
   readRaw(name: string): TensorView;
   /** Rows [r0, r1) of a 2-D tensor, decoded. */
   readRows(name: string, r0: number, r1: number): Float32Array | Float64Array;
-  /** Rows [r0, r1) of a 2-D tensor, their bytes as stored (architectures/layout.ts readRowsT keeps half-precision as bits). */
-  readRowsRaw(name: string, r0: number, r1: number): TensorView;
+  /**
+   * Rows [r0, r1) of a 2-D tensor, their bytes as stored (architectures/layout.ts readRowsT keeps
+   * half-precision as bits). A source that reads synchronously may read them into `into` (when it
+   * is large enough), and the view then aliases it: for callers that are done with them before
+   * `into` is used again.
+   */
+  readRowsRaw(name: string, r0: number, r1: number, into?: Uint8Array): TensorView;
 }

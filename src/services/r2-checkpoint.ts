@@ -140,7 +140,7 @@ export class R2Checkpoint implements TensorSource {
     return this.rows(name, r0, r1, false) as Float32Array | Float64Array;
   }
 
-  /** Rows [r0, r1) of a 2-D tensor, their bytes as stored (fetched once per run, as readRows). */
+  /** Rows [r0, r1) of a 2-D tensor, their bytes as stored (fetched once per run, as readRows; never into another buffer). */
   readRowsRaw(name: string, r0: number, r1: number): TensorView {
     return this.rows(name, r0, r1, true) as TensorView;
   }
