@@ -10,7 +10,7 @@ import { basename, dirname, join, resolve } from "node:path";
 import { AppError } from "../errors";
 import { MODEL_NAME } from "../wire/head-request";
 import { resolveScanOptions, ScanOptionError } from "../wire/scan-options";
-import { detectArchitecture, type Architecture } from "./architectures";
+import { detectArchitecture, reuseOutputs, type Architecture } from "./architectures";
 import { gptNeoWindows } from "./architectures/gpt-neo";
 import { Checkpoint, CheckpointError } from "./checkpoint";
 import { ensureExampleCheckpoint, EXAMPLE } from "./example-model";
@@ -419,23 +419,27 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
           if (left === 0) arch.release(t.layer);
           return skip;
         }
-        const w = profile.time("read", () => arch.circuit(t.layer, t.head, t.circuit));
-        if (left === 0) arch.release(t.layer);
-        const body = profile.time("encode", () => headBody(arch, w, t.circuit, t.offset));
-        const sha256 = profile.time("hash", () => createHash("sha256").update(body).digest("hex"));
+        const sha = (b: Uint8Array) => profile.time("hash", () => createHash("sha256").update(b).digest("hex"));
+        // the head's weights live only inside reuseOutputs (arrays reused head after head), so
+        // everything made of them is made there, before any await
+        const { body, sha256, legacySha } = reuseOutputs(() => {
+          const w = profile.time("read", () => arch.circuit(t.layer, t.head, t.circuit));
+          if (left === 0) arch.release(t.layer);
+          const body = profile.time("encode", () => headBody(arch, w, t.circuit, t.offset));
+          const sha256 = sha(body);
+          // a result of another input is stored: perhaps by an earlier version, which sent BF16/F16
+          // weights as F32 (the same values, another hash)
+          const legacy = storedInput !== undefined && storedInput !== sha256 ? widened(w) : undefined;
+          return { body, sha256, legacySha: legacy && sha(headBody(arch, legacy, t.circuit, t.offset)) };
+        });
         profile.bytesHashed += body.byteLength;
         hashes.set(request, sha256);
         const stored = sha256 !== known ? await check(sha256) : undefined;
         if (stored) return stored;
-        // stored by an earlier version, which sent BF16/F16 weights as F32: the same values, another hash
-        const legacy = storedInput !== undefined && storedInput !== sha256 ? widened(w) : undefined;
-        if (legacy) {
-          const legacySha = profile.time("hash", () => createHash("sha256").update(headBody(arch, legacy, t.circuit, t.offset)).digest("hex"));
-          const found = legacySha === storedInput ? await check(legacySha) : undefined;
-          if (found) {
-            hashes.set(request, legacySha);
-            return found;
-          }
+        const found = legacySha !== undefined && legacySha === storedInput ? await check(legacySha) : undefined;
+        if (found) {
+          hashes.set(request, legacySha!);
+          return found;
         }
         profile.bytesUploaded += body.byteLength;
         posted.set(t, performance.now());

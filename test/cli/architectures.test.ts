@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
-import { detectArchitecture, floatsOf, rotateKeyRows, type Architecture } from "../../src/cli/architectures";
+import { detectArchitecture, floatsOf, reuseOutputs, rotateKeyRows, type Architecture } from "../../src/cli/architectures";
 import { Checkpoint, CheckpointError } from "../../src/cli/checkpoint";
 import { writeCheckpoint, type RawTensor, type TestDtype } from "../support/checkpoints";
 import { gaussian, rng } from "../support/matrices";
@@ -283,5 +283,31 @@ test("the tiled block transpose equals the element-wise definition at shapes and
       expect(b.length).toBe((r1 - r0) * (c1 - c0));
       for (let i = r0; i < r1; i++) for (let j = c0; j < c1; j++) if (b[(j - c0) * (r1 - r0) + i - r0] !== m[i * cols + j]) throw new Error(`block of ${rows}×${cols} at ${i},${j}`);
     }
+  }
+});
+
+test("reuseOutputs: a head's blocks reuse the previous call's arrays, with the new values; outside it every read is fresh", () => {
+  const c = CASES[3]; // llama: rows and column blocks transposed
+  const tensors = c.tensors();
+  const ckpt = Checkpoint.open(writeCheckpoint(join(tmp, "llama-reuse"), tensors, { dtype: "BF16", config: c.config }));
+  try {
+    const arch = detectArchitecture(ckpt);
+    const bitsOf = (w: ReturnType<Architecture["circuit"]>) => [w.W_Q, w.W_K].map((m) => ("bits" in m! ? m.bits : undefined)!);
+    const fresh = [bitsOf(arch.circuit(0, 0, "qk")), bitsOf(arch.circuit(0, 1, "qk"))].map((p) => p.map((b) => Array.from(b)));
+    const first = reuseOutputs(() => bitsOf(arch.circuit(0, 0, "qk")));
+    const firstValues = first.map((b) => Array.from(b));
+    const second = reuseOutputs(() => {
+      const b = bitsOf(arch.circuit(0, 1, "qk"));
+      // nested: the outer call's arrays are not handed out again
+      const inner = reuseOutputs(() => bitsOf(arch.circuit(0, 0, "qk")));
+      expect(inner[0]).not.toBe(b[0]);
+      return b;
+    });
+    expect(firstValues).toEqual(fresh[0]);
+    expect(second[0]).toBe(first[0]); // the same array, holding head 1's weights now
+    expect(second.map((b) => Array.from(b))).toEqual(fresh[1]);
+    expect(bitsOf(arch.circuit(0, 1, "qk"))[0]).not.toBe(second[0]);
+  } finally {
+    ckpt.close();
   }
 });

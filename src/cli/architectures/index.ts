@@ -12,7 +12,7 @@ import { LLAMA_PATTERN, llama } from "./llama";
 import type { Architecture, ArchitectureOverrides } from "./types";
 
 export type { Architecture, ArchitectureFacts, ArchitectureOverrides, CircuitTensors, HalfBits, HeadTensors, Weights } from "./types";
-export { floatsOf, rotateKeyRows } from "./layout";
+export { floatsOf, reuseOutputs, rotateKeyRows } from "./layout";
 
 const ADAPTERS = {
   gpt2: { pattern: GPT2_PATTERN, make: gpt2, modelTypes: ["gpt2"] },
