@@ -7,7 +7,7 @@
  * head needs is ever copied, once. Also the rotary rotation of key weights (re-exported from
  * analysis/rotary.ts), and a per-layer cache that the scan empties as soon as a layer's heads are done.
  */
-import { DTYPE_BYTES, LITTLE_ENDIAN, decodeFloat, type TensorView } from "../../wire/safetensors";
+import { DTYPE_BYTES, decodeFloat, viewFloat, type TensorView } from "../../wire/safetensors";
 import type { TensorSource } from "../tensor-source";
 import type { HalfBits, Vec, Weights } from "./types";
 
@@ -47,17 +47,10 @@ export function reuseOutputs<T>(fn: () => T): T {
   }
 }
 
-/** A raw tensor's values as stored (a view when its bytes are aligned, else an aligned copy). */
+/** A raw tensor's values as stored (wire/safetensors.ts viewFloat: a view when aligned): floats, or half-precision bits. */
 function stored(t: TensorView): Stored {
-  const count = t.shape.reduce((a, b) => a * b, 1);
-  const width = DTYPE_BYTES[t.dtype];
-  const Type = t.dtype === "F32" ? Float32Array : t.dtype === "F64" ? Float64Array : t.dtype === "BF16" || t.dtype === "F16" ? Uint16Array : undefined;
-  // other dtypes (and big-endian hosts) are decoded, which refuses what is not a float
-  if (!Type || !LITTLE_ENDIAN) return decodeFloat(t);
-  if (t.bytes.byteOffset % width === 0) return new Type(t.bytes.buffer as ArrayBuffer, t.bytes.byteOffset, count);
-  const copy = new Type(count);
-  new Uint8Array(copy.buffer).set(t.bytes.subarray(0, count * width));
-  return copy;
+  const v = viewFloat(t);
+  return "bits" in v ? v.bits : v;
 }
 
 /** Stored values as a head's weights: half-precision bits keep the tensor's dtype. */
