@@ -340,9 +340,12 @@ export function viewFloat(t: TensorView): Float32Array | Float64Array | HalfBits
   return { dtype: t.dtype, bits };
 }
 
-/** The float value of element i of half-precision bits (exact). */
-export const halfValue = (h: HalfBits, i: number): number =>
-  h.dtype === "BF16" ? new Float32Array(new Uint32Array([h.bits[i] << 16]).buffer)[0] : f16Table()[h.bits[i]];
+/** The float value of element i of half-precision bits (exact; BF16 through the module's float32 scratch, as toF16 reads it). */
+export function halfValue(h: HalfBits, i: number): number {
+  if (h.dtype === "F16") return f16Table()[h.bits[i]];
+  U32[0] = h.bits[i] << 16;
+  return F32[0];
+}
 
 /** Index of the first value that is not finite (NaN, ±∞) in a decoded tensor (or half-precision bits: an all-ones exponent), or −1. */
 export function firstNonFinite(a: Float32Array | Float64Array | HalfBits): number {
