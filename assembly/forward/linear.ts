@@ -25,9 +25,14 @@ const CHUNK: i32 = 64;
 /** W's layout codes (src/kernels/forward.ts) */
 const IN_OUT: i32 = 0;
 
+/** Bytes of W [k, m] packed into panels of 8 columns (packLinearF32's output). */
+export function linearPanelBytes(k: i32, m: i32): i32 {
+  return (((m + 7) >> 3) << 3) * k * 4;
+}
+
 /** Bytes of `work` linearF32 needs for k, m: the packed panels, then one packed chunk of rows. */
 export function linearWorkspace(k: i32, m: i32): i32 {
-  return (((m + 7) >> 3) << 3) * k * 4 + CHUNK * k * 4;
+  return linearPanelBytes(k, m) + CHUNK * k * 4;
 }
 
 /** W (either layout) into panels of 8 columns: panel p holds W[i, 8p + c] at (p·k + i)·8 + c. */
@@ -67,6 +72,15 @@ function packPanels(k: i32, m: i32, w: usize, layout: i32, out: usize): void {
       }
     }
   }
+}
+
+/**
+ * W (either layout, as linearF32 takes it) into panels for linearPackedF32, for a caller that
+ * multiplies many row blocks by the same W (the forward pass packs each block's weights once).
+ * @param out - linearPanelBytes(k, m) bytes, 16-byte aligned
+ */
+export function packLinearF32(k: i32, m: i32, w: usize, layout: i32, out: usize): void {
+  packPanels(k, m, w, layout, out);
 }
 
 /** Rows t0 … t0 + 4·groups − 1 of X into groups of 4 interleaved: group g holds X[t0 + 4g + r, i] at (g·k + i)·4 + r. */
@@ -190,8 +204,9 @@ export function linearPackedWorkspace(k: i32): i32 {
 }
 
 /**
- * linearF32 with W already in panels of 8 columns ([⌈m/8⌉][k][8], the last zero-padded), for a caller
- * that multiplies by the same W many times (readout/topk.ts).
+ * linearF32 with W already in panels of 8 columns ([⌈m/8⌉][k][8], the last zero-padded, as
+ * packLinearF32 writes them), for a caller that multiplies by the same W many times (readout/topk.ts,
+ * the forward pass).
  * @param xwork - linearPackedWorkspace(k) bytes
  */
 export function linearPackedF32(

@@ -1,10 +1,12 @@
 /**
  * @module kernels/forward
- * The WebAssembly boundary of the forward pass (assembly/forward/): runs one transformer block on a
- * batch of prompts stacked without padding, weights as the checkpoint stores them (the matmul packs
- * them itself). Each call follows the boundary's one sequence: reset, allocate everything,
- * create views, copy in, call the kernels, copy out, reset. A block's weights, the residual stream of
- * its tokens and the block's activations are all that is in WebAssembly memory at once.
+ * The WebAssembly boundary of the forward pass (assembly/forward/): runs one transformer block on
+ * shares ("chunks") of a batch of prompts stacked without padding, weights as the checkpoint stores
+ * them (the kernels pack them, once per call). Each call follows the boundary's one sequence: reset,
+ * allocate everything, create views, copy in, call the kernels, copy out, reset; the chunks are
+ * copied in and out one after another inside it, so several threads can take chunks from one queue.
+ * A block's packed weights and one chunk's rows and activations are all that is in WebAssembly
+ * memory at once.
  */
 import { ShapeMismatch } from "../errors";
 import { instantiate, type KernelInstance } from "./instance";
@@ -74,27 +76,40 @@ export interface BlockShape {
   rotary?: { dim: number; base: number; positionScale: number };
 }
 
-export interface BlockInput {
-  shape: BlockShape;
-  /** residual stream of every token, [N, d_model], prompts stacked; updated in place when a block runs */
+/** A share of the prompts a block runs on: consecutive rows of the stacked residual stream. */
+export interface BlockChunk {
+  /** the share's residual rows [n, d_model], prompts stacked; updated in place when a block runs */
   resid: Float32Array;
   /** prompt b owns rows offsets[b] … offsets[b+1] − 1; positions count from 0 in each prompt */
   offsets: Int32Array;
+  /** receives the share's attention input [n, d_model] */
+  captured: Float32Array;
+  /** called once the share's rows are written */
+  done?(): void;
+}
+
+export interface BlockInput {
+  shape: BlockShape;
   /** the block to run after capturing its attention input; absent: capture only */
   block?: BlockWeights;
   /** GPT-Neo local attention: keys within this many positions (d − s < window); 0 or absent: global */
   window?: number;
+  /** the most rows, prompts and tokens of one prompt in any chunk `next` returns (sizes the workspace) */
+  capacity: { rows: number; prompts: number; promptTokens: number };
+  /** the next share to run, until undefined: called between shares, so several runners can share a queue */
+  next(): BlockChunk | undefined;
 }
 
 export interface ForwardKernels {
   readonly name: string;
   readonly simd: boolean;
   /**
-   * Writes the block's attention input (ln1.hook_normalized: the normalised residual without γ, β)
-   * and, when `block` is given, runs the block, updating `resid` in place.
-   * @returns the normalised residual [N, d_model]
+   * For every chunk `next` returns: writes its attention input (ln1.hook_normalized: the normalised
+   * residual without γ, β) and, when `block` is given, runs the block on it, updating its rows in
+   * place. The block's weights are copied in and packed once for all the chunks.
+   * @returns the number of chunks run
    */
-  runBlock(input: BlockInput): Float32Array;
+  runBlock(input: BlockInput): number;
 }
 
 /** The forward pass's kernels on their own instance (the CLI's forward pass; never the worker). */
@@ -106,86 +121,101 @@ export function createForwardKernels(module: WebAssembly.Module, name = "wasm"):
 export function forwardKernels(k: KernelInstance, name = "wasm"): ForwardKernels {
   const ex = k.exports;
   const alloc = (bytes: number): number => k.alloc(Math.max(16, bytes));
-  const layout = (l: LinearWeights): number => LAYOUT_CODES[l.layout];
   return {
     name,
     simd: k.simd,
-    runBlock({ shape, resid, offsets, block, window = 0 }: BlockInput): Float32Array {
+    runBlock({ shape, block, window = 0, capacity, next }: BlockInput): number {
       const d = shape.dModel;
-      const n = resid.length / d;
-      const nb = offsets.length - 1;
-      if (!Number.isInteger(n) || offsets[0] !== 0 || offsets[nb] !== n) {
-        throw new ShapeMismatch(`residual of ${resid.length} values does not hold the ${offsets[nb]} tokens of width ${d} the offsets describe`);
-      }
+      const { nHeads: nH, nKvHeads: nKv, dHead: dh } = shape;
       const rms = shape.norm === "rmsnorm" ? 1 : 0;
-      return k.call(() => {
-        const f32 = (count: number) => alloc(4 * count);
-        const pResid = f32(n * d);
-        const pZ = f32(n * d);
-        const pOffsets = alloc(4 * (nb + 1));
-        if (!block) {
-          const mem = ex.memory.buffer;
-          new Float32Array(mem, pResid, n * d).set(resid);
-          new Int32Array(mem, pOffsets, nb + 1).set(offsets);
-          ex.normRowsF32(n, d, pResid, d, pZ, d, shape.eps, rms);
-          return new Float32Array(ex.memory.buffer, pZ, n * d).slice();
-        }
-        const { nHeads: nH, nKvHeads: nKv, dHead: dh } = shape;
-        const wq = (nH + 2 * nKv) * dh;
+      const wq = (nH + 2 * nKv) * dh;
+      const linears = block ? [block.qkv, block.out, block.up, block.down] : [];
+      if (block) {
         const ff = shape.gated ? block.up.m / 2 : block.up.m;
         if (block.qkv.k !== d || block.qkv.m !== wq || block.out.k !== nH * dh || block.out.m !== d || block.up.k !== d ||
           block.down.k !== ff || block.down.m !== d) {
           throw new ShapeMismatch(`block weights do not match d_model ${d}, ${nH}/${nKv} heads of ${dh}, ff ${ff}`);
         }
-        let tMax = 0;
-        for (let b = 0; b < nb; b++) tMax = Math.max(tMax, offsets[b + 1] - offsets[b]);
+      }
+      return k.call(() => {
+        const f32 = (count: number) => alloc(4 * count);
+        const n = capacity.rows;
+        // one chunk's rows
+        const pResid = f32(n * d);
+        const pZ = f32(n * d);
+        const pOffsets = alloc(4 * (capacity.prompts + 1));
+        // the block: norms, biases, each W packed into panels once (through one staging area)
         const vec = (v: Float32Array | undefined) => (v ? f32(v.length) : 0);
-        const pLn1w = vec(block.ln1.weight), pLn1b = vec(block.ln1.bias);
-        const pLn2w = vec(block.ln2.weight), pLn2b = vec(block.ln2.bias);
-        const lin = (l: LinearWeights) => ({ w: f32(l.weights.length), b: vec(l.bias) });
-        const pQkv = lin(block.qkv), pOut = lin(block.out), pUp = lin(block.up), pDown = lin(block.down);
-        const pX = f32(n * d); // the block's input after γ, β
-        const pX2 = shape.parallelResidual ? f32(n * d) : pX;
-        const pQ = f32(n * wq);
-        const pAttn = f32(n * nH * dh);
-        const pH = f32(n * block.up.m);
+        const pLn1w = vec(block?.ln1.weight), pLn1b = vec(block?.ln1.bias);
+        const pLn2w = vec(block?.ln2.weight), pLn2b = vec(block?.ln2.bias);
+        const packed = linears.map((l) => ({ l, w: alloc(ex.linearPanelBytes(l.k, l.m)), b: vec(l.bias) }));
+        const pStage = block ? f32(Math.max(...linears.map((l) => l.weights.length))) : 0;
+        const up = block?.up.m ?? 0;
+        const pX = block ? f32(n * d) : 0; // the block's input after γ, β
+        const pX2 = block && shape.parallelResidual ? f32(n * d) : pX;
+        const pQ = block ? f32(n * wq) : 0;
+        const pAttn = block ? f32(n * nH * dh) : 0;
+        const pH = block ? f32(n * up) : 0;
         const rot = shape.rotary?.dim ?? 0;
-        const pWork = alloc(8 * Math.max(ex.attentionWorkspace(tMax, dh), ex.rotaryWorkspace(rot)));
-        const pLinWork = alloc(Math.max(...[block.qkv, block.out, block.up, block.down].map((l) => ex.linearWorkspace(l.k, l.m))));
+        const pWork = block ? alloc(8 * Math.max(ex.attentionWorkspace(capacity.promptTokens, dh), ex.rotaryWorkspace(rot))) : 0;
+        const pXWork = block ? alloc(Math.max(...linears.map((l) => ex.linearPackedWorkspace(l.k)))) : 0;
 
         const mem = ex.memory.buffer;
         const put = (p: number, v: Float32Array | undefined) => v && new Float32Array(mem, p, v.length).set(v);
-        put(pResid, resid);
-        new Int32Array(mem, pOffsets, nb + 1).set(offsets);
-        put(pLn1w, block.ln1.weight); put(pLn1b, block.ln1.bias);
-        put(pLn2w, block.ln2.weight); put(pLn2b, block.ln2.bias);
-        for (const [p, l] of [[pQkv, block.qkv], [pOut, block.out], [pUp, block.up], [pDown, block.down]] as const) {
-          put(p.w, l.weights); put(p.b, l.bias);
+        put(pLn1w, block?.ln1.weight); put(pLn1b, block?.ln1.bias);
+        put(pLn2w, block?.ln2.weight); put(pLn2b, block?.ln2.bias);
+        for (const p of packed) {
+          put(pStage, p.l.weights);
+          ex.packLinearF32(p.l.k, p.l.m, pStage, LAYOUT_CODES[p.l.layout], p.w);
+          put(p.b, p.l.bias);
         }
+        const [qkv, out, upW, down] = packed;
+        const linear = (rows: number, p: (typeof packed)[number], x: number, ldx: number, y: number, ldy: number, accumulate: number) =>
+          ex.linearPackedF32(rows, p.l.k, p.l.m, x, ldx, p.w, p.b, y, ldy, accumulate, pXWork);
 
-        // attention input (captured), then the block
-        ex.normRowsF32(n, d, pResid, d, pZ, d, shape.eps, rms);
-        const captured = new Float32Array(mem, pZ, n * d).slice();
-        ex.affineRowsF32(n, d, pZ, d, pLn1w, pLn1b, pX, d);
-        if (shape.parallelResidual) {
-          ex.normRowsF32(n, d, pResid, d, pX2, d, shape.eps, rms);
-          ex.affineRowsF32(n, d, pX2, d, pLn2w, pLn2b, pX2, d);
+        let chunks = 0;
+        for (let c = next(); c; c = next(), chunks++) {
+          const { resid, offsets, captured } = c;
+          const rows = resid.length / d;
+          const nb = offsets.length - 1;
+          if (!Number.isInteger(rows) || offsets[0] !== 0 || offsets[nb] !== rows || captured.length !== resid.length) {
+            throw new ShapeMismatch(`residual of ${resid.length} values does not hold the ${offsets[nb]} tokens of width ${d} the offsets describe`);
+          }
+          let tMax = 0;
+          for (let b = 0; b < nb; b++) tMax = Math.max(tMax, offsets[b + 1] - offsets[b]);
+          if (rows > n || nb > capacity.prompts || tMax > capacity.promptTokens) {
+            throw new ShapeMismatch(`chunk of ${rows} rows, ${nb} prompts of up to ${tMax} tokens exceeds the capacity ${n}, ${capacity.prompts}, ${capacity.promptTokens}`);
+          }
+          put(pResid, resid);
+          new Int32Array(mem, pOffsets, nb + 1).set(offsets);
+
+          // attention input (captured), then the block
+          ex.normRowsF32(rows, d, pResid, d, pZ, d, shape.eps, rms);
+          captured.set(new Float32Array(mem, pZ, rows * d));
+          if (block) {
+            ex.affineRowsF32(rows, d, pZ, d, pLn1w, pLn1b, pX, d);
+            if (shape.parallelResidual) {
+              ex.normRowsF32(rows, d, pResid, d, pX2, d, shape.eps, rms);
+              ex.affineRowsF32(rows, d, pX2, d, pLn2w, pLn2b, pX2, d);
+            }
+            linear(rows, qkv, pX, d, pQ, wq, 0);
+            if (rot > 0) ex.rotaryF32(nb, pOffsets, pQ, wq, nH, nKv, dh, rot, shape.rotary!.base, shape.rotary!.positionScale, pWork);
+            ex.attentionF32(nb, pOffsets, pQ, wq, nH, nKv, dh, shape.scale, window, pAttn, nH * dh, pWork);
+            linear(rows, out, pAttn, nH * dh, pResid, d, 1);
+            if (!shape.parallelResidual) {
+              ex.normRowsF32(rows, d, pResid, d, pX2, d, shape.eps, rms);
+              ex.affineRowsF32(rows, d, pX2, d, pLn2w, pLn2b, pX2, d);
+            }
+            const act = ACTIVATION_CODES[shape.activation];
+            linear(rows, upW, pX2, d, pH, up, 0);
+            if (shape.gated) ex.gluF32(rows, up / 2, pH, up, act);
+            else ex.activateF32(rows, up, pH, up, act);
+            linear(rows, down, pH, up, pResid, d, 1);
+            resid.set(new Float32Array(mem, pResid, rows * d));
+          }
+          c.done?.();
         }
-        ex.linearF32(n, d, wq, pX, d, pQkv.w, layout(block.qkv), pQkv.b, pQ, wq, 0, pLinWork);
-        if (rot > 0) ex.rotaryF32(nb, pOffsets, pQ, wq, nH, nKv, dh, rot, shape.rotary!.base, shape.rotary!.positionScale, pWork);
-        ex.attentionF32(nb, pOffsets, pQ, wq, nH, nKv, dh, shape.scale, window, pAttn, nH * dh, pWork);
-        ex.linearF32(n, nH * dh, d, pAttn, nH * dh, pOut.w, layout(block.out), pOut.b, pResid, d, 1, pLinWork);
-        if (!shape.parallelResidual) {
-          ex.normRowsF32(n, d, pResid, d, pX2, d, shape.eps, rms);
-          ex.affineRowsF32(n, d, pX2, d, pLn2w, pLn2b, pX2, d);
-        }
-        const act = ACTIVATION_CODES[shape.activation];
-        ex.linearF32(n, d, block.up.m, pX2, d, pUp.w, layout(block.up), pUp.b, pH, block.up.m, 0, pLinWork);
-        if (shape.gated) ex.gluF32(n, ff, pH, block.up.m, act);
-        else ex.activateF32(n, ff, pH, ff, act);
-        ex.linearF32(n, ff, d, pH, block.up.m, pDown.w, layout(block.down), pDown.b, pResid, d, 1, pLinWork);
-        resid.set(new Float32Array(ex.memory.buffer, pResid, n * d));
-        return captured;
+        return chunks;
       });
     },
   };

@@ -47,6 +47,13 @@ export interface KernelExports {
     n: number, k: number, m: number, x: number, ldx: number, w: number, layout: number, bias: number, y: number, ldy: number,
     accumulate: number, work: number,
   ): void;
+  linearPanelBytes(k: number, m: number): number;
+  packLinearF32(k: number, m: number, w: number, layout: number, out: number): void;
+  linearPackedWorkspace(k: number): number;
+  linearPackedF32(
+    n: number, k: number, m: number, x: number, ldx: number, wp: number, bias: number, y: number, ldy: number, accumulate: number,
+    xwork: number,
+  ): void;
   normRowsF32(n: number, d: number, x: number, ldx: number, z: number, ldz: number, eps: number, rms: number): void;
   affineRowsF32(n: number, d: number, z: number, ldz: number, gamma: number, beta: number, out: number, ldo: number): void;
   activateF32(n: number, m: number, h: number, ldh: number, kind: number): void;

@@ -1,31 +1,32 @@
 /**
  * @module model/forward-worker
- * A worker thread of the forward pass (bundled to build/forward-worker.mjs): holds the residual
- * stream of its share of the prompts and runs each block the main thread sends (weights in shared
- * memory, read once by the main thread), answering with that block's attention input.
+ * A worker thread of the forward pass (bundled to build/forward-worker.mjs): for each layer the main
+ * thread sends (the block's weights in shared memory, read once by the main thread), takes chunks of
+ * that layer from the shared queue and runs them until none is left, then answers.
  */
 import { parentPort, workerData } from "node:worker_threads";
 import type { BlockShape, BlockWeights } from "../kernels/forward";
 import { loadForwardKernels } from "../kernels/forward-node";
+import { takeChunks, type ChunkQueue } from "./chunks";
 
 export interface WorkerInit {
   wasm: string;
   shape: BlockShape;
-  offsets: Int32Array;
-  resid: Float32Array;
+  queue: ChunkQueue;
 }
 export interface WorkerRequest {
+  layer: number;
   block?: BlockWeights;
   window: number;
 }
-export type WorkerReply = { ok: true; captured: Float32Array } | { ok: false; message: string };
+export type WorkerReply = { ok: true } | { ok: false; message: string };
 
-const init = workerData as WorkerInit;
-const kernels = loadForwardKernels("release", init.wasm);
-parentPort!.on("message", (req: WorkerRequest) => {
+const { wasm, shape, queue } = workerData as WorkerInit;
+const kernels = loadForwardKernels("release", wasm);
+parentPort!.on("message", ({ layer, block, window }: WorkerRequest) => {
   try {
-    const captured = kernels.runBlock({ shape: init.shape, resid: init.resid, offsets: init.offsets, block: req.block, window: req.window });
-    parentPort!.postMessage({ ok: true, captured } satisfies WorkerReply, [captured.buffer as ArrayBuffer]);
+    kernels.runBlock({ shape, block, window, capacity: queue.plan.capacity, next: takeChunks(queue, layer) });
+    parentPort!.postMessage({ ok: true } satisfies WorkerReply);
   } catch (e) {
     parentPort!.postMessage({ ok: false, message: (e as Error).message } satisfies WorkerReply);
   }

@@ -10,11 +10,13 @@
  * right-padded to the longest prompt, zeros at positions ≥ lengths[b]; `groupByLength` splits it
  * into dense groups of equal length for consumers that cannot skip padding.
  *
- * Memory: the main thread reads one block at a time (once, into shared memory, while the workers
- * run the previous block; the kernels pack what they read), each worker holds its prompts' residual stream and one block in
- * WebAssembly memory; the pass stops at the last block whose attention input is asked for.
- * Worker threads split the prompts (balanced by token count), so results do not depend on the
- * number of threads: every row is computed by the same kernels in the same order.
+ * Memory: the main thread reads one block at a time into shared memory (two alternate: the next
+ * block is read while the threads run the current one); the residual stream of every token and the
+ * captured attention inputs are in shared memory too; each thread holds one block's packed weights
+ * and one chunk's activations in WebAssembly memory. The pass stops at the last block whose
+ * attention input is asked for. Threads take chunks of prompts from a shared queue (model/chunks),
+ * so a slower thread never holds the others up, and results do not depend on the number of threads:
+ * every row is computed by the same kernels in the same order.
  */
 import { availableParallelism } from "node:os";
 import { existsSync } from "node:fs";
@@ -27,6 +29,7 @@ import { loadForwardKernels } from "../kernels/forward-node";
 import { kernelPath, type KernelBuild } from "../kernels/load-node";
 import { forwardModel, type ForwardModel } from "./architectures";
 import type { WorkerInit, WorkerReply, WorkerRequest } from "./forward-worker";
+import { abortQueue, chunkPlan, chunkQueue, takeChunks, type ChunkQueue } from "./chunks";
 
 export interface ForwardOptions {
   /** force an architecture (as `scan --arch`) */
@@ -67,20 +70,18 @@ export const PADDING_NOTE =
   "no padding in the computation (prompts stacked, attention within a prompt, positions from 0); " +
   "the returned [B, T, d_model] is right-padded with zeros at positions >= lengths[b]";
 
-/** Runs blocks on a share of the prompts: in this thread, or in a worker thread. */
+/** A thread that runs layers: this one, or a worker. */
 interface Lane {
-  /** the share's first prompt */
-  first: number;
-  count: number;
-  run(block: BlockWeights | undefined, window: number): Promise<Float32Array>;
+  /** runs chunks of `layer` from the shared queue until none is left */
+  run(layer: number, block: BlockWeights | undefined, window: number): Promise<void>;
   close(): Promise<void>;
 }
 
-function inlineLane(kernels: ForwardKernels, shape: BlockShape, first: number, offsets: Int32Array, resid: Float32Array): Lane {
+function inlineLane(kernels: ForwardKernels, shape: BlockShape, queue: ChunkQueue): Lane {
   return {
-    first,
-    count: offsets.length - 1,
-    run: async (block, window) => kernels.runBlock({ shape, resid, offsets, block, window }),
+    run: async (layer, block, window) => {
+      kernels.runBlock({ shape, block, window, capacity: queue.plan.capacity, next: takeChunks(queue, layer) });
+    },
     close: async () => {},
   };
 }
@@ -91,9 +92,9 @@ function workerScript(): string {
   return path;
 }
 
-function workerLane(script: string, init: WorkerInit, first: number): Lane {
-  const worker = new Worker(script, { workerData: init, transferList: [init.resid.buffer as ArrayBuffer] });
-  let pending: { resolve: (z: Float32Array) => void; reject: (e: Error) => void } | undefined;
+function workerLane(script: string, init: WorkerInit): Lane {
+  const worker = new Worker(script, { workerData: init });
+  let pending: { resolve: () => void; reject: (e: Error) => void } | undefined;
   let failed: Error | undefined;
   const fail = (e: Error) => {
     failed ??= e;
@@ -104,43 +105,23 @@ function workerLane(script: string, init: WorkerInit, first: number): Lane {
     const p = pending;
     pending = undefined;
     if (!p) return;
-    if (m.ok) p.resolve(m.captured);
+    if (m.ok) p.resolve();
     else p.reject(new Error(m.message));
   });
   worker.on("error", fail);
   worker.on("exit", (code) => code !== 0 && fail(new Error(`forward worker exited with code ${code}`)));
   return {
-    first,
-    count: init.offsets.length - 1,
-    run(block, window) {
+    run(layer, block, window) {
       if (failed) return Promise.reject(failed);
       return new Promise((resolve, reject) => {
         pending = { resolve, reject };
-        worker.postMessage({ block, window } satisfies WorkerRequest);
+        worker.postMessage({ layer, block, window } satisfies WorkerRequest);
       });
     },
     close: async () => {
       await worker.terminate();
     },
   };
-}
-
-/** Splits prompts into at most `parts` contiguous shares of about equal token counts. */
-function shares(lengths: number[], parts: number): Array<[number, number]> {
-  const total = lengths.reduce((s, n) => s + n, 0);
-  const out: Array<[number, number]> = [];
-  let start = 0;
-  let acc = 0;
-  for (let b = 0; b < lengths.length; b++) {
-    acc += lengths[b];
-    const remainingParts = parts - out.length;
-    if (remainingParts > 1 && acc >= (total * (out.length + 1)) / parts && b + 1 < lengths.length) {
-      out.push([start, b + 1]);
-      start = b + 1;
-    }
-  }
-  out.push([start, lengths.length]);
-  return out;
 }
 
 /**
@@ -208,43 +189,54 @@ async function run(model: ForwardModel, prompts: number[][], opts: ForwardOption
   const kernels = loadForwardKernels(build, wasm);
   const threads = Math.max(1, Math.min(opts.threads ?? availableParallelism(), B));
 
+  const plan = chunkPlan(lengths, threads);
+  const queue = chunkQueue(plan, d, last + 1, model.embed(prompts));
   const lanes: Lane[] = [];
-  const parts = shares(lengths, threads);
-  const script = threads > 1 ? workerScript() : "";
   try {
-    for (const [b0, b1] of parts) {
-      const offsets = new Int32Array(b1 - b0 + 1);
-      for (let b = b0; b < b1; b++) offsets[b - b0 + 1] = offsets[b - b0] + lengths[b];
-      const resid = model.embed(prompts.slice(b0, b1));
-      lanes.push(threads > 1 ? workerLane(script, { wasm, shape, offsets, resid }, b0) : inlineLane(kernels, shape, b0, offsets, resid));
+    if (threads > 1) {
+      const script = workerScript();
+      for (let i = 0; i < threads; i++) lanes.push(workerLane(script, { wasm, shape, queue }));
+    } else {
+      lanes.push(inlineLane(kernels, shape, queue));
     }
     const wanted = new Set(layers);
     const activations: Float32Array[] = [];
+    // Block l is read into arena l % 2 once every lane is done with block l − 2 (and layer l − 2's
+    // captures, which layer l overwrites, are copied out); a lane starts layer l as soon as its block
+    // is read, whatever the other lanes are doing.
     const arenas = [sharedArena(), sharedArena()];
-    const load = (l: number) => {
+    const read = (l: number): BlockWeights | undefined => {
+      if (l >= last) return undefined; // the last layer only captures its attention input
       arenas[l % 2].reset();
       return model.block(l, arenas[l % 2].alloc);
     };
-    let next: BlockWeights | undefined = last > 0 ? load(0) : undefined;
-    for (let l = 0; l <= last; l++) {
-      const block = l < last ? next : undefined;
-      const running = Promise.all(lanes.map((lane) => lane.run(block, model.window(l))));
-      // read and pack the next block (into the other arena) while the lanes run this one
-      next = l + 1 < last ? load(l + 1) : undefined;
-      const captured = await running;
-      if (!wanted.has(l)) continue;
-      const out = new Float32Array(B * T * d);
-      lanes.forEach((lane, i) => {
-        const z = captured[i];
-        let row = 0;
-        for (let b = lane.first; b < lane.first + lane.count; b++) {
-          out.set(z.subarray(row * d, (row + lengths[b]) * d), b * T * d);
-          row += lengths[b];
+    const blocks = Array.from({ length: last + 1 }, () => deferred<BlockWeights | undefined>());
+    const finished = new Array<number>(last + 1).fill(0);
+    const layerDone = (l: number) => {
+      if (wanted.has(l)) {
+        const captured = queue.captures[l % 2];
+        const out = new Float32Array(B * T * d);
+        for (let b = 0; b < B; b++) out.set(captured.subarray(plan.offsets[b] * d, plan.offsets[b + 1] * d), b * T * d);
+        opts.onLayer?.(l, out);
+        activations.push(out);
+      }
+      if (l + 2 <= last) blocks[l + 2].resolve(read(l + 2));
+    };
+    const block0 = read(0);
+    // each lane's first run is posted synchronously here, before block 1 is read
+    const loops = lanes.map(async (lane) => {
+      try {
+        for (let l = 0; l <= last; l++) {
+          await lane.run(l, l === 0 ? block0 : await blocks[l].promise, model.window(l));
+          if (++finished[l] === lanes.length) layerDone(l);
         }
-      });
-      opts.onLayer?.(l, out);
-      activations.push(out);
-    }
+      } catch (e) {
+        abortQueue(queue);
+        throw e;
+      }
+    });
+    if (last >= 1) blocks[1].resolve(read(1));
+    await Promise.all(loops);
     return {
       facts, layout: model.layout, layers, activations, batch: B, tokens: T, dModel: d, lengths, padding: PADDING_NOTE,
       kernel: { name: kernels.name, simd: kernels.simd, threads: lanes.length },
@@ -252,6 +244,12 @@ async function run(model: ForwardModel, prompts: number[][], opts: ForwardOption
   } finally {
     await Promise.all(lanes.map((l) => l.close()));
   }
+}
+
+function deferred<T>(): { promise: Promise<T>; resolve(value: T): void } {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
 }
 
 /** Prompts of equal length, with their rows of every returned layer as dense [count, length, dModel]. */

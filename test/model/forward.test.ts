@@ -77,6 +77,28 @@ describe.each(LAYOUTS)("%s", (layout) => {
   });
 });
 
+test("many chunks over two and three threads give the bits of one thread, and of each prompt alone", async () => {
+  // 48 prompts of 1 to 16 tokens (~400 rows): several chunks of whole prompts per thread, so threads
+  // take chunks from the shared queue and run ahead into the next layer
+  const ckpt = join(FIXTURES, "gpt2");
+  const base = expected("gpt2").prompts.flat();
+  const prompts = Array.from({ length: 48 }, (_, i) => Array.from({ length: 1 + ((i * 7) % 16) }, (_, t) => base[(i + 3 * t) % base.length]));
+  const one = await computeAttentionInputs(ckpt, prompts, { threads: 1 });
+  for (const threads of [2, 3]) {
+    const many = await computeAttentionInputs(ckpt, prompts, { threads });
+    expect(many.kernel.threads).toBe(threads);
+    one.activations.forEach((a, l) => expect(Buffer.from(many.activations[l].buffer).equals(Buffer.from(a.buffer)), `${threads} threads, layer ${l}`).toBe(true));
+  }
+  const d = one.dModel;
+  for (const b of [0, 17, 47]) {
+    const alone = await computeAttentionInputs(ckpt, [prompts[b]], { threads: 1 });
+    alone.activations.forEach((a, l) => {
+      const inBatch = one.activations[l].subarray(b * one.tokens * d, (b * one.tokens + prompts[b].length) * d);
+      expect(Buffer.from(a.buffer).equals(Buffer.from(inBatch.slice().buffer)), `prompt ${b}, layer ${l}`).toBe(true);
+    });
+  }
+});
+
 test("groupByLength returns dense groups of equal length without padded positions", async () => {
   const ref = expected("gpt2");
   const prompts = [ref.prompts[0], ref.prompts[1], ref.prompts[0].slice(0, 5)];
