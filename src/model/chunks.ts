@@ -58,11 +58,11 @@ export interface ChunkQueue {
 
 const ABORT = 0;
 
-export function chunkQueue(plan: ChunkPlan, dModel: number, layers: number, embedded: Float32Array): ChunkQueue {
+/** A queue for `layers` layers, its residual stream zero (the caller writes the embeddings in). */
+export function chunkQueue(plan: ChunkPlan, dModel: number, layers: number): ChunkQueue {
   const rows = plan.offsets[plan.offsets.length - 1];
   const shared = (n: number) => new Float32Array(new SharedArrayBuffer(4 * n));
   const resid = shared(rows * dModel);
-  resid.set(embedded);
   const chunks = plan.prompts.length - 1;
   return {
     plan, dModel, resid, captures: [shared(rows * dModel), shared(rows * dModel)], layers,

@@ -190,15 +190,17 @@ async function run(model: ForwardModel, prompts: number[][], opts: ForwardOption
   const threads = Math.max(1, Math.min(opts.threads ?? availableParallelism(), B));
 
   const plan = chunkPlan(lengths, threads);
-  const queue = chunkQueue(plan, d, last + 1, model.embed(prompts));
+  const queue = chunkQueue(plan, d, last + 1);
   const lanes: Lane[] = [];
   try {
+    // workers start (and compile the kernels) while this thread embeds the prompts and reads block 0
     if (threads > 1) {
       const script = workerScript();
       for (let i = 0; i < threads; i++) lanes.push(workerLane(script, { wasm, shape, queue }));
     } else {
       lanes.push(inlineLane(kernels, shape, queue));
     }
+    queue.resid.set(model.embed(prompts));
     const wanted = new Set(layers);
     const activations: Float32Array[] = [];
     // Block l is read into arena l % 2 once every lane is done with block l − 2 (and layer l − 2's

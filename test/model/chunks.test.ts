@@ -41,7 +41,11 @@ describe("takeChunks", () => {
   const lengths = Array.from({ length: 40 }, () => 8); // 320 tokens: 5 chunks of 64
   const d = 2;
   const embedded = Float32Array.from({ length: 320 * d }, (_, i) => i);
-  const queue = () => chunkQueue(chunkPlan(lengths, 2), d, 3, embedded);
+  const queue = () => {
+    const q = chunkQueue(chunkPlan(lengths, 2), d, 3);
+    q.resid.set(embedded);
+    return q;
+  };
 
   test("hands every chunk of a layer out once, as views of the shared rows with offsets from 0", () => {
     const q = queue();
