@@ -94,16 +94,15 @@ function workerScript(): string {
 
 function workerLane(script: string, init: WorkerInit): Lane {
   const worker = new Worker(script, { workerData: init });
-  let pending: { resolve: () => void; reject: (e: Error) => void } | undefined;
+  // runs are posted ahead (the worker queues them) and answered in order
+  const pending: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
   let failed: Error | undefined;
   const fail = (e: Error) => {
     failed ??= e;
-    pending?.reject(e);
-    pending = undefined;
+    for (const p of pending.splice(0)) p.reject(e);
   };
   worker.on("message", (m: WorkerReply) => {
-    const p = pending;
-    pending = undefined;
+    const p = pending.shift();
     if (!p) return;
     if (m.ok) p.resolve();
     else p.reject(new Error(m.message));
@@ -114,7 +113,7 @@ function workerLane(script: string, init: WorkerInit): Lane {
     run(layer, block, window) {
       if (failed) return Promise.reject(failed);
       return new Promise((resolve, reject) => {
-        pending = { resolve, reject };
+        pending.push({ resolve, reject });
         worker.postMessage({ layer, block, window } satisfies WorkerRequest);
       });
     },
@@ -203,17 +202,22 @@ async function run(model: ForwardModel, prompts: number[][], opts: ForwardOption
     queue.resid.set(model.embed(prompts));
     const wanted = new Set(layers);
     const activations: Float32Array[] = [];
-    // Block l is read into arena l % 2 once every lane is done with block l − 2 (and layer l − 2's
-    // captures, which layer l overwrites, are copied out); a lane starts layer l as soon as its block
-    // is read, whatever the other lanes are doing.
+    // Block l is read into arena l % 2, and every lane is sent layer l, once all lanes are done with
+    // layer l − 2 (whose captures layer l overwrites are copied out first). So each lane always has
+    // the next layer queued: it goes on as soon as it is done, taking that layer's chunks as they
+    // come through, and never waits for this thread.
     const arenas = [sharedArena(), sharedArena()];
     const read = (l: number): BlockWeights | undefined => {
       if (l >= last) return undefined; // the last layer only captures its attention input
       arenas[l % 2].reset();
       return model.block(l, arenas[l % 2].alloc);
     };
-    const blocks = Array.from({ length: last + 1 }, () => deferred<BlockWeights | undefined>());
-    const finished = new Array<number>(last + 1).fill(0);
+    const runs: Promise<void>[] = [];
+    const start = (l: number) => {
+      const block = read(l);
+      runs[l] = Promise.all(lanes.map((lane) => lane.run(l, block, model.window(l)))).then(() => layerDone(l));
+      runs[l].catch(() => abortQueue(queue)); // wakes lanes waiting for a chunk that will never come
+    };
     const layerDone = (l: number) => {
       if (wanted.has(l)) {
         const captured = queue.captures[l % 2];
@@ -222,23 +226,11 @@ async function run(model: ForwardModel, prompts: number[][], opts: ForwardOption
         opts.onLayer?.(l, out);
         activations.push(out);
       }
-      if (l + 2 <= last) blocks[l + 2].resolve(read(l + 2));
+      if (l + 2 <= last) start(l + 2);
     };
-    const block0 = read(0);
-    // each lane's first run is posted synchronously here, before block 1 is read
-    const loops = lanes.map(async (lane) => {
-      try {
-        for (let l = 0; l <= last; l++) {
-          await lane.run(l, l === 0 ? block0 : await blocks[l].promise, model.window(l));
-          if (++finished[l] === lanes.length) layerDone(l);
-        }
-      } catch (e) {
-        abortQueue(queue);
-        throw e;
-      }
-    });
-    if (last >= 1) blocks[1].resolve(read(1));
-    await Promise.all(loops);
+    start(0);
+    if (last >= 1) start(1);
+    for (let l = 0; l <= last; l++) await runs[l];
     return {
       facts, layout: model.layout, layers, activations, batch: B, tokens: T, dModel: d, lengths, padding: PADDING_NOTE,
       kernel: { name: kernels.name, simd: kernels.simd, threads: lanes.length },
@@ -246,12 +238,6 @@ async function run(model: ForwardModel, prompts: number[][], opts: ForwardOption
   } finally {
     await Promise.all(lanes.map((l) => l.close()));
   }
-}
-
-function deferred<T>(): { promise: Promise<T>; resolve(value: T): void } {
-  let resolve!: (value: T) => void;
-  const promise = new Promise<T>((r) => (resolve = r));
-  return { promise, resolve };
 }
 
 /** Prompts of equal length, with their rows of every returned layer as dense [count, length, dModel]. */

@@ -99,6 +99,29 @@ test("many chunks over two and three threads give the bits of one thread, and of
   }
 });
 
+test("a block that cannot be read while the threads run earlier layers fails the pass, and nothing waits forever", async () => {
+  // layer 2's mlp.c_proj is stored transposed: found when block 2 is read, while both threads run layer 1
+  const V = 64, P = 16, D = 16, FF = 32;
+  const r = rng(9);
+  const rand = (...shape: number[]): RawTensor => ({ shape, data: Float64Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => 0.3 * gaussian(r)) });
+  const tensors: Record<string, RawTensor> = { "wte.weight": rand(V, D), "wpe.weight": rand(P, D) };
+  for (let l = 0; l < 4; l++) {
+    Object.assign(tensors, {
+      [`h.${l}.ln_1.weight`]: rand(D), [`h.${l}.ln_1.bias`]: rand(D), [`h.${l}.ln_2.weight`]: rand(D), [`h.${l}.ln_2.bias`]: rand(D),
+      [`h.${l}.attn.c_attn.weight`]: rand(D, 3 * D), [`h.${l}.attn.c_attn.bias`]: rand(3 * D),
+      [`h.${l}.attn.c_proj.weight`]: rand(D, D), [`h.${l}.attn.c_proj.bias`]: rand(D),
+      [`h.${l}.mlp.c_fc.weight`]: rand(D, FF), [`h.${l}.mlp.c_fc.bias`]: rand(FF),
+      [`h.${l}.mlp.c_proj.weight`]: l === 2 ? rand(D, FF) : rand(FF, D), [`h.${l}.mlp.c_proj.bias`]: rand(D),
+    });
+  }
+  const ckpt = writeCheckpoint(join(tmp, "bad-layer-2"), tensors, { dtype: "F32", config: { model_type: "gpt2", n_head: 2 } });
+  const prompts = Array.from({ length: 64 }, (_, b) => Array.from({ length: 12 }, (_, t) => (b * 5 + t) % V));
+  await expect(computeAttentionInputs(ckpt, prompts, { threads: 2 })).rejects.toThrow(/h\.2\.mlp\.c_proj\.weight has shape \[16,32\], expected \[32,16\]/);
+  // the layers before it are fine on their own
+  const ok = await computeAttentionInputs(ckpt, prompts, { threads: 2, layers: [0, 1, 2] });
+  expect(ok.layers).toEqual([0, 1, 2]);
+});
+
 test("groupByLength returns dense groups of equal length without padded positions", async () => {
   const ref = expected("gpt2");
   const prompts = [ref.prompts[0], ref.prompts[1], ref.prompts[0].slice(0, 5)];
