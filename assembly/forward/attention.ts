@@ -14,9 +14,45 @@
  * the angle (p / posScale)·base^(−2i/rot) at position p: x ← x·cos + rotate_half(x)·sin.
  */
 
-/** f64 workspace attentionF32 needs for prompts of at most tMax tokens. */
+/** f64 workspace attentionF32 needs for prompts of at most tMax tokens: one head's K and V in f64, q, p, acc. */
 export function attentionWorkspace(tMax: i32, dh: i32): i32 {
-  return tMax + dh;
+  const d = (dh + 3) & ~3;
+  return 2 * tMax * d + tMax + 2 * d;
+}
+
+/**
+ * q·k over d (a multiple of 4) in f64, as four partial sums over c ≡ 0, 1, 2, 3 (mod 4) added as
+ * (s0 + s2) + (s1 + s3): two f64x2 accumulators with SIMD, four scalars without, the same bits.
+ */
+// @ts-ignore: decorator
+@inline
+function dot4(q: usize, k: usize, d: i32): f64 {
+  if (ASC_FEATURE_SIMD) {
+    let a = f64x2.splat(0), b = f64x2.splat(0);
+    for (let c = 0; c < d; c += 4) {
+      const o = <usize>c << 3;
+      a = f64x2.add(a, f64x2.mul(v128.load(q + o), v128.load(k + o)));
+      b = f64x2.add(b, f64x2.mul(v128.load(q + o, 16), v128.load(k + o, 16)));
+    }
+    const s = f64x2.add(a, b);
+    return f64x2.extract_lane(s, 0) + f64x2.extract_lane(s, 1);
+  }
+  let s0: f64 = 0, s1: f64 = 0, s2: f64 = 0, s3: f64 = 0;
+  for (let c = 0; c < d; c += 4) {
+    const o = <usize>c << 3;
+    s0 += load<f64>(q + o) * load<f64>(k + o);
+    s1 += load<f64>(q + o, 8) * load<f64>(k + o, 8);
+    s2 += load<f64>(q + o, 16) * load<f64>(k + o, 16);
+    s3 += load<f64>(q + o, 24) * load<f64>(k + o, 24);
+  }
+  return (s0 + s2) + (s1 + s3);
+}
+
+/** n f32 at src (a multiple of 4) widened to f64 at dst. */
+// @ts-ignore: decorator
+@inline
+function widen(src: usize, dst: usize, n: i32): void {
+  for (let c = 0; c < n; c++) store<f64>(dst + (<usize>c << 3), <f64>load<f32>(src + (<usize>c << 2)));
 }
 
 export function attentionF32(
@@ -26,8 +62,17 @@ export function attentionF32(
   const group = nH / nKv;
   const row = <usize>ld << 2;
   const rowZ = <usize>ldz << 2;
-  const acc = work; // [dh] f64
-  const p = work + (<usize>dh << 3); // [T] f64
+  // d: dh rounded up to a multiple of 4, the f64 rows zero-padded, so dot4 needs no edge code
+  const d = (dh + 3) & ~3;
+  const rowD = <usize>d << 3;
+  let tMax = 0;
+  for (let b = 0; b < nb; b++) tMax = max(tMax, load<i32>(offsets + (<usize>(b + 1) << 2)) - load<i32>(offsets + (<usize>b << 2)));
+  const kf = work; // [T][d] f64: the head's keys
+  const vf = kf + <usize>tMax * rowD; // [T][d] f64: its values
+  const qf = vf + <usize>tMax * rowD; // [d] f64
+  const acc = qf + rowD; // [d] f64
+  const p = acc + rowD; // [T] f64
+  memory.fill(kf, 0, <usize>tMax * rowD * 2 + rowD); // the padding of every f64 row stays zero
   for (let b = 0; b < nb; b++) {
     const t0 = load<i32>(offsets + (<usize>b << 2));
     const T = load<i32>(offsets + (<usize>(b + 1) << 2)) - t0;
@@ -35,17 +80,21 @@ export function attentionF32(
     for (let h = 0; h < nH; h++) {
       const kv = h / group;
       const qo = <usize>(h * dh) << 2;
-      const ko = <usize>((nH + kv) * dh) << 2;
-      const vo = <usize>((nH + nKv + kv) * dh) << 2;
+      if (h % group == 0) {
+        // this key/value head in f64, once for all the query heads that read it
+        const ko = <usize>((nH + kv) * dh) << 2;
+        const vo = <usize>((nH + nKv + kv) * dh) << 2;
+        for (let j = 0; j < T; j++) {
+          widen(base + <usize>j * row + ko, kf + <usize>j * rowD, dh);
+          widen(base + <usize>j * row + vo, vf + <usize>j * rowD, dh);
+        }
+      }
       for (let i = 0; i < T; i++) {
-        const q = base + <usize>i * row + qo;
+        widen(base + <usize>i * row + qo, qf, dh);
         const lo = window > 0 ? max(0, i - window + 1) : 0;
         let mx: f64 = -Infinity;
         for (let j = lo; j <= i; j++) {
-          const kp = base + <usize>j * row + ko;
-          let s: f64 = 0;
-          for (let c = 0; c < dh; c++) s += <f64>load<f32>(q + (<usize>c << 2)) * <f64>load<f32>(kp + (<usize>c << 2));
-          s *= scale;
+          const s = dot4(qf, kf + <usize>j * rowD, d) * scale;
           store<f64>(p + (<usize>j << 3), s);
           if (s > mx) mx = s;
         }
@@ -55,13 +104,21 @@ export function attentionF32(
           store<f64>(p + (<usize>j << 3), e);
           sum += e;
         }
-        for (let c = 0; c < dh; c++) store<f64>(acc + (<usize>c << 3), 0);
+        memory.fill(acc, 0, rowD);
         for (let j = lo; j <= i; j++) {
           const w = load<f64>(p + (<usize>j << 3)) / sum;
-          const vp = base + <usize>j * row + vo;
-          for (let c = 0; c < dh; c++) {
-            const a = acc + (<usize>c << 3);
-            store<f64>(a, load<f64>(a) + w * <f64>load<f32>(vp + (<usize>c << 2)));
+          const vp = vf + <usize>j * rowD;
+          if (ASC_FEATURE_SIMD) {
+            const wv = f64x2.splat(w);
+            for (let c = 0; c < d; c += 2) {
+              const o = <usize>c << 3;
+              v128.store(acc + o, f64x2.add(v128.load(acc + o), f64x2.mul(wv, v128.load(vp + o))));
+            }
+          } else {
+            for (let c = 0; c < d; c++) {
+              const o = <usize>c << 3;
+              store<f64>(acc + o, load<f64>(acc + o) + w * load<f64>(vp + o));
+            }
           }
         }
         const zr = z + <usize>(t0 + i) * rowZ + (<usize>(h * dh) << 2);

@@ -122,6 +122,65 @@ test("a block that cannot be read while the threads run earlier layers fails the
   expect(ok.layers).toEqual([0, 1, 2]);
 });
 
+test("heads of a width that is not a multiple of 4 (d_head 6) match a float64 GPT-2 block written out here", async () => {
+  const V = 40, P = 16, D = 18, H = 3, FF = 24, dh = D / H;
+  const r = rng(11);
+  const rand = (...shape: number[]): RawTensor => ({ shape, data: Float64Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => 0.4 * gaussian(r)) });
+  const t: Record<string, RawTensor> = { "wte.weight": rand(V, D), "wpe.weight": rand(P, D) };
+  for (let l = 0; l < 2; l++) {
+    Object.assign(t, {
+      [`h.${l}.ln_1.weight`]: rand(D), [`h.${l}.ln_1.bias`]: rand(D), [`h.${l}.ln_2.weight`]: rand(D), [`h.${l}.ln_2.bias`]: rand(D),
+      [`h.${l}.attn.c_attn.weight`]: rand(D, 3 * D), [`h.${l}.attn.c_attn.bias`]: rand(3 * D),
+      [`h.${l}.attn.c_proj.weight`]: rand(D, D), [`h.${l}.attn.c_proj.bias`]: rand(D),
+      [`h.${l}.mlp.c_fc.weight`]: rand(D, FF), [`h.${l}.mlp.c_fc.bias`]: rand(FF),
+      [`h.${l}.mlp.c_proj.weight`]: rand(FF, D), [`h.${l}.mlp.c_proj.bias`]: rand(D),
+    });
+  }
+  // what the checkpoint will hold: float32 values, here in float64
+  const w = (name: string) => Float64Array.from(Float32Array.from(t[name].data));
+  const ckpt = writeCheckpoint(join(tmp, "dh6"), t, { dtype: "F32", config: { model_type: "gpt2", n_head: H } });
+  const prompts = [[3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5], [2, 7], [1, 8, 2, 8, 1]];
+
+  const norm = (x: number[]) => {
+    const m = x.reduce((a, v) => a + v, 0) / x.length;
+    const sd = Math.sqrt(x.reduce((a, v) => a + (v - m) ** 2, 0) / x.length + 1e-5);
+    return x.map((v) => (v - m) / sd);
+  };
+  const affine = (z: number[], g: Float64Array, b: Float64Array) => z.map((v, i) => v * g[i] + b[i]);
+  const matmul = (x: number[], W: Float64Array, bias: Float64Array, m: number) =>
+    Array.from({ length: m }, (_, j) => x.reduce((a, v, i) => a + v * W[i * m + j], bias[j]));
+  const gelu = (x: number) => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3)));
+  const wte = w("wte.weight"), wpe = w("wpe.weight");
+  const expected = prompts.map((ids) => {
+    let x = ids.map((id, p) => Array.from({ length: D }, (_, i) => wte[id * D + i] + wpe[p * D + i]));
+    const qkv = x.map((row) => matmul(affine(norm(row), w("h.0.ln_1.weight"), w("h.0.ln_1.bias")), w("h.0.attn.c_attn.weight"), w("h.0.attn.c_attn.bias"), 3 * D));
+    const z = x.map((_, i) => Array.from({ length: D }, (_, c) => {
+      const h = Math.floor(c / dh);
+      const s = Array.from({ length: i + 1 }, (_, j) => {
+        let dot = 0;
+        for (let e = 0; e < dh; e++) dot += qkv[i][h * dh + e] * qkv[j][D + h * dh + e];
+        return dot / Math.sqrt(dh);
+      });
+      const mx = Math.max(...s);
+      const ex = s.map((v) => Math.exp(v - mx));
+      const sum = ex.reduce((a, v) => a + v, 0);
+      return ex.reduce((a, v, j) => a + (v / sum) * qkv[j][2 * D + c], 0);
+    }));
+    x = x.map((row, i) => matmul(z[i], w("h.0.attn.c_proj.weight"), w("h.0.attn.c_proj.bias"), D).map((v, c) => v + row[c]));
+    x = x.map((row) => {
+      const hid = matmul(affine(norm(row), w("h.0.ln_2.weight"), w("h.0.ln_2.bias")), w("h.0.mlp.c_fc.weight"), w("h.0.mlp.c_fc.bias"), FF).map(gelu);
+      return matmul(hid, w("h.0.mlp.c_proj.weight"), w("h.0.mlp.c_proj.bias"), D).map((v, c) => v + row[c]);
+    });
+    return x.map(norm);
+  });
+  for (const kernel of ["release", "scalar"] as const) {
+    const got = await computeAttentionInputs(ckpt, prompts, { threads: 1, kernel, layers: [1] });
+    let worst = 0;
+    expected.forEach((rows, b) => rows.forEach((row, p) => row.forEach((v, c) => (worst = Math.max(worst, Math.abs(v - got.activations[0][(b * got.tokens + p) * D + c]))))));
+    expect(worst, kernel).toBeLessThan(1e-4);
+  }
+});
+
 test("groupByLength returns dense groups of equal length without padded positions", async () => {
   const ref = expected("gpt2");
   const prompts = [ref.prompts[0], ref.prompts[1], ref.prompts[0].slice(0, 5)];
