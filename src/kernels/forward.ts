@@ -112,6 +112,23 @@ export interface ForwardKernels {
   runBlock(input: BlockInput): number;
 }
 
+/** A chunk's number of rows, after checking it against its offsets and the workspace's capacity. */
+function checkChunk({ resid, offsets, captured }: BlockChunk, d: number, capacity: BlockInput["capacity"]): number {
+  const rows = resid.length / d;
+  const nb = offsets.length - 1;
+  if (!Number.isInteger(rows) || offsets[0] !== 0 || offsets[nb] !== rows || captured.length !== resid.length) {
+    throw new ShapeMismatch(`residual of ${resid.length} values does not hold the ${offsets[nb]} tokens of width ${d} the offsets describe`);
+  }
+  let tMax = 0;
+  for (let b = 0; b < nb; b++) tMax = Math.max(tMax, offsets[b + 1] - offsets[b]);
+  if (rows > capacity.rows || nb > capacity.prompts || tMax > capacity.promptTokens) {
+    throw new ShapeMismatch(
+      `chunk of ${rows} rows, ${nb} prompts of up to ${tMax} tokens exceeds the capacity ${capacity.rows}, ${capacity.prompts}, ${capacity.promptTokens}`,
+    );
+  }
+  return rows;
+}
+
 /** The forward pass's kernels on their own instance (the CLI's forward pass; never the worker). */
 export function createForwardKernels(module: WebAssembly.Module, name = "wasm"): ForwardKernels {
   return forwardKernels(instantiate(module), name);
@@ -176,16 +193,8 @@ export function forwardKernels(k: KernelInstance, name = "wasm"): ForwardKernels
         let chunks = 0;
         for (let c = next(); c; c = next(), chunks++) {
           const { resid, offsets, captured } = c;
-          const rows = resid.length / d;
+          const rows = checkChunk(c, d, capacity);
           const nb = offsets.length - 1;
-          if (!Number.isInteger(rows) || offsets[0] !== 0 || offsets[nb] !== rows || captured.length !== resid.length) {
-            throw new ShapeMismatch(`residual of ${resid.length} values does not hold the ${offsets[nb]} tokens of width ${d} the offsets describe`);
-          }
-          let tMax = 0;
-          for (let b = 0; b < nb; b++) tMax = Math.max(tMax, offsets[b + 1] - offsets[b]);
-          if (rows > n || nb > capacity.prompts || tMax > capacity.promptTokens) {
-            throw new ShapeMismatch(`chunk of ${rows} rows, ${nb} prompts of up to ${tMax} tokens exceeds the capacity ${n}, ${capacity.prompts}, ${capacity.promptTokens}`);
-          }
           put(pResid, resid);
           new Int32Array(mem, pOffsets, nb + 1).set(offsets);
 
