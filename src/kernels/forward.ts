@@ -98,6 +98,8 @@ export interface BlockInput {
   capacity: { rows: number; prompts: number; promptTokens: number };
   /** the next share to run, until undefined: called between shares, so several runners can share a queue */
   next(): BlockChunk | undefined;
+  /** called once the block's weights are copied in, before the first chunk: the caller may reuse their arrays */
+  packed?(): void;
 }
 
 export interface ForwardKernels {
@@ -141,7 +143,7 @@ export function forwardKernels(k: KernelInstance, name = "wasm"): ForwardKernels
   return {
     name,
     simd: k.simd,
-    runBlock({ shape, block, window = 0, capacity, next }: BlockInput): number {
+    runBlock({ shape, block, window = 0, capacity, next, packed: onPacked }: BlockInput): number {
       const d = shape.dModel;
       const { nHeads: nH, nKvHeads: nKv, dHead: dh } = shape;
       const rms = shape.norm === "rmsnorm" ? 1 : 0;
@@ -186,6 +188,7 @@ export function forwardKernels(k: KernelInstance, name = "wasm"): ForwardKernels
           ex.packLinearF32(p.l.k, p.l.m, pStage, LAYOUT_CODES[p.l.layout], p.w);
           put(p.b, p.l.bias);
         }
+        onPacked?.();
         const [qkv, out, upW, down] = packed;
         const linear = (rows: number, p: (typeof packed)[number], x: number, ldx: number, y: number, ldy: number, accumulate: number) =>
           ex.linearPackedF32(rows, p.l.k, p.l.m, x, ldx, p.w, p.b, y, ldy, accumulate, pXWork);

@@ -10,8 +10,8 @@
  * right-padded to the longest prompt, zeros at positions ≥ lengths[b]; `groupByLength` splits it
  * into dense groups of equal length for consumers that cannot skip padding.
  *
- * Memory: the main thread reads one block at a time into shared memory (two alternate: the next
- * block is read while the threads run the current one); the residual stream of every token and the
+ * Memory: the main thread reads one block at a time into shared memory (the next block over the
+ * current one once every thread has copied it in, while they run it); the residual stream of every token and the
  * captured attention inputs are in shared memory too; each thread holds one block's packed weights
  * and one chunk's activations in WebAssembly memory. The pass stops at the last block whose
  * attention input is asked for. Threads take chunks of prompts from a shared queue (model/chunks),
@@ -70,17 +70,29 @@ export const PADDING_NOTE =
   "no padding in the computation (prompts stacked, attention within a prompt, positions from 0); " +
   "the returned [B, T, d_model] is right-padded with zeros at positions >= lengths[b]";
 
+/** One layer on one lane: `packed` once the lane has copied the block's weights in, `done` at its end. */
+interface LaneRun {
+  packed: Promise<void>;
+  done: Promise<void>;
+}
+
 /** A thread that runs layers: this one, or a worker. */
 interface Lane {
   /** runs chunks of `layer` from the shared queue until none is left */
-  run(layer: number, block: BlockWeights | undefined, window: number): Promise<void>;
+  run(layer: number, block: BlockWeights | undefined, window: number): LaneRun;
   close(): Promise<void>;
 }
 
 function inlineLane(kernels: ForwardKernels, shape: BlockShape, queue: ChunkQueue): Lane {
   return {
-    run: async (layer, block, window) => {
-      kernels.runBlock({ shape, block, window, capacity: queue.plan.capacity, next: takeChunks(queue, layer) });
+    run(layer, block, window) {
+      try {
+        kernels.runBlock({ shape, block, window, capacity: queue.plan.capacity, next: takeChunks(queue, layer) });
+        return { packed: Promise.resolve(), done: Promise.resolve() };
+      } catch (e) {
+        const failed = Promise.reject(e);
+        return { packed: failed, done: failed };
+      }
     },
     close: async () => {},
   };
@@ -94,28 +106,37 @@ function workerScript(): string {
 
 function workerLane(script: string, init: WorkerInit): Lane {
   const worker = new Worker(script, { workerData: init });
-  // runs are posted ahead (the worker queues them) and answered in order
-  const pending: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
+  // runs are posted ahead (the worker queues them) and answered by layer
+  const runs = new Map<number, { packed: Deferred; done: Deferred }>();
   let failed: Error | undefined;
   const fail = (e: Error) => {
     failed ??= e;
-    for (const p of pending.splice(0)) p.reject(e);
+    for (const r of runs.values()) {
+      r.packed.reject(e);
+      r.done.reject(e);
+    }
+    runs.clear();
   };
   worker.on("message", (m: WorkerReply) => {
-    const p = pending.shift();
-    if (!p) return;
-    if (m.ok) p.resolve();
-    else p.reject(new Error(m.message));
+    const r = runs.get(m.layer);
+    if (!r) return;
+    if ("packed" in m) return r.packed.resolve();
+    runs.delete(m.layer);
+    const error = m.ok ? undefined : new Error(m.message);
+    for (const d of [r.packed, r.done]) {
+      if (error) d.reject(error);
+      else d.resolve();
+    }
   });
   worker.on("error", fail);
   worker.on("exit", (code) => code !== 0 && fail(new Error(`forward worker exited with code ${code}`)));
   return {
     run(layer, block, window) {
-      if (failed) return Promise.reject(failed);
-      return new Promise((resolve, reject) => {
-        pending.push({ resolve, reject });
-        worker.postMessage({ layer, block, window } satisfies WorkerRequest);
-      });
+      if (failed) return { packed: Promise.reject(failed), done: Promise.reject(failed) };
+      const r = { packed: deferred(), done: deferred() };
+      runs.set(layer, r);
+      worker.postMessage({ layer, block, window } satisfies WorkerRequest);
+      return { packed: r.packed.promise, done: r.done.promise };
     },
     close: async () => {
       await worker.terminate();
@@ -123,10 +144,22 @@ function workerLane(script: string, init: WorkerInit): Lane {
   };
 }
 
+interface Deferred {
+  promise: Promise<void>;
+  resolve(): void;
+  reject(e: Error): void;
+}
+
+function deferred(): Deferred {
+  const d = {} as Deferred;
+  d.promise = new Promise<void>((resolve, reject) => Object.assign(d, { resolve, reject }));
+  return d;
+}
+
 /**
- * Shared memory for packed blocks, reused block after block: two of these alternate (the block the
- * lanes run, and the next one being read), so reading a model leaves no block-sized garbage behind.
- * Every block of a model has the same shapes, so the n-th allocation of a block reuses the n-th buffer.
+ * Shared memory for a block's weights, reused block after block, so reading a model leaves no
+ * block-sized garbage behind. Every block of a model has the same shapes, so the n-th allocation of
+ * a block reuses the n-th buffer.
  */
 function sharedArena(): { reset(): void; alloc(length: number): Float32Array } {
   const buffers: Float32Array[] = [];
@@ -202,35 +235,40 @@ async function run(model: ForwardModel, prompts: number[][], opts: ForwardOption
     queue.resid.set(model.embed(prompts));
     const wanted = new Set(layers);
     const activations: Float32Array[] = [];
-    // Block l is read into arena l % 2, and every lane is sent layer l, once all lanes are done with
-    // layer l − 2 (whose captures layer l overwrites are copied out first). So each lane always has
-    // the next layer queued: it goes on as soon as it is done, taking that layer's chunks as they
-    // come through, and never waits for this thread.
-    const arenas = [sharedArena(), sharedArena()];
+    // Block l + 1 is read over block l (one shared buffer) once every lane has copied block l in,
+    // and every lane is sent layer l + 1 then, if layer l − 1's captures, which layer l + 1 overwrites,
+    // are copied out. So each lane nearly always has the next layer queued: it goes on as soon as it
+    // is done, taking that layer's chunks as they come through, and never waits for this thread.
+    const arena = sharedArena();
     const read = (l: number): BlockWeights | undefined => {
       if (l >= last) return undefined; // the last layer only captures its attention input
-      arenas[l % 2].reset();
-      return model.block(l, arenas[l % 2].alloc);
+      arena.reset();
+      return model.block(l, arena.alloc);
     };
-    const runs: Promise<void>[] = [];
+    const started: Array<Promise<void> | undefined> = [];
+    const finished: Promise<void>[] = []; // layer l done by every lane, its captures copied out
     const start = (l: number) => {
       const block = read(l);
-      runs[l] = Promise.all(lanes.map((lane) => lane.run(l, block, model.window(l)))).then(() => layerDone(l));
-      runs[l].catch(() => abortQueue(queue)); // wakes lanes waiting for a chunk that will never come
+      const runs = lanes.map((lane) => lane.run(l, block, model.window(l)));
+      finished[l] = Promise.all([...runs.map((r) => r.done), finished[l - 1]]).then(() => layerDone(l));
+      if (l < last) started[l + 1] = Promise.all([...runs.map((r) => r.packed), finished[l - 1]]).then(() => start(l + 1));
+      else for (const r of runs) r.packed.catch(() => {}); // its failure is done's
+      // a failure wakes the lanes waiting for a chunk that will never come
+      for (const p of [finished[l], started[l + 1]]) p?.catch(() => abortQueue(queue));
     };
     const layerDone = (l: number) => {
-      if (wanted.has(l)) {
-        const captured = queue.captures[l % 2];
-        const out = new Float32Array(B * T * d);
-        for (let b = 0; b < B; b++) out.set(captured.subarray(plan.offsets[b] * d, plan.offsets[b + 1] * d), b * T * d);
-        opts.onLayer?.(l, out);
-        activations.push(out);
-      }
-      if (l + 2 <= last) start(l + 2);
+      if (!wanted.has(l)) return;
+      const captured = queue.captures[l % 2];
+      const out = new Float32Array(B * T * d);
+      for (let b = 0; b < B; b++) out.set(captured.subarray(plan.offsets[b] * d, plan.offsets[b + 1] * d), b * T * d);
+      opts.onLayer?.(l, out);
+      activations.push(out);
     };
     start(0);
-    if (last >= 1) start(1);
-    for (let l = 0; l <= last; l++) await runs[l];
+    for (let l = 0; l <= last; l++) {
+      await started[l];
+      await finished[l];
+    }
     return {
       facts, layout: model.layout, layers, activations, batch: B, tokens: T, dModel: d, lengths, padding: PADDING_NOTE,
       kernel: { name: kernels.name, simd: kernels.simd, threads: lanes.length },
