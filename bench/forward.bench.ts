@@ -3,11 +3,13 @@
  * 12 heads, MLP 3072, vocabulary 50,257, random F32 weights written to a temporary checkpoint) on 128
  * prompts × 20 tokens, every layer's attention input captured, against numpy float32 with one BLAS
  * thread doing the same in the same run (bench/forward_numpy.py), cross-checked element by element.
- * Reports wall and CPU times with the load average after each run (the machine may be shared: CPU
- * seconds say what the work costs whatever the load), the ratio per core (headscope wall × threads ÷
- * numpy one-thread wall; the goal is ≤ 2), the CPU-time ratio, the one-thread ratio and the speed-up
- * of the threads, and peak resident memory (process-wide, worker threads included).
- * Flags: --threads N (default every core), --prompts B, --tokens T; --scan also runs
+ * headscope on every thread and numpy run alternately --repeat times (default 3), so both meet the
+ * same phases of a shared host, and their medians are compared. Reports wall and CPU times with the
+ * load average after each run (the machine may be shared: CPU seconds say what the work costs
+ * whatever the load), the ratio per core (headscope wall × threads ÷ numpy one-thread wall; the goal
+ * is ≤ 2) of the medians and run by run, the CPU-time ratio, the one-thread ratio and the speed-up of
+ * the threads, and peak resident memory (process-wide, worker threads included).
+ * Flags: --threads N (default every core), --prompts B, --tokens T, --repeat N; --scan also runs
  * `scan CHECKPOINT --prompts ioi:B` on the same model end to end (local worker, fresh state, every
  * head's QK and OV spectra and SAD) and reports its wall time, the forward pass's share and the peak
  * RSS of the CLI and of workerd from run.json (needs `node scripts/build-cli.mjs`, which the npm
@@ -22,7 +24,7 @@ import { PROJECT_ROOT } from "../test/support/paths";
 import { guardedCommand } from "../scripts/runtime/guard.mjs";
 import { handleUsage } from "../scripts/usage.mjs";
 
-handleUsage(`npm run bench:forward [-- --threads N] [--prompts B] [--tokens T] [--scan]
+handleUsage(`npm run bench:forward [-- --threads N] [--prompts B] [--tokens T] [--repeat N] [--scan]
 
 The forward pass of a GPT-2-small-sized random model against numpy float32 (one BLAS thread),
 cross-checked; prints the ratio per core and peak memory.
@@ -30,7 +32,8 @@ cross-checked; prints the ratio per core and peak memory.
   --threads N   worker threads (default: every core)
   --prompts B   prompts (default 128)
   --tokens T    tokens per prompt (default 20)
-  --scan        also run scan --prompts ioi:B on the same model end to end`, { flags: { "--threads": true, "--prompts": true, "--tokens": true, "--scan": false }, positionals: 0 });
+  --repeat N    alternating runs of headscope (every thread) and numpy, medians compared (default 3)
+  --scan        also run scan --prompts ioi:B on the same model end to end`, { flags: { "--threads": true, "--prompts": true, "--tokens": true, "--repeat": true, "--scan": false }, positionals: 0 });
 
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(name);
@@ -40,6 +43,7 @@ const THREADS = arg("--threads", availableParallelism());
 const B = arg("--prompts", 128);
 const T = arg("--tokens", 20);
 const SCAN = process.argv.includes("--scan");
+const REPEAT = arg("--repeat", 3);
 const L = 12, D = 768, FF = 3072, V = 50257, P = 1024;
 
 /** A GPT-2-layout checkpoint with uniform random weights of std 0.02 (γ around 1), written tensor by tensor. */
@@ -105,33 +109,51 @@ try {
     const t0 = performance.now();
     const r = await computeAttentionInputs(ckpt, prompts, { threads });
     const c = process.cpuUsage(c0);
-    return { seconds: (performance.now() - t0) / 1000, cpu: (c.user + c.system) / 1e6, load: load(), r };
+    // only the last layer is kept (for the cross-check), so earlier runs' results do not pile up
+    return { seconds: (performance.now() - t0) / 1000, cpu: (c.user + c.system) / 1e6, load: load(), kernel: r.kernel, last: r.activations[L - 1] };
   };
-  const many = await time(THREADS);
-  const rss = process.resourceUsage().maxRSS * 1024; // peak so far: the multi-threaded run
-  const one = THREADS > 1 ? await time(1) : many;
-  const line = (what: string, t: typeof many) => console.log(`  ${what}: ${t.seconds.toFixed(2)} s wall, ${t.cpu.toFixed(2)} s CPU; load average after ${t.load}`);
-  line(`headscope (${many.r.kernel.name}, ${many.r.kernel.threads} threads)`, many);
+  type Numpy = { numpy: string; seconds: number; cpu_seconds: number; read_seconds: number };
+  const numpy = (): Numpy | undefined => {
+    try {
+      const env = { ...process.env, OPENBLAS_NUM_THREADS: "1", OMP_NUM_THREADS: "1", MKL_NUM_THREADS: "1" };
+      return JSON.parse(execFileSync("python3", [join(PROJECT_ROOT, "bench/forward_numpy.py"), ckpt, join(tmp, "prompts.json"), join(tmp, "numpy-last.f32")], { encoding: "utf8", env }));
+    } catch (e) {
+      console.error(`numpy baseline unavailable: ${(e as Error).message.split("\n")[0]}`);
+      return undefined;
+    }
+  };
+  // headscope on every thread and numpy alternate REPEAT times, so both see the same phases of a
+  // shared host; the ratio is of the medians, and every pair's ratio is printed too
+  const runs: Array<{ ours: Awaited<ReturnType<typeof time>>; py?: Numpy; pyLoad: string }> = [];
+  let rss = 0;
+  for (let i = 0; i < REPEAT; i++) {
+    const ours = await time(THREADS);
+    if (i === 0) rss = process.resourceUsage().maxRSS * 1024; // peak so far: the first multi-threaded run
+    const py = numpy();
+    runs.push({ ours, py, pyLoad: load() });
+  }
+  const one = THREADS > 1 ? await time(1) : runs[0].ours;
+  const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor((xs.length - 1) / 2)];
+  const line = (what: string, t: Awaited<ReturnType<typeof time>>) => console.log(`  ${what}: ${t.seconds.toFixed(2)} s wall, ${t.cpu.toFixed(2)} s CPU; load average after ${t.load}`);
+  const many = runs.map((r) => r.ours).sort((x, y) => x.seconds - y.seconds)[Math.floor((REPEAT - 1) / 2)];
+  runs.forEach((r, i) => line(`headscope (${r.ours.kernel.name}, ${r.ours.kernel.threads} threads), run ${i + 1}`, r.ours));
   if (THREADS > 1) line("headscope (1 thread)", one);
   console.log(`  peak RSS ${(rss / 2 ** 20).toFixed(0)} MB (weights on disk ${(statSync(ckpt).size / 2 ** 20).toFixed(0)} MB, one block ${((4 * (D * 3 * D + D * D + 2 * D * FF)) / 2 ** 20).toFixed(0)} MB; activations returned ${((L * B * T * D * 4) / 2 ** 20).toFixed(0)} MB)`);
 
-  let py: { numpy: string; seconds: number; cpu_seconds: number; read_seconds: number } | undefined;
-  try {
-    const env = { ...process.env, OPENBLAS_NUM_THREADS: "1", OMP_NUM_THREADS: "1", MKL_NUM_THREADS: "1" };
-    py = JSON.parse(execFileSync("python3", [join(PROJECT_ROOT, "bench/forward_numpy.py"), ckpt, join(tmp, "prompts.json"), join(tmp, "numpy-last.f32")], { encoding: "utf8", env }));
-  } catch (e) {
-    console.error(`numpy baseline unavailable: ${(e as Error).message.split("\n")[0]}`);
-  }
-  if (py) {
+  const pys = runs.flatMap((r) => (r.py ? [r.py] : []));
+  if (pys.length === runs.length) {
     const ref = new Float32Array(readFileSync(join(tmp, "numpy-last.f32")).buffer.slice(0));
-    const ours = many.r.activations[L - 1];
+    const ours = runs[runs.length - 1].ours.last;
     let worst = 0;
     for (let i = 0; i < ref.length; i++) worst = Math.max(worst, Math.abs(ref[i] - ours[i]));
-    const threads = many.r.kernel.threads;
-    console.log(`  numpy ${py.numpy} float32, OPENBLAS_NUM_THREADS=1: ${py.seconds.toFixed(2)} s wall, ${py.cpu_seconds.toFixed(2)} s CPU (of which ${py.read_seconds.toFixed(2)} s reading weights); load average after ${load()}`);
-    console.log(`  ratio per core (headscope wall × ${threads} ÷ numpy one-thread wall): ${((many.seconds * threads) / py.seconds).toFixed(2)} (goal ≤ 2)`);
-    console.log(`  ratio of CPU time (headscope ${threads} threads ÷ numpy): ${(many.cpu / py.cpu_seconds).toFixed(2)}; one thread: ${(one.cpu / py.cpu_seconds).toFixed(2)}`);
-    console.log(`  ratio one thread against one thread (wall): ${(one.seconds / py.seconds).toFixed(2)}; speed-up of ${threads} threads over 1: ${(one.seconds / many.seconds).toFixed(2)}`);
+    const threads = many.kernel.threads;
+    runs.forEach((r, i) => console.log(`  numpy ${r.py!.numpy} float32, OPENBLAS_NUM_THREADS=1, run ${i + 1}: ${r.py!.seconds.toFixed(2)} s wall, ${r.py!.cpu_seconds.toFixed(2)} s CPU (of which ${r.py!.read_seconds.toFixed(2)} s reading weights); load average after ${r.pyLoad}`));
+    const pyWall = median(pys.map((p) => p.seconds));
+    const pyCpu = median(pys.map((p) => p.cpu_seconds));
+    const pairs = runs.map((r) => ((r.ours.seconds * threads) / r.py!.seconds).toFixed(2)).join(", ");
+    console.log(`  ratio per core (headscope wall × ${threads} ÷ numpy one-thread wall, medians of ${REPEAT} alternating runs): ${((many.seconds * threads) / pyWall).toFixed(2)} (goal ≤ 2); run by run: ${pairs}`);
+    console.log(`  ratio of CPU time (headscope ${threads} threads ÷ numpy): ${(many.cpu / pyCpu).toFixed(2)}; one thread: ${(one.cpu / pyCpu).toFixed(2)}`);
+    console.log(`  ratio one thread against one thread (wall): ${(one.seconds / pyWall).toFixed(2)}; speed-up of ${threads} threads over 1: ${(one.seconds / many.seconds).toFixed(2)}`);
     console.log(`  last layer's attention input, headscope vs numpy float32: max |difference| ${worst.toExponential(2)}`);
   }
   if (SCAN) {
