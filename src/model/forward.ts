@@ -235,46 +235,55 @@ async function run(model: ForwardModel, prompts: number[][], opts: ForwardOption
     queue.resid.set(model.embed(prompts));
     const wanted = new Set(layers);
     const activations: Float32Array[] = [];
-    // Block l + 1 is read over block l (one shared buffer) once every lane has copied block l in,
-    // and every lane is sent layer l + 1 then, if layer l − 1's captures, which layer l + 1 overwrites,
-    // are copied out. So each lane nearly always has the next layer queued: it goes on as soon as it
-    // is done, taking that layer's chunks as they come through, and never waits for this thread.
     const arena = sharedArena();
     const read = (l: number): BlockWeights | undefined => {
       if (l >= last) return undefined; // the last layer only captures its attention input
       arena.reset();
       return model.block(l, arena.alloc);
     };
-    const started: Array<Promise<void> | undefined> = [];
-    const finished: Promise<void>[] = []; // layer l done by every lane, its captures copied out
-    const start = (l: number) => {
-      const block = read(l);
-      const runs = lanes.map((lane) => lane.run(l, block, model.window(l)));
-      finished[l] = Promise.all([...runs.map((r) => r.done), finished[l - 1]]).then(() => layerDone(l));
-      if (l < last) started[l + 1] = Promise.all([...runs.map((r) => r.packed), finished[l - 1]]).then(() => start(l + 1));
-      else for (const r of runs) r.packed.catch(() => {}); // its failure is done's
-      // a failure wakes the lanes waiting for a chunk that will never come
-      for (const p of [finished[l], started[l + 1]]) p?.catch(() => abortQueue(queue));
-    };
-    const layerDone = (l: number) => {
+    await runLayers(lanes, queue, last, read, (l) => model.window(l), (l) => {
       if (!wanted.has(l)) return;
       const captured = queue.captures[l % 2];
       const out = new Float32Array(B * T * d);
       for (let b = 0; b < B; b++) out.set(captured.subarray(plan.offsets[b] * d, plan.offsets[b + 1] * d), b * T * d);
       opts.onLayer?.(l, out);
       activations.push(out);
-    };
-    start(0);
-    for (let l = 0; l <= last; l++) {
-      await started[l];
-      await finished[l];
-    }
+    });
     return {
       facts, layout: model.layout, layers, activations, batch: B, tokens: T, dModel: d, lengths, padding: PADDING_NOTE,
       kernel: { name: kernels.name, simd: kernels.simd, threads: lanes.length },
     };
   } finally {
     await Promise.all(lanes.map((l) => l.close()));
+  }
+}
+
+/**
+ * Runs layers 0 … last on every lane. Block l + 1 is read over block l (one shared buffer, `read`)
+ * once every lane has copied block l in, and every lane is sent layer l + 1 then, if layer l − 1's
+ * captures, which layer l + 1 overwrites, are through `layerDone`. So each lane nearly always has
+ * the next layer queued: it goes on as soon as it is done, taking that layer's chunks as they come
+ * through, and never waits for this thread. `layerDone` is called in layer order.
+ */
+async function runLayers(
+  lanes: Lane[], queue: ChunkQueue, last: number, read: (l: number) => BlockWeights | undefined, window: (l: number) => number,
+  layerDone: (l: number) => void,
+): Promise<void> {
+  const started: Array<Promise<void> | undefined> = [];
+  const finished: Promise<void>[] = []; // layer l done by every lane, and through layerDone
+  const start = (l: number) => {
+    const block = read(l);
+    const runs = lanes.map((lane) => lane.run(l, block, window(l)));
+    finished[l] = Promise.all([...runs.map((r) => r.done), finished[l - 1]]).then(() => layerDone(l));
+    if (l < last) started[l + 1] = Promise.all([...runs.map((r) => r.packed), finished[l - 1]]).then(() => start(l + 1));
+    else for (const r of runs) r.packed.catch(() => {}); // its failure is done's
+    // a failure wakes the lanes waiting for a chunk that will never come
+    for (const p of [finished[l], started[l + 1]]) p?.catch(() => abortQueue(queue));
+  };
+  start(0);
+  for (let l = 0; l <= last; l++) {
+    await started[l];
+    await finished[l];
   }
 }
 
