@@ -16,7 +16,8 @@
  * 5 × 8, 6 × 8, 4 × 12 tiles and unrolling i are 2× slower (V8 uses 16 xmm registers: they spill).
  *
  * Every Y[t, j] is accumulated over i in order, then the bias is added, then Y if accumulating — in
- * both builds and in the edge code (rows past the last group of 4, a last panel under 8 columns), so
+ * both builds, in a last group of fewer than 4 rows (padded with zero rows, only the real ones stored)
+ * and in the edge code (every row of a last panel under 8 columns; every row in the scalar build), so
  * the scalar and SIMD builds agree bit for bit and a row's result does not depend on which rows it
  * was computed with.
  */
@@ -83,18 +84,23 @@ export function packLinearF32(k: i32, m: i32, w: usize, layout: i32, out: usize)
   packPanels(k, m, w, layout, out);
 }
 
-/** Rows t0 … t0 + 4·groups − 1 of X into groups of 4 interleaved: group g holds X[t0 + 4g + r, i] at (g·k + i)·4 + r. */
-function packRows4(k: i32, groups: i32, x: usize, rowX: usize, out: usize): void {
-  for (let g = 0; g < groups; g++) {
+/**
+ * `rows` rows of X from x into groups of 4 interleaved: group g holds X[4g + r, i] at (g·k + i)·4 + r;
+ * a last group of fewer than 4 rows is filled with zero rows.
+ */
+function packRows4(k: i32, rows: i32, x: usize, rowX: usize, out: usize): void {
+  for (let g = 0; (g << 2) < rows; g++) {
     const x0 = x + <usize>(g << 2) * rowX;
+    const left = rows - (g << 2);
+    if (left < 4) memory.fill(out + ((<usize>g * <usize>k) << 4), 0, <usize>k << 4);
     const x1 = x0 + rowX, x2 = x1 + rowX, x3 = x2 + rowX;
     let d = out + ((<usize>g * <usize>k) << 4);
     for (let i = 0; i < k; i++) {
       const o = <usize>i << 2;
       store<f32>(d, load<f32>(x0 + o));
-      store<f32>(d, load<f32>(x1 + o), 4);
-      store<f32>(d, load<f32>(x2 + o), 8);
-      store<f32>(d, load<f32>(x3 + o), 12);
+      if (left > 1) store<f32>(d, load<f32>(x1 + o), 4);
+      if (left > 2) store<f32>(d, load<f32>(x2 + o), 8);
+      if (left > 3) store<f32>(d, load<f32>(x3 + o), 12);
       d += 16;
     }
   }
@@ -130,10 +136,10 @@ function finish(acc: v128, bv: v128, yp: usize, accumulate: i32): void {
   v128.store(yp, r);
 }
 
-/** Four packed rows (xp: [k][4]), one full panel (w: [k][8]), in eight f32x4 accumulators. */
+/** Four packed rows (xp: [k][4]), one full panel (w: [k][8]), in eight f32x4 accumulators; the first `rows` rows stored. */
 // @ts-ignore: decorator
 @inline
-function block4x8(k: i32, xp: usize, w: usize, bias: usize, y0: usize, rowY: usize, accumulate: i32): void {
+function block4x8(k: i32, xp: usize, w: usize, bias: usize, y0: usize, rowY: usize, accumulate: i32, rows: i32): void {
   let a00 = f32x4.splat(0), a01 = f32x4.splat(0);
   let a10 = f32x4.splat(0), a11 = f32x4.splat(0);
   let a20 = f32x4.splat(0), a21 = f32x4.splat(0);
@@ -158,9 +164,9 @@ function block4x8(k: i32, xp: usize, w: usize, bias: usize, y0: usize, rowY: usi
   const b1 = bias ? v128.load(bias, 16) : f32x4.splat(0);
   const y1 = y0 + rowY, y2 = y1 + rowY, y3 = y2 + rowY;
   finish(a00, b0, y0, accumulate); finish(a01, b1, y0 + 16, accumulate);
-  finish(a10, b0, y1, accumulate); finish(a11, b1, y1 + 16, accumulate);
-  finish(a20, b0, y2, accumulate); finish(a21, b1, y2 + 16, accumulate);
-  finish(a30, b0, y3, accumulate); finish(a31, b1, y3 + 16, accumulate);
+  if (rows > 1) { finish(a10, b0, y1, accumulate); finish(a11, b1, y1 + 16, accumulate); }
+  if (rows > 2) { finish(a20, b0, y2, accumulate); finish(a21, b1, y2 + 16, accumulate); }
+  if (rows > 3) { finish(a30, b0, y3, accumulate); finish(a31, b1, y3 + 16, accumulate); }
 }
 
 /**
@@ -186,6 +192,12 @@ export function linearF32(
 export function linearPackedGroupsF32(
   groups: i32, k: i32, m: i32, xp: usize, wp: usize, bias: usize, y: usize, ldy: i32, accumulate: i32,
 ): void {
+  packedGroups(groups << 2, k, m, xp, wp, bias, y, ldy, accumulate);
+}
+
+/** linearPackedGroupsF32 for `rows` rows (the last group may hold fewer than 4: only those are stored). */
+function packedGroups(rows: i32, k: i32, m: i32, xp: usize, wp: usize, bias: usize, y: usize, ldy: i32, accumulate: i32): void {
+  const groups = (rows + 3) >> 2;
   const rowY = <usize>ldy << 2;
   const panelBytes = <usize>k << 5;
   for (let p = 0; p < (m >> 3); p++) {
@@ -193,7 +205,7 @@ export function linearPackedGroupsF32(
     const j0 = p << 3;
     const bp = bias ? bias + (<usize>j0 << 2) : 0;
     for (let g = 0; g < groups; g++) {
-      block4x8(k, xp + ((<usize>g * <usize>k) << 4), pw, bp, y + <usize>(g << 2) * rowY + (<usize>j0 << 2), rowY, accumulate);
+      block4x8(k, xp + ((<usize>g * <usize>k) << 4), pw, bp, y + <usize>(g << 2) * rowY + (<usize>j0 << 2), rowY, accumulate, rows - (g << 2));
     }
   }
 }
@@ -219,17 +231,18 @@ export function linearPackedF32(
   const xp = xwork;
   for (let t0 = 0; t0 < n; t0 += CHUNK) {
     const t1 = min(n, t0 + CHUNK);
-    const groups = ASC_FEATURE_SIMD ? (t1 - t0) >> 2 : 0;
-    if (groups > 0) {
-      packRows4(k, groups, x + <usize>t0 * rowX, rowX, xp);
-      linearPackedGroupsF32(groups, k, m & ~7, xp, wp, bias, y + <usize>t0 * rowY, ldy, accumulate);
+    // with SIMD every row goes through the 4 × 8 tiles (a last group of fewer than 4 rows padded with zeros)
+    const tiled = ASC_FEATURE_SIMD ? t1 - t0 : 0;
+    if (tiled > 0) {
+      packRows4(k, tiled, x + <usize>t0 * rowX, rowX, xp);
+      packedGroups(tiled, k, m & ~7, xp, wp, bias, y + <usize>t0 * rowY, ldy, accumulate);
     }
-    // what the 4 × 8 tiles leave: the rows past the last group, and every row of a last panel under 8 columns
+    // what the tiles leave: every row without SIMD, and every row of a last panel under 8 columns
     for (let p = 0; p < panels; p++) {
       const pw = wp + <usize>p * panelBytes;
       const j0 = p << 3;
       const cols = min(8, m - j0);
-      for (let t = cols == 8 ? t0 + (groups << 2) : t0; t < t1; t++) {
+      for (let t = cols == 8 ? t0 + tiled : t0; t < t1; t++) {
         rowPanel(k, x + <usize>t * rowX, pw, cols, bias, j0, y + <usize>t * rowY, accumulate);
       }
     }
