@@ -18,7 +18,6 @@
  * and the loops cost more than a third of the worker's time outside the SVD.
  */
 
-
 const TILE = 16;
 
 /**
