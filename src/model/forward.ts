@@ -271,19 +271,29 @@ async function runLayers(
 ): Promise<void> {
   const started: Array<Promise<void> | undefined> = [];
   const finished: Promise<void>[] = []; // layer l done by every lane, and through layerDone
+  // the first failure wakes the lanes waiting for a chunk that will never come; their "aborted"
+  // errors follow it, and it is what the pass throws
+  let failure: { error: unknown } | undefined;
+  const fail = (error: unknown) => {
+    failure ??= { error };
+    abortQueue(queue);
+  };
   const start = (l: number) => {
     const block = read(l);
     const runs = lanes.map((lane) => lane.run(l, block, window(l)));
     finished[l] = Promise.all([...runs.map((r) => r.done), finished[l - 1]]).then(() => layerDone(l));
     if (l < last) started[l + 1] = Promise.all([...runs.map((r) => r.packed), finished[l - 1]]).then(() => start(l + 1));
     else for (const r of runs) r.packed.catch(() => {}); // its failure is done's
-    // a failure wakes the lanes waiting for a chunk that will never come
-    for (const p of [finished[l], started[l + 1]]) p?.catch(() => abortQueue(queue));
+    for (const p of [finished[l], started[l + 1]]) p?.catch(fail);
   };
-  start(0);
-  for (let l = 0; l <= last; l++) {
-    await started[l];
-    await finished[l];
+  try {
+    start(0);
+    for (let l = 0; l <= last; l++) {
+      await started[l];
+      await finished[l];
+    }
+  } catch (e) {
+    throw failure ? failure.error : e;
   }
 }
 
