@@ -42,12 +42,8 @@ export interface BuiltBasis {
 
 const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 
-/** Rows (float32 values) as little-endian F16 bytes. */
-function f16Rows(rows: Float32Array): Uint8Array {
-  const out = new Uint16Array(rows.length);
-  for (let i = 0; i < rows.length; i++) out[i] = toF16(rows[i]);
-  return new Uint8Array(out.buffer);
-}
+/** F16 bits as little-endian bytes. */
+const bytesOf = (h: Uint16Array): Uint8Array => new Uint8Array(h.buffer, h.byteOffset, h.byteLength);
 
 /**
  * The checkpoint's token embedding (read from its header only), or why it has none a basis can use:
@@ -90,7 +86,7 @@ export function buildReadoutBasis(ckpt: Checkpoint, arch: Architecture, checkpoi
     source: `${embName}, ${rms ? "RMS-normalised" : "LayerNorm-normalised"} rows (ε = ${eps})`,
     rows(r0, r1) {
       const e = sourceRows(embName, r0, r1);
-      const z = new Float32Array(e.length);
+      const z = new Uint16Array(e.length); // F16 straight from each value (toF16 rounds to float32 first)
       for (let t = 0; t < r1 - r0; t++) {
         let mean = 0;
         if (!rms) {
@@ -98,11 +94,14 @@ export function buildReadoutBasis(ckpt: Checkpoint, arch: Architecture, checkpoi
           mean /= d;
         }
         let sq = 0;
-        for (let i = 0; i < d; i++) sq += (e[t * d + i] - mean) ** 2;
+        for (let i = 0; i < d; i++) {
+          const c = e[t * d + i] - mean;
+          sq += c * c;
+        }
         const inv = 1 / Math.sqrt(sq / d + eps);
-        for (let i = 0; i < d; i++) z[t * d + i] = (e[t * d + i] - mean) * inv;
+        for (let i = 0; i < d; i++) z[t * d + i] = toF16((e[t * d + i] - mean) * inv);
       }
-      return f16Rows(z);
+      return bytesOf(z);
     },
   };
   // the unembedding: its own tensor, or the embedding when tied (the config says so, or says nothing)
@@ -125,15 +124,15 @@ export function buildReadoutBasis(ckpt: Checkpoint, arch: Architecture, checkpoi
       source: `${src}${tied ? " (tied)" : ""}${gamma ? ` × ${normName}` : ""}${centre ? ", centred over d_model" : ""}`,
       rows(r0, r1) {
         const w = sourceRows(src, r0, r1);
-        const out = new Float32Array(w.length);
+        const out = new Uint16Array(w.length);
         const x = new Float64Array(d);
         for (let t = 0; t < r1 - r0; t++) {
           let mean = 0;
           for (let i = 0; i < d; i++) mean += x[i] = w[t * d + i] * (gamma ? gamma[i] : 1);
           mean = centre ? mean / d : 0;
-          for (let i = 0; i < d; i++) out[t * d + i] = x[i] - mean;
+          for (let i = 0; i < d; i++) out[t * d + i] = toF16(x[i] - mean);
         }
-        return f16Rows(out);
+        return bytesOf(out);
       },
     };
   }
