@@ -48,7 +48,7 @@ function dot4(q: usize, k: usize, d: i32): f64 {
   return (s0 + s2) + (s1 + s3);
 }
 
-/** n f32 at src (a multiple of 4) widened to f64 at dst. */
+/** n f32 at src widened to f64 at dst. */
 // @ts-ignore: decorator
 @inline
 function widen(src: usize, dst: usize, n: i32): void {
