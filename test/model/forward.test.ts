@@ -34,6 +34,27 @@ function expected(layout: string) {
   return { prompts, layers, B, T };
 }
 
+/**
+ * Random GPT-2-layout tensors (Conv1D [in, out] weights, biases, γ and β) with N(0, scale²) values
+ * from seed, drawn in one fixed order.
+ */
+function randomGpt2(dims: { V: number; P: number; D: number; FF: number; layers: number }, seed: number, scale: number): Record<string, RawTensor> {
+  const { V, P, D, FF } = dims;
+  const r = rng(seed);
+  const rand = (...shape: number[]): RawTensor => ({ shape, data: Float64Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => scale * gaussian(r)) });
+  const tensors: Record<string, RawTensor> = { "wte.weight": rand(V, D), "wpe.weight": rand(P, D) };
+  for (let l = 0; l < dims.layers; l++) {
+    Object.assign(tensors, {
+      [`h.${l}.ln_1.weight`]: rand(D), [`h.${l}.ln_1.bias`]: rand(D), [`h.${l}.ln_2.weight`]: rand(D), [`h.${l}.ln_2.bias`]: rand(D),
+      [`h.${l}.attn.c_attn.weight`]: rand(D, 3 * D), [`h.${l}.attn.c_attn.bias`]: rand(3 * D),
+      [`h.${l}.attn.c_proj.weight`]: rand(D, D), [`h.${l}.attn.c_proj.bias`]: rand(D),
+      [`h.${l}.mlp.c_fc.weight`]: rand(D, FF), [`h.${l}.mlp.c_fc.bias`]: rand(FF),
+      [`h.${l}.mlp.c_proj.weight`]: rand(FF, D), [`h.${l}.mlp.c_proj.bias`]: rand(D),
+    });
+  }
+  return tensors;
+}
+
 describe.each(LAYOUTS)("%s", (layout) => {
   const ckpt = join(FIXTURES, layout);
   const ref = expected(layout);
@@ -102,18 +123,8 @@ test("many chunks over two and three threads give the bits of one thread, and of
 test("a block that cannot be read while the threads run earlier layers fails the pass, and nothing waits forever", async () => {
   // layer 2's mlp.c_proj is stored transposed: found when block 2 is read, while both threads run layer 1
   const V = 64, P = 16, D = 16, FF = 32;
-  const r = rng(9);
-  const rand = (...shape: number[]): RawTensor => ({ shape, data: Float64Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => 0.3 * gaussian(r)) });
-  const tensors: Record<string, RawTensor> = { "wte.weight": rand(V, D), "wpe.weight": rand(P, D) };
-  for (let l = 0; l < 4; l++) {
-    Object.assign(tensors, {
-      [`h.${l}.ln_1.weight`]: rand(D), [`h.${l}.ln_1.bias`]: rand(D), [`h.${l}.ln_2.weight`]: rand(D), [`h.${l}.ln_2.bias`]: rand(D),
-      [`h.${l}.attn.c_attn.weight`]: rand(D, 3 * D), [`h.${l}.attn.c_attn.bias`]: rand(3 * D),
-      [`h.${l}.attn.c_proj.weight`]: rand(D, D), [`h.${l}.attn.c_proj.bias`]: rand(D),
-      [`h.${l}.mlp.c_fc.weight`]: rand(D, FF), [`h.${l}.mlp.c_fc.bias`]: rand(FF),
-      [`h.${l}.mlp.c_proj.weight`]: l === 2 ? rand(D, FF) : rand(FF, D), [`h.${l}.mlp.c_proj.bias`]: rand(D),
-    });
-  }
+  const tensors = randomGpt2({ V, P, D, FF, layers: 4 }, 9, 0.3);
+  tensors["h.2.mlp.c_proj.weight"] = { ...tensors["h.2.mlp.c_proj.weight"], shape: [D, FF] };
   const ckpt = writeCheckpoint(join(tmp, "bad-layer-2"), tensors, { dtype: "F32", config: { model_type: "gpt2", n_head: 2 } });
   const prompts = Array.from({ length: 64 }, (_, b) => Array.from({ length: 12 }, (_, t) => (b * 5 + t) % V));
   await expect(computeAttentionInputs(ckpt, prompts, { threads: 2 })).rejects.toThrow(/h\.2\.mlp\.c_proj\.weight has shape \[16,32\], expected \[32,16\]/);
@@ -124,18 +135,7 @@ test("a block that cannot be read while the threads run earlier layers fails the
 
 test("heads of a width that is not a multiple of 4 (d_head 6) match a float64 GPT-2 block written out here", async () => {
   const V = 40, P = 16, D = 18, H = 3, FF = 24, dh = D / H;
-  const r = rng(11);
-  const rand = (...shape: number[]): RawTensor => ({ shape, data: Float64Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => 0.4 * gaussian(r)) });
-  const t: Record<string, RawTensor> = { "wte.weight": rand(V, D), "wpe.weight": rand(P, D) };
-  for (let l = 0; l < 2; l++) {
-    Object.assign(t, {
-      [`h.${l}.ln_1.weight`]: rand(D), [`h.${l}.ln_1.bias`]: rand(D), [`h.${l}.ln_2.weight`]: rand(D), [`h.${l}.ln_2.bias`]: rand(D),
-      [`h.${l}.attn.c_attn.weight`]: rand(D, 3 * D), [`h.${l}.attn.c_attn.bias`]: rand(3 * D),
-      [`h.${l}.attn.c_proj.weight`]: rand(D, D), [`h.${l}.attn.c_proj.bias`]: rand(D),
-      [`h.${l}.mlp.c_fc.weight`]: rand(D, FF), [`h.${l}.mlp.c_fc.bias`]: rand(FF),
-      [`h.${l}.mlp.c_proj.weight`]: rand(FF, D), [`h.${l}.mlp.c_proj.bias`]: rand(D),
-    });
-  }
+  const t = randomGpt2({ V, P, D, FF, layers: 2 }, 11, 0.4);
   // what the checkpoint will hold: float32 values, here in float64
   const w = (name: string) => Float64Array.from(Float32Array.from(t[name].data));
   const ckpt = writeCheckpoint(join(tmp, "dh6"), t, { dtype: "F32", config: { model_type: "gpt2", n_head: H } });
@@ -221,21 +221,7 @@ describe("refusals", () => {
 
 test("ioi prompts through GPT-2's tokenizer into a GPT-2-vocabulary model: layer 0 is LN(wte[token] + wpe[position])", async () => {
   const V = 50257, P = 64, D = 16, FF = 32;
-  const r = rng(5);
-  const rand = (...shape: number[]): RawTensor => ({ shape, data: Float64Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => 0.3 * gaussian(r)) });
-  const tensors: Record<string, RawTensor> = { "wte.weight": rand(V, D), "wpe.weight": rand(P, D) };
-  for (let l = 0; l < 2; l++) {
-    for (const [n, shape] of [["ln_1", [D]], ["ln_2", [D]]] as const) {
-      tensors[`h.${l}.${n}.weight`] = rand(...shape);
-      tensors[`h.${l}.${n}.bias`] = rand(...shape);
-    }
-    Object.assign(tensors, {
-      [`h.${l}.attn.c_attn.weight`]: rand(D, 3 * D), [`h.${l}.attn.c_attn.bias`]: rand(3 * D),
-      [`h.${l}.attn.c_proj.weight`]: rand(D, D), [`h.${l}.attn.c_proj.bias`]: rand(D),
-      [`h.${l}.mlp.c_fc.weight`]: rand(D, FF), [`h.${l}.mlp.c_fc.bias`]: rand(FF),
-      [`h.${l}.mlp.c_proj.weight`]: rand(FF, D), [`h.${l}.mlp.c_proj.bias`]: rand(D),
-    });
-  }
+  const tensors = randomGpt2({ V, P, D, FF, layers: 2 }, 5, 0.3);
   const ckpt = writeCheckpoint(join(tmp, "gpt2-vocab"), tensors, { dtype: "F32", config: { model_type: "gpt2", n_head: 2 } });
   const { tokens, meta } = resolvePrompts("ioi:6", gpt2Tokenizer());
   const got = await computeAttentionInputs(ckpt, tokens, { threads: 2 });
