@@ -8,17 +8,20 @@
  * load average after each run (the machine may be shared: CPU seconds say what the work costs
  * whatever the load), the ratio per core (headscope wall × threads ÷ numpy one-thread wall; the goal
  * is ≤ 2) of the medians and run by run, the CPU-time ratio, the one-thread ratio and the speed-up of
- * the threads, and peak resident memory (process-wide, worker threads included).
+ * the threads, and peak resident memory (process-wide, worker threads included). As a control, each
+ * round also runs one numpy copy per thread at once: its wall time is numpy's time per core when every
+ * core is busy, and says how much of the cores' speed-up the host itself gives.
  * Flags: --threads N (default every core), --prompts B, --tokens T, --repeat N; --scan also runs
  * `scan CHECKPOINT --prompts ioi:B` on the same model end to end (local worker, fresh state, every
  * head's QK and OV spectra and SAD) and reports its wall time, the forward pass's share and the peak
  * RSS of the CLI and of workerd from run.json (needs `node scripts/build-cli.mjs`, which the npm
  * script runs).
  */
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFile, execFileSync, spawnSync } from "node:child_process";
 import { closeSync, fsyncSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from "node:fs";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { computeAttentionInputs } from "../src/model/forward";
 import { PROJECT_ROOT } from "../test/support/paths";
 import { guardedCommand } from "../scripts/runtime/guard.mjs";
@@ -113,24 +116,40 @@ try {
     return { seconds: (performance.now() - t0) / 1000, cpu: (c.user + c.system) / 1e6, load: load(), kernel: r.kernel, last: r.activations[L - 1] };
   };
   type Numpy = { numpy: string; seconds: number; cpu_seconds: number; read_seconds: number };
+  const numpyEnv = { ...process.env, OPENBLAS_NUM_THREADS: "1", OMP_NUM_THREADS: "1", MKL_NUM_THREADS: "1" };
+  const numpyArgs = (out: string) => [join(PROJECT_ROOT, "bench/forward_numpy.py"), ckpt, join(tmp, "prompts.json"), join(tmp, out)];
   const numpy = (): Numpy | undefined => {
     try {
-      const env = { ...process.env, OPENBLAS_NUM_THREADS: "1", OMP_NUM_THREADS: "1", MKL_NUM_THREADS: "1" };
-      return JSON.parse(execFileSync("python3", [join(PROJECT_ROOT, "bench/forward_numpy.py"), ckpt, join(tmp, "prompts.json"), join(tmp, "numpy-last.f32")], { encoding: "utf8", env }));
+      return JSON.parse(execFileSync("python3", numpyArgs("numpy-last.f32"), { encoding: "utf8", env: numpyEnv }));
     } catch (e) {
       console.error(`numpy baseline unavailable: ${(e as Error).message.split("\n")[0]}`);
       return undefined;
     }
   };
+  // the control: as many one-thread numpy copies as headscope has threads, at once, each doing the
+  // whole job. Their wall time is numpy's time per core when every core is busy, so it shows what the
+  // host itself gives when all of its cores work (two vCPUs may share a physical core's FP units)
+  const numpyEveryCore = async (): Promise<number | undefined> => {
+    if (THREADS < 2) return undefined;
+    try {
+      const runs = await Promise.all(Array.from({ length: THREADS }, (_, i) =>
+        promisify(execFile)("python3", numpyArgs(`numpy-core-${i}.f32`), { encoding: "utf8", env: numpyEnv })));
+      return Math.max(...runs.map((r) => (JSON.parse(r.stdout) as Numpy).seconds));
+    } catch (e) {
+      console.error(`numpy on every core unavailable: ${(e as Error).message.split("\n")[0]}`);
+      return undefined;
+    }
+  };
   // headscope on every thread and numpy alternate REPEAT times, so both see the same phases of a
   // shared host; the ratio is of the medians, and every pair's ratio is printed too
-  const runs: Array<{ ours: Awaited<ReturnType<typeof time>>; py?: Numpy; pyLoad: string }> = [];
+  const runs: Array<{ ours: Awaited<ReturnType<typeof time>>; py?: Numpy; pyLoad: string; pyEvery?: number }> = [];
   let rss = 0;
   for (let i = 0; i < REPEAT; i++) {
     const ours = await time(THREADS);
     if (i === 0) rss = process.resourceUsage().maxRSS * 1024; // peak so far: the first multi-threaded run
     const py = numpy();
-    runs.push({ ours, py, pyLoad: load() });
+    const pyLoad = load();
+    runs.push({ ours, py, pyLoad, pyEvery: await numpyEveryCore() });
   }
   const one = THREADS > 1 ? await time(1) : runs[0].ours;
   const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor((xs.length - 1) / 2)];
@@ -152,6 +171,13 @@ try {
     const pyCpu = median(pys.map((p) => p.cpu_seconds));
     const pairs = runs.map((r) => ((r.ours.seconds * threads) / r.py!.seconds).toFixed(2)).join(", ");
     console.log(`  ratio per core (headscope wall × ${threads} ÷ numpy one-thread wall, medians of ${REPEAT} alternating runs): ${((many.seconds * threads) / pyWall).toFixed(2)} (goal ≤ 2); run by run: ${pairs}`);
+    const every = runs.flatMap((r) => (r.pyEvery ? [r.pyEvery] : []));
+    if (every.length === runs.length && THREADS > 1) {
+      const everyWall = median(every);
+      console.log(`  numpy on every core (${THREADS} one-thread copies at once, each the whole job; the slowest copy's wall): ${every.map((s) => s.toFixed(2)).join(", ")} s; ` +
+        `the host's speed-up for numpy on ${THREADS} cores: ${((THREADS * pyWall) / everyWall).toFixed(2)}`);
+      console.log(`  ratio per core with numpy on every core too (headscope wall × ${threads} ÷ that wall, medians): ${((many.seconds * threads) / everyWall).toFixed(2)}`);
+    }
     console.log(`  ratio of CPU time (headscope ${threads} threads ÷ numpy): ${(many.cpu / pyCpu).toFixed(2)}; one thread: ${(one.cpu / pyCpu).toFixed(2)}`);
     console.log(`  ratio one thread against one thread (wall): ${(one.seconds / pyWall).toFixed(2)}; speed-up of ${threads} threads over 1: ${(one.seconds / many.seconds).toFixed(2)}`);
     console.log(`  last layer's attention input, headscope vs numpy float32: max |difference| ${worst.toExponential(2)}`);
