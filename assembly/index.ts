@@ -16,7 +16,7 @@ export function simdEnabled(): i32 {
 }
 export { sadRun, sadWorkspace, sadPairTerms } from "./sparse/sad";
 export { sadNRecon } from "./sparse/select";
-export { linearF32, linearWorkspace, linearPanelBytes, packLinearF32, linearPackedF32, linearPackedWorkspace } from "./forward/linear";
+export { linearF32, linearWorkspace, linearPanelBytes, packLinearF32, packLinearRowsF32, linearPackedF32, linearPackedWorkspace } from "./forward/linear";
 export { normRowsF32, affineRowsF32 } from "./forward/norm";
 export { activateF32, gluF32 } from "./forward/activation";
 export { attentionF32, attentionWorkspace, rotaryF32, rotaryWorkspace } from "./forward/attention";

@@ -36,17 +36,22 @@ export function linearWorkspace(k: i32, m: i32): i32 {
   return linearPanelBytes(k, m) + CHUNK * k * 4;
 }
 
-/** W (either layout) into panels of 8 columns: panel p holds W[i, 8p + c] at (p·k + i)·8 + c. */
-function packPanels(k: i32, m: i32, w: usize, layout: i32, out: usize): void {
-  const panels = (m + 7) >> 3;
-  for (let p = 0; p < panels; p++) {
-    const j0 = p << 3;
-    const cols = min(8, m - j0);
-    const dst = out + ((<usize>p * <usize>k) << 5);
-    if (layout == IN_OUT) {
-      const rowW = <usize>m << 2;
+/**
+ * A slab of W (either layout) into its place in the panels of 8 columns, where panel p holds
+ * W[i, 8p + c] at (p·k + i)·8 + c. "in_out": the slab is rows from … from + count − 1 of W [k, m];
+ * "out_in": it is rows from … from + count − 1 of Wᵀ [m, k] (W's columns), from a multiple of 8 and
+ * count too unless the slab reaches m, so every panel it touches is written whole (zero-padded past m).
+ */
+function packPanels(k: i32, m: i32, w: usize, layout: i32, out: usize, from: i32, count: i32): void {
+  if (layout == IN_OUT) {
+    const panels = (m + 7) >> 3;
+    const rowW = <usize>m << 2;
+    for (let p = 0; p < panels; p++) {
+      const j0 = p << 3;
+      const cols = min(8, m - j0);
+      const dst = out + ((<usize>p * <usize>k + <usize>from) << 5);
       let src = w + (<usize>j0 << 2);
-      for (let i = 0; i < k; i++) {
+      for (let i = 0; i < count; i++) {
         const d = dst + (<usize>i << 5);
         if (cols == 8) {
           if (ASC_FEATURE_SIMD) {
@@ -60,12 +65,16 @@ function packPanels(k: i32, m: i32, w: usize, layout: i32, out: usize): void {
         }
         src += rowW;
       }
-    } else {
-      // column j of W is row j of [m, k]: c-th source row read along i, written with stride 8
-      const rowW = <usize>k << 2;
+    }
+  } else {
+    // column j of W is row j − from of the slab: read along i, written with stride 8
+    const rowW = <usize>k << 2;
+    for (let p = from >> 3; (p << 3) < from + count; p++) {
+      const j0 = p << 3;
+      const dst = out + ((<usize>p * <usize>k) << 5);
       for (let c = 0; c < 8; c++) {
-        if (c < cols) {
-          const src = w + <usize>(j0 + c) * rowW;
+        if (j0 + c < m) {
+          const src = w + <usize>(j0 + c - from) * rowW;
           for (let i = 0; i < k; i++) store<f32>(dst + (<usize>i << 5) + (<usize>c << 2), load<f32>(src + (<usize>i << 2)));
         } else {
           for (let i = 0; i < k; i++) store<f32>(dst + (<usize>i << 5) + (<usize>c << 2), 0);
@@ -81,7 +90,17 @@ function packPanels(k: i32, m: i32, w: usize, layout: i32, out: usize): void {
  * @param out - linearPanelBytes(k, m) bytes, 16-byte aligned
  */
 export function packLinearF32(k: i32, m: i32, w: usize, layout: i32, out: usize): void {
-  packPanels(k, m, w, layout, out);
+  packPanels(k, m, w, layout, out, 0, layout == IN_OUT ? k : m);
+}
+
+/**
+ * packLinearF32 one slab at a time, so a host packing a large W needs to hold only a slab of it in
+ * this memory: `w` holds rows from … from + count − 1 of W [k, m] ("in_out") or of Wᵀ [m, k]
+ * ("out_in"; from a multiple of 8, and count too unless from + count = m). The slabs of a whole W,
+ * in any order, leave `out` exactly as packLinearF32 does.
+ */
+export function packLinearRowsF32(k: i32, m: i32, w: usize, layout: i32, out: usize, from: i32, count: i32): void {
+  packPanels(k, m, w, layout, out, from, count);
 }
 
 /**
@@ -179,7 +198,7 @@ export function linearF32(
   n: i32, k: i32, m: i32, x: usize, ldx: i32, w: usize, layout: i32, bias: usize, y: usize, ldy: i32, accumulate: i32, work: usize,
 ): void {
   const panelBytes = <usize>((m + 7) >> 3) * (<usize>k << 5);
-  packPanels(k, m, w, layout, work);
+  packPanels(k, m, w, layout, work, 0, layout == IN_OUT ? k : m);
   linearPackedF32(n, k, m, x, ldx, work, bias, y, ldy, accumulate, work + panelBytes);
 }
 

@@ -49,6 +49,7 @@ export interface KernelExports {
   ): void;
   linearPanelBytes(k: number, m: number): number;
   packLinearF32(k: number, m: number, w: number, layout: number, out: number): void;
+  packLinearRowsF32(k: number, m: number, w: number, layout: number, out: number, from: number, count: number): void;
   linearPackedWorkspace(k: number): number;
   linearPackedF32(
     n: number, k: number, m: number, x: number, ldx: number, wp: number, bias: number, y: number, ldy: number, accumulate: number,
@@ -98,7 +99,7 @@ export function instantiate(module: WebAssembly.Module): KernelInstance {
     exports: ex,
     simd: ex.simdEnabled() === 1,
     alloc(bytes: number): number {
-      const ptr = ex.alloc(bytes);
+      const ptr = ex.alloc(bytes) >>> 0; // a usize: pointers past 2 GiB come back as negative i32
       if (ptr === 0) throw new KernelFault(`WebAssembly memory could not grow to ${bytes} more bytes`);
       return ptr;
     },

@@ -102,3 +102,51 @@ test("layout 1 is the transpose of layout 0", () => {
   const b = run(builds.simd, { ...c, layout: 1 }, { ...d, w: wt });
   expect(Buffer.from(a.buffer).equals(Buffer.from(b.buffer))).toBe(true);
 });
+
+/** W packed by packLinearF32 at once, or slab by slab (slabs of `rows`, in reverse order) by packLinearRowsF32. */
+function packed(inst: KernelInstance, k: number, m: number, layout: 0 | 1, w: Float32Array, rows?: number): Buffer {
+  const ex = inst.exports;
+  return inst.call(() => {
+    const bytes = ex.linearPanelBytes(k, m);
+    const out = inst.alloc(bytes);
+    new Uint8Array(ex.memory.buffer, out, bytes).fill(0xa5); // whatever packing does not write shows
+    const [total, width] = layout === 0 ? [k, m] : [m, k];
+    const stage = inst.alloc(4 * w.length);
+    if (rows === undefined) {
+      new Float32Array(ex.memory.buffer, stage, w.length).set(w);
+      ex.packLinearF32(k, m, stage, layout, out);
+    } else {
+      const froms = Array.from({ length: Math.ceil(total / rows) }, (_, i) => i * rows).reverse();
+      for (const from of froms) {
+        const count = Math.min(rows, total - from);
+        new Float32Array(ex.memory.buffer, stage, count * width).set(w.subarray(from * width, (from + count) * width));
+        ex.packLinearRowsF32(k, m, stage, layout, out, from, count);
+      }
+    }
+    return Buffer.from(new Uint8Array(ex.memory.buffer, out, bytes));
+  });
+}
+
+describe.each([
+  { k: 37, m: 21, layout: 0 as const, rows: 5 }, { k: 37, m: 21, layout: 0 as const, rows: 1 },
+  { k: 37, m: 21, layout: 1 as const, rows: 8 }, { k: 13, m: 45, layout: 1 as const, rows: 16 },
+])("packing W ($k × $m, layout $layout) in slabs of $rows", ({ k, m, layout, rows }) => {
+  const w = Float32Array.from({ length: k * m }, (_, i) => i + 1);
+  test.each(Object.entries(builds))("%s build: the same bytes as packing it whole", (_, inst) => {
+    const whole = packed(inst, k, m, layout, w);
+    expect(whole.includes(Buffer.from([0xa5, 0xa5, 0xa5, 0xa5]))).toBe(false);
+    expect(packed(inst, k, m, layout, w, rows).equals(whole)).toBe(true);
+  });
+});
+
+test("operands past 2 GiB of memory (a 70B block's packed weights reach 3.4 GB): pointers stay unsigned, the same bits", () => {
+  const c: Case = { n: 5, k: 9, m: 12, layout: 1, bias: true, accumulate: true };
+  const d = data(c, 9);
+  const low = run(builds.simd, c, d);
+  const inst = instantiate(compileKernels(kernelPath("release")));
+  const high = inst.call(() => {
+    inst.alloc(2 ** 31 + 64); // memory grows without touching those pages
+    return run({ ...inst, call: (body) => body() }, c, d);
+  });
+  expect(Buffer.from(high.buffer).equals(Buffer.from(low.buffer))).toBe(true);
+});
