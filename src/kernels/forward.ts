@@ -6,7 +6,8 @@
  * allocate everything, create views, copy in, call the kernels, copy out, reset; the chunks are
  * copied in and out one after another inside it, so several threads can take chunks from one queue.
  * A block's packed weights and one chunk's rows and activations are all that is in WebAssembly
- * memory at once.
+ * memory at once: the weights come in through a staging area of at most STAGE_VALUES floats, slab by
+ * slab, so a 70B model's block (3.4 GB packed) fits in WebAssembly's 4 GiB.
  */
 import { ShapeMismatch } from "../errors";
 import { instantiate, type KernelInstance } from "./instance";
@@ -17,6 +18,20 @@ const ACTIVATION_CODES: Record<Activation, number> = { gelu_new: 0, gelu: 1, sil
 /** How a weight matrix is stored: "in_out" is W [k, m] row-major (GPT-2's Conv1D), "out_in" is Wᵀ [m, k] (nn.Linear). */
 export type WeightLayout = "in_out" | "out_in";
 const LAYOUT_CODES: Record<WeightLayout, number> = { in_out: 0, out_in: 1 };
+
+/** Floats of a weight matrix staged at once while packing (4 MiB), unless one slab needs more. */
+export const STAGE_VALUES = 1 << 20;
+/** The most a WebAssembly (32-bit) memory can hold: 65,536 pages of 64 KiB. */
+export const WASM_MEMORY_LIMIT = 2 ** 32;
+
+/**
+ * Rows of one packing slab: rows of W [k, m] for "in_out"; rows of Wᵀ [m, k] (W's columns) for
+ * "out_in", a multiple of 8 (packLinearRowsF32 writes whole panels). At least one row or 8.
+ */
+function slabRows(k: number, m: number, layout: WeightLayout, stageValues: number): number {
+  if (layout === "in_out") return Math.min(k, Math.max(1, Math.floor(stageValues / m)));
+  return Math.min(m, Math.max(8, Math.floor(stageValues / k / 8) * 8));
+}
 
 /**
  * A weight matrix W [k, m] (y = x·W + b) as the checkpoint stores it; the kernel packs it itself
@@ -112,6 +127,17 @@ export interface ForwardKernels {
    * @returns the number of chunks run
    */
   runBlock(input: BlockInput): number;
+  /**
+   * An upper bound of the WebAssembly memory (bytes) runBlock needs for blocks of this shape with an
+   * MLP of width `ff` (each half's, when gated) and chunks up to `capacity`.
+   */
+  memoryBytes(shape: BlockShape, ff: number, capacity: BlockInput["capacity"]): number;
+}
+
+/** [k, m] of the block's four matrices (qkv, out, up, down) for an MLP of width ff. */
+function linearDims(shape: BlockShape, ff: number): Array<[number, number]> {
+  const { dModel: d, nHeads: nH, nKvHeads: nKv, dHead: dh } = shape;
+  return [[d, (nH + 2 * nKv) * dh], [nH * dh, d], [d, shape.gated ? 2 * ff : ff], [ff, d]];
 }
 
 /** A chunk's number of rows, after checking it against its offsets and the workspace's capacity. */
@@ -136,13 +162,34 @@ export function createForwardKernels(module: WebAssembly.Module, name = "wasm"):
   return forwardKernels(instantiate(module), name);
 }
 
-/** runBlock over one instance. */
-export function forwardKernels(k: KernelInstance, name = "wasm"): ForwardKernels {
+/**
+ * runBlock over one instance.
+ * @param stageValues - floats staged at once while packing (tests make it small to run many slabs)
+ */
+export function forwardKernels(k: KernelInstance, name = "wasm", stageValues = STAGE_VALUES): ForwardKernels {
   const ex = k.exports;
   const alloc = (bytes: number): number => k.alloc(Math.max(16, bytes));
+  const heapBase = k.call(() => alloc(16)); // the arena's first byte: static data lies below
+  const stageOf = (dims: Array<[number, number, WeightLayout]>) =>
+    Math.max(0, ...dims.map(([kk, m, layout]) => slabRows(kk, m, layout, stageValues) * (layout === "in_out" ? m : kk)));
   return {
     name,
     simd: k.simd,
+    memoryBytes(shape, ff, capacity) {
+      const a16 = (bytes: number) => Math.ceil(Math.max(16, bytes) / 16) * 16;
+      const n = capacity.rows, d = shape.dModel;
+      const dims = linearDims(shape, ff);
+      const [[, wq], [attn], [, up]] = dims;
+      // runBlock's allocations, in its order, each bias, norm vector and the parallel residual's
+      // second input counted as present, and staging at the larger of the two layouts'
+      const staged = Math.max(stageOf(dims.map(([kk, m]) => [kk, m, "in_out"])), stageOf(dims.map(([kk, m]) => [kk, m, "out_in"])));
+      return heapBase + 2 * a16(4 * n * d) + a16(4 * (capacity.prompts + 1)) + 4 * a16(4 * d) +
+        // linearPanelBytes in doubles: a 405B model's matrices overflow its i32
+        dims.reduce((sum, [kk, m]) => sum + a16(Math.ceil(m / 8) * 32 * kk) + a16(4 * m), 0) + a16(4 * staged) +
+        2 * a16(4 * n * d) + a16(4 * n * wq) + a16(4 * n * attn) + a16(4 * n * up) +
+        a16(8 * Math.max(ex.attentionWorkspace(capacity.promptTokens, shape.dHead), ex.rotaryWorkspace(shape.rotary?.dim ?? 0))) +
+        a16(Math.max(...dims.map(([kk]) => ex.linearPackedWorkspace(kk))));
+    },
     runBlock({ shape, block, window = 0, capacity, next, packed: onPacked }: BlockInput): number {
       const d = shape.dModel;
       const { nHeads: nH, nKvHeads: nKv, dHead: dh } = shape;
@@ -163,12 +210,12 @@ export function forwardKernels(k: KernelInstance, name = "wasm"): ForwardKernels
         const pResid = f32(n * d);
         const pZ = f32(n * d);
         const pOffsets = alloc(4 * (capacity.prompts + 1));
-        // the block: norms, biases, each W packed into panels once (through one staging area)
+        // the block: norms, biases, each W packed into panels once (slab by slab through one staging area)
         const vec = (v: Float32Array | undefined) => (v ? f32(v.length) : 0);
         const pLn1w = vec(block?.ln1.weight), pLn1b = vec(block?.ln1.bias);
         const pLn2w = vec(block?.ln2.weight), pLn2b = vec(block?.ln2.bias);
         const packed = linears.map((l) => ({ l, w: alloc(ex.linearPanelBytes(l.k, l.m)), b: vec(l.bias) }));
-        const pStage = block ? f32(Math.max(...linears.map((l) => l.weights.length))) : 0;
+        const pStage = block ? f32(stageOf(linears.map((l) => [l.k, l.m, l.layout]))) : 0;
         const up = block?.up.m ?? 0;
         const pX = block ? f32(n * d) : 0; // the block's input after γ, β
         const pX2 = block && shape.parallelResidual ? f32(n * d) : pX;
@@ -183,10 +230,15 @@ export function forwardKernels(k: KernelInstance, name = "wasm"): ForwardKernels
         const put = (p: number, v: Float32Array | undefined) => v && new Float32Array(mem, p, v.length).set(v);
         put(pLn1w, block?.ln1.weight); put(pLn1b, block?.ln1.bias);
         put(pLn2w, block?.ln2.weight); put(pLn2b, block?.ln2.bias);
-        for (const p of packed) {
-          put(pStage, p.l.weights);
-          ex.packLinearF32(p.l.k, p.l.m, pStage, LAYOUT_CODES[p.l.layout], p.w);
-          put(p.b, p.l.bias);
+        for (const { l, w, b } of packed) {
+          const rows = slabRows(l.k, l.m, l.layout, stageValues);
+          const [total, width] = l.layout === "in_out" ? [l.k, l.m] : [l.m, l.k];
+          for (let from = 0; from < total; from += rows) {
+            const count = Math.min(rows, total - from);
+            put(pStage, l.weights.subarray(from * width, (from + count) * width));
+            ex.packLinearRowsF32(l.k, l.m, pStage, LAYOUT_CODES[l.layout], w, from, count);
+          }
+          put(b, l.bias);
         }
         onPacked?.();
         const [qkv, out, upW, down] = packed;

@@ -1,10 +1,15 @@
 /**
  * runBlock's chunk loop (src/kernels/forward.ts): every chunk `next` hands out is captured and
  * marked done in order, chunks of any size up to the capacity give the rows one big chunk gives, and
- * a chunk that does not fit its offsets or the capacity is refused before anything is written.
+ * a chunk that does not fit its offsets or the capacity is refused before anything is written;
+ * weights packed slab by slab through a small staging area give the same bits, and memoryBytes
+ * bounds the memory a block really takes.
  */
 import { describe, expect, test } from "vitest";
-import { createForwardKernels, type BlockChunk, type BlockShape } from "../../src/kernels/forward";
+import {
+  createForwardKernels, forwardKernels, linearWeights, type BlockChunk, type BlockShape, type BlockWeights, type WeightLayout,
+} from "../../src/kernels/forward";
+import { instantiate } from "../../src/kernels/instance";
 import { ShapeMismatch } from "../../src/errors";
 import { compileKernels, kernelPath } from "../../src/kernels/load-node";
 import { gaussian, rng } from "../support/matrices";
@@ -47,5 +52,47 @@ describe("runBlock", () => {
     expect(tooMany.captured.every((v) => v === 0)).toBe(true);
     expect(run(chunk(rows(4), [0, 4]))).toThrow("chunk of 4 rows, 1 prompts of up to 4 tokens exceeds the capacity 4, 2, 3");
     expect(run(chunk(rows(3), [0, 2]))).toThrow("residual of 24 values does not hold the 2 tokens of width 8 the offsets describe");
+  });
+});
+
+describe.each([
+  { arch: "GPT-2-like (W as [in, out], LayerNorm, biases)", layout: "in_out" as WeightLayout, gated: false },
+  { arch: "Llama-like (W as [out, in], RMSNorm, SwiGLU, GQA)", layout: "out_in" as WeightLayout, gated: true },
+])("a block's weights, $arch", ({ layout, gated }) => {
+  const s: BlockShape = gated
+    ? { dModel: 24, nHeads: 4, nKvHeads: 2, dHead: 6, norm: "rmsnorm", eps: 1e-5, scale: 6 ** -0.5, activation: "silu", gated, parallelResidual: false }
+    : { dModel: 24, nHeads: 4, nKvHeads: 4, dHead: 6, norm: "layernorm", eps: 1e-5, scale: 6 ** -0.5, activation: "gelu_new", gated, parallelResidual: false };
+  const ff = 40;
+  const w = rng(11);
+  const f = (n: number, at = 0) => Float32Array.from({ length: n }, () => at + 0.2 * gaussian(w));
+  const lin = (k: number, m: number) => linearWeights(k, m, layout, f(k * m), gated ? undefined : f(m));
+  const norm = () => ({ weight: f(24, 1), bias: gated ? undefined : f(24) });
+  const block: BlockWeights = {
+    ln1: norm(), qkv: lin(24, (s.nHeads + 2 * s.nKvHeads) * 6), out: lin(24, 24), ln2: norm(), up: lin(24, gated ? 2 * ff : ff), down: lin(ff, 24),
+  };
+  // room for 3,000 rows, so the workspace outgrows the initial 1 MiB of memory
+  const capacity = { rows: 3000, prompts: 2, promptTokens: 4 };
+  const resid = f(7 * 24);
+  /** the block on one chunk of two prompts (3 and 4 tokens), through a fresh instance */
+  const run = (stageValues?: number) => {
+    const k = instantiate(compileKernels(kernelPath("release")));
+    const c = { resid: resid.slice(), offsets: Int32Array.from([0, 3, 7]), captured: new Float32Array(resid.length) };
+    const fk = forwardKernels(k, "wasm", stageValues);
+    fk.runBlock({ shape: s, block, capacity, next: ((once: BlockChunk[]) => () => once.shift())([c]) });
+    return { resid: c.resid, used: k.exports.memory.buffer.byteLength, bound: fk.memoryBytes(s, ff, capacity) };
+  };
+
+  test("packed through a staging area of 40 floats (slabs of one or two rows, or 8 columns), the same bits", () => {
+    const whole = run();
+    const slabs = run(40);
+    expect(Buffer.from(slabs.resid.buffer).equals(Buffer.from(whole.resid.buffer))).toBe(true);
+    expect(Buffer.from(whole.resid.buffer).equals(Buffer.from(resid.buffer))).toBe(false);
+  });
+
+  test("memoryBytes is at least the memory the block took, and over by no more than what it counts as present", () => {
+    const { used, bound } = run();
+    expect(used).toBeGreaterThan(2 ** 21);
+    expect(bound).toBeGreaterThan(used - 65536); // memory grows by whole 64 KiB pages
+    expect(bound - used).toBeLessThan(4 * 3000 * 24 + 4096); // the parallel residual's second input, the absent biases
   });
 });
