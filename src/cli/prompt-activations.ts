@@ -24,6 +24,10 @@ export interface ForwardTiming {
   /** CPU seconds of this process (every thread) during the pass */
   cpu_seconds: number;
   threads: number;
+  /** WebAssembly memory each thread held */
+  memory_per_thread_bytes: number;
+  /** why fewer threads than cores ran, when memory was the reason */
+  threads_limited_by?: string;
   kernel: string;
   prompts: number;
   tokens: number;
@@ -40,10 +44,12 @@ export async function promptActivations(
   const cpu = process.cpuUsage(c0);
   const forward: ForwardTiming = {
     seconds: Math.round(performance.now() - t0) / 1000, cpu_seconds: Math.round((cpu.user + cpu.system) / 1000) / 1000,
-    threads: r.kernel.threads, kernel: r.kernel.name, prompts: r.batch, tokens: r.lengths.reduce((a, b) => a + b, 0),
+    threads: r.kernel.threads, memory_per_thread_bytes: r.kernel.memoryPerThread,
+    ...(r.kernel.limitedBy ? { threads_limited_by: r.kernel.limitedBy } : {}), kernel: r.kernel.name, prompts: r.batch, tokens: r.lengths.reduce((a, b) => a + b, 0),
   };
   o.log(`forward pass: ${r.batch} prompts (${Math.min(...r.lengths)}–${r.tokens} tokens), layers ${r.layers[0]}–${r.layers[r.layers.length - 1]}, ` +
-    `${r.kernel.threads} thread(s), ${forward.seconds.toFixed(1)} s`);
+    `${r.kernel.threads} thread(s) (${(r.kernel.memoryPerThread / 2 ** 20).toFixed(0)} MiB of WebAssembly memory each${r.kernel.limitedBy ? `; ${r.kernel.limitedBy}` : ""}), ` +
+    `${forward.seconds.toFixed(1)} s`);
   const ioi = meta.ioi ? Int32Array.from(meta.ioi.flatMap((p) => [p.positions.IO, p.positions.S1, p.positions.S2, p.positions.END])) : undefined;
   const description: Record<string, unknown> = {
     spec: meta.kind === "ioi" ? meta.spec : basename(meta.spec),

@@ -18,13 +18,13 @@
  * so a slower thread never holds the others up, and results do not depend on the number of threads:
  * every row is computed by the same kernels in the same order.
  */
-import { availableParallelism } from "node:os";
+import { availableParallelism, freemem } from "node:os";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { Checkpoint, CheckpointError } from "../cli/checkpoint";
 import type { ArchitectureFacts, ArchitectureOverrides } from "../cli/architectures";
-import type { BlockShape, BlockWeights, ForwardKernels } from "../kernels/forward";
+import { WASM_MEMORY_LIMIT, type BlockShape, type BlockWeights, type ForwardKernels } from "../kernels/forward";
 import { loadForwardKernels } from "../kernels/forward-node";
 import { kernelPath, type KernelBuild } from "../kernels/load-node";
 import { forwardModel, type ForwardModel } from "./architectures";
@@ -63,7 +63,15 @@ export interface AttentionInputs {
   lengths: number[];
   /** how prompts of different lengths were handled, for the record */
   padding: string;
-  kernel: { name: string; simd: boolean; threads: number };
+  kernel: {
+    name: string;
+    simd: boolean;
+    threads: number;
+    /** WebAssembly memory each thread holds (one block's packed weights, one chunk's activations) */
+    memoryPerThread: number;
+    /** why fewer threads than cores ran, when memory was the reason */
+    limitedBy?: string;
+  };
 }
 
 export const PADDING_NOTE =
@@ -219,7 +227,7 @@ async function run(model: ForwardModel, prompts: number[][], opts: ForwardOption
   const build = opts.kernel ?? "release";
   const wasm = kernelPath(build);
   const kernels = loadForwardKernels(build, wasm);
-  const threads = Math.max(1, Math.min(opts.threads ?? availableParallelism(), B));
+  const { threads, memoryPerThread, limitedBy } = threadsFor(model, kernels, lengths, layers.length, opts.threads);
 
   const plan = chunkPlan(lengths, threads);
   const queue = chunkQueue(plan, d, last + 1);
@@ -251,11 +259,46 @@ async function run(model: ForwardModel, prompts: number[][], opts: ForwardOption
     });
     return {
       facts, layout: model.layout, layers, activations, batch: B, tokens: T, dModel: d, lengths, padding: PADDING_NOTE,
-      kernel: { name: kernels.name, simd: kernels.simd, threads: lanes.length },
+      kernel: { name: kernels.name, simd: kernels.simd, threads: lanes.length, memoryPerThread, limitedBy },
     };
   } finally {
     await Promise.all(lanes.map((l) => l.close()));
   }
+}
+
+const GB = (bytes: number) => `${(bytes / 1e9).toFixed(1)} GB`;
+
+/**
+ * How many threads to run: every core (at most one per prompt) unless asked, and by default no more
+ * than `available` (the memory this process may use: its cgroup's limit, or what the system has
+ * free) holds; each thread holds a block's packed weights in its own WebAssembly memory. A block that cannot fit in one WebAssembly memory (4 GiB) is refused here,
+ * before any weight is read.
+ */
+export function threadsFor(
+  model: ForwardModel, kernels: ForwardKernels, lengths: number[], layers: number, asked?: number,
+  available = (process as { availableMemory?: () => number }).availableMemory?.() || freemem(),
+): { threads: number; memoryPerThread: number; limitedBy?: string } {
+  const cores = Math.max(1, Math.min(asked ?? availableParallelism(), lengths.length));
+  const perThread = (threads: number) => kernels.memoryBytes(model.shape, model.ff, chunkPlan(lengths, threads).capacity);
+  const need = perThread(1); // one thread's chunks are the largest
+  if (need > WASM_MEMORY_LIMIT) {
+    throw new CheckpointError(
+      `a block of this model (d_model ${model.shape.dModel}, MLP ${model.ff}) needs ${GB(need)} of WebAssembly memory for its packed F32 ` +
+      `weights and one chunk of activations, more than the ${GB(WASM_MEMORY_LIMIT)} a WebAssembly memory can hold`,
+    );
+  }
+  if (asked !== undefined) return { threads: cores, memoryPerThread: perThread(cores) };
+  // what stays in this thread: the block as read (F32), the residual stream and two layers' captures, the results
+  const d = model.shape.dModel;
+  const tokens = lengths.reduce((a, b) => a + b, 0);
+  const kept = 4 * (model.shape.dModel * (model.shape.nHeads + 2 * model.shape.nKvHeads) * model.shape.dHead + model.shape.nHeads * model.shape.dHead * d +
+    (model.shape.gated ? 3 : 2) * model.ff * d) + 4 * 3 * tokens * d + 4 * layers * lengths.length * Math.max(...lengths) * d;
+  const fit = Math.max(1, Math.floor((0.8 * available - kept) / need));
+  if (fit >= cores) return { threads: cores, memoryPerThread: perThread(cores) };
+  return {
+    threads: fit, memoryPerThread: perThread(fit),
+    limitedBy: `${fit} of ${cores} threads: each holds ${GB(need)} of WebAssembly memory and this process may use ${GB(available)}`,
+  };
 }
 
 /**

@@ -6,11 +6,15 @@
  * zeroed, the SIMD and scalar builds and one or two worker threads bit-identical, a prompt's
  * activations independent of the batch it is in.
  */
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
-import { computeAttentionInputs, groupByLength } from "../../src/model/forward";
+import { computeAttentionInputs, groupByLength, threadsFor } from "../../src/model/forward";
+import { chunkPlan } from "../../src/model/chunks";
+import { forwardModel } from "../../src/model/architectures";
+import { Checkpoint } from "../../src/cli/checkpoint";
+import { loadForwardKernels } from "../../src/kernels/forward-node";
 import { resolvePrompts } from "../../src/model/prompts";
 import { gpt2Tokenizer } from "../../src/model/tokenizer";
 import { writeCheckpoint, type RawTensor } from "../support/checkpoints";
@@ -193,6 +197,25 @@ test("groupByLength returns dense groups of equal length without padded position
   expect([...got.activations[0].subarray(2 * 7 * d, (2 * 7 + 5) * d)]).toEqual([...got.activations[0].subarray(0, 5 * d)]);
 });
 
+test("threads: every core by default, fewer when memory holds fewer copies of a block, as many as asked when asked", () => {
+  const ckpt = Checkpoint.open(join(FIXTURES, "llama"));
+  try {
+    const model = forwardModel(ckpt);
+    const kernels = loadForwardKernels("release");
+    const lengths = Array.from({ length: 16 }, () => 4);
+    const cores = Math.min(availableParallelism(), 16);
+    const plenty = threadsFor(model, kernels, lengths, 3, undefined, 1e15);
+    expect(plenty).toEqual({ threads: cores, memoryPerThread: expect.any(Number) });
+    expect(plenty.memoryPerThread).toBe(kernels.memoryBytes(model.shape, model.ff, chunkPlan(lengths, cores).capacity));
+    const scarce = threadsFor(model, kernels, lengths, 3, undefined, 1);
+    expect(scarce.threads).toBe(1);
+    expect(scarce.limitedBy).toMatch(new RegExp(`^1 of ${cores} threads: each holds 0\\.\\d GB of WebAssembly memory and this process may use 0\\.0 GB$`));
+    expect(threadsFor(model, kernels, lengths, 3, 3, 1)).toEqual({ threads: 3, memoryPerThread: expect.any(Number) });
+  } finally {
+    ckpt.close();
+  }
+});
+
 describe("refusals", () => {
   const withConfig = (layout: string, edit: (c: Record<string, unknown>) => void) => {
     const dir = join(tmp, `${layout}-${Math.random().toString(36).slice(2)}`);
@@ -205,6 +228,38 @@ describe("refusals", () => {
   test("unimplemented rope_scaling", async () => {
     const dir = withConfig("llama", (c) => (c.rope_scaling = { rope_type: "llama3", factor: 8 }));
     await expect(computeAttentionInputs(dir, [[1, 2]])).rejects.toThrow(/rope_scaling .*llama3.* is not implemented/);
+  });
+  test("a block too large for a WebAssembly memory, before any block is read", async () => {
+    // Llama-3.1-405B's shapes, 2 layers, BF16: a header and a sparse file (no disk used, every value 0)
+    const dir = join(tmp, "llama-405b-shape");
+    mkdirSync(dir);
+    const [d, nH, nKv, dh, ff, V] = [16384, 128, 8, 128, 53248, 128256];
+    const tensors: Array<[string, number[]]> = [["model.embed_tokens.weight", [V, d]]];
+    for (let l = 0; l < 2; l++) {
+      const p = `model.layers.${l}.`;
+      tensors.push([p + "input_layernorm.weight", [d]], [p + "post_attention_layernorm.weight", [d]], [p + "self_attn.q_proj.weight", [nH * dh, d]],
+        [p + "self_attn.k_proj.weight", [nKv * dh, d]], [p + "self_attn.v_proj.weight", [nKv * dh, d]], [p + "self_attn.o_proj.weight", [d, nH * dh]],
+        [p + "mlp.gate_proj.weight", [ff, d]], [p + "mlp.up_proj.weight", [ff, d]], [p + "mlp.down_proj.weight", [d, ff]]);
+    }
+    const header: Record<string, unknown> = {};
+    let end = 0;
+    for (const [name, shape] of tensors) {
+      const bytes = 2 * shape.reduce((a, b) => a * b, 1);
+      header[name] = { dtype: "BF16", shape, data_offsets: [end, end + bytes] };
+      end += bytes;
+    }
+    const json = Buffer.from(JSON.stringify(header));
+    const len = Buffer.alloc(8);
+    len.writeBigUInt64LE(BigInt(json.length));
+    writeFileSync(join(dir, "model.safetensors"), Buffer.concat([len, json]));
+    truncateSync(join(dir, "model.safetensors"), 8 + json.length + end);
+    writeFileSync(join(dir, "config.json"), JSON.stringify({
+      model_type: "llama", hidden_size: d, num_attention_heads: nH, num_key_value_heads: nKv, num_hidden_layers: 2, intermediate_size: ff,
+      vocab_size: V, rms_norm_eps: 1e-5, rope_theta: 500000, hidden_act: "silu",
+    }));
+    await expect(computeAttentionInputs(dir, [[1, 2]])).rejects.toThrow(
+      /a block of this model \(d_model 16384, MLP 53248\) needs 12\.8 GB of WebAssembly memory .* more than the 4\.3 GB a WebAssembly memory can hold/,
+    );
   });
   test("gpt-neo without its global/local layers", async () => {
     const dir = withConfig("gpt-neo", (c) => delete c.attention_types);

@@ -27,6 +27,7 @@ export function gptNeoForward(ckpt: Checkpoint, facts: ArchitectureFacts): Forwa
   requireShape(ckpt, `${prefix}wte.weight`, [vocab, d]);
   const ff = ckpt.info(p(0, "mlp.c_fc.weight")).shape[0];
   return {
+    ff,
     facts,
     vocab,
     maxTokens: { tokens: nPos, why: `wpe has ${nPos} learned positions` },

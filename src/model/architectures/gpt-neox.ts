@@ -30,6 +30,7 @@ export function gptNeoxForward(ckpt: Checkpoint, facts: ArchitectureFacts): Forw
   const ff = ckpt.info(p(0, "mlp.dense_h_to_4h.weight")).shape[0];
   const parallel = cfg?.use_parallel_residual !== false;
   return {
+    ff,
     facts,
     vocab,
     shape: {

@@ -25,6 +25,7 @@ export function gpt2Forward(ckpt: Checkpoint, facts: ArchitectureFacts): Forward
   const ff = ckpt.info(p(0, "mlp.c_fc.weight")).shape[1];
   const activation: Activation = activationOf(ckpt.config?.activation_function, "gelu_new", "gpt2");
   return {
+    ff,
     facts,
     vocab,
     maxTokens: { tokens: nPos, why: `wpe has ${nPos} learned positions` },

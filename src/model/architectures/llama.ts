@@ -32,6 +32,7 @@ export function llamaForward(ckpt: Checkpoint, facts: ArchitectureFacts): Forwar
   const window = typeof cfg?.sliding_window === "number" && (cfg.model_type === "mistral" || cfg.use_sliding_window === true) ? cfg.sliding_window : undefined;
   const maybe = (name: string) => (ckpt.has(name) ? ckpt.read(name) : undefined);
   return {
+    ff,
     facts,
     vocab,
     maxTokens: window ? { tokens: window, why: `the sliding window of ${window} positions is not implemented` } : undefined,

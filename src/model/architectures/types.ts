@@ -13,6 +13,8 @@ export interface ForwardModel {
   /** the scan's facts (heads, d_head, norm, rotary…), from src/cli/architectures */
   facts: ArchitectureFacts;
   shape: BlockShape;
+  /** the MLP's width (each half's when gated), from the checkpoint's header */
+  ff: number;
   /** rows of the token embedding */
   vocab: number;
   /** the most tokens a prompt may have, and why (learned positions, a sliding window) */
