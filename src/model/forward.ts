@@ -13,7 +13,8 @@
  * Memory: the main thread reads one block at a time into shared memory (the next block over the
  * current one once every thread has copied it in, while they run it); the residual stream of every token and the
  * captured attention inputs are in shared memory too; each thread holds one block's packed weights
- * and one chunk's activations in WebAssembly memory. The pass stops at the last block whose
+ * and one chunk's activations in WebAssembly memory, so memory caps the number of threads
+ * (threadsFor). The pass stops at the last block whose
  * attention input is asked for. Threads take chunks of prompts from a shared queue (model/chunks),
  * so a slower thread never holds the others up, and results do not depend on the number of threads:
  * every row is computed by the same kernels in the same order.
