@@ -16,6 +16,8 @@ export interface PromptRunOptions {
   overrides?: ArchitectureOverrides;
   layers: number[];
   log: (s: string) => void;
+  /** called with the prompts' count and the longest one's length before the forward pass, to refuse what cannot be used */
+  check?: (batch: number, tokens: number) => void;
 }
 
 /** The forward pass's cost, for run.json (`forward`). */
@@ -38,6 +40,7 @@ export async function promptActivations(
 ): Promise<{ source: ActivationSource; forward: ForwardTiming }> {
   const tokenizer = loadTokenizer(path, o.arch, ckpt.config);
   const { tokens, meta } = resolvePrompts(spec, tokenizer);
+  o.check?.(tokens.length, Math.max(...tokens.map((t) => t.length)));
   const t0 = performance.now();
   const c0 = process.cpuUsage();
   const r = await computeAttentionInputs(ckpt, tokens, { arch: o.arch, overrides: o.overrides, layers: o.layers });

@@ -169,6 +169,25 @@ export interface ActivationUpload {
 }
 export const uploadKey = (u: ActivationUpload) => `${u.layer}/${u.form}`;
 
+/** Bytes one upload's header and lengths may take besides the layer's values. */
+const UPLOAD_OVERHEAD = 64 * 1024;
+
+/**
+ * Refuses activations the store cannot take (one file per layer), before a forward pass computes
+ * them: `batch` prompts of up to `tokens` tokens of width dModel in F32 (normalised) or F64 (affine).
+ */
+export function checkUploadSize(batch: number, tokens: number, dModel: number, forms: Set<ActivationForm>): void {
+  const per = forms.has("affine") ? 8 : 4;
+  const limit = ACTIVATION_LIMITS.maxBodyBytes - UPLOAD_OVERHEAD;
+  if (batch * tokens * dModel * per <= limit) return;
+  const most = Math.floor(limit / (tokens * dModel * per));
+  throw new CheckpointError(
+    `${batch} prompts of up to ${tokens} tokens at d_model ${dModel} are ${((batch * tokens * dModel * per) / 2 ** 20).toFixed(1)} MiB of ` +
+    `${per === 8 ? "F64 (a raw variant's γ∘z + β)" : "F32"} per layer; the activation store takes ${ACTIVATION_LIMITS.maxBodyBytes / 2 ** 20} MiB ` +
+    `per layer: use at most ${most} such prompts${most > 0 ? ` (e.g. --prompts ioi:${most})` : ""}`,
+  );
+}
+
 /** The body of one upload: `layer.{l}` (and `lengths` for ragged prompts). */
 export function uploadBody(src: ActivationSource, arch: Architecture, u: ActivationUpload): HeadRequest["body"] {
   const z = src.layer(u.layer);

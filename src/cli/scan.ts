@@ -27,7 +27,7 @@ import { storedAnswer } from "./stored-check";
 import { createProgress, type Counts } from "./progress";
 import { assembleReport, reportEntry, type Report, type ReportEntry } from "./report";
 import { renderReportHtml } from "./report-html";
-import { ActivationSource, formOf, sadHeadReport, sadRequest, uploadKey, uploadRequest, type ActivationUpload, type SadHeadReport } from "./sad";
+import { ActivationSource, checkUploadSize, formOf, sadHeadReport, sadRequest, uploadKey, uploadRequest, type ActivationUpload, type SadHeadReport } from "./sad";
 import { SadSummarySchema } from "../wire/analysis-request";
 import type { SvdAnswer } from "../wire/svd-result";
 import type { ActivationAnswer } from "../wire/activations";
@@ -197,13 +197,20 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
     if (o.saveActivations && !o.prompts) throw new UsageError("--save-activations writes what --prompts computes: add --prompts SPEC");
     let windows: number[] = [];
     let forward: ForwardTiming | undefined;
+    // SAD of every qk head at offset 0: rotary models decompose each pair in its own Ω_Δ there
+    const sadCandidates = tasks.filter((t) => t.circuit === "qk" && t.offset === 0);
     if (o.activations || o.prompts) {
       if (!(o.sadTau > 0 && o.sadTau <= 1)) throw new UsageError("--sad-tau must be in (0, 1]");
       windows = f.architecture === "gpt-neo" ? gptNeoWindows(ckpt.config, f.n_layers) : new Array(f.n_layers).fill(0);
       if (o.activations) activations = ActivationSource.openFile(o.activations, arch, layers);
     }
     if (o.prompts) {
-      const run = await promptActivations(path, ckpt, o.prompts, { arch: f.architecture, overrides: { nHeads: o.nHeads, nKvHeads: o.nKvHeads, rotaryDim: o.rotaryDim, rotaryBase: o.rotaryBase }, layers, log });
+      // the store takes one file per layer: what it cannot take is refused before the forward pass
+      const forms = new Set(sadCandidates.map((t) => formOf(arch, t)));
+      const check = (batch: number, tokens: number) => checkUploadSize(batch, tokens, f.d_model, forms);
+      const run = await promptActivations(path, ckpt, o.prompts, {
+        arch: f.architecture, overrides: { nHeads: o.nHeads, nKvHeads: o.nKvHeads, rotaryDim: o.rotaryDim, rotaryBase: o.rotaryBase }, layers, log, check,
+      });
       activations = run.source;
       forward = run.forward;
       if (o.saveActivations) {
@@ -211,8 +218,7 @@ export async function runScan(o: ScanOptions, log: (s: string) => void = (s) => 
         log(`attention inputs of ${activations.batch} prompts × ${activations.tokens} tokens written to ${o.saveActivations}`);
       }
     }
-    // SAD of every qk head at offset 0: rotary models decompose each pair in its own Ω_Δ there
-    const sadTasks = activations ? tasks.filter((t) => t.circuit === "qk" && t.offset === 0) : [];
+    const sadTasks = activations ? sadCandidates : [];
     const focus = activations?.focus();
     const out = resolve(o.out ?? join("out", model));
     mkdirSync(out, { recursive: true });

@@ -164,4 +164,19 @@ describe("scan --prompts", () => {
       }
     }
   }, 300_000);
+
+  test("prompts whose activations the store cannot take are refused before the forward pass, with how many it can", async () => {
+    const ckpt = gpt2Full();
+    // 25,000 prompts × 32 tokens × d_model 16 in F32 is 48.8 MiB a layer; the store takes 48 MiB
+    const prompts = join(tmp, "too-many.jsonl");
+    const line = JSON.stringify({ tokens: Array.from({ length: NPOS }, (_, i) => i + 1) });
+    writeFileSync(prompts, `${line}\n`.repeat(25_000));
+    const res = await runCli([...base(ckpt, "too-many", "state-too-many"), "--variants", "folded", "--prompts", prompts]);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toContain(
+      "25000 prompts of up to 32 tokens at d_model 16 are 48.8 MiB of F32 per layer; the activation store takes 48 MiB per layer: use at most 24544 such prompts (e.g. --prompts ioi:24544)",
+    );
+    expect(res.stderr).not.toContain("forward pass:");
+    expect(existsSync(join(tmp, "too-many"))).toBe(false);
+  }, 120_000);
 });
