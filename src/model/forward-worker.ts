@@ -8,9 +8,11 @@
 import { parentPort, workerData } from "node:worker_threads";
 import type { BlockShape, BlockWeights } from "../kernels/forward";
 import { loadForwardKernels } from "../kernels/forward-node";
+import type { KernelBuild } from "../kernels/load-node";
 import { takeChunks, type ChunkQueue } from "./chunks";
 
 export interface WorkerInit {
+  build: KernelBuild;
   wasm: string;
   shape: BlockShape;
   queue: ChunkQueue;
@@ -23,8 +25,8 @@ export interface WorkerRequest {
 /** Per layer: `packed` once its weights are copied in, then its end, ok or not. */
 export type WorkerReply = { layer: number; packed: true } | { layer: number; ok: true } | { layer: number; ok: false; message: string };
 
-const { wasm, shape, queue } = workerData as WorkerInit;
-const kernels = loadForwardKernels("release", wasm);
+const { build, wasm, shape, queue } = workerData as WorkerInit;
+const kernels = loadForwardKernels(build, wasm);
 parentPort!.on("message", ({ layer, block, window }: WorkerRequest) => {
   const reply = (m: WorkerReply) => parentPort!.postMessage(m);
   try {

@@ -237,7 +237,7 @@ async function run(model: ForwardModel, prompts: number[][], opts: ForwardOption
     // workers start (and compile the kernels) while this thread embeds the prompts and reads block 0
     if (threads > 1) {
       const script = workerScript();
-      for (let i = 0; i < threads; i++) lanes.push(workerLane(script, { wasm, shape, queue }));
+      for (let i = 0; i < threads; i++) lanes.push(workerLane(script, { build, wasm, shape, queue }));
     } else {
       lanes.push(inlineLane(kernels, shape, queue));
     }
