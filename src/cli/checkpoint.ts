@@ -11,11 +11,13 @@ import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, sta
 import { basename, dirname, join, resolve } from "node:path";
 import { MalformedSafetensors } from "../errors";
 import {
-  DTYPE_BYTES, LITTLE_ENDIAN, decodeFloat, parseSafetensorsHeader, readHeaderLength, type Dtype, type TensorEntry, type TensorView,
+  DTYPE_BYTES, LITTLE_ENDIAN, decodeFloat, decodeHalfInto, parseSafetensorsHeader, readHeaderLength, type Dtype, type TensorEntry, type TensorView,
 } from "../wire/safetensors";
 
 /** The safetensors format's own header limit (100 MB); request bodies use a smaller one. */
 export const MAX_FILE_HEADER_BYTES = 100_000_000;
+/** Bytes of half-precision rows readRowsInto reads at once (4 MiB): the forward pass reads BF16 and F16 blocks through it. */
+const HALF_SCRATCH_BYTES = 4 * 2 ** 20;
 
 export interface CheckpointTensor {
   name: string;
@@ -208,15 +210,30 @@ export class Checkpoint implements TensorSource {
   readRowsInto(name: string, r0: number, r1: number, into: Float32Array, at: number): void {
     const t = this.info(name);
     const cols = t.shape[1];
-    if (t.dtype !== "F32" || !LITTLE_ENDIAN || t.shape.length !== 2 || r0 < 0 || r1 > t.shape[0] || r0 > r1) {
+    const half = t.dtype === "BF16" || t.dtype === "F16";
+    if ((t.dtype !== "F32" && !half) || !LITTLE_ENDIAN || t.shape.length !== 2 || r0 < 0 || r1 > t.shape[0] || r0 > r1) {
       into.set(this.readRows(name, r0, r1), at);
       return;
     }
-    const length = (r1 - r0) * cols * 4;
     if ((at + (r1 - r0) * cols) > into.length) throw new RangeError(`${name}: ${r1 - r0} rows do not fit at ${at}`);
+    if (half) {
+      // through one reused buffer of raw rows, widened straight into `into`
+      const step = Math.max(1, Math.floor(HALF_SCRATCH_BYTES / (2 * cols)));
+      this.halfScratch ??= new Uint8Array(Math.max(HALF_SCRATCH_BYTES, 2 * cols));
+      for (let r = r0; r < r1; r += step) {
+        const n = Math.min(step, r1 - r);
+        const raw = this.readRowsRaw(name, r, r + n, this.halfScratch);
+        decodeHalfInto(t.dtype as "BF16" | "F16", new Uint16Array(raw.bytes.buffer, raw.bytes.byteOffset, n * cols), into, at + (r - r0) * cols);
+      }
+      return;
+    }
+    const length = (r1 - r0) * cols * 4;
     readAt(this.fd(t.file), t.offset + r0 * cols * 4, length, new Uint8Array(into.buffer, into.byteOffset + 4 * at, length));
     this.bytesRead += length;
   }
+
+  /** readRowsInto's buffer of raw half-precision rows, reused call after call. */
+  private halfScratch?: Uint8Array;
 
   /** Dtypes present, for the report. */
   dtypes(): string[] {

@@ -311,3 +311,23 @@ test("reuseOutputs: a head's blocks reuse the previous call's arrays, with the n
     ckpt.close();
   }
 });
+
+describe("readRowsInto (the forward pass reads weights with it)", () => {
+  // rows of 2^20 values: 2 MiB each in half precision, so 3 rows take two reads of the 4 MiB buffer
+  test.each(["BF16", "F16", "F32"] as const)("%s: rows decoded into place, exactly as readRows decodes them", (dtype) => {
+    const cols = 2 ** 20;
+    const r = rng(5);
+    const path = writeCheckpoint(join(tmp, `rows-${dtype}`), {
+      w: { shape: [4, cols], data: Float64Array.from({ length: 4 * cols }, () => gaussian(r)) },
+    }, { dtype });
+    const ckpt = Checkpoint.open(path);
+    try {
+      const into = new Float32Array(3 * cols + 7).fill(-1);
+      ckpt.readRowsInto("w", 1, 4, into, 5);
+      expect(into.subarray(0, 5).every((v) => v === -1) && into[3 * cols + 5] === -1).toBe(true);
+      expect(Buffer.from(into.slice(5, 5 + 3 * cols).buffer).equals(Buffer.from(Float32Array.from(ckpt.readRows("w", 1, 4)).buffer))).toBe(true);
+    } finally {
+      ckpt.close();
+    }
+  });
+});
