@@ -135,7 +135,7 @@ export interface ForwardKernels {
 }
 
 /** [k, m] of the block's four matrices (qkv, out, up, down) for an MLP of width ff. */
-function linearDims(shape: BlockShape, ff: number): Array<[number, number]> {
+export function linearDims(shape: BlockShape, ff: number): Array<[number, number]> {
   const { dModel: d, nHeads: nH, nKvHeads: nKv, dHead: dh } = shape;
   return [[d, (nH + 2 * nKv) * dh], [nH * dh, d], [d, shape.gated ? 2 * ff : ff], [ff, d]];
 }
@@ -197,9 +197,8 @@ export function forwardKernels(k: KernelInstance, name = "wasm", stageValues = S
       const wq = (nH + 2 * nKv) * dh;
       const linears = block ? [block.qkv, block.out, block.up, block.down] : [];
       if (block) {
-        const ff = shape.gated ? block.up.m / 2 : block.up.m;
-        if (block.qkv.k !== d || block.qkv.m !== wq || block.out.k !== nH * dh || block.out.m !== d || block.up.k !== d ||
-          block.down.k !== ff || block.down.m !== d) {
+        const ff = block.down.k;
+        if (linearDims(shape, ff).some(([kk, m], i) => linears[i].k !== kk || linears[i].m !== m)) {
           throw new ShapeMismatch(`block weights do not match d_model ${d}, ${nH}/${nKv} heads of ${dh}, ff ${ff}`);
         }
       }

@@ -25,7 +25,7 @@ import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { Checkpoint, CheckpointError } from "../cli/checkpoint";
 import type { ArchitectureFacts, ArchitectureOverrides } from "../cli/architectures";
-import { WASM_MEMORY_LIMIT, type BlockShape, type BlockWeights, type ForwardKernels } from "../kernels/forward";
+import { linearDims, WASM_MEMORY_LIMIT, type BlockShape, type BlockWeights, type ForwardKernels } from "../kernels/forward";
 import { loadForwardKernels } from "../kernels/forward-node";
 import { kernelPath, type KernelBuild } from "../kernels/load-node";
 import { forwardModel, type ForwardModel } from "./architectures";
@@ -272,8 +272,8 @@ const GB = (bytes: number) => `${(bytes / 1e9).toFixed(1)} GB`;
 /**
  * How many threads to run: every core (at most one per prompt) unless asked, and by default no more
  * than `available` (the memory this process may use: its cgroup's limit, or what the system has
- * free) holds; each thread holds a block's packed weights in its own WebAssembly memory. A block that cannot fit in one WebAssembly memory (4 GiB) is refused here,
- * before any weight is read.
+ * free) holds; each thread holds a block's packed weights in its own WebAssembly memory. A block
+ * that cannot fit in one WebAssembly memory (4 GiB) is refused here, before any weight is read.
  */
 export function threadsFor(
   model: ForwardModel, kernels: ForwardKernels, lengths: number[], layers: number, asked?: number,
@@ -289,11 +289,12 @@ export function threadsFor(
     );
   }
   if (asked !== undefined) return { threads: cores, memoryPerThread: perThread(cores) };
-  // what stays in this thread: the block as read (F32), the residual stream and two layers' captures, the results
+  // what this thread holds besides: the block as read (F32), the residual stream and two layers'
+  // captures, the results
   const d = model.shape.dModel;
   const tokens = lengths.reduce((a, b) => a + b, 0);
-  const kept = 4 * (model.shape.dModel * (model.shape.nHeads + 2 * model.shape.nKvHeads) * model.shape.dHead + model.shape.nHeads * model.shape.dHead * d +
-    (model.shape.gated ? 3 : 2) * model.ff * d) + 4 * 3 * tokens * d + 4 * layers * lengths.length * Math.max(...lengths) * d;
+  const block = linearDims(model.shape, model.ff).reduce((sum, [k, m]) => sum + k * m, 0);
+  const kept = 4 * (block + 3 * tokens * d + layers * lengths.length * Math.max(...lengths) * d);
   const fit = Math.max(1, Math.floor((0.8 * available - kept) / need));
   if (fit >= cores) return { threads: cores, memoryPerThread: perThread(cores) };
   return {

@@ -89,6 +89,15 @@ describe.each([
     expect(Buffer.from(whole.resid.buffer).equals(Buffer.from(resid.buffer))).toBe(false);
   });
 
+  test("weights of other shapes than the block's are refused", () => {
+    const fk = createForwardKernels(compileKernels(kernelPath("release")));
+    const c = { resid: resid.slice(), offsets: Int32Array.from([0, 3, 7]), captured: new Float32Array(resid.length) };
+    const wrong = { ...block, up: lin(24, gated ? 2 * ff + 2 : ff + 1) };
+    expect(() => fk.runBlock({ shape: s, block: wrong, capacity, next: ((once: BlockChunk[]) => () => once.shift())([c]) }))
+      .toThrow(`block weights do not match d_model 24, 4/${s.nKvHeads} heads of 6, ff ${ff}`);
+    expect(c.captured.every((v) => v === 0)).toBe(true);
+  });
+
   test("memoryBytes is at least the memory the block took, and over by no more than what it counts as present", () => {
     const { used, bound } = run();
     expect(used).toBeGreaterThan(2 ** 21);
