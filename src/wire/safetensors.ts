@@ -280,21 +280,10 @@ export function decodeFloat(t: TensorView, view = false): Float32Array | Float64
       else for (let i = 0; i < count; i++) out[i] = dv.getFloat64(8 * i, true);
       return out;
     }
-    case "BF16": {
-      const out = new Float32Array(count);
-      if (LITTLE_ENDIAN) decodeHalfInto("BF16", halves(t.bytes, count), out, 0);
-      else {
-        for (let i = 0; i < count; i++) {
-          U32[0] = dv.getUint16(2 * i, true) << 16;
-          out[i] = F32[0];
-        }
-      }
-      return out;
-    }
+    case "BF16":
     case "F16": {
       const out = new Float32Array(count);
-      const table = f16Table();
-      for (let i = 0; i < count; i++) out[i] = table[dv.getUint16(2 * i, true)];
+      decodeHalfInto(t.dtype, halfBits(t.bytes, count), out, 0);
       return out;
     }
     default:
@@ -305,11 +294,18 @@ export function decodeFloat(t: TensorView, view = false): Float32Array | Float64
   }
 }
 
-/** Little-endian half-precision bytes as Uint16 values: a view when aligned, else an aligned copy. */
-function halves(bytes: Uint8Array, count: number): Uint16Array {
-  if (bytes.byteOffset % 2 === 0) return new Uint16Array(bytes.buffer, bytes.byteOffset, count);
+/**
+ * Little-endian half-precision bytes as their Uint16 bits: a view when aligned on a little-endian
+ * host, else an aligned copy (byte for byte, or value by value on a big-endian host).
+ */
+function halfBits(bytes: Uint8Array, count: number): Uint16Array {
+  if (LITTLE_ENDIAN && bytes.byteOffset % 2 === 0) return new Uint16Array(bytes.buffer as ArrayBuffer, bytes.byteOffset, count);
   const h = new Uint16Array(count);
-  new Uint8Array(h.buffer).set(bytes.subarray(0, 2 * count));
+  if (LITTLE_ENDIAN) new Uint8Array(h.buffer).set(bytes.subarray(0, 2 * count));
+  else {
+    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    for (let i = 0; i < count; i++) h[i] = dv.getUint16(2 * i, true);
+  }
   return h;
 }
 
@@ -347,15 +343,7 @@ export interface HalfBits {
  */
 export function viewFloat(t: TensorView): Float32Array | Float64Array | HalfBits {
   if (t.dtype !== "BF16" && t.dtype !== "F16") return decodeFloat(t, true);
-  const count = t.shape.reduce((a, b) => a * b, 1);
-  let bits: Uint16Array;
-  if (LITTLE_ENDIAN && t.bytes.byteOffset % 2 === 0) bits = new Uint16Array(t.bytes.buffer as ArrayBuffer, t.bytes.byteOffset, count);
-  else {
-    bits = new Uint16Array(count);
-    const dv = new DataView(t.bytes.buffer, t.bytes.byteOffset, t.bytes.byteLength);
-    for (let i = 0; i < count; i++) bits[i] = dv.getUint16(2 * i, true);
-  }
-  return { dtype: t.dtype, bits };
+  return { dtype: t.dtype, bits: halfBits(t.bytes, t.shape.reduce((a, b) => a * b, 1)) };
 }
 
 /** The float value of element i of half-precision bits (exact; BF16 through the module's float32 scratch, as toF16 reads it). */
